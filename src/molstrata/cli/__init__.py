@@ -1,0 +1,59 @@
+"""The ``molstrata`` command line (Typer).
+
+Each sub-command lives in its own module under ``molstrata.cli`` and registers itself on
+``app`` through ``register(app)``; :data:`SUBCOMMANDS` lists them in help order (chemprop's
+pattern). A command parses its options, calls one stage's entry function, and writes results.
+User mistakes (any :class:`~molstrata.core.errors.MolstrataError`) print one red line and
+exit with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+SUBCOMMANDS = ["tasks", "encoders", "embed", "analyze", "probe", "finetune", "report", "pretrain"]
+
+app = typer.Typer(
+    name="molstrata",
+    help="Take pretrained molecular encoders apart layer by layer, and choose layers honestly.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    if version:
+        from molstrata import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+for _name in SUBCOMMANDS:
+    try:
+        _mod = importlib.import_module(f"molstrata.cli.{_name}")
+    except ModuleNotFoundError as exc:  # a stage not built yet
+        if exc.name != f"molstrata.cli.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``molstrata`` script."""
+    from molstrata.core.errors import MolstrataError
+
+    try:
+        app()
+    except MolstrataError as exc:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,67 @@
+"""Exceptions raised by molstrata.
+
+Every user-facing error subclasses :class:`MolstrataError`; the CLI prints those without a
+traceback. Specific errors also subclass the matching builtin (``ValueError``, ``ImportError``,
+``FileNotFoundError``) so callers may catch broadly or precisely, as in scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class MolstrataError(Exception):
+    """Base class of every error molstrata raises on purpose."""
+
+
+class ConfigError(MolstrataError, ValueError):
+    """An option, flag or config value is invalid; the message names it and the valid choices."""
+
+
+class DataNotFoundError(MolstrataError, FileNotFoundError):
+    """A data file or folder is missing and could not be downloaded."""
+
+
+class ChecksumError(MolstrataError, ValueError):
+    """A downloaded or cached file does not have the expected hash."""
+
+
+class OptionalDependencyError(MolstrataError, ImportError):
+    """An optional extra is needed; the message gives the ``pip install`` line."""
+
+
+class InvalidSmilesError(MolstrataError, ValueError):
+    """Some input SMILES could not be parsed.
+
+    Attributes
+    ----------
+    indices : list of int
+        Row positions (0-based, in input order) of the SMILES that failed.
+    smiles : list of str
+        The offending strings, aligned with ``indices``.
+    source : str or None
+        Where the rows came from (a file, a task), when known.
+    """
+
+    def __init__(self, indices: Sequence[int], smiles: Sequence[str], source: str | None = None):
+        self.indices = [int(i) for i in indices]
+        self.smiles = [str(s) for s in smiles]
+        self.source = source
+        shown = ", ".join(f"row {i}: {s!r}" for i, s in list(zip(self.indices, self.smiles))[:10])
+        more = f" (and {len(self.indices) - 10} more)" if len(self.indices) > 10 else ""
+        where = f" in {source}" if source else ""
+        super().__init__(
+            f"{len(self.indices)} invalid SMILES{where}: {shown}{more}. "
+            "Fix them, or pass on_invalid='mask' to keep NaN rows with a validity mask."
+        )
+
+
+class NotFittedError(MolstrataError, ValueError):
+    """A probe or model was used before ``fit``."""
+
+
+def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``choices``, naming them all."""
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"invalid {name} {value!r}; valid choices: {valid}")

@@ -1,0 +1,41 @@
+"""Where molstrata reads data and keeps its caches.
+
+Environment variables
+---------------------
+MOLSTRATA_DATA_DIR
+    A folder holding ``admet_group/<task>/{train_val,test}.csv`` (TDC's layout) and
+    ``moleculenet/``. When unset, data is downloaded into :func:`user_data_dir`.
+MOLSTRATA_CACHE_DIR
+    The embeddings cache. Defaults to the platformdirs user cache.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_ENV = "MOLSTRATA_DATA_DIR"
+CACHE_ENV = "MOLSTRATA_CACHE_DIR"
+
+
+def env_data_dir() -> Path | None:
+    """The folder named by ``MOLSTRATA_DATA_DIR``, or ``None`` when it is unset or empty."""
+    value = os.environ.get(DATA_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def user_data_dir() -> Path:
+    """Per-user folder for downloaded data (platformdirs)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("molstrata", appauthor=False))
+
+
+def cache_dir() -> Path:
+    """The embeddings cache root: ``MOLSTRATA_CACHE_DIR`` or the platformdirs user cache."""
+    value = os.environ.get(CACHE_ENV, "").strip()
+    if value:
+        return Path(value).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("molstrata", appauthor=False))

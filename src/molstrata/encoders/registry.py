@@ -1,0 +1,130 @@
+"""The one place encoders are named and loaded.
+
+Each entry maps a public name to a loader ``"module:function"`` and a card
+``"module:function"``, imported only when used, so listing encoders imports no model code.
+Names that are not registered are tried as a local Hugging Face model folder or hub id.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from molstrata.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from molstrata.encoders.base import Encoder
+    from molstrata.encoders.card import EncoderCard
+
+
+@dataclass(frozen=True)
+class EncoderEntry:
+    name: str
+    loader: str  # "module:function" -> Encoder
+    card: str  # "module:function" -> EncoderCard
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+_REGISTRY: dict[str, EncoderEntry] = {}
+_ALIASES: dict[str, str] = {}
+_PREFIXES: dict[str, str] = {}  # "chemprop:" -> loader taking the rest as path
+
+
+def register_encoder(
+    name: str, loader: str, card: str, *, aliases: tuple[str, ...] = (), **kwargs: Any
+) -> None:
+    """Register ``name`` (and ``aliases``) with lazily imported loader and card functions."""
+    _REGISTRY[name] = EncoderEntry(name, loader, card, tuple(sorted(kwargs.items())))
+    for alias in aliases:
+        _ALIASES[alias] = name
+
+
+def register_prefix(prefix: str, loader: str) -> None:
+    """Names starting with ``prefix`` go to ``loader(rest, **options)``."""
+    _PREFIXES[prefix] = loader
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def registered_names() -> list[str]:
+    """Registered encoder names (aliases excluded), sorted."""
+    return sorted(_REGISTRY)
+
+
+def resolve_name(name: str) -> str:
+    """Follow aliases: ``"default"`` → the encoder it stands for."""
+    return _ALIASES.get(name, name)
+
+
+def get_card(name: str) -> EncoderCard:
+    """The model card of a registered encoder, with ``weights_present`` filled in."""
+    entry = _REGISTRY.get(resolve_name(name))
+    if entry is None:
+        raise ConfigError(f"unknown encoder {name!r}; registered: {', '.join(registered_names())}")
+    return _resolve(entry.card)(**dict(entry.kwargs))
+
+
+def load_encoder(
+    name_or_path: str,
+    *,
+    device: str | None = None,
+    max_layer: int | None = None,
+    random_init: bool = False,
+    trust_remote_code: bool = False,
+    **options: Any,
+) -> Encoder:
+    """Load an encoder by registered name, ``prefix:path``, local HF folder or HF id.
+
+    Parameters
+    ----------
+    name_or_path : a registered name (``molstrata encoders`` lists them), ``chemprop:<ckpt>``,
+        a local Hugging Face model folder, or a hub id
+    device : ``"cpu"``, ``"cuda"``...; default: CUDA when available, else CPU
+    max_layer : keep only the first ``max_layer`` blocks (built truncated, not sliced)
+    random_init : same architecture, freshly initialised weights (seeded by ``seed``)
+    trust_remote_code : allow a model folder's own Python code to run (off by default)
+    """
+    common = dict(device=device, max_layer=max_layer, random_init=random_init, **options)
+    name = resolve_name(name_or_path)
+    if name in _REGISTRY:
+        entry = _REGISTRY[name]
+        loader = _resolve(entry.loader)
+        return loader(**dict(entry.kwargs), trust_remote_code=trust_remote_code, **common)
+    for prefix, target in _PREFIXES.items():
+        if name.startswith(prefix):
+            return _resolve(target)(
+                name[len(prefix):], trust_remote_code=trust_remote_code, **common
+            )
+    path = Path(name).expanduser()
+    looks_like_hub_id = name.count("/") == 1 and not path.exists() and not name.startswith((".", "/"))
+    if path.is_dir() or looks_like_hub_id:
+        hf = _resolve("molstrata.encoders.hf:load_hf")
+        return hf(name, trust_remote_code=trust_remote_code, **common)
+    raise ConfigError(
+        f"unknown encoder {name_or_path!r}: not a registered name, not a 'chemprop:<path>', "
+        f"and not a model folder. Registered: {', '.join(registered_names())}"
+    )
+
+
+# ---------------------------------------------------------------------------- the registry
+# Built-in, offline, shipped inside the package (issue: built-in pretrained encoders).
+register_encoder(
+    "molstrata-smiles", "molstrata.encoders.builtin:load_smiles", "molstrata.encoders.builtin:smiles_card",
+    aliases=("default",),
+)
+register_encoder(
+    "molstrata-graph", "molstrata.encoders.builtin:load_graph", "molstrata.encoders.builtin:graph_card"
+)
+# Real pretrained encoders shipped in PyPI wheels (issue: real pretrained encoders).
+register_encoder("minimol", "molstrata.encoders.minimol:load_minimol", "molstrata.encoders.minimol:minimol_card")
+register_encoder("annalog", "molstrata.encoders.annalog:load_annalog", "molstrata.encoders.annalog:annalog_card")
+register_encoder(
+    "admet-ai", "molstrata.encoders.chemprop:load_admet_ai", "molstrata.encoders.chemprop:admet_ai_card"
+)
+register_prefix("chemprop:", "molstrata.encoders.chemprop:load_chemprop")
