@@ -1,0 +1,163 @@
+"""Molecular augmentations for the invariance metrics, and the encoder hook that runs them.
+
+Two augmentations are known:
+
+* ``"random_smiles"`` — randomised (non-canonical) SMILES of the same molecule (RDKit
+  ``MolToRandomSmilesVect``, seeded). Meaningful for sequence encoders, which see a
+  different token string. Graph encoders build the same graph from every spelling, so their
+  views would be identical: :func:`augmented_views` detects that and says so.
+* ``"atom_mask"`` — atom/bond attribute masking, which only a graph encoder can apply to its
+  own featurisation.
+
+**Hook.** An encoder declares what it supports with a class attribute
+``augmentations: tuple[str, ...]`` (for example ``("atom_mask",)`` on a GIN) and, for any
+kind other than ``"random_smiles"``, implements
+``embed_augmented(smiles, *, kind, seed, pooling) -> LayerEmbeddings`` returning one
+augmented view (one row per input SMILES, same layers as ``embed``). An encoder that declares
+nothing is treated as a sequence encoder (``("random_smiles",)``), fed randomised SMILES
+through ``embed(..., canonicalize=False)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from molstrata.core.errors import ConfigError, check_choice
+
+AUGMENTATIONS = ("random_smiles", "atom_mask")
+
+
+def randomized_smiles(smiles: Sequence[str], n_views: int, seed: int = 0) -> list[list[str]]:
+    """``n_views`` randomised SMILES of each molecule.
+
+    Parameters
+    ----------
+    smiles : sequence of n_molecules valid SMILES
+    n_views : views per molecule
+    seed : base seed; molecule i uses ``seed + i`` so results do not depend on batching
+
+    Returns
+    -------
+    list of n_molecules lists of n_views strings; each parses to the input molecule (views
+    may repeat for very small molecules, which have few spellings).
+    """
+    from rdkit import Chem
+
+    from molstrata.data.smiles import parse_smiles
+
+    parsed = parse_smiles(smiles, on_invalid="raise")
+    out = []
+    for i, s in enumerate(parsed.smiles):
+        mol = Chem.MolFromSmiles(s)
+        out.append(list(Chem.MolToRandomSmilesVect(mol, int(n_views), randomSeed=int(seed) + i)))
+    return out
+
+
+def supported_augmentations(encoder: Any) -> tuple[str, ...]:
+    """The augmentations ``encoder`` declares (``encoder.augmentations``), else random SMILES."""
+    declared = getattr(encoder, "augmentations", None)
+    return tuple(declared) if declared is not None else ("random_smiles",)
+
+
+def resolve_augmentation(encoder: Any, augmentation: str = "auto") -> tuple[str, list[str]]:
+    """Pick the augmentation to run; returns it and notes for the report.
+
+    ``"auto"`` prefers random SMILES when the encoder supports it, else the first declared
+    kind. Asking for an unsupported kind raises :class:`ConfigError` listing the supported.
+    """
+    check_choice("augmentation", augmentation, ("auto", *AUGMENTATIONS))
+    supported = supported_augmentations(encoder)
+    notes: list[str] = []
+    if augmentation == "auto":
+        if not supported:
+            raise ConfigError(f"encoder {getattr(encoder, 'name', encoder)!r} declares no augmentation")
+        kind = "random_smiles" if "random_smiles" in supported else supported[0]
+        if getattr(encoder, "augmentations", None) is None:
+            notes.append(
+                "encoder declares no augmentations; assumed a sequence encoder and fed it "
+                "randomised SMILES"
+            )
+        return kind, notes
+    if augmentation not in supported:
+        raise ConfigError(
+            f"encoder {getattr(encoder, 'name', encoder)!r} does not support augmentation "
+            f"{augmentation!r}; supported: {', '.join(supported) or 'none'}"
+        )
+    return augmentation, notes
+
+
+@dataclass(frozen=True)
+class AugmentedViews:
+    """Pooled embeddings of ``n_views`` augmentations of the same molecules.
+
+    Attributes
+    ----------
+    layers : list of n_layers arrays, each (n_molecules, n_views, dim_k), float32
+    kind : the augmentation used
+    identical : True when every view equals every other (the encoder ignores this
+        augmentation, e.g. a graph encoder fed randomised SMILES)
+    """
+
+    layers: list[np.ndarray]
+    kind: str
+    identical: bool
+
+
+def augmented_views(
+    encoder: Any,
+    smiles: Sequence[str],
+    *,
+    n_views: int = 16,
+    seed: int = 0,
+    pooling: str | None = None,
+    augmentation: str = "auto",
+    progress: bool | None = None,
+) -> tuple[AugmentedViews, list[str]]:
+    """Embed ``n_views`` augmentations of each molecule with ``encoder``.
+
+    Parameters
+    ----------
+    encoder : an :class:`~molstrata.encoders.Encoder`
+    smiles : sequence of n_molecules valid SMILES
+    n_views : augmentations per molecule (≥ 2)
+    seed : seeds the augmentations
+    pooling : pooling passed to the encoder
+    augmentation : ``"auto"``, ``"random_smiles"`` or ``"atom_mask"``
+
+    Returns
+    -------
+    (AugmentedViews, notes) — notes are human-readable facts for the report.
+    """
+    if n_views < 2:
+        raise ConfigError(f"n_views must be at least 2, got {n_views}")
+    kind, notes = resolve_augmentation(encoder, augmentation)
+    n = len(smiles)
+    if kind == "random_smiles":
+        views = randomized_smiles(smiles, n_views, seed)
+        flat = [views[i][v] for i in range(n) for v in range(n_views)]
+        emb = encoder.embed(flat, pooling=pooling, canonicalize=False, progress=progress)
+        layers = [np.asarray(z, dtype=np.float32).reshape(n, n_views, -1) for z in emb]
+    else:
+        per_view = [
+            encoder.embed_augmented(list(smiles), kind=kind, seed=seed * 1000 + v, pooling=pooling)
+            for v in range(n_views)
+        ]
+        layers = [
+            np.stack([np.asarray(e[k], dtype=np.float32) for e in per_view], axis=1)
+            for k in range(len(per_view[0]))
+        ]
+    identical = all(
+        np.allclose(z, z[:, :1, :], rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(z).max())))
+        for z in layers
+    )
+    if identical:
+        notes.append(
+            f"all {n_views} {kind} views of each molecule gave identical embeddings: the encoder "
+            "is invariant to this augmentation (a graph encoder fed randomised SMILES?), so the "
+            "invariance metrics carry no information and are reported as NaN"
+        )
+    return AugmentedViews(layers=layers, kind=kind, identical=identical), notes
