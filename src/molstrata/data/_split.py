@@ -1,0 +1,151 @@
+"""Scaffold split, reproducing PyTDC's ``create_scaffold_split`` row for row.
+
+PyTDC (``tdc/utils/split.py``, ``create_scaffold_split``, unchanged from 0.3 to 1.1.15) splits
+the ``train_val.csv`` of each ADMET task into train and valid as follows, and this module
+does the same, without importing PyTDC:
+
+1. For every row ``i``, in file order, compute the Bemis-Murcko scaffold SMILES with RDKit
+   (``MurckoScaffoldSmiles(mol=MolFromSmiles(smi), includeChirality=False)``) and add ``i``
+   to the Python ``set`` of rows with that scaffold. Scaffold groups are kept in order of
+   first appearance (a ``dict``).
+2. Rows whose SMILES RDKit rejects raise inside ``MurckoScaffoldSmiles`` and are **omitted
+   from every part** of the split; they are also subtracted from the row count used for the
+   part sizes. (This is what happens to the 2 unparsable SMILES in ``solubility_aqsoldb``:
+   PyTDC's train + valid hold 7983 of its 7985 ``train_val`` rows.)
+3. Sizes: ``n_train = int(n * frac[0])``, ``n_valid = int(n * frac[1])``,
+   ``n_test = n - n_train - n_valid`` with ``n`` the number of parsable rows.
+4. Groups larger than ``n_valid / 2`` or ``n_test / 2`` are "big", the others "small"; with
+   ``random.Random(seed)`` (re-seeded with ``seed``) the big list is shuffled, then the small
+   list; big groups come first.
+5. Groups are dealt greedily: a group goes to train if it still fits under ``n_train``, else
+   to valid (when ``frac[2] == 0``), else (three-way split) to valid if it fits under
+   ``n_valid``, else to test. Rows of a group are appended in the iteration order of the
+   Python ``set`` of their indices, which fixes the row order of each part.
+
+The scaffold strings only decide which rows share a group; the group order comes from
+first appearance. Different RDKit versions can still group a few molecules differently;
+see the module docstring of :mod:`molstrata.data` for the measured agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from random import Random
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ScaffoldGroups:
+    """Rows grouped by Bemis-Murcko scaffold, in order of first appearance.
+
+    Attributes
+    ----------
+    groups : tuple of set of int
+        Row positions sharing one scaffold; each is the Python ``set`` PyTDC builds, so its
+        iteration order is the one PyTDC uses.
+    failed : ndarray of int, shape (n_failed,)
+        Row positions whose SMILES RDKit could not parse (omitted from every part).
+    n_rows : int
+        Number of input rows.
+    """
+
+    groups: tuple[set[int], ...]
+    failed: np.ndarray
+    n_rows: int
+
+
+def scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
+    """Group rows by scaffold exactly as PyTDC's ``create_scaffold_split`` does.
+
+    Parameters
+    ----------
+    smiles : sequence of str, length n_molecules
+
+    Returns
+    -------
+    ScaffoldGroups
+    """
+    from rdkit import Chem, RDLogger
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    RDLogger.DisableLog("rdApp.*")
+    groups: dict[str, set[int]] = {}
+    failed: list[int] = []
+    for i, smi in enumerate(smiles):
+        # PyTDC: MurckoScaffoldSmiles raises -> row omitted. Blank strings (RDKit reads an
+        # empty molecule) count as failures too; no TDC file has one.
+        mol = Chem.MolFromSmiles(smi) if isinstance(smi, str) and smi.strip() else None
+        if mol is None:
+            failed.append(i)
+            continue
+        scaffold = MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
+        groups.setdefault(scaffold, set()).add(i)
+    return ScaffoldGroups(tuple(groups.values()), np.asarray(failed, dtype=np.int64), len(smiles))
+
+
+def scaffold_split_indices(
+    groups: ScaffoldGroups, seed: int, frac: Sequence[float] = (0.875, 0.125, 0.0)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deal scaffold groups into train / valid / test as PyTDC does.
+
+    Parameters
+    ----------
+    groups : ScaffoldGroups
+        From :func:`scaffold_groups`.
+    seed : int
+        The split seed (PyTDC's ``seed``).
+    frac : three floats
+        Train, valid and test fractions. ``(0.875, 0.125, 0.0)`` is what PyTDC's
+        ``admet_group.get_train_valid_split`` uses on ``train_val.csv``.
+
+    Returns
+    -------
+    train, valid, test : ndarray of int
+        Row positions, in PyTDC's order. Rows in ``groups.failed`` appear in none.
+    """
+    n = groups.n_rows - len(groups.failed)
+    train_size = int(n * frac[0])
+    val_size = int(n * frac[1])
+    test_size = n - train_size - val_size
+
+    big, small = [], []
+    for index_set in groups.groups:
+        if len(index_set) > val_size / 2 or len(index_set) > test_size / 2:
+            big.append(index_set)
+        else:
+            small.append(index_set)
+    rng = Random(seed)
+    rng.seed(seed)
+    rng.shuffle(big)
+    rng.shuffle(small)
+
+    train: list[int] = []
+    valid: list[int] = []
+    test: list[int] = []
+    for index_set in big + small:
+        if len(train) + len(index_set) <= train_size:
+            train += index_set
+        elif frac[2] == 0 or len(valid) + len(index_set) <= val_size:
+            valid += index_set
+        else:
+            test += index_set
+    as_array = lambda rows: np.asarray(rows, dtype=np.int64)  # noqa: E731
+    return as_array(train), as_array(valid), as_array(test)
+
+
+def random_split_indices(
+    n_rows: int, seed: int, frac: Sequence[float] = (0.8, 0.1, 0.1)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded random split (``numpy.random.default_rng(seed).permutation``).
+
+    Returns
+    -------
+    train, valid, test : ndarray of int
+        Row positions; sizes ``int(n * frac[0])``, ``int(n * frac[1])`` and the rest.
+    """
+    perm = np.random.default_rng(seed).permutation(n_rows)
+    n_train = int(n_rows * frac[0])
+    n_valid = int(n_rows * frac[1])
+    return perm[:n_train], perm[n_train : n_train + n_valid], perm[n_train + n_valid :]
