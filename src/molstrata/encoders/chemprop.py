@@ -1,0 +1,541 @@
+"""chemprop v2 D-MPNN checkpoints as molstrata encoders, one layer per message-passing depth.
+
+chemprop's own ``fingerprint``/``encoding(i)`` reach only the aggregated final depth and the
+FFN layers, because its message-passing loop overwrites ``H`` with one shared ``W_h`` at
+every step (chemprop issue #722). This adapter runs that loop itself, with the model's own
+modules (``initialize``, ``message``, ``update``, ``finalize``, ``agg``, ``bn``,
+``predictor.encode``), and keeps every step.
+
+What layer ``k`` means (``T`` = the checkpoint's ``depth``, ``F`` = its FFN hidden layers)
+------------------------------------------------------------------------------------------
+- ``k = 0``: no message passing. Each atom is finalised with an all-zero message,
+  ``tau(W_o [x_v || 0])``: what the model's readout makes of the atom's own features, as
+  it does for an atom that has no bonds.
+- ``k = 1 .. T``: the atom states after ``k`` hops. chemprop's bond states after
+  ``k - 1`` updates (``H_0 = tau(W_i(x_u || e_uv))`` already holds one hop) are summed onto
+  their target atoms and finalised, ``tau(W_o [x_v || sum_u h_uv])``, exactly as chemprop
+  finalises the last one. ``k = T`` is chemprop's own message-passing output.
+- Every one of the ``T + 1`` atom-state layers is pooled per molecule the way the model
+  pools: its ``agg`` (mean, sum, norm = sum / norm, attentive), then its ``bn`` (identity
+  unless the model was trained with ``batch_norm``; in eval mode a fixed per-feature affine
+  map). Layer ``T`` therefore equals ``MPNN.fingerprint`` (= ``MPNN.encoding(i=0)``).
+- ``k = T + j`` for ``j = 1 .. F``: the ``j``-th FFN hidden layer, chemprop's
+  ``MPNN.encoding(i=j)``: the output of the ``j``-th linear layer, before its activation
+  (chemprop's convention). The output layer (the predictions) is not a layer.
+
+Dropout is off (``eval()``). Models that need extra atom descriptors (``V_d``) or molecule
+descriptors (``X_d``), and multicomponent or atom/bond-property models, are refused with a
+clear error: their inputs cannot be derived from a SMILES alone.
+
+Loading checkpoints safely
+--------------------------
+chemprop checkpoints (``.pt`` from ``chemprop train``/``save_model``, Lightning ``.ckpt``)
+are Python pickles holding model classes, not just tensors, so ``torch.load(...,
+weights_only=True)`` refuses them (``AttributeDict`` cannot be rebuilt by the weights-only
+unpickler). molstrata unpickles them with an allowlist instead: only tensors, containers,
+chemprop's ``chemprop.nn`` classes, ``torch.nn`` module classes, Lightning's
+``AttributeDict`` and three torchmetrics helpers may be named by the file; anything else
+stops the load with :class:`~molstrata.core.errors.ConfigError`. A checkpoint that names
+other globals is loaded only with ``trust_checkpoint=True`` (or ``trust_remote_code=True``;
+CLI ``--trust-remote-code``), which runs the full unpickler: do that only for files you trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import pickle
+import types
+from pathlib import Path
+from typing import Any
+
+from molstrata.core.errors import ConfigError, DataNotFoundError, OptionalDependencyError
+from molstrata.encoders.base import BatchStates, Encoder
+from molstrata.encoders.card import EncoderCard
+
+CHEMPROP_PIP = "pip install 'chemprop>=2.2,<2.4'"
+ADMET_AI_PIP = "pip install --no-deps 'admet-ai==2.0.1'"
+ADMET_AI_GROUPS = ("regression", "classification")
+ADMET_AI_MODELS = 5  # model_0.pt .. model_4.pt per group (an ensemble)
+
+#: chemprop's atom featurizers, by the atom feature width d_v they produce (bond width 14)
+_FEATURIZER_BY_DV = {72: "v2", 133: "v1", 44: "organic"}
+_BOND_FDIM = 14
+
+
+def _require_chemprop() -> Any:
+    try:
+        import chemprop  # noqa: PLC0415
+    except ImportError as exc:
+        raise OptionalDependencyError(
+            f"chemprop encoders need chemprop v2 ({exc}). Install it with: {CHEMPROP_PIP}"
+        ) from exc
+    if not str(chemprop.__version__).startswith("2."):
+        raise OptionalDependencyError(
+            f"chemprop encoders need chemprop v2, found {chemprop.__version__}. {CHEMPROP_PIP}"
+        )
+    return chemprop
+
+
+# ---------------------------------------------------------------------------- safe loading
+_ALLOWED_GLOBALS = {
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("__builtin__", "set"),
+    ("__builtin__", "frozenset"),
+    ("collections", "OrderedDict"),
+    ("torch", "device"),
+    ("torch", "Size"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_parameter_with_state"),
+    ("lightning.fabric.utilities.data", "AttributeDict"),
+    ("torchmetrics.metric", "jit_distributed_available"),
+    ("torchmetrics.utilities.data", "dim_zero_sum"),
+    ("torchmetrics.utilities.data", "dim_zero_cat"),
+    ("torchmetrics.utilities.data", "dim_zero_mean"),
+    ("torchmetrics.utilities.data", "dim_zero_max"),
+    ("torchmetrics.utilities.data", "dim_zero_min"),
+}
+#: modules whose *classes* (never functions) a checkpoint may name
+_ALLOWED_CLASS_MODULES = ("chemprop.nn.", "torch.nn.modules.")
+
+
+class UntrustedGlobalError(pickle.UnpicklingError):
+    """A checkpoint names a Python global outside the allowlist."""
+
+
+class _AllowlistUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` that resolves only allowlisted globals (Python docs' recipe)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        if module == "torch" and not name.startswith("_"):
+            import torch  # noqa: PLC0415
+
+            obj = getattr(torch, name, None)
+            if isinstance(obj, torch.dtype):
+                return obj
+        if module.startswith(_ALLOWED_CLASS_MODULES):
+            obj = super().find_class(module, name)
+            if isinstance(obj, type):
+                return obj
+        raise UntrustedGlobalError(f"{module}.{name}")
+
+
+_ALLOWLIST_PICKLE = types.SimpleNamespace(
+    Unpickler=_AllowlistUnpickler, load=pickle.load, __name__="molstrata_allowlist_pickle"
+)
+
+
+def load_checkpoint_dict(path: str | Path, *, trust_checkpoint: bool = False) -> dict:
+    """Read a chemprop v2 checkpoint into a dict, without running arbitrary pickled code.
+
+    Parameters
+    ----------
+    path : a ``.pt`` (``chemprop.models.save_model``) or Lightning ``.ckpt`` file
+    trust_checkpoint : use the full unpickler (arbitrary code): only for files you trust
+
+    Returns
+    -------
+    dict with at least ``hyper_parameters`` and ``state_dict``
+    """
+    import torch  # noqa: PLC0415
+
+    _require_chemprop()
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataNotFoundError(f"chemprop checkpoint not found: {path}")
+    try:
+        if trust_checkpoint:
+            d = torch.load(path, map_location="cpu", weights_only=False)
+        else:
+            d = torch.load(
+                path, map_location="cpu", weights_only=False, pickle_module=_ALLOWLIST_PICKLE
+            )
+    except UntrustedGlobalError as exc:
+        raise ConfigError(
+            f"checkpoint {path} names the Python global {exc}, which molstrata does not "
+            "unpickle by default (unpickling runs code). If you trust this file, pass "
+            "trust_checkpoint=True (CLI: --trust-remote-code)."
+        ) from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise ConfigError(f"cannot read chemprop checkpoint {path}: {exc}") from exc
+    if not isinstance(d, dict) or "hyper_parameters" not in d or "state_dict" not in d:
+        raise ConfigError(
+            f"{path} is not a chemprop v2 checkpoint: expected a dict with 'hyper_parameters' "
+            "and 'state_dict' (chemprop v1 files must first be converted with "
+            "'chemprop convert')."
+        )
+    return d
+
+
+def build_mpnn(d: dict, *, source: str = "checkpoint", load_weights: bool = True) -> Any:
+    """Rebuild chemprop's ``MPNN`` from a checkpoint dict, as ``MPNN.load_from_file`` does.
+
+    With ``load_weights=False`` the architecture keeps its fresh initialisation.
+    """
+    _require_chemprop()
+    from chemprop.models import MPNN  # noqa: PLC0415
+
+    hparams = {k: (dict(v) if isinstance(v, dict) else v) for k, v in d["hyper_parameters"].items()}
+    for key in ("message_passing", "agg", "predictor"):
+        if not isinstance(hparams.get(key), dict) or "cls" not in hparams[key]:
+            raise ConfigError(
+                f"{source}: not a single-molecule chemprop v2 MPNN (hyper_parameters lack "
+                f"{key!r}); multicomponent and atom/bond-property models are not supported"
+            )
+    mp_cls = hparams["message_passing"]["cls"]
+    if "Multicomponent" in mp_cls.__name__:
+        raise ConfigError(f"{source}: multicomponent chemprop models are not supported")
+    if hparams.get("metrics") is not None:
+        hparams["metrics"] = [
+            MPNN._rebuild_metric(m) if not hasattr(m, "_defaults") else m
+            for m in hparams["metrics"]
+        ]
+    crit = hparams["predictor"].get("criterion")
+    if crit is not None and not hasattr(crit, "_defaults"):
+        hparams["predictor"]["criterion"] = MPNN._rebuild_metric(crit)
+    for key in ("message_passing", "agg", "predictor"):
+        sub = dict(hparams[key])
+        cls = sub.pop("cls")
+        hparams[key] = cls(**sub)
+    model = MPNN(**hparams)
+    if load_weights:
+        state = MPNN._add_metric_task_weights_to_state_dict(dict(d["state_dict"]), hparams)
+        model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+# ---------------------------------------------------------------------------- encoder
+def _atom_featurizer_mode(mpnn: Any, source: str) -> str:
+    mp = mpnn.message_passing
+    d_v = int(mp.hparams["d_v"])
+    d_e = int(mp.hparams["d_e"])
+    mode = _FEATURIZER_BY_DV.get(d_v)
+    if mode is None or d_e != _BOND_FDIM:
+        raise ConfigError(
+            f"{source}: atom/bond feature widths d_v={d_v}, d_e={d_e} match none of "
+            f"chemprop's featurizers (d_v: {', '.join(f'{v}={k}' for k, v in sorted((v, k) for k, v in _FEATURIZER_BY_DV.items()))}; "
+            f"d_e={_BOND_FDIM}); models trained with extra atom/bond features are not supported"
+        )
+    return mode
+
+
+class ChempropEncoder(Encoder):
+    """A chemprop v2 ``MPNN`` exposing every message-passing depth and FFN hidden layer.
+
+    ``embed`` returns ``depth + n_ffn_hidden + 1`` layers (see the module docstring for what
+    layer ``k`` means). Each layer is already one vector per molecule, pooled as the model
+    pools (its ``agg``); ``pooling`` therefore only names that aggregation: ``"mean"`` for a
+    ``MeanAggregation`` model, ``"sum"`` for sum, norm (sum / norm) and attentive (weighted
+    sum) ones.
+
+    Parameters
+    ----------
+    mpnn : chemprop.models.MPNN, in eval mode
+    name : the encoder name
+    identity : facts hashed into cache keys (weights sha256, source)
+    max_layer : keep layers ``0 .. max_layer`` only (fewer message-passing steps)
+    device : torch device
+    """
+
+    default_batch_size = 128
+    #: states come back as one vector per molecule (no padding), so batches are capped only
+    #: by ``max_batch_size`` molecules
+    token_budget = 1 << 30
+
+    def __init__(
+        self,
+        mpnn: Any,
+        *,
+        name: str,
+        identity: dict[str, Any],
+        max_layer: int | None = None,
+        device: str | None = None,
+    ) -> None:
+        import torch  # noqa: PLC0415
+
+        source = identity.get("source", name)
+        mp = mpnn.message_passing
+        if getattr(mp, "W_d", None) is not None:
+            raise ConfigError(
+                f"{source}: the model needs extra atom descriptors (V_d, d_vd="
+                f"{mp.hparams.get('d_vd')}), which a SMILES alone cannot supply"
+            )
+        if int(mpnn.predictor.input_dim) != int(mp.output_dim):
+            raise ConfigError(
+                f"{source}: the model needs extra molecule descriptors (X_d: predictor input "
+                f"{mpnn.predictor.input_dim} > fingerprint {mp.output_dim}), which a SMILES "
+                "alone cannot supply"
+            )
+        self._featurizer_mode = _atom_featurizer_mode(mpnn, source)
+        self.depth = int(mp.depth)
+        self.n_ffn_hidden = len(mpnn.predictor.ffn) - 1
+        full = self.depth + self.n_ffn_hidden
+        if max_layer is not None and not 0 <= int(max_layer) <= full:
+            raise ConfigError(
+                f"max_layer={max_layer} out of range for {name!r}: it has layers 0..{full} "
+                f"({self.depth} message-passing depths, {self.n_ffn_hidden} FFN hidden layers)"
+            )
+        self.num_layers = full if max_layer is None else int(max_layer)
+        self.name = name
+        self._identity = dict(identity)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.mpnn = mpnn.to(self.device).eval()
+        agg = type(mpnn.agg).__name__
+        self.aggregation = agg
+        self.poolings = ("mean",) if agg == "MeanAggregation" else ("sum",)
+        self.default_pooling = self.poolings[0]
+        self._featurizer = None
+
+    # ------------------------------------------------------------------ contract
+    def identity(self) -> dict[str, Any]:
+        import chemprop  # noqa: PLC0415
+
+        return {
+            **super().identity(),
+            **self._identity,
+            "aggregation": self.aggregation,
+            "featurizer": self._featurizer_mode,
+            "chemprop": str(chemprop.__version__),
+        }
+
+    def truncate(self, n_layers: int) -> ChempropEncoder:
+        """A copy exposing layers ``0 .. n_layers`` (``n_layers <= depth``: fewer message-passing steps)."""
+        return ChempropEncoder(
+            self.mpnn, name=self.name, identity=self._identity, max_layer=n_layers,
+            device=str(self.device),
+        )
+
+    @property
+    def module(self) -> Any:
+        """The chemprop ``MPNN`` (a ``torch.nn.Module``), shared by truncated copies."""
+        return self.mpnn
+
+    @property
+    def layer_names(self) -> list[str]:
+        """A label per layer: ``mp0`` (no message passing) .. ``mpT``, then ``ffn1`` ...."""
+        names = [f"mp{k}" for k in range(self.depth + 1)]
+        names += [f"ffn{j}" for j in range(1, self.n_ffn_hidden + 1)]
+        return names[: self.num_layers + 1]
+
+    # ------------------------------------------------------------------ forward
+    def _graphs(self, smiles: list[str]) -> Any:
+        from chemprop.data import BatchMolGraph  # noqa: PLC0415
+        from chemprop.featurizers import (  # noqa: PLC0415
+            MultiHotAtomFeaturizer,
+            SimpleMoleculeMolGraphFeaturizer,
+        )
+        from chemprop.utils import make_mol  # noqa: PLC0415
+
+        if self._featurizer is None:
+            atom = getattr(MultiHotAtomFeaturizer, self._featurizer_mode)()
+            self._featurizer = SimpleMoleculeMolGraphFeaturizer(atom_featurizer=atom)
+        mgs = [self._featurizer(make_mol(s, keep_h=False, add_h=False)) for s in smiles]
+        return BatchMolGraph(mgs)
+
+    def depth_states(self, bmg: Any, n_steps: int) -> list[Any]:
+        """Atom states after 0 .. ``n_steps`` hops, each (n_atoms_in_batch, hidden_dim).
+
+        Runs chemprop's ``_MessagePassingBase.forward`` step by step with the model's own
+        modules and finalises every step (state 0: all-zero message).
+        """
+        import torch  # noqa: PLC0415
+
+        mp = self.mpnn.message_passing
+        bmg = mp.graph_transform(bmg)
+        n_atoms, V = bmg.V.shape[0], bmg.V
+        out = [mp.finalize(torch.zeros(n_atoms, mp.W_h.out_features, dtype=V.dtype, device=V.device), V, None)]
+        if n_steps == 0:
+            return out
+        H_0 = mp.initialize(bmg)
+        H = mp.tau(H_0)
+        index = bmg.edge_index[1].unsqueeze(1).repeat(1, H.shape[1])
+        for step in range(1, n_steps + 1):
+            if step > 1:  # chemprop's loop body, iteration step - 1
+                if mp.undirected:
+                    H = (H + H[bmg.rev_edge_index]) / 2
+                M = mp.message(H, bmg)
+                H = mp.update(M, H_0)
+            M_v = torch.zeros(n_atoms, H.shape[1], dtype=H.dtype, device=H.device).scatter_reduce_(
+                0, index, H, reduce="sum", include_self=False
+            )
+            out.append(mp.finalize(M_v, V, None))
+        return out
+
+    def _forward(self, smiles: list[str]) -> BatchStates:
+        import torch  # noqa: PLC0415
+
+        bmg = self._graphs(smiles)
+        bmg.to(self.device)
+        n_steps = min(self.num_layers, self.depth)
+        atom_states = self.depth_states(bmg, n_steps)
+        mols = [self.mpnn.bn(self.mpnn.agg(h, bmg.batch)) for h in atom_states]  # B, d_h each
+        for j in range(1, self.num_layers - self.depth + 1):
+            mols.append(self.mpnn.predictor.encode(mols[self.depth], j))  # B, d_ffn_j
+        hidden = [m.unsqueeze(1) for m in mols]  # B, 1, d_k: one pooled vector per molecule
+        mask = torch.ones(len(smiles), 1, dtype=torch.bool, device=self.device)
+        return BatchStates(hidden=hidden, mask=mask, cls_index=0)
+
+
+# ---------------------------------------------------------------------------- loaders
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _seeded_fresh(d: dict, seed: int, source: str) -> Any:
+    import torch  # noqa: PLC0415, F401
+
+    from molstrata.core.seed import seed_everything  # noqa: PLC0415
+
+    seed_everything(seed)
+    return build_mpnn(d, source=source, load_weights=False)
+
+
+def load_chemprop(
+    path: str | Path,
+    *,
+    device: str | None = None,
+    max_layer: int | None = None,
+    random_init: bool = False,
+    trust_remote_code: bool = False,
+    trust_checkpoint: bool = False,
+    seed: int = 0,
+    name: str | None = None,
+    **kw: Any,
+) -> ChempropEncoder:
+    """Load any chemprop v2 checkpoint (``chemprop:<path>``) as a per-depth encoder.
+
+    Parameters
+    ----------
+    path : a chemprop v2 ``.pt`` model file or Lightning ``.ckpt``
+    device : ``"cpu"``, ``"cuda"``...; default CUDA when available
+    max_layer : keep layers ``0 .. max_layer`` (``<= depth``: fewer message-passing steps)
+    random_init : the same architecture with fresh weights, seeded by ``seed``
+    trust_remote_code, trust_checkpoint : either one allows the full unpickler for a file
+        that names globals outside molstrata's allowlist (runs code: trusted files only)
+    seed : seed for ``random_init``
+    name : encoder name (default ``chemprop:<path>``)
+
+    Returns
+    -------
+    ChempropEncoder whose ``embed`` gives ``num_layers + 1`` arrays (n_molecules, hidden_dim_k)
+    """
+    if kw:
+        raise ConfigError(
+            f"unknown option(s) for chemprop encoders: {', '.join(sorted(kw))}; valid: device, "
+            "max_layer, random_init, trust_remote_code, trust_checkpoint, seed, name"
+        )
+    if not str(path).strip():
+        raise ConfigError("chemprop encoder needs a checkpoint path: 'chemprop:<path-to-.pt>'")
+    path = Path(path).expanduser()
+    d = load_checkpoint_dict(path, trust_checkpoint=trust_checkpoint or trust_remote_code)
+    source = str(path)
+    mpnn = _seeded_fresh(d, seed, source) if random_init else build_mpnn(d, source=source)
+    identity = {
+        "source": source,
+        "weights_sha256": _sha256(path),
+        "random_init": bool(random_init),
+        "seed": int(seed) if random_init else None,
+    }
+    return ChempropEncoder(
+        mpnn, name=name or f"chemprop:{path}", identity=identity, max_layer=max_layer,
+        device=device,
+    )
+
+
+def admet_ai_checkpoint(group: str = "regression", index: int = 0) -> Path:
+    """Path of a model shipped in the ``admet-ai`` wheel, found without importing it.
+
+    Raises :class:`OptionalDependencyError` (with the pip line) when ``admet-ai`` is missing.
+    """
+    from molstrata.core.errors import check_choice  # noqa: PLC0415
+
+    check_choice("admet-ai group", group, ADMET_AI_GROUPS)
+    check_choice("admet-ai model index", index, range(ADMET_AI_MODELS))
+    spec = importlib.util.find_spec("admet_ai")
+    if spec is None or not spec.submodule_search_locations:
+        raise OptionalDependencyError(
+            f"the 'admet-ai' encoder needs the admet-ai wheel (it ships the weights). "
+            f"Install it with: {ADMET_AI_PIP}"
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    path = root / "resources" / "models" / f"admet_{group}" / f"model_{index}.pt"
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"admet-ai is installed at {root} but {path.relative_to(root)} is missing; "
+            f"reinstall it: {ADMET_AI_PIP}"
+        )
+    return path
+
+
+def load_admet_ai(
+    *,
+    device: str | None = None,
+    max_layer: int | None = None,
+    random_init: bool = False,
+    trust_remote_code: bool = False,
+    group: str = "regression",
+    index: int = 0,
+    seed: int = 0,
+    **kw: Any,
+) -> ChempropEncoder:
+    """ADMET-AI's chemprop D-MPNN (``admet-ai``: the first regression model of the ensemble).
+
+    Depth 3, 300-d, trained multitask on TDC ADMET data: probing it on TDC leaks labels
+    (see :func:`admet_ai_card`). ``group``/``index`` pick another shipped model.
+    """
+    path = admet_ai_checkpoint(group, index)
+    name = "admet-ai" if (group, index) == ("regression", 0) else f"admet-ai:{group}/{index}"
+    return load_chemprop(
+        path, device=device, max_layer=max_layer, random_init=random_init,
+        trust_remote_code=trust_remote_code, seed=seed, name=name, **kw,
+    )
+
+
+def admet_ai_card() -> EncoderCard:
+    """Model card of ``admet-ai``; ``weights_present`` says whether the wheel is installed."""
+    try:
+        present = admet_ai_checkpoint().is_file()
+    except (OptionalDependencyError, DataNotFoundError):
+        present = False
+    return EncoderCard(
+        name="admet-ai",
+        kind="graph",
+        num_layers=4,
+        dims=[300, 300, 300, 300, 300],
+        description=(
+            "ADMET-AI's chemprop v2 D-MPNN (bond messages, depth 3, 300-d, norm aggregation, "
+            "one 300-d FFN hidden layer): model_0 of its regression ensemble (10 tasks). "
+            "Layer 0 = atoms read out with no message passing, layers 1-3 = after 1-3 hops "
+            "(layer 3 = chemprop's fingerprint), layer 4 = the FFN hidden layer "
+            "(chemprop's encoding(1), before activation)."
+        ),
+        source="https://github.com/swansonk14/admet_ai (chemprop v2 model, run by molstrata's "
+        "per-depth loop over the model's own modules)",
+        weights="admet_ai/resources/models/admet_regression/model_0.pt (in the admet-ai wheel)",
+        how_to_get_weights=f"{ADMET_AI_PIP}  (no dependencies needed beyond chemprop v2)",
+        verified="layer 3 equals chemprop's MPNN.fingerprint, layers 1-3 chemprop's forward at "
+        "depth 1-3, layer 4 chemprop's encoding(1) (tests/encoders/test_chemprop.py)",
+        license="MIT",
+        trained_on=(
+            "TDC ADMET datasets, all of their data (regression: Caco2_Wang, Clearance x2, "
+            "Half_Life_Obach, FreeSolv, LD50_Zhu, Lipophilicity_AstraZeneca, PPBR_AZ, "
+            "Solubility_AqSolDB, VDss_Lombardo)"
+        ),
+        warnings=[
+            "Trained on TDC ADMET data, including molecules in the TDC ADMET group's test "
+            "sets: probing it on TDC tasks leaks labels. Treat it as a reference point, not "
+            "a fair competitor.",
+            "Checkpoints are pickles: molstrata unpickles them with an allowlist of chemprop, "
+            "torch and Lightning classes; other globals need trust_checkpoint=True.",
+        ],
+        extra=None,
+        weights_present=present,
+    )
