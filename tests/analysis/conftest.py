@@ -26,6 +26,9 @@ def _make_toy_encoder(num_layers: int = 3, dim: int = 16, seed: int = 0):
             self.w = [torch.randn(dim, dim, generator=g) / dim**0.5 for _ in range(num_layers)]
             self.m = [torch.randn(dim, dim, generator=g) / dim**0.5 for _ in range(num_layers)]
 
+        def identity(self) -> dict:
+            return {**super().identity(), "weights": f"toy-seed{seed}-dim{dim}-v2"}
+
         def _forward(self, smiles: list[str]) -> BatchStates:
             T = max(len(s) for s in smiles)
             ids = torch.zeros(len(smiles), T, dtype=torch.long)
@@ -37,7 +40,10 @@ def _make_toy_encoder(num_layers: int = 3, dim: int = 16, seed: int = 0):
             h = h * mask.unsqueeze(-1)
             hidden = [h]
             for w, m in zip(self.w, self.m, strict=True):
-                nb = torch.roll(h, 1, dims=1) + torch.roll(h, -1, dims=1)
+                # neighbours with zero padding at both ends: independent of batch padding
+                nb = torch.nn.functional.pad(h[:, :-1], (0, 0, 1, 0)) + torch.nn.functional.pad(
+                    h[:, 1:], (0, 0, 0, 1)
+                )
                 h = torch.tanh(h @ w + 0.5 * nb @ m) * mask.unsqueeze(-1)
                 hidden.append(h)
             return BatchStates(hidden=hidden, mask=mask)
