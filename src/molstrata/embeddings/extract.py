@@ -1,8 +1,23 @@
-"""Run an encoder over many molecules: size-bucketed batches, one forward per batch,
-pooling of every layer, and the input order restored."""
+"""Run an encoder over many molecules: size-bucketed batches chosen by a token budget, one
+forward pass per batch, out-of-memory recovery by halving, pooling of every layer, and the
+input order restored.
+
+Batching policy
+---------------
+Molecules are sorted by :meth:`Encoder._sizes` (token count for transformers, atom count for
+graphs; a stable sort, so ties keep input order) and cut into consecutive batches. With
+``batch_size`` given, a batch holds at most that many molecules. Without it, a batch holds as
+many molecules as fit ``token_budget`` padded positions (``n_in_batch * longest <= budget``),
+at most :attr:`Encoder.max_batch_size`. On an out-of-memory error the batch is halved and
+retried, and every later batch keeps the smaller cap. The plan depends only on the inputs and
+these two numbers, so reruns batch identically (which the cache relies on for bit-identical
+resumes).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,7 +25,10 @@ import numpy as np
 from molstrata.encoders.pooling import Pooling, pool
 
 if TYPE_CHECKING:
-    from molstrata.encoders.base import Encoder
+    from molstrata.encoders.base import BatchStates, Encoder
+
+#: inputs longer than this show a progress bar by default
+PROGRESS_MIN = 2000
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -19,82 +37,196 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
-def embed_canonical(
+def batch_order(sizes: np.ndarray, *, sort: bool = True) -> np.ndarray:
+    """Positions in processing order: by increasing size (stable) or unchanged.
+
+    Parameters
+    ----------
+    sizes : ndarray of int, shape (n_molecules,)
+    sort : bucket by size (default); ``False`` keeps input order (for benchmarks)
+    """
+    sizes = np.asarray(sizes)
+    return np.argsort(sizes, kind="stable") if sort else np.arange(len(sizes))
+
+
+def _take(sizes_in_order: np.ndarray, start: int, cap: int, budget: int | None) -> int:
+    """How many molecules from ``start`` go in the next batch."""
+    n = min(cap, len(sizes_in_order) - start)
+    if budget is None or n <= 1:
+        return max(n, 1)
+    # padded positions if we take j molecules: j * max(sizes[start:start+j])
+    window = np.maximum.accumulate(np.maximum(sizes_in_order[start : start + n], 1))
+    padded = window * np.arange(1, n + 1)
+    fits = int(np.searchsorted(padded, budget, side="right"))
+    return max(fits, 1)
+
+
+def iter_batches(
     encoder: Encoder,
-    smiles: list[str],
+    smiles: Sequence[str],
     *,
-    pooling: Pooling,
     batch_size: int | None = None,
-    include_special: bool = False,
-    progress: bool | None = None,
-) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """Pooled embeddings of every layer for valid canonical ``smiles``.
+    token_budget: int | None = None,
+    sort: bool = True,
+    sizes: np.ndarray | None = None,
+) -> Iterator[tuple[np.ndarray, BatchStates]]:
+    """Yield ``(rows, states)``: positions in ``smiles`` and the model states of that batch.
 
-    Molecules are sorted by :meth:`Encoder._size` so each batch holds similar lengths
-    (little padding), run once each, and written back to their input positions.
+    Every molecule is yielded exactly once. ``_forward`` runs under ``torch.inference_mode``.
 
-    Returns
-    -------
-    layers : list of ndarray, n_layers + 1 arrays of shape (len(smiles), dim_k), float32
-    info : dict with ``n_truncated`` (inputs cut by the encoder's max length) and
-        ``truncated_rows`` (their positions in ``smiles``)
+    Parameters
+    ----------
+    encoder : the encoder to run
+    smiles : sequence of str, length n_molecules, already validated strings to feed
+    batch_size : at most this many molecules per batch; default: token budget
+    token_budget : at most this many padded positions per batch; default
+        :attr:`Encoder.token_budget` when ``batch_size`` is not given
+    sort : bucket by size (default ``True``)
+    sizes : precomputed :meth:`Encoder._sizes`, shape (n_molecules,)
     """
     import torch
 
+    from molstrata.core.errors import ConfigError
+
     n = len(smiles)
-    batch_size = int(batch_size or encoder.default_batch_size)
-    order = np.argsort([encoder._size(s) for s in smiles], kind="stable")
+    if n == 0:
+        return
+    if batch_size is not None and int(batch_size) < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if token_budget is not None and int(token_budget) < 1:
+        raise ConfigError(f"token_budget must be >= 1, got {token_budget}")
+    if sizes is None:
+        sizes = np.asarray(encoder._sizes(list(smiles)), dtype=np.int64)
+    order = batch_order(sizes, sort=sort)
+    sizes_in_order = np.asarray(sizes)[order]
+    if batch_size is not None:
+        cap, budget = int(batch_size), (int(token_budget) if token_budget else None)
+    else:
+        cap, budget = int(encoder.max_batch_size), int(token_budget or encoder.token_budget)
+    start = 0
+    while start < n:
+        take = _take(sizes_in_order, start, cap, budget)
+        rows = order[start : start + take]
+        try:
+            with torch.inference_mode():
+                states = encoder._forward([smiles[i] for i in rows])
+        except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError is a RuntimeError
+            if _is_oom(exc) and take > 1:
+                cap = max(1, take // 2)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                continue
+            raise
+        yield rows, states
+        start += take
+
+
+@contextmanager
+def progress_bar(description: str, total: int, show: bool | None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar as an ``advance(n)`` callback; a no-op when not shown.
+
+    ``show=None`` shows it for more than :data:`PROGRESS_MIN` items.
+    """
+    if not (show if show is not None else total > PROGRESS_MIN):
+        yield lambda k: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda k: bar.update(task, advance=k)
+
+
+def embed_canonical(
+    encoder: Encoder,
+    smiles: Sequence[str],
+    *,
+    pooling: Pooling | str,
+    batch_size: int | None = None,
+    token_budget: int | None = None,
+    include_special: bool = False,
+    progress: bool | None = None,
+    sort: bool = True,
+    advance: Callable[[int], None] | None = None,
+) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Pooled embeddings of every layer for already-validated ``smiles``.
+
+    The strings are fed to the model as given (the caller decides whether they are
+    canonical). Batches follow :func:`iter_batches`; results go back to input positions.
+
+    Parameters
+    ----------
+    encoder : the encoder to run
+    smiles : sequence of str, length n_molecules
+    pooling : a :class:`Pooling`
+    batch_size, token_budget, sort : see :func:`iter_batches`
+    include_special : pool special tokens too (mean/max/sum)
+    progress : show a progress bar (default: more than 2,000 molecules)
+    advance : callback receiving the number of molecules done after each batch (used by
+        callers that own the progress bar; ``progress`` is then ignored)
+
+    Returns
+    -------
+    layers : list of ndarray, n_layers arrays of shape (n_molecules, dim_k), float32
+    info : dict with ``truncated_rows``, positions in ``smiles`` of inputs the encoder
+        reported as cut (e.g. by a maximum length)
+    """
+    import torch
+
+    pooling = Pooling.parse(pooling)
+    n = len(smiles)
     out: list[np.ndarray] | None = None
     truncated: list[int] = []
-    show = progress if progress is not None else n > 2000
-    bar = None
-    if show:
-        from rich.progress import Progress
 
-        bar = Progress(transient=True)
-        bar.start()
-        task = bar.add_task(f"embedding with {encoder.name}", total=n)
-    try:
-        start = 0
-        with torch.inference_mode():
-            while start < n:
-                rows = order[start : start + batch_size]
-                batch = [smiles[i] for i in rows]
-                try:
-                    states = encoder._forward(batch)
-                except RuntimeError as exc:  # recover from OOM by halving the batch
-                    if _is_oom(exc) and batch_size > 1:
-                        batch_size = max(1, batch_size // 2)
-                        if torch.cuda.is_available():
-                            torch.cuda.empty_cache()
-                        continue
-                    raise
-                mask = states.mask
-                if include_special and states.special is not None:
-                    mask = mask | states.special
-                pooled = [
-                    pool(h, mask, pooling, states.cls_index).float().cpu().numpy()
-                    for h in states.hidden
-                ]
-                if out is None:
-                    out = [np.empty((n, p.shape[1]), dtype=np.float32) for p in pooled]
-                for k, p in enumerate(pooled):
-                    out[k][rows] = p
-                for j in states.info.get("truncated", []):
-                    truncated.append(int(rows[j]))
-                start += len(rows)
-                if bar is not None:
-                    bar.update(task, advance=len(rows))
-    finally:
-        if bar is not None:
-            bar.stop()
-    if out is None:  # no molecules: ask the encoder for its dims on an empty result
-        out = [np.empty((0, d), dtype=np.float32) for d in _dims(encoder)]
-    return out, {"n_truncated": len(truncated), "truncated_rows": sorted(truncated)}
+    def run(step: Callable[[int], None]) -> None:
+        nonlocal out
+        for rows, states in iter_batches(
+            encoder, smiles, batch_size=batch_size, token_budget=token_budget, sort=sort
+        ):
+            with torch.inference_mode():
+                pooled = pool_states(states, pooling, include_special=include_special)
+            if out is None:
+                out = [np.empty((n, p.shape[1]), dtype=np.float32) for p in pooled]
+            for k, p in enumerate(pooled):
+                out[k][rows] = p
+            truncated.extend(int(rows[j]) for j in states.info.get("truncated", []))
+            step(len(rows))
+
+    if advance is not None:
+        run(advance)
+    else:
+        with progress_bar(f"embedding with {encoder.name}", n, progress) as step:
+            run(step)
+    if out is None:  # no molecules
+        out = [np.empty((0, d), dtype=np.float32) for d in layer_dims(encoder)]
+    return out, {"truncated_rows": sorted(truncated)}
 
 
-def _dims(encoder: Encoder) -> list[int]:
-    """Layer dims, found by embedding one small molecule."""
+def pool_states(
+    states: BatchStates, pooling: Pooling | str, *, include_special: bool = False
+) -> list[np.ndarray]:
+    """Pool every layer of one batch: a list of (B, dim_k) float32 arrays."""
+    mask = states.mask
+    if include_special and states.special is not None:
+        mask = mask | states.special
+    return [
+        pool(h, mask, pooling, states.cls_index).float().cpu().numpy() for h in states.hidden
+    ]
+
+
+def layer_dims(encoder: Encoder) -> list[int]:
+    """Dimension of every layer output, found by running one small molecule."""
     import torch
 
     with torch.inference_mode():

@@ -7,12 +7,12 @@ the same way and the arrows in the design only point right: ``finetune`` imports
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import torch
 
 
-class Pooling(str, Enum):
+class Pooling(StrEnum):
     """How token/atom states become one vector per molecule."""
 
     MEAN = "mean"

@@ -1,0 +1,457 @@
+"""The on-disk embeddings cache: a sweep never computes a molecule twice.
+
+Layout (under ``MOLSTRATA_CACHE_DIR``, default the platformdirs user cache)::
+
+    embeddings/<setting digest>/          one folder per encoder setting (CacheKey minus SMILES)
+        setting.json                      the CacheKey fields, for humans
+        chunks/<chunk digest>/            up to ``chunk_size`` molecules, written atomically
+            smiles.json                   the strings fed to the model, one per row
+            layer_000.npy ... layer_LLL.npy   (n_rows, dim_k) float32
+            meta.json                     dims, truncated rows, sha256 of every file above
+        views/<request digest>/           large assembled results (same file format)
+
+Writes go to a temporary folder renamed into place, so a chunk either exists whole or not
+at all. Every read verifies the sha256 of every file; a corrupted chunk is deleted, reported
+and recomputed. Chunks are cut from the missing molecules sorted by size (stable), so a run
+killed at any point and rerun computes the same chunks, batched the same way, and is
+bit-identical to an uninterrupted run (on a device without out-of-memory halving).
+
+Reads are memory-mapped. Results up to :data:`MAX_IN_MEMORY` bytes are gathered into RAM;
+larger ones are assembled into a view file and returned as read-only memmaps, so a
+100k x 13 x 768 float32 set never sits in RAM twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from molstrata.core.embeddings import LayerEmbeddings
+from molstrata.core.paths import cache_dir as _default_cache_dir
+from molstrata.data.smiles import parse_smiles
+
+if TYPE_CHECKING:
+    from molstrata.encoders.base import Encoder
+
+#: bump when the on-disk format changes
+FORMAT_VERSION = 1
+#: molecules per chunk (the unit of atomic writes and of resuming)
+CHUNK_SIZE = 2048
+#: results larger than this (bytes) are returned as memmaps of an assembled view file
+MAX_IN_MEMORY = 2 * 1024**3
+#: temporary folders older than this (seconds) are leftovers of killed runs and removed
+STALE_TMP_S = 3600
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """Everything that decides one molecule's cached embedding.
+
+    Attributes
+    ----------
+    encoder : the encoder's name
+    identity : sha256 of :meth:`Encoder.identity` (weights, tokenizer, config, truncation)
+    pooling : pooling method
+    max_length : longest input in tokens (``None``: no limit)
+    num_layers : blocks kept (the truncation depth)
+    include_special : whether special tokens were pooled
+    version : molstrata version and cache format
+    smiles : the exact string fed to the model (canonical unless ``canonicalize=False``)
+    """
+
+    encoder: str
+    identity: str
+    pooling: str
+    max_length: int | None
+    num_layers: int
+    include_special: bool
+    version: str
+    smiles: str = ""
+
+    @classmethod
+    def for_encoder(
+        cls, encoder: Encoder, *, pooling: str, include_special: bool = False, smiles: str = ""
+    ) -> CacheKey:
+        """The key of ``smiles`` embedded by ``encoder`` with these settings."""
+        from molstrata import __version__
+
+        ident = json.dumps(encoder.identity(), sort_keys=True, default=str)
+        return cls(
+            encoder=encoder.name, identity=_sha256(ident.encode()), pooling=str(pooling),
+            max_length=encoder.max_length, num_layers=int(encoder.num_layers),
+            include_special=bool(include_special), version=f"{__version__}/{FORMAT_VERSION}",
+            smiles=smiles,
+        )
+
+    def setting(self) -> dict[str, Any]:
+        """Every field but ``smiles``."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "smiles"}
+
+    def setting_digest(self) -> str:
+        """sha256 of every field but ``smiles``: names the setting's folder."""
+        return _sha256(json.dumps(self.setting(), sort_keys=True).encode())
+
+    def digest(self) -> str:
+        """sha256 of every field, ``smiles`` included: one molecule's identity."""
+        return _sha256(json.dumps(asdict(self), sort_keys=True).encode())
+
+
+# ------------------------------------------------------------------------------ chunk files
+def _layer_name(k: int) -> str:
+    return f"layer_{k:03d}.npy"
+
+
+def _write_folder(final: Path, smiles: Sequence[str], layers: Sequence[np.ndarray], extra: dict) -> None:
+    """Write smiles + layers + meta (with checksums) to a temp folder, then rename to ``final``."""
+    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        sums: dict[str, str] = {}
+        (tmp / "smiles.json").write_text(json.dumps(list(smiles)))
+        sums["smiles.json"] = _file_sha256(tmp / "smiles.json")
+        for k, arr in enumerate(layers):
+            np.save(tmp / _layer_name(k), np.ascontiguousarray(arr, dtype=np.float32))
+            sums[_layer_name(k)] = _file_sha256(tmp / _layer_name(k))
+        meta = {
+            "format": FORMAT_VERSION, "n": len(smiles), "dims": [int(a.shape[1]) for a in layers],
+            "sha256": sums, **extra,
+        }
+        with open(tmp / "meta.json", "w") as fh:
+            json.dump(meta, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            tmp.rename(final)
+        except OSError:  # another process wrote the same chunk first: keep theirs
+            if not (final / "meta.json").exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@dataclass
+class _Chunk:
+    path: Path
+    smiles: list[str]
+    meta: dict
+    _layers: list[np.ndarray] | None = None
+
+    @classmethod
+    def read(cls, path: Path) -> _Chunk:
+        meta = json.loads((path / "meta.json").read_text())
+        smiles = json.loads((path / "smiles.json").read_text())
+        if meta.get("format") != FORMAT_VERSION or len(smiles) != meta["n"]:
+            raise ValueError("unexpected format or row count")
+        return cls(path, smiles, meta)
+
+    def verify(self) -> None:
+        """Raise ValueError unless every file matches its recorded sha256."""
+        for fname, digest in self.meta["sha256"].items():
+            if _file_sha256(self.path / fname) != digest:
+                raise ValueError(f"checksum mismatch in {fname}")
+        if len(self.meta["dims"]) + 1 != len(self.meta["sha256"]):
+            raise ValueError("layer files missing from the checksum list")
+
+    def layers(self) -> list[np.ndarray]:
+        """Read-only memmaps, (n, dim_k) float32 each."""
+        if self._layers is None:
+            self._layers = [
+                np.load(self.path / _layer_name(k), mmap_mode="r") for k in range(len(self.meta["dims"]))
+            ]
+            for k, (arr, d) in enumerate(zip(self._layers, self.meta["dims"], strict=True)):
+                if arr.shape != (self.meta["n"], d) or arr.dtype != np.float32:
+                    raise ValueError(f"layer {k} has shape {arr.shape} {arr.dtype}")
+        return self._layers
+
+
+def _discard(path: Path, why: str) -> None:
+    warnings.warn(f"embeddings cache: discarding {path} ({why}); it will be recomputed", stacklevel=3)
+    trash = path.parent / f".tmp-corrupt-{path.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        path.rename(trash)
+    except OSError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+class EmbeddingCache:
+    """The chunks of one encoder setting (one :meth:`CacheKey.setting_digest`)."""
+
+    def __init__(self, root: Path, key: CacheKey) -> None:
+        self.key = key
+        self.path = Path(root) / "embeddings" / key.setting_digest()[:32]
+        self.chunks_dir = self.path / "chunks"
+        self.views_dir = self.path / "views"
+        self.chunks_dir.mkdir(parents=True, exist_ok=True)
+        setting = self.path / "setting.json"
+        if not setting.exists():
+            tmp = self.path / f".tmp-setting-{uuid.uuid4().hex[:8]}"
+            tmp.write_text(json.dumps(key.setting(), indent=1, sort_keys=True))
+            tmp.replace(setting)
+        self._clean_stale()
+
+    def _clean_stale(self) -> None:
+        now = time.time()
+        for parent in (self.chunks_dir, self.views_dir, self.path):
+            if not parent.is_dir():
+                continue
+            for p in parent.glob(".tmp-*"):
+                try:
+                    if now - p.stat().st_mtime > STALE_TMP_S:
+                        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+                except OSError:
+                    pass
+
+    def index(self) -> tuple[dict[str, tuple[int, int]], list[_Chunk]]:
+        """Map fed string → (chunk number, row) over every readable chunk."""
+        chunks: list[_Chunk] = []
+        where: dict[str, tuple[int, int]] = {}
+        for p in sorted(self.chunks_dir.iterdir()):
+            if p.name.startswith(".") or not p.is_dir():
+                continue
+            try:
+                chunk = _Chunk.read(p)
+            except (OSError, ValueError, KeyError) as exc:
+                _discard(p, f"unreadable: {exc}")
+                continue
+            c = len(chunks)
+            chunks.append(chunk)
+            for r, s in enumerate(chunk.smiles):
+                where.setdefault(s, (c, r))
+        return where, chunks
+
+    def write_chunk(self, smiles: Sequence[str], layers: Sequence[np.ndarray], truncated: Sequence[int]) -> Path:
+        """Store one computed chunk atomically. ``truncated``: its rows cut by max length."""
+        digest = _sha256("\n".join(smiles).encode())[:32]
+        final = self.chunks_dir / digest
+        if not final.exists():
+            _write_folder(final, smiles, layers, {"truncated": [int(t) for t in truncated]})
+        return final
+
+
+def _request_digest(setting: str, fed: Sequence[str]) -> str:
+    h = hashlib.sha256(setting.encode())
+    for s in fed:
+        h.update(b"\n" + s.encode())
+    return h.hexdigest()[:32]
+
+
+def embed_cached(
+    encoder: Encoder,
+    smiles: Sequence[str],
+    *,
+    pooling: str | None = None,
+    on_invalid: str = "raise",
+    batch_size: int | None = None,
+    progress: bool | None = None,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    include_special: bool = False,
+    canonicalize: bool = True,
+    token_budget: int | None = None,
+    chunk_size: int | None = None,
+) -> LayerEmbeddings:
+    """Embed ``smiles`` with every layer, reading what the cache has and computing the rest.
+
+    Parameters
+    ----------
+    encoder : an :class:`~molstrata.encoders.Encoder`
+    smiles : sequence of str, length n_molecules
+    pooling : one of ``encoder.poolings``; default ``encoder.default_pooling``
+    on_invalid : ``"raise"`` (:class:`InvalidSmilesError` listing rows) or ``"mask"`` (NaN
+        rows, ``valid`` False; rows never shift)
+    batch_size : molecules per forward pass (default: token budget); see
+        :func:`molstrata.embeddings.extract.iter_batches`
+    progress : show a progress bar; default: more than 2,000 molecules to compute
+    cache_dir : cache root; default ``MOLSTRATA_CACHE_DIR`` or the platformdirs user cache
+    use_cache : ``False`` computes everything and writes nothing (same as ``encoder.embed``)
+    include_special : pool special tokens too (mean/max/sum)
+    canonicalize : feed RDKit canonical SMILES (default) or the validated inputs unchanged;
+        the cache keys on what is fed
+    token_budget : padded positions per batch
+    chunk_size : molecules per cache chunk (default :data:`CHUNK_SIZE`)
+
+    Returns
+    -------
+    LayerEmbeddings with ``encoder.num_layers + 1`` arrays of shape (n_molecules, dim_k),
+    float32, NaN on invalid rows. Arrays may be read-only memmaps (large results).
+    ``meta`` adds ``cache`` = {``hits``, ``computed``, ``path``} to what ``embed`` reports.
+    """
+    from molstrata.core.errors import ConfigError
+    from molstrata.embeddings.extract import embed_canonical, progress_bar
+
+    if not use_cache:
+        return encoder.embed(
+            smiles, pooling=pooling, batch_size=batch_size, on_invalid=on_invalid,
+            include_special=include_special, progress=progress, canonicalize=canonicalize,
+            token_budget=token_budget,
+        )
+    chunk_size = int(chunk_size or CHUNK_SIZE)
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    method = encoder._check_pooling(pooling)
+    parsed = parse_smiles(smiles, on_invalid=on_invalid)
+    idx = np.flatnonzero(parsed.valid)
+    fed = encoder.fed_strings(parsed, canonicalize)
+    key = CacheKey.for_encoder(encoder, pooling=method.value, include_special=include_special)
+    cache = EmbeddingCache(Path(cache_dir) if cache_dir else _default_cache_dir(), key)
+
+    where, chunks = cache.index()
+    unique = list(dict.fromkeys(fed))
+    needed_chunks = sorted({where[s][0] for s in unique if s in where})
+    for c in needed_chunks:  # verify what we are about to read; drop what is corrupted
+        try:
+            chunks[c].verify()
+            chunks[c].layers()
+        except (OSError, ValueError) as exc:
+            _discard(chunks[c].path, str(exc))
+            where = {s: loc for s, loc in where.items() if loc[0] != c}
+    missing = [s for s in unique if s not in where]
+    hits = len(unique) - len(missing)
+
+    missing_sizes = encoder._sizes(missing) if missing else np.zeros(0, dtype=np.int64)
+    # length policy over every fed string (raise before computing; warn once)
+    all_sizes = encoder._sizes(fed) if encoder.max_length is not None and fed else None
+    cut_rows = encoder.check_lengths(fed, idx, sizes=all_sizes)
+
+    if missing:
+        order = np.argsort(missing_sizes, kind="stable")
+        with progress_bar(f"embedding with {encoder.name}", len(missing), progress) as step:
+            for start in range(0, len(order), chunk_size):
+                part = [missing[i] for i in order[start : start + chunk_size]]
+                layers, info = embed_canonical(
+                    encoder, part, pooling=method, batch_size=batch_size,
+                    token_budget=token_budget, include_special=include_special, advance=step,
+                )
+                if encoder.max_length is not None:
+                    sizes = missing_sizes[order[start : start + chunk_size]]
+                    info_cut = set(np.flatnonzero(sizes > encoder.max_length).tolist())
+                else:
+                    info_cut = set()
+                info_cut |= set(info["truncated_rows"])
+                cache.write_chunk(part, layers, sorted(info_cut))
+        where, chunks = cache.index()
+        for c in sorted({where[s][0] for s in missing}):
+            chunks[c].verify()
+
+    n = len(parsed.smiles)
+    dims = _dims(encoder, chunks)
+    src = [where[s] for s in fed]
+    truncated = set(cut_rows.tolist())
+    for row, (c, r) in zip(idx, src, strict=True):
+        if r in chunks[c].meta.get("truncated", ()):
+            truncated.add(int(row))
+    nbytes = n * sum(dims) * 4
+    if nbytes <= MAX_IN_MEMORY:
+        layers = [np.full((n, d), np.nan, dtype=np.float32) for d in dims]
+        _gather(layers, idx, src, chunks)
+        view = None
+    else:
+        layers, view = _view(cache, key, parsed.smiles, fed, idx, src, chunks, dims)
+    meta = encoder._meta(parsed, sorted(truncated), canonicalize, include_special)
+    meta["cache"] = {
+        "hits": hits, "computed": len(missing), "path": str(cache.path),
+        **({"view": str(view)} if view else {}),
+    }
+    return LayerEmbeddings(
+        layers=tuple(layers), valid=parsed.valid, smiles=parsed.smiles, encoder=encoder.name,
+        pooling=method.value, meta=meta,
+    )
+
+
+def _dims(encoder: Encoder, chunks: list[_Chunk]) -> list[int]:
+    if chunks:
+        return [int(d) for d in chunks[0].meta["dims"]]
+    from molstrata.embeddings.extract import layer_dims
+
+    return layer_dims(encoder)
+
+
+def _gather(
+    out: list[np.ndarray], idx: np.ndarray, src: list[tuple[int, int]], chunks: list[_Chunk]
+) -> None:
+    """Copy rows chunk by chunk: out[k][idx[j]] = chunk[src[j]][k]."""
+    if not len(idx):
+        return
+    src_c = np.asarray([c for c, _ in src])
+    src_r = np.asarray([r for _, r in src])
+    for c in np.unique(src_c):
+        sel = np.flatnonzero(src_c == c)
+        rows = src_r[sel]
+        for k, arr in enumerate(chunks[c].layers()):
+            out[k][idx[sel]] = arr[rows]
+
+
+def _view(
+    cache: EmbeddingCache, key: CacheKey, inputs: Sequence[str], fed: list[str], idx: np.ndarray,
+    src: list[tuple[int, int]], chunks: list[_Chunk], dims: list[int],
+) -> tuple[list[np.ndarray], Path]:
+    """Assemble a large result into a view folder once; return read-only memmaps of it."""
+    n = len(inputs)
+    # rows are keyed by the fed string at each valid position, and by "" where invalid
+    labels = [""] * n
+    for j, i in enumerate(idx):
+        labels[int(i)] = fed[j]
+    digest = _request_digest(key.setting_digest(), labels)
+    final = cache.views_dir / digest
+    if final.exists():
+        try:
+            view = _Chunk.read(final)
+            view.verify()
+            return list(view.layers()), final
+        except (OSError, ValueError, KeyError) as exc:
+            _discard(final, str(exc))
+    cache.views_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache.views_dir / f".tmp-{digest}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        sums = {}
+        (tmp / "smiles.json").write_text(json.dumps(labels))
+        sums["smiles.json"] = _file_sha256(tmp / "smiles.json")
+        mms = [
+            np.lib.format.open_memmap(tmp / _layer_name(k), mode="w+", dtype=np.float32, shape=(n, d))
+            for k, d in enumerate(dims)
+        ]
+        for mm in mms:
+            mm[:] = np.nan
+        _gather(mms, idx, src, chunks)
+        for k, mm in enumerate(mms):
+            mm.flush()
+            sums[_layer_name(k)] = _file_sha256(tmp / _layer_name(k))
+        del mms
+        meta = {"format": FORMAT_VERSION, "n": n, "dims": dims, "sha256": sums, "view": True}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        try:
+            tmp.rename(final)
+        except OSError:  # written meanwhile by another process
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    view = _Chunk.read(final)
+    return list(view.layers()), final

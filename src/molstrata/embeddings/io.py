@@ -1,0 +1,112 @@
+"""The documented on-disk format of ``molstrata embed`` output folders.
+
+::
+
+    DIR/
+        layer_000.npy ... layer_LLL.npy   one float32 array (n_molecules, dim_k) per layer,
+                                          layer 0 = embedding output; NaN rows where invalid
+        molecules.csv                     row, smiles (input), valid, truncated
+                                          (+ id column when the input had one)
+        manifest.json                     format, encoder, identity, n_layers, dims, pooling,
+                                          n_molecules, invalid_rows, truncated_rows, files
+        config.toml                       the command and options (written by the CLI)
+
+Plain ``.npy`` files load anywhere with ``np.load(path, mmap_mode="r")``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molstrata.core.embeddings import LayerEmbeddings
+from molstrata.core.errors import DataNotFoundError
+
+FORMAT = "molstrata-embeddings/1"
+
+
+def write_embeddings(
+    emb: LayerEmbeddings, out_dir: str | Path, *, ids: list[Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``emb`` as one ``.npy`` per layer plus ``molecules.csv`` and ``manifest.json``.
+
+    Parameters
+    ----------
+    emb : LayerEmbeddings, n_layers arrays of shape (n_molecules, dim_k)
+    out_dir : folder, created if needed
+    ids : optional molecule ids, length n_molecules, written to ``molecules.csv``
+    extra : more manifest fields (source file, task...)
+
+    Returns
+    -------
+    Path of ``manifest.json``.
+    """
+    import pandas as pd
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for k, layer in enumerate(emb.layers):
+        name = f"layer_{k:03d}.npy"
+        tmp = out / f".{name}.tmp.npy"
+        np.save(tmp, np.asarray(layer, dtype=np.float32))
+        tmp.replace(out / name)
+        files.append(name)
+    truncated = set(emb.meta.get("truncated_rows", []))
+    table = {"row": np.arange(emb.n_molecules)}
+    if ids is not None:
+        table["id"] = list(ids)
+    table |= {
+        "smiles": list(emb.smiles),
+        "valid": emb.valid.astype(bool),
+        "truncated": [i in truncated for i in range(emb.n_molecules)],
+    }
+    pd.DataFrame(table).to_csv(out / "molecules.csv", index=False)
+    manifest = {
+        "format": FORMAT,
+        "encoder": emb.encoder,
+        "identity": emb.meta.get("identity"),
+        "n_layers": emb.n_layers,
+        "dims": emb.dims,
+        "pooling": emb.pooling,
+        "n_molecules": emb.n_molecules,
+        "n_valid": int(emb.valid.sum()),
+        "invalid_rows": [int(i) for i in np.flatnonzero(~emb.valid)],
+        "truncated_rows": sorted(int(i) for i in truncated),
+        "max_length": emb.meta.get("max_length"),
+        "canonicalize": emb.meta.get("canonicalize"),
+        "include_special": emb.meta.get("include_special"),
+        "layer_files": files,
+        "molecules_file": "molecules.csv",
+        **dict(extra or {}),
+    }
+    tmp = out / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    tmp.replace(out / "manifest.json")
+    return out / "manifest.json"
+
+
+def read_embeddings(folder: str | Path, *, mmap: bool = True) -> LayerEmbeddings:
+    """Read a folder written by :func:`write_embeddings` (layers memory-mapped by default)."""
+    import pandas as pd
+
+    folder = Path(folder)
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise DataNotFoundError(f"{folder} has no manifest.json; not a `molstrata embed` output")
+    manifest = json.loads(path.read_text())
+    mols = pd.read_csv(folder / manifest["molecules_file"], keep_default_na=False)
+    layers = tuple(
+        np.load(folder / f, mmap_mode="r" if mmap else None) for f in manifest["layer_files"]
+    )
+    meta = {k: manifest.get(k) for k in ("identity", "truncated_rows", "max_length", "canonicalize")}
+    return LayerEmbeddings(
+        layers=layers, valid=mols["valid"].astype(bool).to_numpy(),
+        smiles=tuple(str(s) for s in mols["smiles"]), encoder=manifest["encoder"],
+        pooling=manifest["pooling"], meta=meta,
+    )
