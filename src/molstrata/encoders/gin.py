@@ -1,0 +1,156 @@
+"""A GINE graph encoder (Hu et al. 2020 GIN with edge features) and its ``Encoder`` adapter.
+
+Layers: layer 0 is the atom embedding after the input projection; layer k (1..num_layers) is
+the node state after message-passing block k. Each block is
+``h <- h + dropout(relu(LayerNorm(GINEConv(h, edges))))``. Node states are pooled per molecule
+with ``mean``, ``sum`` or ``max`` (``cls`` does not exist for graphs).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from molstrata.core.errors import ConfigError, DataNotFoundError
+from molstrata.encoders.base import BatchStates, Encoder
+from molstrata.encoders.graph_features import ATOM_DIM, BOND_DIM, batch_graphs
+
+
+class GINE(nn.Module):
+    """Stack of ``num_layers`` GINEConv blocks over one-hot atom/bond features.
+
+    Parameters
+    ----------
+    atom_dim, bond_dim : input feature sizes (``graph_features.ATOM_DIM``/``BOND_DIM``)
+    hidden : hidden_dim of every layer
+    num_layers : message-passing blocks
+    dropout : dropout after each block (training only)
+    """
+
+    def __init__(self, atom_dim: int = ATOM_DIM, bond_dim: int = BOND_DIM, hidden: int = 256,
+                 num_layers: int = 5, dropout: float = 0.0) -> None:
+        from torch_geometric.nn import GINEConv
+
+        super().__init__()
+        self.config = {"atom_dim": atom_dim, "bond_dim": bond_dim, "hidden": hidden,
+                       "num_layers": num_layers, "dropout": dropout}
+        self.input_proj = nn.Linear(atom_dim, hidden)
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        for _ in range(num_layers):
+            mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+            self.convs.append(GINEConv(mlp, train_eps=True, edge_dim=bond_dim))
+            self.norms.append(nn.LayerNorm(hidden))
+        self.dropout = nn.Dropout(dropout)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.convs)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> list[torch.Tensor]:
+        """Node states of every layer: list of num_layers + 1 tensors (n_atoms, hidden)."""
+        h = self.input_proj(x)
+        states = [h]
+        for conv, norm in zip(self.convs, self.norms):
+            h = h + self.dropout(torch.relu(norm(conv(h, edge_index, edge_attr))))
+            states.append(h)
+        return states
+
+    def truncated(self, n_layers: int) -> GINE:
+        """A deep copy keeping only the first ``n_layers`` blocks."""
+        if not 0 <= n_layers <= self.num_layers:
+            raise ConfigError(f"n_layers must be in 0..{self.num_layers}, got {n_layers}")
+        new = copy.deepcopy(self)
+        new.convs = nn.ModuleList(list(new.convs)[:n_layers])
+        new.norms = nn.ModuleList(list(new.norms)[:n_layers])
+        new.config = {**new.config, "num_layers": n_layers}
+        return new
+
+
+def load_gine(folder: str | Path, *, random_init: bool = False, seed: int = 0) -> tuple[GINE, dict]:
+    """Build a :class:`GINE` from ``folder/config.json`` and load ``folder/model.safetensors``.
+
+    With ``random_init`` the weights file is not read: same architecture, weights drawn with
+    ``torch.manual_seed(seed)``.
+    """
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise DataNotFoundError(f"graph encoder config not found: {cfg_path}")
+    meta = json.loads(cfg_path.read_text())
+    arch = {k: meta[k] for k in ("atom_dim", "bond_dim", "hidden", "num_layers")}
+    torch.manual_seed(seed)
+    model = GINE(**arch)
+    if not random_init:
+        wpath = folder / "model.safetensors"
+        if not wpath.is_file():
+            raise DataNotFoundError(f"graph encoder weights not found: {wpath}")
+        model.load_state_dict(load_file(str(wpath)))
+    model.eval()
+    return model, meta
+
+
+def _state_hash(model: nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class GraphEncoder(Encoder):
+    """``Encoder`` adapter around a :class:`GINE`: per layer, atom states pooled per molecule."""
+
+    poolings = ("mean", "max", "sum")
+    default_pooling = "mean"
+    default_batch_size = 128
+
+    def __init__(self, model: GINE, *, name: str = "gine", device: str | None = None,
+                 random_init: bool = False, seed: int = 0) -> None:
+        self.name = name
+        self._model = model.eval()
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self._model.to(self.device)
+        self.num_layers = model.num_layers
+        self.random_init = random_init
+        self.seed = seed
+        self._hash = _state_hash(model)
+
+    def _size(self, smiles: str) -> int:
+        return len(smiles)
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "num_layers": self.num_layers, "class": type(self).__name__,
+                "weights_sha": self._hash, "random_init": self.random_init, "seed": self.seed}
+
+    def _forward(self, smiles: list[str]) -> BatchStates:
+        from torch_geometric.utils import to_dense_batch
+
+        batch = batch_graphs(smiles).to(self.device)
+        states = self._model(batch.x, batch.edge_index, batch.edge_attr)
+        hidden = []
+        mask = None
+        for h in states:
+            dense, m = to_dense_batch(h, batch.batch, batch_size=len(smiles))
+            hidden.append(dense)
+            mask = m
+        return BatchStates(hidden=hidden, mask=mask, special=None, cls_index=0,
+                           info={"n_atoms": int(batch.num_nodes)})
+
+    def truncate(self, n_layers: int) -> GraphEncoder:
+        """A copy keeping only the first ``n_layers`` message-passing blocks."""
+        return GraphEncoder(self._model.truncated(n_layers), name=self.name,
+                            device=str(self.device), random_init=self.random_init, seed=self.seed)
+
+    @property
+    def module(self) -> GINE:
+        """The underlying :class:`GINE` (``forward`` returns every layer's node states)."""
+        return self._model

@@ -1,0 +1,458 @@
+"""Masked-language-model pretraining of the built-in RoBERTa SMILES encoder.
+
+Recipe
+------
+* atom-level regex tokenizer (:mod:`molstrata.pretrain.tokenizer`), vocabulary from the
+  training split of the corpus;
+* ``RobertaForMaskedLM`` (default 6 layers, hidden 256, 4 heads, FFN 512, 128 tokens);
+* randomised-SMILES augmentation (RDKit ``MolToRandomSmilesVect`` with a per-molecule seed);
+* 15 % of content tokens chosen per sequence, of which 80 % become ``<mask>``, 10 % a random
+  token and 10 % stay unchanged (BERT);
+* AdamW, linear warm-up then linear decay to zero over ``steps``;
+* a checkpoint (model, optimizer, scheduler, RNG states, step, elapsed time) every few
+  minutes and at the end, written atomically; ``resume=True`` continues from it and gives
+  the same result as an uninterrupted run (batches and masks depend only on seed and step);
+* ``log.jsonl``: train loss/accuracy every ``log_every`` steps and held-out loss and
+  masked-token accuracy every ``eval_every`` steps.
+
+Run it from the CLI (``molstrata pretrain smiles``) or ``python -m molstrata.pretrain.smiles_mlm``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molstrata.core.errors import ConfigError
+
+CKPT_DIR = "checkpoint"
+MODEL_DIR = "model"
+
+
+@dataclass
+class SmilesMLMConfig:
+    """Hyper-parameters of one MLM run (saved as ``run_config.json``; resume checks it)."""
+
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_frac: float = 0.05
+    num_layers: int = 6
+    hidden_size: int = 256
+    num_heads: int = 4
+    intermediate_size: int = 512
+    max_length: int = 128
+    mask_prob: float = 0.15
+    random_smiles_prob: float = 0.8
+    dropout: float = 0.1
+    seed: int = 0
+    log_every: int = 10
+    eval_every: int = 100
+    n_eval: int = 1000
+    checkpoint_minutes: float = 5.0
+    max_minutes: float | None = None
+    threads: int = 2
+    extra: dict = field(default_factory=dict)
+
+    def model_keys(self) -> dict:
+        """The fields that define the model and the data stream (must match on resume)."""
+        keep = ("steps", "batch_size", "lr", "weight_decay", "warmup_frac", "num_layers",
+                "hidden_size", "num_heads", "intermediate_size", "max_length", "mask_prob",
+                "random_smiles_prob", "dropout", "seed")
+        return {k: getattr(self, k) for k in keep}
+
+
+# ----------------------------------------------------------------------------- data
+def randomize_smiles(smiles: str, seed: int) -> str:
+    """One randomised (non-canonical) SMILES of the same molecule, reproducible from ``seed``."""
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        return smiles
+    out = Chem.MolToRandomSmilesVect(mol, 1, randomSeed=int(seed))
+    return out[0] if out else smiles
+
+
+def mask_tokens(
+    input_ids: Any, special_mask: Any, *, mask_id: int, vocab_size: int, n_special: int,
+    mask_prob: float, generator: Any,
+) -> tuple[Any, Any]:
+    """BERT masking: choose ``mask_prob`` of the content tokens; 80/10/10 mask/random/keep.
+
+    Parameters
+    ----------
+    input_ids : LongTensor (B, T)
+    special_mask : BoolTensor (B, T), True on special and padding tokens (never chosen)
+    generator : torch.Generator, the only source of randomness
+
+    Returns
+    -------
+    (masked_input_ids, labels): LongTensors (B, T); labels are -100 where not chosen.
+    """
+    import torch
+
+    probs = torch.full(input_ids.shape, mask_prob)
+    probs.masked_fill_(special_mask, 0.0)
+    chosen = torch.bernoulli(probs, generator=generator).bool()
+    # at least one chosen token per sequence with content, so every sequence contributes
+    has_content = (~special_mask).any(dim=1)
+    none = has_content & ~chosen.any(dim=1)
+    if none.any():
+        scores = torch.rand(input_ids.shape, generator=generator).masked_fill(special_mask, -1.0)
+        pick = scores.argmax(dim=1)
+        rows = torch.nonzero(none).squeeze(1)
+        chosen[rows, pick[rows]] = True
+    labels = input_ids.masked_fill(~chosen, -100)
+    ids = input_ids.clone()
+    u = torch.rand(input_ids.shape, generator=generator)
+    to_mask = chosen & (u < 0.8)
+    to_rand = chosen & (u >= 0.8) & (u < 0.9)
+    ids[to_mask] = mask_id
+    rand_tok = torch.randint(n_special, vocab_size, input_ids.shape, generator=generator)
+    ids[to_rand] = rand_tok[to_rand]
+    return ids, labels
+
+
+def make_batch(
+    smiles: list[str], tokenizer: Any, cfg: SmilesMLMConfig, step: int, *, augment: bool,
+    pool: np.ndarray | None = None,
+) -> dict:
+    """The masked batch of training step ``step``: depends only on (seed, step), never on history."""
+    import torch
+
+    rng = np.random.default_rng([cfg.seed, step])  # batch content depends on (seed, step) only
+    if pool is None:
+        idx = rng.integers(0, len(smiles), size=cfg.batch_size)
+        chosen = [smiles[i] for i in idx]
+    elif len(pool) == 0:
+        chosen = list(smiles)
+    else:
+        # length bucketing: ``pool`` orders ``smiles`` by length; draw the batch from a window
+        # of 8 batches around a random anchor, so padding (wasted CPU) stays small
+        win = min(len(pool), 8 * cfg.batch_size)
+        start = int(rng.integers(0, len(pool) - win + 1))
+        idx = pool[start + rng.choice(win, size=min(cfg.batch_size, win), replace=False)]
+        chosen = [smiles[i] for i in idx]
+    if augment:
+        flip = rng.random(len(chosen)) < cfg.random_smiles_prob
+        seeds = rng.integers(0, 2**31 - 1, size=len(chosen))
+        chosen = [randomize_smiles(s, sd) if f else s for s, f, sd in zip(chosen, flip, seeds)]
+    enc = tokenizer(chosen, padding=True, truncation=True, max_length=cfg.max_length,
+                    return_tensors="pt", return_special_tokens_mask=True)
+    special = enc["special_tokens_mask"].bool() | (enc["attention_mask"] == 0)
+    gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + int(step))
+    n_special = len(tokenizer.all_special_ids)
+    ids, labels = mask_tokens(
+        enc["input_ids"], special, mask_id=tokenizer.mask_token_id, vocab_size=len(tokenizer),
+        n_special=n_special, mask_prob=cfg.mask_prob, generator=gen,
+    )
+    return {"input_ids": ids, "attention_mask": enc["attention_mask"], "labels": labels}
+
+
+# ----------------------------------------------------------------------------- model
+def build_model(cfg: SmilesMLMConfig, tokenizer: Any) -> Any:
+    """A freshly initialised ``RobertaForMaskedLM`` for ``tokenizer`` (seeded by ``cfg.seed``)."""
+    import torch
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    config = RobertaConfig(
+        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size,
+        num_hidden_layers=cfg.num_layers, num_attention_heads=cfg.num_heads,
+        intermediate_size=cfg.intermediate_size,
+        max_position_embeddings=cfg.max_length + 2, type_vocab_size=1,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, hidden_dropout_prob=cfg.dropout,
+        attention_probs_dropout_prob=cfg.dropout,
+    )
+    torch.manual_seed(cfg.seed)
+    return RobertaForMaskedLM(config)
+
+
+def _lr_lambda(cfg: SmilesMLMConfig):
+    warm = max(1, int(cfg.warmup_frac * cfg.steps))
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (cfg.steps - step) / max(1, cfg.steps - warm))
+
+    return f
+
+
+def masked_metrics(logits: Any, labels: Any) -> tuple[float, float, int]:
+    """(summed cross-entropy, number correct, number of masked tokens)."""
+    import torch.nn.functional as F
+
+    sel = labels != -100
+    n = int(sel.sum())
+    if n == 0:
+        return 0.0, 0.0, 0
+    lo = logits[sel].float()
+    la = labels[sel]
+    loss = float(F.cross_entropy(lo, la, reduction="sum"))
+    correct = float((lo.argmax(-1) == la).sum())
+    return loss, correct, n
+
+
+def evaluate(model: Any, tokenizer: Any, valid: list[str], cfg: SmilesMLMConfig) -> dict:
+    """Held-out MLM loss and masked-token accuracy on canonical ``valid`` SMILES (fixed masks)."""
+    import torch
+
+    model.eval()
+    tot_loss = tot_correct = tot_n = 0.0
+    bs = 128
+    with torch.inference_mode():
+        for b, start in enumerate(range(0, len(valid), bs)):
+            batch = make_batch(valid[start : start + bs], tokenizer, cfg, 10**9 + b, augment=False,
+                               pool=np.arange(0))
+            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            loss, correct, n = masked_metrics(out.logits, batch["labels"])
+            tot_loss += loss
+            tot_correct += correct
+            tot_n += n
+    model.train()
+    return {"loss": tot_loss / max(tot_n, 1), "acc": tot_correct / max(tot_n, 1), "n_tokens": int(tot_n)}
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _save_checkpoint(out: Path, model: Any, opt: Any, sched: Any, step: int, elapsed: float) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    tmp = out / (CKPT_DIR + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(tmp / "model.safetensors"))
+    torch.save(
+        {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+         "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed},
+        tmp / "trainer_state.pt",
+    )
+    final = out / CKPT_DIR
+    old = out / (CKPT_DIR + ".old")
+    if final.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _load_checkpoint(out: Path, model: Any, opt: Any, sched: Any) -> tuple[int, float]:
+    import torch
+    from safetensors.torch import load_file
+
+    ck = out / CKPT_DIR
+    if not (ck / "trainer_state.pt").is_file():
+        old = out / (CKPT_DIR + ".old")
+        if (old / "trainer_state.pt").is_file():
+            ck = old
+        else:
+            raise ConfigError(f"--resume given but no checkpoint found in {out / CKPT_DIR}")
+    model.load_state_dict(load_file(str(ck / "model.safetensors")), strict=False)
+    # our own file, written by _save_checkpoint: tensors, ints and dicts only
+    state = torch.load(ck / "trainer_state.pt", weights_only=True)
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"]), float(state["elapsed"])
+
+
+def export_model(model: Any, tokenizer: Any, folder: str | Path, meta: dict | None = None) -> Path:
+    """Write an ``AutoModel``/``AutoTokenizer``-loadable folder (safetensors) plus ``training.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))
+    if meta is not None:
+        (folder / "training.json").write_text(json.dumps(meta, indent=2))
+    return folder
+
+
+# ----------------------------------------------------------------------------- training
+def _prepare_corpus(corpus: list[str | Path], out: Path, data_dir: str | Path | None,
+                    n_valid: int, seed: int) -> tuple[list[str], list[str], dict]:
+    from molstrata.pretrain.corpus import build_corpus, load_corpus
+
+    if len(corpus) == 1 and Path(corpus[0]).is_dir():
+        return load_corpus(corpus[0])
+    cdir = out / "corpus"
+    if (cdir / "corpus.json").is_file():
+        return load_corpus(cdir)
+    if data_dir is None:
+        from molstrata.core.paths import env_data_dir
+
+        data_dir = env_data_dir()
+    if data_dir is None:
+        raise ConfigError(
+            "building a corpus needs the TDC test sets to remove: pass --data-dir or set "
+            "MOLSTRATA_DATA_DIR (or pass a corpus folder made by molstrata.pretrain.corpus)"
+        )
+    build_corpus(list(corpus), cdir, data_dir=data_dir, n_valid=n_valid, seed=seed, progress=False)
+    return load_corpus(cdir)
+
+
+def train_smiles_mlm(
+    corpus: list[str | Path],
+    out: str | Path,
+    cfg: SmilesMLMConfig | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    resume: bool = False,
+    n_valid: int = 2000,
+    progress: bool = True,
+) -> dict:
+    """Pretrain (or continue pretraining) the SMILES MLM; return the final summary.
+
+    Parameters
+    ----------
+    corpus : a corpus folder (``train.txt``/``valid.txt``/``corpus.json``) or SMILES files,
+        from which a corpus without TDC test molecules is built in ``out/corpus``
+    out : run folder: ``tokenizer/``, ``checkpoint/``, ``model/``, ``log.jsonl``, ``summary.json``
+    cfg : hyper-parameters; on ``resume`` must match the saved ``run_config.json``
+    data_dir : folder with ``admet_group/*/test.csv`` (when building a corpus)
+    resume : continue from ``out/checkpoint``
+
+    Returns
+    -------
+    dict with step, elapsed seconds, last train loss/acc and held-out loss/acc.
+    """
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoTokenizer
+
+    from molstrata.pretrain.tokenizer import build_smiles_tokenizer
+
+    cfg = cfg or SmilesMLMConfig()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(max(1, int(cfg.threads)))
+    run_cfg_path = out / "run_config.json"
+    if resume:
+        if not run_cfg_path.is_file():
+            raise ConfigError(f"--resume given but {run_cfg_path} does not exist; start without --resume")
+        saved = json.loads(run_cfg_path.read_text())
+        if saved["model_keys"] != cfg.model_keys():
+            diff = {k: (saved["model_keys"].get(k), v) for k, v in cfg.model_keys().items()
+                    if saved["model_keys"].get(k) != v}
+            raise ConfigError(f"--resume with different settings than the saved run (saved, now): {diff}")
+    elif (out / CKPT_DIR).exists():
+        raise ConfigError(f"{out} already holds a checkpoint: pass --resume, or choose a new --out")
+
+    train, valid, corpus_info = _prepare_corpus(corpus, out, data_dir, n_valid, cfg.seed)
+    tok_dir = out / "tokenizer"
+    if resume and tok_dir.is_dir():
+        tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
+    else:
+        tokenizer = build_smiles_tokenizer(train, model_max_length=cfg.max_length)
+        tokenizer.save_pretrained(str(tok_dir))
+    run_cfg_path.write_text(json.dumps({"config": asdict(cfg), "model_keys": cfg.model_keys(),
+                                        "corpus": corpus_info}, indent=2))
+    valid_eval = valid[: cfg.n_eval]
+    by_length = np.argsort([len(s) for s in train], kind="stable")
+
+    model = build_model(cfg, tokenizer)
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "LayerNorm" in n else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+    step, elapsed0 = 0, 0.0
+    if resume:
+        step, elapsed0 = _load_checkpoint(out, model, opt, sched)
+    model.train()
+    log_path = out / "log.jsonl"
+    logf = log_path.open("a")
+
+    def log(rec: dict) -> None:
+        logf.write(json.dumps(rec) + "\n")
+        logf.flush()
+
+    t0 = time.monotonic()
+    last_ckpt = t0
+    run_loss = run_correct = run_n = 0.0
+    last_eval: dict = {}
+    stopped = "steps"
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="smiles-mlm", unit="step")
+    while step < cfg.steps:
+        batch = make_batch(train, tokenizer, cfg, step, augment=True, pool=by_length)
+        outp = model(**batch)
+        opt.zero_grad(set_to_none=True)
+        outp.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        bar.update(1)
+        with torch.no_grad():
+            loss, correct, n = masked_metrics(outp.logits.detach(), batch["labels"])
+        run_loss += loss
+        run_correct += correct
+        run_n += n
+        elapsed = elapsed0 + time.monotonic() - t0
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            log({"step": step, "split": "train", "loss": run_loss / max(run_n, 1),
+                 "acc": run_correct / max(run_n, 1), "lr": sched.get_last_lr()[0],
+                 "elapsed_s": round(elapsed, 1)})
+            bar.set_postfix(loss=f"{run_loss / max(run_n, 1):.3f}")
+            run_loss = run_correct = run_n = 0.0
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            last_eval = evaluate(model, tokenizer, valid_eval, cfg)
+            log({"step": step, "split": "valid", **last_eval, "elapsed_s": round(elapsed, 1)})
+        now = time.monotonic()
+        if now - last_ckpt >= cfg.checkpoint_minutes * 60:
+            _save_checkpoint(out, model, opt, sched, step, elapsed)
+            last_ckpt = now
+        if cfg.max_minutes is not None and (now - t0) >= cfg.max_minutes * 60 and step < cfg.steps:
+            stopped = "max_minutes"
+            break
+    bar.close()
+    elapsed = elapsed0 + time.monotonic() - t0
+    if not last_eval or stopped != "steps":
+        last_eval = evaluate(model, tokenizer, valid_eval, cfg)
+        log({"step": step, "split": "valid", **last_eval, "elapsed_s": round(elapsed, 1)})
+    _save_checkpoint(out, model, opt, sched, step, elapsed)
+    logf.close()
+    summary = {"step": step, "steps_planned": cfg.steps, "stopped_by": stopped,
+               "elapsed_s": round(elapsed, 1), "valid_loss": last_eval["loss"],
+               "valid_acc": last_eval["acc"], "corpus": corpus_info, "config": asdict(cfg)}
+    export_model(model, tokenizer, out / MODEL_DIR, meta=summary)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - thin entry point
+    import argparse
+
+    ap = argparse.ArgumentParser(description="molstrata SMILES MLM pretraining")
+    ap.add_argument("--corpus", nargs="+", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--resume", action="store_true")
+    for f in SmilesMLMConfig.__dataclass_fields__.values():
+        if f.name == "extra":
+            continue
+        typ = float if f.type in ("float", "float | None") else int
+        ap.add_argument("--" + f.name.replace("_", "-"), type=typ, default=f.default)
+    args = vars(ap.parse_args(argv))
+    cfg = SmilesMLMConfig(**{k: args[k] for k in SmilesMLMConfig.__dataclass_fields__ if k in args})
+    summary = train_smiles_mlm(args["corpus"], args["out"], cfg, data_dir=args["data_dir"],
+                               resume=args["resume"])
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("corpus", "config")}, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,98 @@
+"""A few MLM steps on ~50 SMILES: runs, logs, exports an AutoModel folder, resumes exactly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from molstrata.core.errors import ConfigError
+from molstrata.pretrain.smiles_mlm import SmilesMLMConfig, mask_tokens, train_smiles_mlm
+
+TINY = dict(batch_size=8, num_layers=2, hidden_size=32, num_heads=2, intermediate_size=64,
+            max_length=64, log_every=1, eval_every=2, n_eval=8, threads=1)
+
+
+def _cfg(**kw):
+    return SmilesMLMConfig(**{**TINY, **kw})
+
+
+def test_masking_is_bert_80_10_10():
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, 40, (200, 100))
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    special[:, 0] = True
+    special[:, -1] = True
+    masked, labels = mask_tokens(ids, special, mask_id=4, vocab_size=40, n_special=5,
+                                 mask_prob=0.15, generator=g)
+    chosen = labels != -100
+    assert not chosen[special].any()
+    frac = chosen.float().mean().item() / (98 / 100)
+    assert 0.13 < frac < 0.17
+    n = chosen.sum().item()
+    to_mask = (masked == 4) & chosen
+    unchanged = (masked == ids) & chosen
+    assert abs(to_mask.sum().item() / n - 0.8) < 0.03
+    # 10 % random + 10 % kept; a random token equals the original ~1/35 of the time
+    assert abs(unchanged.sum().item() / n - (0.1 + 0.1 / 35)) < 0.03
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert torch.equal(masked[~chosen], ids[~chosen])
+
+
+def test_smoke_run_logs_and_exports(small_corpus_file, data_dir, tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    out = tmp_path / "run"
+    summary = train_smiles_mlm([small_corpus_file], out, _cfg(steps=4), data_dir=data_dir,
+                               n_valid=8, progress=False)
+    assert summary["step"] == 4
+    recs = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    train = [r for r in recs if r["split"] == "train"]
+    valid = [r for r in recs if r["split"] == "valid"]
+    assert [r["step"] for r in train] == [1, 2, 3, 4]
+    assert [r["step"] for r in valid] == [2, 4]
+    assert all(np.isfinite(r["loss"]) and 0 <= r["acc"] <= 1 for r in recs)
+    model = AutoModel.from_pretrained(str(out / "model"))
+    tok = AutoTokenizer.from_pretrained(str(out / "model"))
+    hs = model(**tok(["CCO"], return_tensors="pt"), output_hidden_states=True).hidden_states
+    assert len(hs) == 3 and hs[-1].shape[-1] == 32
+    assert (out / "model" / "model.safetensors").is_file()
+    assert json.loads((out / "model" / "training.json").read_text())["corpus"]["n_train"] > 0
+
+
+def test_resume_equals_uninterrupted(small_corpus_file, data_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    full = tmp_path / "full"
+    train_smiles_mlm([small_corpus_file], full, _cfg(steps=5), data_dir=data_dir, n_valid=8, progress=False)
+    part = tmp_path / "part"
+    # max_minutes=0: stops (and checkpoints) after the first step; then resumed twice
+    s1 = train_smiles_mlm([small_corpus_file], part, _cfg(steps=5, max_minutes=0.0),
+                          data_dir=data_dir, n_valid=8, progress=False)
+    assert s1["step"] == 1 and s1["stopped_by"] == "max_minutes"
+    s2 = train_smiles_mlm([small_corpus_file], part, _cfg(steps=5, max_minutes=0.0),
+                          data_dir=data_dir, n_valid=8, resume=True, progress=False)
+    assert s2["step"] == 2
+    s3 = train_smiles_mlm([small_corpus_file], part, _cfg(steps=5), data_dir=data_dir,
+                          n_valid=8, resume=True, progress=False)
+    assert s3["step"] == 5
+    a = load_file(str(full / "checkpoint" / "model.safetensors"))
+    b = load_file(str(part / "checkpoint" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_refuses_changed_settings_and_overwrite(small_corpus_file, data_dir, tmp_path):
+    out = tmp_path / "run"
+    train_smiles_mlm([small_corpus_file], out, _cfg(steps=1), data_dir=data_dir, n_valid=8, progress=False)
+    with pytest.raises(ConfigError, match="lr"):
+        train_smiles_mlm([small_corpus_file], out, _cfg(steps=1, lr=1e-3), data_dir=data_dir,
+                         n_valid=8, resume=True, progress=False)
+    with pytest.raises(ConfigError, match="--resume"):
+        train_smiles_mlm([small_corpus_file], out, _cfg(steps=1), data_dir=data_dir, n_valid=8, progress=False)
+    with pytest.raises(ConfigError, match="no checkpoint|does not exist"):
+        train_smiles_mlm([small_corpus_file], tmp_path / "new", _cfg(steps=1), data_dir=data_dir,
+                         n_valid=8, resume=True, progress=False)
