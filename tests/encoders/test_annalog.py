@@ -136,8 +136,8 @@ def test_unknown_tokens_warn_once_and_map_to_unk(encoder):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fresh.embed(["ICCI"])  # already reported
-    ids, _, _ = encoder.encode_tokens(["CCI"])
-    assert ids[0, 3].item() == encoder.stoi["<unk>"]
+    ids, _, _ = fresh.encode_tokens(["CCI"])
+    assert ids[0, 3].item() == fresh.stoi["<unk>"]
 
 
 def test_truncation_and_max_layer(encoder):

@@ -324,3 +324,19 @@ def test_admet_ai_missing_gives_pip_line(monkeypatch):
         load_encoder("admet-ai")
     assert get_card("admet-ai").weights_present is False
 
+
+
+def test_token_states_are_atom_states_that_pool_to_the_layers(tiny_ckpts):
+    from rdkit import Chem
+
+    enc = load_encoder(f"chemprop:{tiny_ckpts['atom-norm']}", device="cpu")  # norm: sum / 100
+    e = enc.embed(SMILES)
+    states = enc.token_states(SMILES, batch_size=3)
+    assert len(states) == len(e)
+    for i, s in enumerate(parse_smiles(SMILES).canonical):
+        n_atoms = Chem.MolFromSmiles(s).GetNumAtoms()
+        for k in range(enc.depth + 1):
+            assert states[k][i].shape == (n_atoms, 24)
+            np.testing.assert_allclose(states[k][i].sum(0) / 100.0, e[k][i], atol=1e-6)
+        assert states[enc.depth + 1][i].shape == (1, 8)
+        np.testing.assert_allclose(states[enc.depth + 1][i][0], e[enc.depth + 1][i], atol=1e-6)

@@ -365,9 +365,8 @@ class ChempropEncoder(Encoder):
             out.append(mp.finalize(M_v, V, None))
         return out
 
-    def _forward(self, smiles: list[str]) -> BatchStates:
-        import torch  # noqa: PLC0415
-
+    def _states(self, smiles: list[str]) -> tuple[Any, list[Any], list[Any]]:
+        """``(bmg, atom_states, molecule_states)`` of one batch (see :meth:`depth_states`)."""
         bmg = self._graphs(smiles)
         bmg.to(self.device)
         n_steps = min(self.num_layers, self.depth)
@@ -375,9 +374,52 @@ class ChempropEncoder(Encoder):
         mols = [self.mpnn.bn(self.mpnn.agg(h, bmg.batch)) for h in atom_states]  # B, d_h each
         for j in range(1, self.num_layers - self.depth + 1):
             mols.append(self.mpnn.predictor.encode(mols[self.depth], j))  # B, d_ffn_j
+        return bmg, atom_states, mols
+
+    def _forward(self, smiles: list[str]) -> BatchStates:
+        import torch  # noqa: PLC0415
+
+        _, _, mols = self._states(smiles)
         hidden = [m.unsqueeze(1) for m in mols]  # B, 1, d_k: one pooled vector per molecule
         mask = torch.ones(len(smiles), 1, dtype=torch.bool, device=self.device)
         return BatchStates(hidden=hidden, mask=mask, cls_index=0)
+
+    def token_states(
+        self,
+        smiles: Any,
+        *,
+        batch_size: int | None = None,
+        include_special: bool = False,
+        canonicalize: bool = True,
+        token_budget: int | None = None,
+    ) -> list[list[Any]]:
+        """Unpooled states: ``out[k][i]`` is molecule i's (n_atoms_i, hidden_dim) atom states.
+
+        For the message-passing layers ``k <= depth`` these are the finalised atom states,
+        atoms in the order of the fed SMILES, before ``agg``/``bn``. FFN layers have no atom
+        states: there ``out[k][i]`` is the molecule's single (1, dim_k) vector.
+        ``include_special`` and ``token_budget`` have no effect (no special tokens, no padding).
+        """
+        import numpy as np  # noqa: PLC0415
+        import torch  # noqa: PLC0415
+
+        from molstrata.data.smiles import parse_smiles  # noqa: PLC0415
+
+        parsed = parse_smiles(smiles, on_invalid="raise")
+        fed = self.fed_strings(parsed, canonicalize)
+        bs = int(batch_size or self.max_batch_size)
+        out: list[list[Any]] = [[] for _ in range(self.num_layers + 1)]
+        with torch.inference_mode():
+            for start in range(0, len(fed), bs):
+                bmg, atoms, mols = self._states(fed[start : start + bs])
+                counts = torch.bincount(bmg.batch, minlength=len(mols[0])).tolist()
+                for k in range(self.num_layers + 1):
+                    if k < len(atoms):
+                        parts = torch.split(atoms[k].float().cpu(), counts)
+                    else:
+                        parts = mols[k].float().cpu().unsqueeze(1).unbind(0)
+                    out[k].extend(np.ascontiguousarray(p.numpy()) for p in parts)
+        return out
 
 
 # ---------------------------------------------------------------------------- loaders
@@ -390,7 +432,7 @@ def _sha256(path: Path) -> str:
 
 
 def _seeded_fresh(d: dict, seed: int, source: str) -> Any:
-    import torch  # noqa: PLC0415, F401
+    import torch  # noqa: PLC0415, F401  (seed_everything seeds torch only once imported)
 
     from molstrata.core.seed import seed_everything  # noqa: PLC0415
 
@@ -491,11 +533,16 @@ def load_admet_ai(
     Depth 3, 300-d, trained multitask on TDC ADMET data: probing it on TDC leaks labels
     (see :func:`admet_ai_card`). ``group``/``index`` pick another shipped model.
     """
+    if kw:
+        raise ConfigError(
+            f"unknown option(s) for 'admet-ai': {', '.join(sorted(kw))}; valid: device, "
+            "max_layer, random_init, trust_remote_code, group, index, seed"
+        )
     path = admet_ai_checkpoint(group, index)
     name = "admet-ai" if (group, index) == ("regression", 0) else f"admet-ai:{group}/{index}"
     return load_chemprop(
         path, device=device, max_layer=max_layer, random_init=random_init,
-        trust_remote_code=trust_remote_code, seed=seed, name=name, **kw,
+        trust_remote_code=trust_remote_code, seed=seed, name=name,
     )
 
 
