@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -100,3 +103,28 @@ def test_evaluate_many_leaderboard_form():
     with pytest.raises(MetricInputError, match="at least 5 runs"):
         evaluate_many(runs[:3])
     assert evaluate_many(runs[:3], min_runs=3)["herg"] == [0.79, 0.008]
+
+
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "tdc_metric_reference.json"
+
+
+def test_evaluate_equals_pytdc_evaluator_outputs():
+    """Scores computed by PyTDC 1.1.15's own ``Evaluator`` on the same inputs (with ties)."""
+    cases = json.loads(REFERENCE.read_text())["evaluator"]
+    for case in cases:
+        for metric, expected in case["tdc"].items():
+            y, p = (
+                (case["yr"], case["pr"])
+                if metric in ("mae", "spearman")
+                else (case["yc"], case["pc"])
+            )
+            assert evaluate(metric, y, p) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_evaluate_many_equals_pytdc():
+    for case in json.loads(REFERENCE.read_text())["evaluate_many"]:
+        runs = [
+            {task: next(iter(scores.values())) for task, scores in run.items()}
+            for run in case["runs"]
+        ]
+        assert evaluate_many(runs) == case["tdc"]
