@@ -53,7 +53,7 @@ from molstrata.core.errors import ConfigError, DataNotFoundError, OptionalDepend
 from molstrata.encoders.base import BatchStates, Encoder
 from molstrata.encoders.card import EncoderCard
 
-CHEMPROP_PIP = "pip install 'chemprop>=2.2,<2.4'"
+CHEMPROP_PIP = "pip install 'molstrata[chemprop]'  (chemprop>=2.3,<2.4)"
 ADMET_AI_PIP = "pip install --no-deps 'admet-ai==2.0.1'"
 ADMET_AI_GROUPS = ("regression", "classification")
 ADMET_AI_MODELS = 5  # model_0.pt .. model_4.pt per group (an ensemble)
