@@ -5,8 +5,7 @@
     DIR/
         layer_000.npy ... layer_LLL.npy   one float32 array (n_molecules, dim_k) per layer,
                                           layer 0 = embedding output; NaN rows where invalid
-        molecules.csv                     row, smiles (input), valid, truncated
-                                          (+ id column when the input had one)
+        molecules.csv                     row, [id, split,] smiles (as given), valid, truncated
         manifest.json                     format, encoder, identity, n_layers, dims, pooling,
                                           n_molecules, invalid_rows, truncated_rows, files
         config.toml                       the command and options (written by the CLI)
@@ -17,7 +16,7 @@ Plain ``.npy`` files load anywhere with ``np.load(path, mmap_mode="r")``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ FORMAT = "molstrata-embeddings/1"
 
 
 def write_embeddings(
-    emb: LayerEmbeddings, out_dir: str | Path, *, ids: list[Any] | None = None,
+    emb: LayerEmbeddings, out_dir: str | Path, *, columns: Mapping[str, Sequence[Any]] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``emb`` as one ``.npy`` per layer plus ``molecules.csv`` and ``manifest.json``.
@@ -39,7 +38,8 @@ def write_embeddings(
     ----------
     emb : LayerEmbeddings, n_layers arrays of shape (n_molecules, dim_k)
     out_dir : folder, created if needed
-    ids : optional molecule ids, length n_molecules, written to ``molecules.csv``
+    columns : more per-molecule columns for ``molecules.csv`` (``id``, ``split``...), each of
+        length n_molecules
     extra : more manifest fields (source file, task...)
 
     Returns
@@ -59,8 +59,10 @@ def write_embeddings(
         files.append(name)
     truncated = set(emb.meta.get("truncated_rows", []))
     table = {"row": np.arange(emb.n_molecules)}
-    if ids is not None:
-        table["id"] = list(ids)
+    for name, values in (columns or {}).items():
+        if len(values) != emb.n_molecules:
+            raise ValueError(f"column {name!r} has {len(values)} values for {emb.n_molecules} molecules")
+        table[name] = list(values)
     table |= {
         "smiles": list(emb.smiles),
         "valid": emb.valid.astype(bool),
