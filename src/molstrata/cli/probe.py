@@ -1,0 +1,53 @@
+"""``molstrata probe``: frozen probes on every layer, the layer chosen on validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def probe_command(
+    encoder: list[str] = typer.Option(["default"], "--encoder", "-e", help="Registered encoder, HF model folder or hub id; repeat to compare encoders."),
+    tasks: str = typer.Option("admet", "--tasks", "-t", help="'admet' (the 22 TDC ADMET tasks) or comma-separated task names (molstrata tasks)."),
+    seeds: str = typer.Option("1,2,3,4,5", "--seeds", "-s", help="Split seeds, e.g. 1,2,3,4,5 or 1-5 (TDC's protocol: 1-5)."),
+    probe: str = typer.Option("linear", "--probe", "-p", help="linear (ridge/logistic) | mlp | gbdt (LightGBM)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder; rerunning into it resumes a killed sweep."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with admet_group/<task>/{train_val,test}.csv (default MOLSTRATA_DATA_DIR)."),
+    pooling: str | None = typer.Option(None, "--pooling", help="mean | cls | max | sum (default: the encoder's)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
+    strategy: str = typer.Option("valid-best", "--strategy", help="Layer selection strategy (validation only)."),
+    no_report: bool = typer.Option(False, "--no-report", help="Write the tables only (molstrata report DIR draws the report later)."),
+) -> None:
+    """Probe every layer on each task and seed; select layers on validation; report."""
+    from rich.console import Console
+
+    from molstrata.probe import sweep
+
+    console = Console(stderr=True)
+    run = sweep(
+        encoder, tasks, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
+        batch_size=batch_size, device=device, strategy=strategy, report=not no_report,
+        progress=True, config={"command_line": "molstrata probe"},
+    )
+    if run.resumed_cells:
+        console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")
+    for note in run.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    from molstrata.probe.outputs import summary_frame
+
+    summary = summary_frame(run.scores)
+    for enc, g in summary.groupby("encoder", sort=False):
+        console.print(
+            f"{enc}: mean Δ% of the validation-selected layer over the final layer "
+            f"{g['delta_pct'].mean():+.2f}% over {len(g)} task(s) "
+            f"(oracle, picked on test: {g['oracle_delta_pct'].mean():+.2f}%)"
+        )
+    console.print(f"wrote {out}/ (probe_results.csv, summary.csv, leaderboard, predictions/, "
+                  f"config.toml{'' if no_report else ', figures/, report.md'})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``probe`` to the ``molstrata`` app."""
+    app.command("probe")(probe_command)

@@ -1,0 +1,47 @@
+"""Frozen layer-wise probing: a probe per layer, the layer chosen on validation only.
+
+Entry points
+------------
+- :func:`probe` ``(embeddings, split, *, model="linear") -> LayerScores``: one task, one seed.
+- :func:`sweep`: encoders × tasks × seeds, resumable, writing a run folder (the
+  ``molstrata probe`` command).
+- :func:`select_layer` ``(valid_scores, metric) -> int``: validation scores only.
+
+Probes follow scikit-learn's estimator contract and take one array per layer:
+:class:`LinearProbe` (ridge / logistic, one eigendecomposition per layer for the whole
+regularisation grid, batched across layers), :class:`MLPProbe`, :class:`GBDTProbe`.
+"""
+
+from molstrata.probe._probe import PROBES, LayerCell, LayerScores, probe
+from molstrata.probe.gbdt import GBDTProbe
+from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS, LinearProbe
+from molstrata.probe.mlp import MLPProbe
+from molstrata.probe.outputs import write_tables
+from molstrata.probe.selection import (
+    STRATEGIES,
+    delta_pct,
+    oracle_layer,
+    register_strategy,
+    select_layer,
+)
+from molstrata.probe.sweep import ProbeRun, sweep
+
+__all__ = [
+    "DEFAULT_ALPHAS",
+    "DEFAULT_CS",
+    "PROBES",
+    "STRATEGIES",
+    "GBDTProbe",
+    "LayerCell",
+    "LayerScores",
+    "LinearProbe",
+    "MLPProbe",
+    "ProbeRun",
+    "delta_pct",
+    "oracle_layer",
+    "probe",
+    "register_strategy",
+    "select_layer",
+    "sweep",
+    "write_tables",
+]

@@ -1,0 +1,414 @@
+"""Linear probes on every layer at once: ridge (regression) and logistic (classification).
+
+Both work in the eigenbasis of each layer's standardised training matrix. One
+eigendecomposition per (layer, split) serves the whole regularisation grid:
+
+* ridge: with ``Xs = Z V^T`` (``Z = Xs V`` has orthogonal columns, ``Z^T Z = diag(lam)``),
+  the coefficients for every alpha are ``V diag(1 / (lam + alpha)) Z^T y``, a diagonal
+  rescaling, so the validation predictions of the whole grid are one matrix product;
+* logistic: the L2-penalised problem is rotation invariant, so it is solved for ``z = V^T w``
+  on ``Z``. There the Böhning bound of the Hessian, ``diag(lam / 4 + 1 / C)``, is diagonal
+  and serves as preconditioner of a batched L-BFGS that solves all layers × all ``C`` at once.
+
+Layers that share a width are stacked and processed as one batch (torch, float64).
+Results match scikit-learn's ``StandardScaler`` + ``Ridge(alpha)`` (to round-off) and
+``StandardScaler`` + ``LogisticRegression(C=C)`` (to solver tolerance); ``tests/probe``
+checks both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from molstrata.core.errors import ConfigError, NotFittedError, check_choice
+from molstrata.probe.scoring import greater_is_better, score_columns
+
+#: default ridge grid (alpha, on standardised features): 1e-1 ... 1e5, half decades
+DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
+#: default logistic grid (C, scikit-learn's inverse penalty): 1e-4 ... 1e1, half decades
+DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 1, 11))
+
+
+def _as_layers(X: Any) -> list[np.ndarray]:
+    """A sequence of (n, d_k) arrays (or one (n_layers, n, d) array) → list of 2-D arrays."""
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        return [X]
+    layers = [np.asarray(x) for x in X]
+    for k, x in enumerate(layers):
+        if x.ndim != 2:
+            raise ConfigError(f"layer {k} has shape {x.shape}; expected (n_molecules, dim)")
+    return layers
+
+
+def _check_rows(layers: list[np.ndarray], n: int, what: str) -> None:
+    for k, x in enumerate(layers):
+        if x.shape[0] != n:
+            raise ConfigError(f"{what}: layer {k} has {x.shape[0]} rows, labels have {n}")
+        if not np.isfinite(x).all():
+            bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+            raise ConfigError(
+                f"{what}: layer {k} has non-finite values in rows {bad[:10].tolist()}"
+                " (invalid molecules must be removed before probing)"
+            )
+
+
+def _groups(dims: Sequence[int]) -> list[list[int]]:
+    """Layer indices grouped by width, in order of first appearance."""
+    out: dict[int, list[int]] = {}
+    for k, d in enumerate(dims):
+        out.setdefault(int(d), []).append(k)
+    return list(out.values())
+
+
+class _Basis:
+    """Standardisation and eigenbasis of a stack of L layers of equal width d.
+
+    The standardised matrix ``Xs = (X - mean) / scale`` is never stored: products with it
+    are taken on the raw rows and corrected, which halves memory traffic.
+
+    Attributes (torch float64)
+    --------------------------
+    X : (L, n, d) raw training rows
+    mean, scale : (L, 1, d) train statistics (``StandardScaler``: ddof 0, zero scale → 1)
+    V : (L, d, r) orthonormal directions with ``(Xs V)^T (Xs V) = diag(lam)``
+    lam : (L, r) eigenvalues (>= 0)
+    """
+
+    def __init__(self, X: np.ndarray):
+        import torch
+
+        Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))  # (L, n, d)
+        n, d = Xt.shape[1], Xt.shape[2]
+        self.X = Xt
+        self.mean = Xt.mean(dim=1, keepdim=True)
+        var = (Xt * Xt).mean(dim=1, keepdim=True) - self.mean * self.mean
+        scale = var.clamp_min(0.0).sqrt()
+        self.scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
+        if n >= d:  # covariance route: (d, d)
+            G = Xt.transpose(1, 2) @ Xt - n * self.mean.transpose(1, 2) @ self.mean
+            G = G / (self.scale.transpose(1, 2) @ self.scale)
+            lam, V = torch.linalg.eigh(0.5 * (G + G.transpose(1, 2)))
+            self.lam = lam.clamp_min(0.0)
+            self.V = V
+        else:  # Gram route: (n, n); directions without variance are zeroed
+            Xs = (Xt - self.mean) / self.scale
+            lam, U = torch.linalg.eigh(Xs @ Xs.transpose(1, 2))
+            keep = lam > lam.amax(dim=1, keepdim=True) * 1e-12
+            self.lam = torch.where(keep, lam, torch.zeros_like(lam))
+            inv_s = torch.where(keep, lam.clamp_min(1e-300).rsqrt(), torch.zeros_like(lam))
+            self.V = (Xs.transpose(1, 2) @ U) * inv_s[:, None, :]
+
+    def apply(self, X, coef):
+        """``Xs V coef`` for raw rows X (L, m, d) and coef (L, r, k): (L, m, k)."""
+        w = (self.V @ coef) / self.scale.transpose(1, 2)  # (L, d, k)
+        return X @ w - self.mean @ w
+
+    def apply_t(self, res):
+        """``V^T Xs^T res`` on the training rows, for res (L, n, k): (L, r, k)."""
+        xt_res = self.X.transpose(1, 2) @ res - self.mean.transpose(1, 2) * res.sum(dim=1, keepdim=True)
+        return self.V.transpose(1, 2) @ (xt_res / self.scale.transpose(1, 2))
+
+
+# ----------------------------------------------------------------------------- ridge
+def _ridge_fit(basis: _Basis, y: np.ndarray, alphas: np.ndarray):
+    """Ridge coefficients in eigen-coordinates for every alpha: (L, r, n_alpha), intercepts (L, n_alpha)."""
+    import torch
+
+    yt = torch.from_numpy(np.array(y, dtype=np.float64))
+    ybar = yt.mean()
+    L = basis.X.shape[0]
+    b = basis.apply_t((yt - ybar)[None, :, None].expand(L, -1, 1).contiguous())  # (L, r, 1)
+    a = torch.from_numpy(np.asarray(alphas, dtype=np.float64))
+    coef = b / (basis.lam[:, :, None] + a[None, None, :])
+    intercept = ybar.expand(coef.shape[0], a.shape[0]).clone()
+    return coef, intercept
+
+
+# -------------------------------------------------------------------------- logistic
+def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_iter: int,
+                  history: int = 10):
+    """Batched L-BFGS for L2 logistic regression on every layer × every C.
+
+    Minimises, per (layer, C), ``sum_i logloss(y_i, Z_i z + b) + ||z||^2 / (2 C)`` (the
+    intercept is not penalised, as in scikit-learn's lbfgs), in variables preconditioned by
+    the diagonal Böhning bound. Stops each problem when the max-abs gradient of the mean
+    loss is below ``tol``.
+
+    Returns coefficients (L, r, n_C), intercepts (L, n_C), iterations used (int).
+    """
+    import torch
+
+    L, n = basis.X.shape[0], basis.X.shape[1]
+    r = basis.lam.shape[1]
+    yt = torch.from_numpy(np.array(y, dtype=np.float64))[None, :, None]  # (1, n, 1)
+    invC = 1.0 / torch.from_numpy(np.asarray(Cs, dtype=np.float64))  # (n_C,)
+    nC = invC.shape[0]
+    # preconditioner sqrt(B): (L, n_C, r + 1)
+    Bz = basis.lam[:, None, :] / 4.0 + invC[None, :, None]
+    Bb = torch.full((L, nC, 1), n / 4.0, dtype=torch.float64)
+    sqB = torch.cat([Bz, Bb], dim=2).sqrt()
+
+    def evaluate(phi):
+        theta = phi / sqB
+        z, b = theta[..., :r], theta[..., r]
+        m = basis.apply(basis.X, z.transpose(1, 2)) + b[:, None, :]  # (L, n, n_C)
+        loss = torch.nn.functional.softplus(m) - yt * m
+        f = loss.sum(dim=1) + 0.5 * invC[None, :] * (z * z).sum(dim=2)  # (L, n_C)
+        res = torch.sigmoid(m) - yt  # (L, n, n_C)
+        gz = basis.apply_t(res).transpose(1, 2) + invC[None, :, None] * z
+        gb = res.sum(dim=1)[..., None]
+        g = torch.cat([gz, gb], dim=2)  # gradient in theta
+        return f, g / sqB, g
+
+    phi = torch.zeros((L, nC, r + 1), dtype=torch.float64)
+    f, g, g_raw = evaluate(phi)
+    S: list[Any] = []
+    Y: list[Any] = []
+    R: list[Any] = []
+    gamma = torch.ones((L, nC, 1), dtype=torch.float64)
+    done = g_raw.abs().amax(dim=2) / n < tol
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        if bool(done.all()):
+            break
+        # two-loop recursion, per problem
+        q = g.clone()
+        alphas = []
+        for s, yy, rho in zip(reversed(S), reversed(Y), reversed(R), strict=True):
+            a = rho * (s * q).sum(dim=2, keepdim=True)
+            q = q - a * yy
+            alphas.append(a)
+        d = gamma * q
+        for (s, yy, rho), a in zip(zip(S, Y, R, strict=True), reversed(alphas), strict=True):
+            bcoef = rho * (yy * d).sum(dim=2, keepdim=True)
+            d = d + s * (a - bcoef)
+        d = -d
+        gd = (g * d).sum(dim=2, keepdim=True)
+        bad = gd >= 0
+        d = torch.where(bad, -g, d)
+        gd = torch.where(bad, -(g * g).sum(dim=2, keepdim=True), gd)
+        d = torch.where(done[..., None], torch.zeros_like(d), d)
+        # backtracking Armijo line search, per problem
+        t = torch.ones((L, nC, 1), dtype=torch.float64)
+        accepted = done.clone()
+        f_new, g_new, graw_new = f.clone(), g.clone(), g_raw.clone()
+        phi_new = phi.clone()
+        for _ in range(40):
+            trial = phi + t * d
+            ft, gt, grt = evaluate(trial)
+            ok = (~accepted) & (ft <= f + 1e-4 * t[..., 0] * gd[..., 0])
+            f_new = torch.where(ok, ft, f_new)
+            g_new = torch.where(ok[..., None], gt, g_new)
+            graw_new = torch.where(ok[..., None], grt, graw_new)
+            phi_new = torch.where(ok[..., None], trial, phi_new)
+            accepted = accepted | ok
+            if bool(accepted.all()):
+                break
+            t = torch.where(accepted[..., None], t, t * 0.5)
+        stalled = ~accepted  # no decrease possible: at round-off level, stop there
+        s_k = phi_new - phi
+        y_k = g_new - g
+        sy = (s_k * y_k).sum(dim=2, keepdim=True)
+        rho = torch.where(sy > 1e-12, 1.0 / sy.clamp_min(1e-12), torch.zeros_like(sy))
+        yy = (y_k * y_k).sum(dim=2, keepdim=True)
+        gamma = torch.where((sy > 1e-12) & (yy > 0), sy / yy.clamp_min(1e-300), gamma)
+        S.append(s_k)
+        Y.append(y_k)
+        R.append(rho)
+        if len(S) > history:
+            S.pop(0)
+            Y.pop(0)
+            R.pop(0)
+        phi, f, g, g_raw = phi_new, f_new, g_new, graw_new
+        done = done | stalled | (g_raw.abs().amax(dim=2) / n < tol)
+    theta = phi / sqB
+    coef = theta[..., :r].transpose(1, 2).contiguous()  # (L, r, n_C)
+    intercept = theta[..., r]  # (L, n_C)
+    return coef, intercept, it
+
+
+# ----------------------------------------------------------------------------- probe
+class LinearProbe:
+    """Ridge or logistic probe on every layer, regularisation chosen on validation.
+
+    Follows scikit-learn's estimator contract: parameters are stored unchanged by
+    ``__init__``, ``fit`` learns (on train only; standardised on train statistics) and
+    returns ``self``, learned attributes end in ``_``.
+
+    Parameters
+    ----------
+    task_type : ``"regression"`` (ridge) or ``"classification"`` (logistic, labels 0/1)
+    metric : validation metric used to choose the regularisation; default ``"mae"`` for
+        regression and ``"roc-auc"`` for classification
+    alphas : ridge penalties (on standardised features), default :data:`DEFAULT_ALPHAS`
+    Cs : logistic inverse penalties (scikit-learn's ``C``), default :data:`DEFAULT_CS`
+    tol : logistic stopping tolerance on the max-abs gradient of the mean loss
+    max_iter : logistic L-BFGS iterations at most
+
+    Attributes
+    ----------
+    n_layers_ : int
+    grid_ : ndarray (n_grid,), the alphas or Cs
+    valid_grid_scores_ : ndarray (n_layers, n_grid), validation score of every grid point
+    best_index_ : ndarray of int (n_layers,), the chosen grid point per layer
+    best_param_ : ndarray (n_layers,), the chosen alpha or C per layer
+    valid_scores_ : ndarray (n_layers,), validation score at the chosen grid point
+    coef_ : list of ndarray (hidden_dim_k,), per layer, on standardised features
+    intercept_ : ndarray (n_layers,)
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = [rng.normal(size=(60, 5)), rng.normal(size=(60, 8))]
+    >>> y = X[1][:, 0] + 0.1 * rng.normal(size=60)
+    >>> p = LinearProbe().fit([x[:40] for x in X], y[:40], [x[40:] for x in X], y[40:])
+    >>> p.predict([x[40:] for x in X]).shape
+    (2, 20)
+    """
+
+    def __init__(
+        self,
+        task_type: str = "regression",
+        metric: str | None = None,
+        alphas: Sequence[float] | None = None,
+        Cs: Sequence[float] | None = None,
+        tol: float = 1e-6,
+        max_iter: int = 1000,
+    ):
+        self.task_type = task_type
+        self.metric = metric
+        self.alphas = alphas
+        self.Cs = Cs
+        self.tol = tol
+        self.max_iter = max_iter
+
+    # ------------------------------------------------------------------ fit
+    def _metric(self) -> str:
+        check_choice("task_type", self.task_type, ("regression", "classification"))
+        default = "mae" if self.task_type == "regression" else "roc-auc"
+        metric = self.metric or default
+        ok = ("mae", "rmse", "spearman") if self.task_type == "regression" else ("roc-auc", "pr-auc")
+        check_choice(f"metric for {self.task_type}", metric, ok)
+        return metric
+
+    def fit(self, X_train, y_train, X_valid, y_valid) -> LinearProbe:
+        """Fit every layer on train, score every grid point on valid, keep the best.
+
+        Parameters
+        ----------
+        X_train : sequence of n_layers arrays (n_train, hidden_dim_k), or ``LayerEmbeddings``
+        y_train : ndarray (n_train,)
+        X_valid : sequence of n_layers arrays (n_valid, hidden_dim_k)
+        y_valid : ndarray (n_valid,)
+        """
+        metric = self._metric()
+        Xtr, Xva = _as_layers(X_train), _as_layers(X_valid)
+        ytr = np.asarray(y_train, dtype=np.float64).reshape(-1)
+        yva = np.asarray(y_valid, dtype=np.float64).reshape(-1)
+        if len(Xtr) != len(Xva):
+            raise ConfigError(f"{len(Xtr)} train layers but {len(Xva)} valid layers")
+        _check_rows(Xtr, len(ytr), "train")
+        _check_rows(Xva, len(yva), "valid")
+        for name, yv in (("train", ytr), ("valid", yva)):
+            if not np.isfinite(yv).all():
+                raise ConfigError(f"{name} labels contain NaN/inf at rows "
+                                  f"{np.flatnonzero(~np.isfinite(yv))[:10].tolist()}")
+        classification = self.task_type == "classification"
+        if classification:
+            for name, yv in (("train", ytr), ("valid", yva)):
+                if not np.isin(yv, (0.0, 1.0)).all() or len(np.unique(yv)) < 2:
+                    raise ConfigError(f"{name} labels must be 0/1 with both classes present")
+        chosen = self.Cs if classification else self.alphas
+        if chosen is None:
+            chosen = DEFAULT_CS if classification else DEFAULT_ALPHAS
+        grid = np.asarray(chosen, dtype=np.float64)
+        if grid.ndim != 1 or grid.size == 0 or (grid <= 0).any():
+            raise ConfigError(f"regularisation grid must be positive numbers, got {grid}")
+        n_layers = len(Xtr)
+        self._bases: list[tuple[list[int], _Basis, Any, Any]] = []
+        self.n_iter_ = 0
+        valid_grid = np.empty((n_layers, grid.size))
+        for idx in _groups([x.shape[1] for x in Xtr]):
+            basis = _Basis(np.stack([Xtr[k] for k in idx]))
+            if classification:
+                coef, icpt, it = _logistic_fit(basis, ytr, grid, tol=self.tol, max_iter=self.max_iter)
+                self.n_iter_ = max(self.n_iter_, it)
+            else:
+                coef, icpt = _ridge_fit(basis, ytr, grid)
+            self._bases.append((idx, basis, coef, icpt))
+            pred = self._grid_output(basis, coef, icpt, np.stack([Xva[k] for k in idx]))
+            for j, k in enumerate(idx):
+                valid_grid[k] = score_columns(metric, yva, pred[j])
+        self.metric_ = metric
+        self.grid_ = grid
+        self.n_layers_ = n_layers
+        self.valid_grid_scores_ = valid_grid
+        filled = np.where(np.isnan(valid_grid), -np.inf if greater_is_better(metric) else np.inf,
+                          valid_grid)
+        # ties: the first grid point
+        best = filled.argmax(axis=1) if greater_is_better(metric) else filled.argmin(axis=1)
+        self.best_index_ = best.astype(int)
+        self.best_param_ = grid[best]
+        self.valid_scores_ = valid_grid[np.arange(n_layers), best]
+        self.coef_ = [None] * n_layers
+        self.intercept_ = np.empty(n_layers)
+        for idx, basis, coef, icpt in self._bases:
+            for j, k in enumerate(idx):
+                c = coef[j, :, best[k]]
+                self.coef_[k] = (basis.V[j] @ c).numpy().copy()  # on standardised features
+                self.intercept_[k] = float(icpt[j, best[k]])
+        return self
+
+    def _grid_output(self, basis: _Basis, coef, icpt, X: np.ndarray) -> np.ndarray:
+        """Predictions (probabilities for classification) of the whole grid: (L, m, n_grid)."""
+        import torch
+
+        Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
+        out = basis.apply(Xt, coef) + icpt[:, None, :]
+        if self.task_type == "classification":
+            out = torch.sigmoid(out)
+        return out.numpy()
+
+    # --------------------------------------------------------------- predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "best_index_"):
+            raise NotFittedError("LinearProbe is not fitted; call fit(X_train, y_train, X_valid, y_valid)")
+
+    def predict_grid(self, X) -> np.ndarray:
+        """Predictions of every grid point: ndarray (n_layers, n_molecules, n_grid).
+
+        Probabilities of class 1 for classification.
+        """
+        self._check_fitted()
+        layers = _as_layers(X)
+        if len(layers) != self.n_layers_:
+            raise ConfigError(f"got {len(layers)} layers, the probe was fit on {self.n_layers_}")
+        n = layers[0].shape[0]
+        _check_rows(layers, n, "predict")
+        out = np.empty((self.n_layers_, n, self.grid_.size))
+        for idx, basis, coef, icpt in self._bases:
+            pred = self._grid_output(basis, coef, icpt, np.stack([layers[k] for k in idx]))
+            for j, k in enumerate(idx):
+                out[k] = pred[j]
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions at each layer's chosen regularisation: ndarray (n_layers, n_molecules).
+
+        Values for regression, probabilities of class 1 for classification.
+        """
+        grid = self.predict_grid(X)
+        return grid[np.arange(self.n_layers_), :, self.best_index_]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("task_type", "metric", "alphas", "Cs", "tol", "max_iter")}
+
+    def set_params(self, **params: Any) -> LinearProbe:
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ConfigError(f"unknown parameter {k!r}; valid: {', '.join(self.get_params())}")
+            setattr(self, k, v)
+        return self

@@ -1,0 +1,293 @@
+"""The probe sweep: encoders × tasks × seeds × layers, resumable, writing a run folder.
+
+Each encoder embeds the union of all requested tasks' molecules once (through the
+embeddings cache); every (task, seed) then indexes into that one array. Finished
+(task, seed, layer) cells are written atomically to ``<out>/cells/`` as they complete, so a
+killed sweep restarts where it stopped; a rerun with other probe settings in the same
+folder is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molstrata.core.errors import ConfigError, check_choice
+from molstrata.probe._probe import PROBES, LayerCell, LayerScores, assemble, fit_layers, prepare
+from molstrata.probe.outputs import slug, write_tables
+from molstrata.probe.selection import STRATEGIES
+
+DEFAULT_SEEDS = (1, 2, 3, 4, 5)
+
+
+@dataclass
+class ProbeRun:
+    """What a sweep produced.
+
+    Attributes
+    ----------
+    scores : list of LayerScores, one per (encoder, task, seed)
+    files : dict name -> path of the tables, figures and report written
+    notes : list of str, invalid molecules and other things the user must know
+    resumed_cells : int, (task, seed, layer) cells read back from an earlier, killed run
+    """
+
+    scores: list[LayerScores]
+    files: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    resumed_cells: int = 0
+
+
+def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
+    """``"admet"`` → the 22 TDC ADMET tasks; ``"a,b"`` or a list → those names (checked)."""
+    from molstrata.data import list_tasks, task_info
+
+    if isinstance(tasks, str):
+        names = [t.strip() for t in tasks.split(",") if t.strip()]
+    else:
+        names = [str(t).strip() for t in tasks]
+    out: list[str] = []
+    for name in names:
+        if name.lower() in ("admet", "moleculenet"):
+            out.extend(list_tasks(name.lower()))
+        else:
+            task_info(name)  # raises ConfigError with suggestions for unknown names
+            out.append(name.lower())
+    if not out:
+        raise ConfigError("no tasks given; use --tasks admet or a comma-separated list")
+    return list(dict.fromkeys(out))
+
+
+def parse_seeds(seeds: str | Sequence[int]) -> list[int]:
+    """``"1,2,3"`` or ``"1-5"`` or a list → a list of distinct ints, in order."""
+    if isinstance(seeds, str):
+        values: list[int] = []
+        for part in (p.strip() for p in seeds.split(",") if p.strip()):
+            match = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
+            if match:
+                values.extend(range(int(match[1]), int(match[2]) + 1))
+            elif re.fullmatch(r"-?\d+", part):
+                values.append(int(part))
+            else:
+                raise ConfigError(f"--seeds: {part!r} is not an integer or a range a-b")
+    else:
+        values = [int(s) for s in seeds]
+    if not values:
+        raise ConfigError("no seeds given; e.g. --seeds 1,2,3,4,5")
+    return list(dict.fromkeys(values))
+
+
+# ------------------------------------------------------------------------------- cells
+def _cell_path(out: Path, enc: str, task: str, seed: int, layer: int) -> Path:
+    return out / "cells" / slug(enc) / task / f"seed{seed}" / f"layer{layer:03d}.npz"
+
+
+def _write_cell(path: Path, cell: LayerCell) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, valid_score=cell.valid_score, param=cell.param, test_pred=cell.test_pred)
+    os.replace(tmp, path)
+
+
+def _read_cell(path: Path, n_test: int) -> LayerCell | None:
+    try:
+        with np.load(path) as z:
+            cell = LayerCell(float(z["valid_score"]), float(z["param"]), np.asarray(z["test_pred"]))
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable: recompute
+    return cell if cell.test_pred.shape == (n_test,) else None
+
+
+def _check_settings(out: Path, settings: Mapping[str, Any]) -> None:
+    """Refuse to mix cells computed with other probe settings in one folder."""
+    path = out / "cells" / "settings.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        diff = [k for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k)]
+        if diff:
+            shown = "; ".join(f"{k}: {old.get(k)!r} before, {settings.get(k)!r} now" for k in diff)
+            raise ConfigError(
+                f"{out} holds a probe run with other settings ({shown}); use another --out "
+                "or delete that folder"
+            )
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("settings.json.tmp")
+    tmp.write_text(json.dumps(dict(settings), sort_keys=True, indent=2))
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------- sweep
+def sweep(
+    encoders: Sequence[Any] | str = ("default",),
+    tasks: str | Sequence[str] = "admet",
+    seeds: str | Sequence[int] = DEFAULT_SEEDS,
+    *,
+    model: str = "linear",
+    out: str | Path,
+    data_dir: str | Path | None = None,
+    pooling: str | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+    strategy: str = "valid-best",
+    params: Mapping[str, Any] | None = None,
+    report: bool = True,
+    progress: bool = True,
+    config: Mapping[str, Any] | None = None,
+) -> ProbeRun:
+    """Probe every layer of each encoder on each task and seed; write the run folder.
+
+    Parameters
+    ----------
+    encoders : registered names / model folders, or :class:`~molstrata.encoders.Encoder`
+        instances
+    tasks : ``"admet"`` (the 22 TDC ADMET group tasks), ``"t1,t2"`` or a list
+    seeds : split seeds (TDC's protocol: 1-5); also seed the probes
+    model : ``"linear"``, ``"mlp"`` or ``"gbdt"``
+    out : run folder: ``probe_results.csv``, ``summary.csv``, ``leaderboard.json``,
+        ``predictions/``, ``config.toml``, ``figures/``, ``report.md`` and ``cells/``
+        (per-layer results, used to resume)
+    data_dir : data folder (default ``MOLSTRATA_DATA_DIR``)
+    pooling, batch_size, device : passed to the encoder / the embeddings cache
+    strategy : layer selection strategy, validation only
+    params : extra probe parameters (e.g. ``{"alphas": [...]}``)
+    report : also write figures and ``report.md``
+    config : extra entries for ``config.toml`` (the CLI's resolved options)
+
+    Returns
+    -------
+    ProbeRun
+    """
+    from molstrata.core.config import save_config
+    from molstrata.data import load_task
+    from molstrata.embeddings import embed_cached
+    from molstrata.encoders import load_encoder
+
+    check_choice("probe", model, PROBES)
+    check_choice("selection strategy", strategy, sorted(STRATEGIES))
+    if isinstance(encoders, str):
+        encoders = [encoders]
+    if not encoders:
+        raise ConfigError("no encoder given; e.g. --encoder default")
+    task_names = resolve_tasks(tasks)
+    seed_list = parse_seeds(seeds)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_settings(out, {"probe": model, "pooling": pooling,
+                          "params": json.loads(json.dumps(dict(params or {}), default=str))})
+    save_config(out, "probe", {
+        **dict(config or {}),
+        "encoders": [e if isinstance(e, str) else e.name for e in encoders],
+        "tasks": task_names, "seeds": seed_list, "probe": model, "strategy": strategy,
+        "pooling": pooling, "batch_size": batch_size, "device": device,
+        "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
+    })
+    console = _console() if progress else None
+    splits = {(t, s): load_task(t, seed=s, data_dir=data_dir) for t in task_names for s in seed_list}
+    notes: list[str] = []
+    scores: list[LayerScores] = []
+    resumed = 0
+    seen: set[str] = set()
+    for enc_ref in encoders:
+        enc = load_encoder(enc_ref, device=device) if isinstance(enc_ref, str) else enc_ref
+        if enc.name in seen:
+            raise ConfigError(f"encoder {enc.name!r} given twice")
+        seen.add(enc.name)
+        _check_identity(out, enc)
+        smiles = list(dict.fromkeys(
+            x for sp in splits.values() for part in ("train", "valid", "test") for x in sp.smiles(part)
+        ))
+        if console:
+            console.print(f"[bold]{enc.name}[/]: embedding {len(smiles)} unique molecules "
+                          f"({len(task_names)} task(s)), every layer, from the cache when possible")
+        emb = embed_cached(enc, smiles, pooling=pooling, on_invalid="mask",
+                           batch_size=batch_size, progress=progress)
+        if not emb.valid.all():
+            bad = np.flatnonzero(~emb.valid)
+            notes.append(f"{enc.name}: {bad.size} molecule(s) could not be embedded, e.g. "
+                         f"{[smiles[i] for i in bad[:5]]}")
+        index = {s: i for i, s in enumerate(emb.smiles)}
+        jobs = [(t, s) for t in task_names for s in seed_list]
+        with _progress(progress) as bar:
+            task_id = bar.add_task(f"probing {enc.name} ({model})", total=len(jobs) * emb.n_layers) if bar else None
+            for t, s in jobs:
+                split = splits[(t, s)]
+                data = prepare(emb, split, index=index)
+                n_test = len(split.test)
+                cells: dict[int, LayerCell] = {}
+                for k in range(emb.n_layers):
+                    cell = _read_cell(_cell_path(out, enc.name, t, s, k), n_test)
+                    if cell is not None:
+                        cells[k] = cell
+                resumed += len(cells)
+                missing = [k for k in range(emb.n_layers) if k not in cells]
+                if bar:
+                    bar.update(task_id, advance=len(cells), description=f"{enc.name} · {t} · seed {s}")
+                # linear probes do all layers in one batched pass; others one layer at a time
+                batches = [missing] if (model == "linear" and missing) else [[k] for k in missing]
+                for layers in batches:
+                    new = fit_layers(data, model=model, task_type=split.task_type,
+                                     metric=split.metric, seed=s, layers=layers, params=params)
+                    for k, cell in new.items():
+                        _write_cell(_cell_path(out, enc.name, t, s, k), cell)
+                        cells[k] = cell
+                    if bar:
+                        bar.update(task_id, advance=len(layers))
+                scores.append(assemble(cells, split, encoder=enc.name, model=model,
+                                       strategy=strategy, notes=data.notes))
+                notes.extend(data.notes)
+    files = write_tables(scores, out)
+    (out / "notes.txt").write_text("".join(f"{n}\n" for n in notes))
+    if report:
+        from molstrata.report import build_report
+
+        files["report"] = build_report(out)
+    return ProbeRun(scores=scores, files=files, notes=notes, resumed_cells=resumed)
+
+
+def _check_identity(out: Path, enc: Any) -> None:
+    """Cells of an encoder are only reused for the same weights / settings."""
+    ident = json.dumps(enc.identity(), sort_keys=True, default=str)
+    path = out / "cells" / slug(enc.name) / "identity.json"
+    if path.is_file():
+        if path.read_text() != ident:
+            raise ConfigError(
+                f"{out} holds probe cells of another {enc.name!r} (different weights or "
+                "settings); use another --out or delete that folder"
+            )
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("identity.json.tmp")
+    tmp.write_text(ident)
+    os.replace(tmp, path)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class _NoBar:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _progress(show: bool):
+    if not show:
+        return _NoBar()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=_console(), transient=False)
