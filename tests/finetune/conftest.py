@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 import torch
-
 from finetune_tiny import TinyRoberta, tiny_roberta
 
 
@@ -38,7 +37,7 @@ class Split:
     task_type: str
 
 
-def _tiny_split(data_dir, task, metric, task_type, n_train=96, n_valid=32, n_test=32) -> Split:
+def _tiny_split(data_dir, task, metric, task_type, n_train=64, n_valid=32, n_test=32) -> Split:
     tv = pd.read_csv(data_dir / "admet_group" / task / "train_val.csv")
     te = pd.read_csv(data_dir / "admet_group" / task / "test.csv")
     return Split(
@@ -53,11 +52,11 @@ def _tiny_split(data_dir, task, metric, task_type, n_train=96, n_valid=32, n_tes
 
 @pytest.fixture
 def caco2_tiny(data_dir) -> Split:
-    """96 / 32 / 32 molecules of caco2_wang (regression, MAE)."""
+    """64 / 32 / 32 molecules of caco2_wang (regression, MAE)."""
     return _tiny_split(data_dir, "caco2_wang", "mae", "regression")
 
 
 @pytest.fixture
 def hia_tiny(data_dir) -> Split:
-    """96 / 32 / 32 molecules of hia_hou (classification, ROC-AUC)."""
+    """64 / 32 / 32 molecules of hia_hou (classification, ROC-AUC)."""
     return _tiny_split(data_dir, "hia_hou", "roc-auc", "classification")

@@ -17,6 +17,7 @@ from molstrata.encoders.card import EncoderCard
 CHARS = "#%()+-./0123456789=@BCFHIKLNOPS[\\]abcilnoprs"
 BOS, PAD, EOS, UNK = 0, 1, 2, 3
 VOCAB = {c: i + 4 for i, c in enumerate(CHARS)}
+MAX_CHARS = 48  # longer SMILES are cut: keeps the tests cheap
 
 
 def tiny_roberta(n_layers: int = 4, hidden: int = 32, seed: int = 0, dropout: float = 0.1):
@@ -45,7 +46,7 @@ class TinyRoberta(Encoder):
         return self.model
 
     def _forward(self, smiles: list[str]) -> BatchStates:
-        rows = [[BOS] + [VOCAB.get(c, UNK) for c in s][:150] + [EOS] for s in smiles]
+        rows = [[BOS] + [VOCAB.get(c, UNK) for c in s][:MAX_CHARS] + [EOS] for s in smiles]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), PAD, dtype=torch.long)
         for i, r in enumerate(rows):

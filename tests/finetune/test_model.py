@@ -9,9 +9,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from molstrata.core.errors import ConfigError
-from molstrata.finetune import FinetuneModel, HeadConfig, build_model, make_head, truncate
-
 from molstrata.data.smiles import canonicalize
+from molstrata.finetune import FinetuneModel, HeadConfig, build_model, make_head, truncate
 
 # canonical already: the model is fed canonical SMILES, as the embedding core feeds them
 SMILES = [canonicalize(s) for s in

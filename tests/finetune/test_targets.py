@@ -11,7 +11,9 @@ from hypothesis.extra.numpy import arrays
 from molstrata.core.errors import ConfigError
 from molstrata.finetune import TargetScaler
 
-finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+# target-like values: |y| in {0} U [1e-6, 1e6] (assay units, logs, 0/1)
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False).filter(
+    lambda v: v == 0 or abs(v) >= 1e-6)
 
 
 @settings(max_examples=60, deadline=None)

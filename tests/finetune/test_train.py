@@ -10,7 +10,15 @@ import torch
 from sklearn.metrics import mean_absolute_error
 
 from molstrata.core.errors import ConfigError
-from molstrata.finetune import Dataset, HeadConfig, TargetScaler, TrainConfig, build_model, fit, predict
+from molstrata.finetune import (
+    Dataset,
+    HeadConfig,
+    TargetScaler,
+    TrainConfig,
+    build_model,
+    fit,
+    predict,
+)
 from molstrata.finetune.train import load_checkpoint
 
 

@@ -20,7 +20,7 @@ class TargetScaler:
     Attributes
     ----------
     mean : float
-    scale : float, the population std of the training targets (1.0 if it is 0)
+    scale : float, the population std of the training targets (1.0 if they are constant)
     """
 
     mean: float = 0.0
@@ -37,8 +37,11 @@ class TargetScaler:
             raise ConfigError(f"training targets contain NaN/inf at rows {bad}")
         if task_type != "regression":
             return cls()
-        scale = float(y.std())
-        return cls(float(y.mean()), scale if scale > 0 else 1.0)
+        mean, scale = float(y.mean()), float(y.std())
+        # constant targets (up to round-off, as scikit-learn's StandardScaler judges it)
+        if scale <= 10 * np.finfo(np.float64).eps * max(abs(mean), 1e-300):
+            scale = 1.0
+        return cls(mean, scale)
 
     def transform(self, y: np.ndarray) -> np.ndarray:
         """(y - mean) / scale, float32, same shape as ``y``."""

@@ -1,0 +1,93 @@
+"""``molstrata finetune``: finetune an encoder truncated at several depths, honestly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+#: epochs when --epochs is not given: GPU runs can afford the paper's budget
+GPU_EPOCHS, CPU_EPOCHS = 20, 8
+
+
+def _floats(text: str, flag: str) -> list[float]:
+    from molstrata.core.errors import ConfigError
+
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"invalid {flag} {text!r}: expected comma-separated numbers") from None
+    if not values or any(v <= 0 for v in values):
+        raise ConfigError(f"invalid {flag} {text!r}: expected positive numbers")
+    return values
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    from molstrata.core.errors import ConfigError
+
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"invalid {flag} {text!r}: expected comma-separated integers") from None
+    if not values:
+        raise ConfigError(f"{flag} is empty")
+    return values
+
+
+def finetune_command(
+    encoder: str = typer.Option("default", "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
+    task: str = typer.Option(..., "--task", "-t", help="A task name (molstrata tasks)."),
+    layers: str = typer.Option("auto", "--layers", "-l", help="auto (top-m depths by frozen-probe VALIDATION score + the final layer) | all | k1,k2 (the final layer is always added as baseline)."),
+    seeds: str = typer.Option("1,2,3", "--seeds", help="Split seeds, comma-separated."),
+    lrs: str = typer.Option("1e-5,2e-5,5e-5,1e-4,2e-4", "--lrs", help="Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation."),
+    epochs: int | None = typer.Option(None, "--epochs", min=1, help=f"Max epochs per learning rate (default {GPU_EPOCHS} on GPU, {CPU_EPOCHS} on CPU)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Molecules per optimizer step."),
+    grad_accum: int = typer.Option(1, "--grad-accum", min=1, help="Micro-batches per optimizer step (same gradient, less memory)."),
+    patience: int = typer.Option(3, "--patience", min=1, help="Early stopping: epochs without a better validation score."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay", min=0.0, help="AdamW weight decay."),
+    top_m: int = typer.Option(2, "--top-m", min=0, help="With --layers auto: how many truncated depths to finetune."),
+    pooling: str | None = typer.Option(None, "--pooling", help="Pooling of the last kept layer (default: the encoder's)."),
+    head_hidden: int = typer.Option(256, "--head-hidden", min=0, help="Hidden width of the head (0: linear head)."),
+    head_dropout: float = typer.Option(0.1, "--head-dropout", min=0.0, max=0.99, help="Dropout in the head."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder (a rerun with the same options resumes it)."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder (default MOLSTRATA_DATA_DIR)."),
+    keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep per-epoch checkpoints after each sweep."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's)."),
+) -> None:
+    """Finetune truncated encoders with an LR sweep chosen on validation; write tables,
+    figures, leaderboard.json and report.md."""
+    import torch
+    from rich.console import Console
+
+    from molstrata.finetune import HeadConfig, TrainConfig
+    from molstrata.finetune.run import run_finetune
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    on_gpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    config = TrainConfig(
+        epochs=epochs or (GPU_EPOCHS if on_gpu else CPU_EPOCHS), batch_size=batch_size,
+        grad_accum=grad_accum, patience=patience, weight_decay=weight_decay,
+    )
+    res = run_finetune(
+        encoder, task, layers=layers, seeds=_ints(seeds, "--seeds"), lrs=_floats(lrs, "--lrs"),
+        config=config, head=HeadConfig(hidden=head_hidden, dropout=head_dropout), pooling=pooling,
+        top_m=top_m, out=out, data_dir=data_dir, device=device,
+        keep_checkpoints=keep_checkpoints,
+    )
+    console = Console()
+    s = res["summary"]
+    console.print(f"[bold]{task}[/] ({s['metric'].iloc[0]}), finetuned test mean ± std over seeds:")
+    for row in s.itertuples(index=False):
+        console.print(
+            f"  layer {row.layer}: {row.test_mean:.4f} ± {row.test_std:.4f}  "
+            f"Δ% vs full {row.delta_pct:+.1f}  (frozen probe {row.frozen_test_mean:.4f})"
+        )
+    corr = res["correlations"]
+    console.print(f"frozen vs finetuned Pearson r (test, {corr['n_layers']} depths): {corr['pearson_test']:.3f}")
+    console.print(f"wrote {out}/report.md")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("finetune")(finetune_command)

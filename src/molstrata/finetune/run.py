@@ -1,0 +1,246 @@
+"""Finetune sweeps over depths and seeds for one task, with the frozen-probe comparison.
+
+``run_finetune`` is what ``molstrata finetune`` calls: it scores a frozen linear probe on
+every layer (validation picks the layers for ``--layers auto``: evaluate-then-finetune),
+finetunes each chosen depth for each seed with :func:`~molstrata.finetune.sweep.finetune`,
+and writes the tables, figures and report (:mod:`molstrata.finetune.outputs`). A killed run
+resumes: finished (depth, seed) cells are read back from ``cells/``, unfinished ones resume
+from their per-epoch checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from molstrata.core.errors import ConfigError
+from molstrata.finetune.model import HeadConfig
+from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune
+from molstrata.finetune.train import TrainConfig
+
+
+def parse_layers(spec: str | Sequence[int], num_layers: int) -> str | list[int]:
+    """``"auto"``, ``"all"`` (1..num_layers) or explicit depths ``"2,4"``, range-checked."""
+    if isinstance(spec, str):
+        text = spec.strip().lower()
+        if text == "auto":
+            return "auto"
+        if text == "all":
+            return list(range(1, num_layers + 1))
+        try:
+            layers = [int(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(
+                f"invalid --layers {spec!r}: use 'auto', 'all' or comma-separated depths like 2,4"
+            ) from None
+    else:
+        layers = [int(x) for x in spec]
+    if not layers:
+        raise ConfigError("--layers is empty")
+    bad = [k for k in layers if not 1 <= k <= num_layers]
+    if bad:
+        raise ConfigError(
+            f"--layers {bad} out of range: the encoder has {num_layers} blocks, so depths are "
+            f"1..{num_layers} (0, the embedding layer, cannot be finetuned alone)"
+        )
+    return sorted(set(layers))
+
+
+def frozen_scores(encoder: Any, split: Any, *, pooling: str | None = None) -> pd.DataFrame:
+    """A frozen linear probe on every layer of ``encoder`` for one split.
+
+    Ridge (regression) or logistic (classification), regularisation chosen on validation
+    (:class:`molstrata.probe.linear.LinearProbe`), fit on train only.
+
+    Returns
+    -------
+    DataFrame with columns ``layer, split, score``: a ``valid`` and a ``test`` row per layer
+    (layer 0 = the embedding output).
+    """
+    from molstrata.embeddings import embed_cached
+    from molstrata.probe.linear import LinearProbe
+    from molstrata.probe.scoring import score_columns
+
+    parts = {}
+    for name in ("train", "valid", "test"):
+        frame = split.part(name) if hasattr(split, "part") else getattr(split, name)
+        emb = embed_cached(encoder, frame["Drug"].astype(str).tolist(), pooling=pooling,
+                           on_invalid="mask")
+        parts[name] = (emb, frame["Y"].to_numpy(dtype=np.float64))
+    (etr, ytr), (eva, yva), (ete, yte) = parts["train"], parts["valid"], parts["test"]
+    probe = LinearProbe(task_type=split.task_type, metric=split.metric).fit(
+        [x[etr.valid] for x in etr], ytr[etr.valid], [x[eva.valid] for x in eva], yva[eva.valid]
+    )
+    pred = np.full((len(etr), len(yte)), float(np.mean(ytr[etr.valid])))
+    pred[:, ete.valid] = probe.predict([x[ete.valid] for x in ete])
+    test = np.atleast_1d(score_columns(split.metric, yte, pred.T))
+    rows = [{"layer": k, "split": "valid", "score": float(s)} for k, s in enumerate(probe.valid_scores_)]
+    rows += [{"layer": k, "split": "test", "score": float(s)} for k, s in enumerate(test)]
+    return pd.DataFrame(rows)
+
+
+def auto_layers(frozen: pd.DataFrame, metric: str, num_layers: int, top_m: int = 2) -> list[int]:
+    """The ``top_m`` depths (1..num_layers-1) with the best mean frozen-probe **validation**
+    score, plus the final layer as the baseline. ``frozen`` needs ``layer, split, score``."""
+    from molstrata.finetune.train import higher_is_better
+
+    valid = frozen[(frozen["split"] == "valid") & frozen["layer"].between(1, num_layers - 1)]
+    means = valid.groupby("layer")["score"].mean().dropna()
+    ranked = means.sort_values(ascending=not higher_is_better(metric), kind="stable")
+    return sorted({*map(int, ranked.index[: max(0, top_m)]), num_layers})
+
+
+def _cell_path(out: Path, task: str, layer: int, seed: int) -> Path:
+    return out / "cells" / f"{task}_layer{layer}_seed{seed}.json"
+
+
+def _save_cell(path: Path, res: FinetuneResult, test_ids: Sequence[Any]) -> None:
+    payload = {
+        "task": res.task, "metric": res.metric, "task_type": res.task_type,
+        "n_layers": res.n_layers, "seed": res.seed, "best_lr": res.best_lr,
+        "best_epoch": res.best_epoch, "valid_score": res.valid_score,
+        "test_score": res.test_score, "test_pred": res.test_pred.tolist(),
+        "history": res.history.to_dict(orient="list"), "invalid": res.invalid,
+        "test_ids": [str(x) for x in test_ids],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload))
+    tmp.replace(path)
+
+
+def _load_cell(path: Path) -> FinetuneResult:
+    d = json.loads(path.read_text())
+    return FinetuneResult(
+        task=d["task"], metric=d["metric"], task_type=d["task_type"], n_layers=d["n_layers"],
+        seed=d["seed"], history=pd.DataFrame(d["history"]), best_lr=d["best_lr"],
+        best_epoch=d["best_epoch"], valid_score=d["valid_score"], test_score=d["test_score"],
+        test_pred=np.asarray(d["test_pred"], dtype=np.float64), invalid=d["invalid"],
+    )
+
+
+def run_finetune(
+    encoder: str,
+    task: str,
+    *,
+    layers: str | Sequence[int] = "auto",
+    seeds: Sequence[int] = (1, 2, 3),
+    lrs: Sequence[float] = DEFAULT_LRS,
+    config: TrainConfig | None = None,
+    head: HeadConfig | None = None,
+    pooling: str | None = None,
+    top_m: int = 2,
+    out: str | Path = "finetune_run",
+    data_dir: str | Path | None = None,
+    device: str | None = None,
+    keep_checkpoints: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Finetune ``encoder`` on ``task`` at several depths and seeds, and write the report.
+
+    Parameters
+    ----------
+    encoder : a name or path :func:`~molstrata.encoders.load_encoder` accepts
+    task : a task name :func:`~molstrata.data.load_task` accepts
+    layers : ``"auto"`` (top ``top_m`` depths by frozen-probe validation score, plus the
+        final layer), ``"all"``, or depths; the final layer is always added as the baseline
+    seeds : train/valid split seeds (each also seeds the finetune)
+    lrs : learning-rate grid, swept for each (depth, seed)
+    config : :class:`TrainConfig` (``lr``, ``seed`` are set per run)
+    out : the run folder
+
+    Returns
+    -------
+    dict with ``results`` (finetune_results DataFrame), ``frozen`` (frozen probe scores),
+    ``summary``, ``layers`` and ``out``.
+    """
+    from molstrata.data import load_task
+    from molstrata.encoders import load_encoder
+    from molstrata.finetune.outputs import write_outputs
+
+    config = config or TrainConfig()
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ConfigError("--seeds is empty")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    enc = load_encoder(encoder, device=device)
+    L = int(enc.num_layers)
+    parsed = parse_layers(layers, L)
+    splits = {s: load_task(task, seed=s, data_dir=data_dir) for s in seeds}
+    first = splits[seeds[0]]
+    if getattr(first, "n_tasks", 1) != 1:
+        raise ConfigError(f"task {task!r} has {first.n_tasks} targets; finetune supports one")
+
+    frozen_rows = []
+    for s, split in splits.items():
+        df = frozen_scores(enc, split, pooling=pooling)
+        frozen_rows.append(df.assign(seed=s))
+    frozen = pd.concat(frozen_rows, ignore_index=True)
+    frozen.insert(0, "encoder", encoder)
+    frozen.insert(1, "task", task)
+    frozen.insert(2, "metric", first.metric)
+    chosen = auto_layers(frozen, first.metric, L, top_m) if parsed == "auto" else sorted({*parsed, L})
+
+    from molstrata.core.config import save_config
+
+    params = {
+        "encoder": encoder, "task": task, "layers": str(layers) if isinstance(layers, str) else list(layers),
+        "resolved_layers": chosen, "seeds": seeds, "lrs": [float(x) for x in lrs], "top_m": top_m,
+        "pooling": pooling or enc.default_pooling, "train": asdict(config),
+        "head": asdict(head or HeadConfig()),
+    }
+    stamp = out / "run_params.json"
+    text = json.dumps(params, sort_keys=True, default=str)
+    if stamp.exists() and stamp.read_text() != text:
+        raise ConfigError(
+            f"{out} holds a finetune run with other settings (see {stamp}); resume it with the "
+            "same options or choose another --out"
+        )
+    stamp.write_text(text)
+    save_config(out, "finetune", {**params, "data_dir": data_dir, "device": device})
+
+    cells = [(k, s) for s in seeds for k in chosen]
+    results: dict[tuple[int, int], FinetuneResult] = {}
+    bar = None
+    if progress:
+        from rich.progress import Progress
+
+        bar = Progress(transient=False)
+        bar.start()
+        job = bar.add_task(f"finetune {task}", total=len(cells))
+    try:
+        for k, s in cells:
+            path = _cell_path(out, task, k, s)
+            if path.exists():
+                results[(k, s)] = _load_cell(path)
+            else:
+                def _tick(rep, k=k, s=s):
+                    if bar is not None:
+                        bar.update(job, description=(
+                            f"{task} layer {k} seed {s}: lr {rep.lr:g} epoch {rep.epoch} "
+                            f"valid {rep.valid_score:.3f}"))
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("default")
+                    res = finetune(
+                        enc, splits[s], n_layers=k, lrs=lrs, seed=s, config=config, head=head,
+                        pooling=pooling, workdir=out / "checkpoints" / f"{task}_layer{k}_seed{s}",
+                        keep_checkpoints=keep_checkpoints, callbacks=[_tick],
+                    )
+                _save_cell(path, res, splits[s].test["Drug_ID"].tolist())
+                results[(k, s)] = res
+            if bar is not None:
+                bar.advance(job)
+    finally:
+        if bar is not None:
+            bar.stop()
+    return write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
+                         frozen=frozen, splits=splits)
