@@ -13,7 +13,7 @@ import pandas as pd
 from molstrata.core.errors import ConfigError, DataNotFoundError
 from molstrata.data._registry import ADMET_TASKS
 from molstrata.data._source import admet_dir, check_official
-from molstrata.data._split import ScaffoldGroups, scaffold_groups, scaffold_split_indices
+from molstrata.data._split import ScaffoldGroups, cached_scaffold_groups, scaffold_split_indices
 from molstrata.data._tasksplit import TaskSplit
 
 COLUMNS = ("Drug_ID", "Drug", "Y")
@@ -90,13 +90,11 @@ def _stamp(path: Path) -> tuple[int, int]:
 def _train_val(path: str, mtime_ns: int, size: int) -> tuple[pd.DataFrame, ScaffoldGroups]:
     """The train_val table and its scaffold groups (seed-independent, so cached)."""
     frame = read_task_csv(path)
-    return frame, scaffold_groups(frame["Drug"].tolist())
+    return frame, cached_scaffold_groups(frame["Drug"].tolist())
 
 
 @lru_cache(maxsize=32)
 def _test(path: str, mtime_ns: int, size: int) -> tuple[pd.DataFrame, np.ndarray]:
-    from molstrata.data.smiles import parse_smiles
-
     frame = read_task_csv(path)
-    parsed = parse_smiles(frame["Drug"].tolist(), on_invalid="mask", source=path)
-    return frame, parsed.invalid_indices
+    # the rows RDKit rejects (same test as parse_smiles); scaffolds are cached on disk
+    return frame, cached_scaffold_groups(frame["Drug"].tolist()).failed

@@ -42,16 +42,16 @@ class ScaffoldGroups:
 
     Attributes
     ----------
-    groups : tuple of set of int
-        Row positions sharing one scaffold; each is the Python ``set`` PyTDC builds, so its
-        iteration order is the one PyTDC uses.
+    groups : tuple of tuple of int
+        Row positions sharing one scaffold, each in the iteration order of the Python ``set``
+        PyTDC builds for it (frozen here, so a cached copy deals rows identically).
     failed : ndarray of int, shape (n_failed,)
         Row positions whose SMILES RDKit could not parse (omitted from every part).
     n_rows : int
         Number of input rows.
     """
 
-    groups: tuple[set[int], ...]
+    groups: tuple[tuple[int, ...], ...]
     failed: np.ndarray
     n_rows: int
 
@@ -82,7 +82,8 @@ def scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
             continue
         scaffold = MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
         groups.setdefault(scaffold, set()).add(i)
-    return ScaffoldGroups(tuple(groups.values()), np.asarray(failed, dtype=np.int64), len(smiles))
+    frozen = tuple(tuple(rows) for rows in groups.values())  # set iteration order, as PyTDC
+    return ScaffoldGroups(frozen, np.asarray(failed, dtype=np.int64), len(smiles))
 
 
 def scaffold_split_indices(
@@ -149,3 +150,49 @@ def random_split_indices(
     n_train = int(n_rows * frac[0])
     n_valid = int(n_rows * frac[1])
     return perm[:n_train], perm[n_train : n_train + n_valid], perm[n_train + n_valid :]
+
+
+_CACHE_VERSION = "1"
+
+
+def cached_scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
+    """:func:`scaffold_groups`, memoised on disk under ``<MOLSTRATA_CACHE_DIR>/scaffolds/``.
+
+    The key hashes the SMILES (in order), the RDKit version and a format version, so a new
+    RDKit recomputes. Files are JSON, written atomically (temp file + rename); an unreadable
+    one is recomputed.
+    """
+    import hashlib
+    import json
+    import os
+    import tempfile
+
+    import rdkit
+
+    from molstrata.core.paths import cache_dir
+
+    digest = hashlib.sha256()
+    digest.update(f"v{_CACHE_VERSION}|rdkit {rdkit.__version__}|".encode())
+    for smi in smiles:
+        digest.update(str(smi).encode() + b"\n")
+    path = cache_dir() / "scaffolds" / f"{digest.hexdigest()}.json"
+    try:
+        data = json.loads(path.read_text())
+        return ScaffoldGroups(
+            tuple(tuple(g) for g in data["groups"]),
+            np.asarray(data["failed"], dtype=np.int64),
+            int(data["n_rows"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    groups = scaffold_groups(smiles)
+    payload = {"n_rows": groups.n_rows, "failed": groups.failed.tolist(), "groups": groups.groups}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:  # a read-only cache only costs time
+        pass
+    return groups

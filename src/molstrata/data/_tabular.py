@@ -39,8 +39,8 @@ from molstrata.data._registry import MOLECULENET_TASKS, TaskInfo
 from molstrata.data._source import data_root
 from molstrata.data._split import (
     ScaffoldGroups,
+    cached_scaffold_groups,
     random_split_indices,
-    scaffold_groups,
     scaffold_split_indices,
 )
 from molstrata.data._tasksplit import TaskSplit
@@ -210,7 +210,7 @@ def split_table(
 
     if on_invalid == "mask" and len(failed):
         groups = ScaffoldGroups(
-            groups.groups + tuple({int(i)} for i in failed), np.zeros(0, np.int64), len(table)
+            groups.groups + tuple((int(i),) for i in failed), np.zeros(0, np.int64), len(table)
         )
     if split == "scaffold":
         parts = scaffold_split_indices(groups, seed, frac)
@@ -305,5 +305,5 @@ def _groups(source: str, smiles: pd.Series) -> ScaffoldGroups:
     if key not in _GROUP_CACHE:
         if len(_GROUP_CACHE) > 16:
             _GROUP_CACHE.clear()
-        _GROUP_CACHE[key] = scaffold_groups(list(key[1]))
+        _GROUP_CACHE[key] = cached_scaffold_groups(list(key[1]))
     return _GROUP_CACHE[key]
