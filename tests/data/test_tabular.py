@@ -176,3 +176,16 @@ def test_csv_errors_name_the_problem(tmp_path):
     bad.write_text("smiles,y\nCCO,1.0\nCCN,\nCCC,2\n")
     with pytest.raises(ConfigError, match=r"missing labels at rows \[1\]"):
         load_csv_task(bad, target_cols="y")
+
+
+def test_resolve_task_from_cli_flags(data_dir):
+    from molstrata.data import resolve_task
+
+    a = resolve_task("caco2_wang", seed=2, data_dir=data_dir)
+    assert a.name == "caco2_wang" and a.seed == 2
+    b = resolve_task(input_csv=MOLS30, target_cols="permeable", task_type="classification")
+    assert b.name == "csv:molecules30" and b.metric == "roc-auc"
+    with pytest.raises(ConfigError, match="exactly one of --task or --input"):
+        resolve_task("caco2_wang", MOLS30)
+    with pytest.raises(ConfigError, match="exactly one"):
+        resolve_task()

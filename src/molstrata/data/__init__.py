@@ -7,15 +7,28 @@ Entry points
 - :func:`load_csv_task` for a user CSV.
 - :func:`evaluate` ``(metric, y_true, y_pred)``, :func:`mean_std`, :func:`evaluate_many`.
 - :func:`task_info` (type and metric without reading data).
+- :func:`resolve_task` for CLI commands taking ``--task`` or ``--input``.
+
+Metrics
+-------
+:func:`evaluate` calls the functions TDC's ``Evaluator`` calls (scikit-learn's
+``mean_absolute_error``, ``roc_auc_score``, ``average_precision_score``; SciPy's
+``spearmanr``); ``tests/fixtures/tdc_metric_reference.json`` holds PyTDC's own outputs.
+:func:`mean_std` / :func:`evaluate_many` round each seed's score to 3 decimals, then report
+``[round(mean, 3), round(population std, 3)]``, as PyTDC's ``evaluate_many``.
 
 TDC ADMET group
 ---------------
 ``test`` is TDC's fixed ``test.csv``. ``train``/``valid`` for seed ``s`` are PyTDC's
 ``admet_group(path).get_train_valid_split(benchmark=name, seed=s, split_type="default")``,
 molecule for molecule and in the same row order, reimplemented without PyTDC (see
-:mod:`molstrata.data._split` for the algorithm). Checked against PyTDC 1.1.15 (with the
-RDKit it pins, 2023.9.6) on all 22 tasks x seeds 1-5; ``tests/data/test_tdc_split.py`` pins
-sha256 checksums of PyTDC's own output for several tasks.
+:mod:`molstrata.data._split` for the algorithm). Checked against PyTDC 1.1.15 run with the
+RDKit it pins (2023.9.6) while molstrata ran RDKit 2026.03: all 110 (task, seed) splits of
+the 22 tasks x seeds 1-5 are identical, rows and order. ``tests/data/test_tdc_split.py``
+checks sha256 checksums of PyTDC's own output (``tests/fixtures/tdc_split_sha256.json``,
+all 110 splits; 6 tasks in the default run, the rest under ``-m slow``). Scaffold grouping
+is seed-independent and cached on disk (``<MOLSTRATA_CACHE_DIR>/scaffolds/``, keyed by the
+SMILES and the RDKit version), so only the first load of a task pays for RDKit.
 
 Invalid SMILES
 --------------
@@ -24,9 +37,8 @@ split leaves a ``train_val`` row whose SMILES RDKit rejects out of both train an
 (its scaffold computation raises, the row is "omitted", and the part sizes are computed
 from the remaining rows); molstrata does the same and lists such rows in
 ``TaskSplit.omitted`` with a warning. The test set is never altered: TDC scores every row of
-``test.csv``. In ``solubility_aqsoldb`` the two SMILES that current RDKit (2024.03 and later)
-rejects, ``CC1=CC=C[NH+2]([O-])[CH-]1`` and ``O=C(O)C1=C[NH+2]([O-])[CH-]C=C1``, are test
-rows 1159 and 1160 (RDKit 2023.9, which TDC used, still parsed them). They stay in
+``test.csv``. In ``solubility_aqsoldb`` the two SMILES that RDKit 2026.03 rejects, ``CC1=CC=C[NH+2]([O-])[CH-]1`` and ``O=C(O)C1=C[NH+2]([O-])[CH-]C=C1``, are test
+rows 1159 and 1160 (RDKit 2023.9.6, the version PyTDC 1.1.15 pins, still parses them). They stay in
 ``split.test`` and are listed in ``split.invalid["test"]``; a model must still predict
 something for them (e.g. the training mean) to be scored on TDC's 1997 rows.
 
@@ -42,6 +54,7 @@ for the multi-target sets with missing labels ignored), read from
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -82,6 +95,7 @@ __all__ = [
     "load_task",
     "mean_std",
     "parse_smiles",
+    "resolve_task",
     "task_info",
 ]
 
@@ -136,3 +150,38 @@ def load_task(name: str, seed: int = 1, data_dir: str | os.PathLike | None = Non
 
         return load_moleculenet(key, int(seed), data_dir)
     raise ConfigError(_unknown_task_message(name))
+
+
+def resolve_task(
+    task: str | None = None,
+    input_csv: str | os.PathLike | None = None,
+    *,
+    seed: int = 1,
+    data_dir: str | os.PathLike | None = None,
+    smiles_col: str = "smiles",
+    target_cols: str | Sequence[str] = "Y",
+    task_type: str = "regression",
+    split: str = "scaffold",
+) -> TaskSplit:
+    """The task behind the CLI flags ``--task T`` or ``--input file.csv``, exactly one of them.
+
+    ``--task`` goes to :func:`load_task`; ``--input`` (with ``--smiles-col``,
+    ``--target-col`` and ``--task-type``) to :func:`load_csv_task`.
+
+    Raises
+    ------
+    ConfigError
+        Both or neither of ``task`` and ``input_csv`` given.
+    """
+    if (task is None) == (input_csv is None):
+        raise ConfigError("give exactly one of --task or --input")
+    if task is not None:
+        return load_task(task, seed=seed, data_dir=data_dir)
+    return load_csv_task(
+        input_csv,
+        smiles_col=smiles_col,
+        target_cols=target_cols,
+        task_type=task_type,
+        seed=seed,
+        split=split,
+    )
