@@ -15,6 +15,24 @@ from molstrata.core.errors import ConfigError
 from molstrata.encoders.base import InputTooLongError
 from molstrata.encoders.hf import HFEncoder, load_hf
 
+
+@pytest.fixture(scope="module")
+def tiny_gptneo_dir(tmp_path_factory):
+    """ChemGPT's architecture (GPT-Neo: local/global attention, final ln_f), 3 blocks."""
+    from transformers import GPTNeoConfig, GPTNeoModel
+
+    from conftest import _save_tiny, build_tiny_tokenizer
+
+    tok = build_tiny_tokenizer(64, bos_eos=False)
+    torch.manual_seed(4)
+    cfg = GPTNeoConfig(
+        vocab_size=len(tok), hidden_size=32, num_layers=3, num_heads=2,
+        attention_types=[[["global", "local"], 1], [["global"], 1]], window_size=4,
+        max_position_embeddings=64, bos_token_id=0, eos_token_id=2,
+    )
+    return _save_tiny(tmp_path_factory.mktemp("tiny_gptneo"), GPTNeoModel(cfg).eval(), tok)
+
+
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C", "CN1CCC[C@H]1c1cccnc1", "OC(=O)CCl"]
 
 
@@ -83,7 +101,9 @@ def test_cls_refused_when_no_leading_special_token(tiny_gpt2_dir):
         enc.embed(["CCO"], pooling="cls")
 
 
-@pytest.mark.parametrize("fixture", ["tiny_roberta_dir", "tiny_bert_dir", "tiny_gpt2_dir", "tiny_t5_dir"])
+@pytest.mark.parametrize(
+    "fixture", ["tiny_roberta_dir", "tiny_bert_dir", "tiny_gpt2_dir", "tiny_gptneo_dir", "tiny_t5_dir"]
+)
 @pytest.mark.parametrize("k", [1, 2])
 def test_truncated_at_load_equals_full_prefix(fixture, k, request):
     folder = request.getfixturevalue(fixture)

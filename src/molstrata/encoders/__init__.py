@@ -1,7 +1,8 @@
 """Encoders: the ``Encoder`` contract, its adapters, and the registry that loads them."""
 
-from molstrata.encoders.base import BatchStates, Encoder
+from molstrata.encoders.base import BatchStates, Encoder, InputTooLongError
 from molstrata.encoders.card import EncoderCard
+from molstrata.encoders.hf import HFEncoder, load_hf
 from molstrata.encoders.pooling import Pooling, pool
 from molstrata.encoders.registry import (
     get_card,
@@ -15,9 +16,12 @@ __all__ = [
     "BatchStates",
     "Encoder",
     "EncoderCard",
+    "HFEncoder",
+    "InputTooLongError",
     "Pooling",
     "get_card",
     "load_encoder",
+    "load_hf",
     "pool",
     "register_encoder",
     "register_prefix",
