@@ -20,3 +20,13 @@ def small_corpus_file(small_smiles, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("corpus_src") / "small.txt"
     path.write_text("\n".join(small_smiles) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def small_corpus_dir(small_corpus_file, data_dir, tmp_path_factory) -> Path:
+    """The small corpus built once (TDC test molecules removed), as a corpus folder."""
+    from molstrata.pretrain.corpus import build_corpus
+
+    out = tmp_path_factory.mktemp("small_corpus")
+    build_corpus([small_corpus_file], out, data_dir=data_dir, n_valid=8, seed=0, progress=False)
+    return out

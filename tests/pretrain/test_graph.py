@@ -40,13 +40,13 @@ def test_descriptors_match_rdkit_and_standardise():
     np.testing.assert_allclose(z[:2, col], ref, rtol=1e-5)
 
 
-def test_graph_smoke_and_exact_resume(small_corpus_file, data_dir, tmp_path):
+def test_graph_smoke_and_exact_resume(small_corpus_dir, data_dir, tmp_path):
     from safetensors.torch import load_file
 
     from molstrata.encoders.gin import load_gine
 
     full = tmp_path / "full"
-    s = train_graph([small_corpus_file], full, _cfg(steps=4), data_dir=data_dir, n_valid=6, progress=False)
+    s = train_graph([small_corpus_dir], full, _cfg(steps=4), data_dir=data_dir, n_valid=6, progress=False)
     assert s["step"] == 4 and np.isfinite(s["valid_loss"])
     recs = [json.loads(x) for x in (full / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs if r["split"] == "valid"] == [2, 4]
@@ -54,10 +54,10 @@ def test_graph_smoke_and_exact_resume(small_corpus_file, data_dir, tmp_path):
     assert model.num_layers == 2 and meta["pretraining"]["objective"] == "rdkit-descriptor-regression"
 
     part = tmp_path / "part"
-    s1 = train_graph([small_corpus_file], part, _cfg(steps=4, max_minutes=0.0), data_dir=data_dir,
+    s1 = train_graph([small_corpus_dir], part, _cfg(steps=4, max_minutes=0.0), data_dir=data_dir,
                      n_valid=6, progress=False)
     assert s1["step"] == 1
-    s2 = train_graph([small_corpus_file], part, _cfg(steps=4), data_dir=data_dir, n_valid=6,
+    s2 = train_graph([small_corpus_dir], part, _cfg(steps=4), data_dir=data_dir, n_valid=6,
                      resume=True, progress=False)
     assert s2["step"] == 4
     for name in ("model.safetensors", "head.safetensors"):

@@ -41,11 +41,11 @@ def test_masking_is_bert_80_10_10():
     assert torch.equal(masked[~chosen], ids[~chosen])
 
 
-def test_smoke_run_logs_and_exports(small_corpus_file, data_dir, tmp_path):
+def test_smoke_run_logs_and_exports(small_corpus_dir, data_dir, tmp_path):
     from transformers import AutoModel, AutoTokenizer
 
     out = tmp_path / "run"
-    summary = train_smiles_mlm([small_corpus_file], out, _cfg(steps=4), data_dir=data_dir,
+    summary = train_smiles_mlm([small_corpus_dir], out, _cfg(steps=4), data_dir=data_dir,
                                n_valid=8, progress=False)
     assert summary["step"] == 4
     recs = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
@@ -62,20 +62,20 @@ def test_smoke_run_logs_and_exports(small_corpus_file, data_dir, tmp_path):
     assert json.loads((out / "model" / "training.json").read_text())["corpus"]["n_train"] > 0
 
 
-def test_resume_equals_uninterrupted(small_corpus_file, data_dir, tmp_path):
+def test_resume_equals_uninterrupted(small_corpus_dir, data_dir, tmp_path):
     from safetensors.torch import load_file
 
     full = tmp_path / "full"
-    train_smiles_mlm([small_corpus_file], full, _cfg(steps=5), data_dir=data_dir, n_valid=8, progress=False)
+    train_smiles_mlm([small_corpus_dir], full, _cfg(steps=5), data_dir=data_dir, n_valid=8, progress=False)
     part = tmp_path / "part"
     # max_minutes=0: stops (and checkpoints) after the first step; then resumed twice
-    s1 = train_smiles_mlm([small_corpus_file], part, _cfg(steps=5, max_minutes=0.0),
+    s1 = train_smiles_mlm([small_corpus_dir], part, _cfg(steps=5, max_minutes=0.0),
                           data_dir=data_dir, n_valid=8, progress=False)
     assert s1["step"] == 1 and s1["stopped_by"] == "max_minutes"
-    s2 = train_smiles_mlm([small_corpus_file], part, _cfg(steps=5, max_minutes=0.0),
+    s2 = train_smiles_mlm([small_corpus_dir], part, _cfg(steps=5, max_minutes=0.0),
                           data_dir=data_dir, n_valid=8, resume=True, progress=False)
     assert s2["step"] == 2
-    s3 = train_smiles_mlm([small_corpus_file], part, _cfg(steps=5), data_dir=data_dir,
+    s3 = train_smiles_mlm([small_corpus_dir], part, _cfg(steps=5), data_dir=data_dir,
                           n_valid=8, resume=True, progress=False)
     assert s3["step"] == 5
     a = load_file(str(full / "checkpoint" / "model.safetensors"))
@@ -85,14 +85,14 @@ def test_resume_equals_uninterrupted(small_corpus_file, data_dir, tmp_path):
         assert torch.equal(a[k], b[k]), k
 
 
-def test_resume_refuses_changed_settings_and_overwrite(small_corpus_file, data_dir, tmp_path):
+def test_resume_refuses_changed_settings_and_overwrite(small_corpus_dir, data_dir, tmp_path):
     out = tmp_path / "run"
-    train_smiles_mlm([small_corpus_file], out, _cfg(steps=1), data_dir=data_dir, n_valid=8, progress=False)
+    train_smiles_mlm([small_corpus_dir], out, _cfg(steps=1), data_dir=data_dir, n_valid=8, progress=False)
     with pytest.raises(ConfigError, match="lr"):
-        train_smiles_mlm([small_corpus_file], out, _cfg(steps=1, lr=1e-3), data_dir=data_dir,
+        train_smiles_mlm([small_corpus_dir], out, _cfg(steps=1, lr=1e-3), data_dir=data_dir,
                          n_valid=8, resume=True, progress=False)
     with pytest.raises(ConfigError, match="--resume"):
-        train_smiles_mlm([small_corpus_file], out, _cfg(steps=1), data_dir=data_dir, n_valid=8, progress=False)
+        train_smiles_mlm([small_corpus_dir], out, _cfg(steps=1), data_dir=data_dir, n_valid=8, progress=False)
     with pytest.raises(ConfigError, match="no checkpoint|does not exist"):
-        train_smiles_mlm([small_corpus_file], tmp_path / "new", _cfg(steps=1), data_dir=data_dir,
+        train_smiles_mlm([small_corpus_dir], tmp_path / "new", _cfg(steps=1), data_dir=data_dir,
                          n_valid=8, resume=True, progress=False)

@@ -9,6 +9,7 @@ A small validation split is held out for the MLM / descriptor losses.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -67,8 +68,16 @@ def default_sources(data_dir: str | Path) -> list[Path]:
     return files
 
 
-def tdc_test_canonical(data_dir: str | Path) -> set[str]:
-    """Canonical SMILES of every molecule in every ``admet_group/<task>/test.csv``."""
+def tdc_test_canonical(data_dir: str | Path) -> frozenset[str]:
+    """Canonical SMILES of every molecule in every ``admet_group/<task>/test.csv``.
+
+    Cached per folder for the life of the process (the files are read-only benchmark data).
+    """
+    return _tdc_test_canonical(str(Path(data_dir).resolve()))
+
+
+@functools.lru_cache(maxsize=4)
+def _tdc_test_canonical(data_dir: str) -> frozenset[str]:
     from molstrata.data.smiles import canonicalize
 
     root = Path(data_dir) / "admet_group"
@@ -81,7 +90,7 @@ def tdc_test_canonical(data_dir: str | Path) -> set[str]:
             c = canonicalize(s)
             if c:
                 out.add(c)
-    return out
+    return frozenset(out)
 
 
 def _canon_chunk(chunk: list[str]) -> list[str | None]:
