@@ -89,3 +89,17 @@ def test_cli_errors_are_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     assert "no SMILES column" in proc.stderr and "--smiles-col" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_task_reads_train_and_valid_molecules_only(tiny_roberta_dir, data_dir, tmp_path):
+    out = tmp_path / "run"
+    result = _run("--encoder", tiny_roberta_dir, "--task", "hia_hou", "--data-dir", data_dir,
+                  "--out", out, "--max-molecules", 12, "--metrics", "dataset_entropy,cka_final")
+    assert result.exit_code == 0, result.output
+    mols = pd.read_csv(out / "molecules.csv")
+    assert len(mols) == 12 and mols["input_row"].is_monotonic_increasing
+    train_val = set(pd.read_csv(data_dir / "admet_group" / "hia_hou" / "train_val.csv")["Drug"])
+    test = set(pd.read_csv(data_dir / "admet_group" / "hia_hou" / "test.csv")["Drug"])
+    assert set(mols["smiles"]) <= train_val
+    assert not set(mols["smiles"]) & (test - train_val)
+    assert load_config(out)["params"]["task"] == "hia_hou"

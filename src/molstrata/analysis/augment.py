@@ -20,6 +20,7 @@ through ``embed(..., canonicalize=False)``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -139,7 +140,15 @@ def augmented_views(
     if kind == "random_smiles":
         views = randomized_smiles(smiles, n_views, seed)
         flat = [views[i][v] for i in range(n) for v in range(n_views)]
-        emb = encoder.embed(flat, pooling=pooling, canonicalize=False, progress=progress)
+        with warnings.catch_warnings():  # counted in the notes instead
+            warnings.filterwarnings("ignore", message=".*longer than max_length.*")
+            emb = encoder.embed(flat, pooling=pooling, canonicalize=False, progress=progress)
+        n_cut = int(emb.meta.get("n_truncated", 0))
+        if n_cut:
+            notes.append(
+                f"{n_cut} of {len(flat)} randomised SMILES views were longer than the encoder's "
+                "max_length and were cut to it"
+            )
         layers = [np.asarray(z, dtype=np.float32).reshape(n, n_views, -1) for z in emb]
     else:
         per_view = [

@@ -47,7 +47,8 @@ def write_outputs(
     probe_results: pd.DataFrame | None = None,
     rule: str = "dataset_entropy",
 ) -> dict[str, Path]:
-    """Write ``layer_metrics.csv``, ``cka.csv``, ``figures/``, ``report.md`` and ``config.toml``.
+    """Write ``layer_metrics.csv``, ``cka.csv``, ``molecules.csv`` (the analysed rows),
+    ``figures/``, ``report.md`` and ``config.toml``.
 
     ``report.md`` gets (or has replaced) one delimited section, so other commands writing to
     the same folder keep theirs. With ``probe_results`` (``probe_results.csv`` as a DataFrame)
@@ -67,6 +68,10 @@ def write_outputs(
     _atomic_csv(profile.metrics, files["layer_metrics"])
     files["cka"] = out / "cka.csv"
     _atomic_csv(profile.cka_frame(), files["cka"])
+    if profile.smiles:
+        files["molecules"] = out / "molecules.csv"
+        _atomic_csv(pd.DataFrame({"input_row": profile.rows, "smiles": list(profile.smiles)}),
+                    files["molecules"])
     try:
         rec: int | None = recommend_layer(profile.metrics, rule=rule)
     except Exception as exc:  # noqa: BLE001 - reported, not hidden

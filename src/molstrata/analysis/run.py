@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ class DepthProfile:
     cka_method : ``"linear"``, ``"debiased"`` or ``"minibatch"``
     rows : ndarray of int, shape (n_molecules,), the analysed rows of the input (after the
         deterministic subsample)
+    smiles : tuple of str, length n_molecules, the analysed SMILES (as given), row order
     notes : tuple of str, facts a reader needs (subsamples, skipped metrics and why)
     params : dict, every option used (written to ``config.toml``)
     """
@@ -56,6 +58,7 @@ class DepthProfile:
     cka: np.ndarray
     cka_method: str = "linear"
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    smiles: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     params: dict = field(default_factory=dict)
 
@@ -221,7 +224,16 @@ def analyze(
         rows = _subsample(len(parsed.smiles), max_molecules, rng)
         name = getattr(encoder, "name", type(encoder).__name__)
         show = progress if progress is not None else len(rows) > 200
-        emb = _embed(encoder, [parsed.smiles[i] for i in rows], pooling, show)
+        with warnings.catch_warnings():  # reported below with input row numbers
+            warnings.filterwarnings("ignore", message=".*longer than max_length.*")
+            emb = _embed(encoder, [parsed.smiles[i] for i in rows], pooling, show)
+        cut = np.asarray(emb.meta.get("truncated_rows", []), dtype=np.int64)
+        if len(cut):
+            shown = ", ".join(str(int(r)) for r in rows[cut][:10])
+            notes.append(
+                f"{len(cut)} molecule(s) longer than the encoder's max_length were cut to it "
+                f"(input rows {shown}{'...' if len(cut) > 10 else ''})"
+            )
     n = len(rows)
     if n < 4:
         raise ConfigError(f"analysis needs at least 4 valid molecules, got {n}")
@@ -252,7 +264,11 @@ def analyze(
         bar.advance(1, "token states")
         if encoder is not None and any(m in wanted for m in TOKEN_METRICS):
             sub = rows[_subsample(n, token_molecules, np.random.default_rng(seed + 1))]
-            values.update(_token_metrics(encoder, [parsed.smiles[i] for i in sub], wanted, alpha, n_layers))
+            with warnings.catch_warnings():  # the same cut molecules as noted above
+                warnings.filterwarnings("ignore", message=".*longer than max_length.*")
+                values.update(
+                    _token_metrics(encoder, [parsed.smiles[i] for i in sub], wanted, alpha, n_layers)
+                )
             if len(sub) < n:
                 notes.append(f"token metrics on {len(sub)} of the {n} molecules (--token-molecules)")
         bar.advance(1, "augmentations")
@@ -289,6 +305,7 @@ def analyze(
     }
     return DepthProfile(
         encoder=name, metrics=table, cka=cka_mat, cka_method=cka, rows=np.asarray(rows),
+        smiles=tuple(emb.smiles),
         notes=tuple(notes), params=params,
     )
 
