@@ -17,6 +17,7 @@ from molstrata.probe.gbdt import GBDTProbe
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS, LinearProbe
 from molstrata.probe.mlp import MLPProbe
 from molstrata.probe.outputs import write_tables
+from molstrata.probe.runner import ProbeRun, sweep
 from molstrata.probe.selection import (
     STRATEGIES,
     delta_pct,
@@ -24,7 +25,6 @@ from molstrata.probe.selection import (
     register_strategy,
     select_layer,
 )
-from molstrata.probe.sweep import ProbeRun, sweep
 
 __all__ = [
     "DEFAULT_ALPHAS",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from molstrata.core.errors import OptionalDependencyError
@@ -32,6 +34,7 @@ class GBDTProbe(PerLayerProbe):
     ----------
     task_type : ``"regression"`` or ``"classification"``
     metric : validation metric (default ``mae`` / ``roc-auc``)
+    n_estimators : most trees (default :data:`LGBM_SETTINGS`' 1000)
     early_stopping_rounds : patience in boosting rounds
     n_jobs : LightGBM threads
     seed : LightGBM ``random_state``
@@ -42,12 +45,14 @@ class GBDTProbe(PerLayerProbe):
     best_param_ : ndarray of int (n_layers,), the number of trees kept per layer
     """
 
-    _params = ("task_type", "metric", "early_stopping_rounds", "n_jobs", "seed")
+    _params = ("task_type", "metric", "n_estimators", "early_stopping_rounds", "n_jobs", "seed")
 
     def __init__(self, task_type: str = "regression", metric: str | None = None,
-                 early_stopping_rounds: int = 50, n_jobs: int = 2, seed: int = 0):
+                 n_estimators: int = 1000, early_stopping_rounds: int = 50, n_jobs: int = 2,
+                 seed: int = 0):
         self.task_type = task_type
         self.metric = metric
+        self.n_estimators = n_estimators
         self.early_stopping_rounds = early_stopping_rounds
         self.n_jobs = n_jobs
         self.seed = seed
@@ -60,11 +65,15 @@ class GBDTProbe(PerLayerProbe):
                 "the gbdt probe needs LightGBM: pip install 'molstrata[gbdt]'"
             ) from exc
         cls = lgb.LGBMRegressor if self.task_type == "regression" else lgb.LGBMClassifier
-        model = cls(**LGBM_SETTINGS, metric=_LGBM_METRIC[metric], random_state=self.seed,
+        settings = {**LGBM_SETTINGS, "n_estimators": int(self.n_estimators)}
+        model = cls(**settings, metric=_LGBM_METRIC[metric], random_state=self.seed,
                     n_jobs=self.n_jobs, verbose=-1)
-        model.fit(X, y, eval_set=[(Xv, yv)],
-                  callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
-        return model, self._predict_one(model, Xv), int(model.best_iteration_ or LGBM_SETTINGS["n_estimators"])
+        with warnings.catch_warnings():  # eval_set is deprecated in LightGBM 4.7, needed before
+            warnings.simplefilter("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=".*eval_set.*")
+            model.fit(X, y, eval_set=[(Xv, yv)],
+                      callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
+        return model, self._predict_one(model, Xv), int(model.best_iteration_ or settings["n_estimators"])
 
     def _predict_one(self, model, X) -> np.ndarray:
         if self.task_type == "regression":
