@@ -34,7 +34,10 @@ PROGRESS_MIN = 2000
 def _is_oom(exc: BaseException) -> bool:
     import torch
 
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc).lower()
+    return "out of memory" in text or "can't allocate memory" in text  # CUDA / MPS / CPU
 
 
 def batch_order(sizes: np.ndarray, *, sort: bool = True) -> np.ndarray:
