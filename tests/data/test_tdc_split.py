@@ -11,6 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from molstrata.data import list_tasks, load_task
@@ -88,3 +89,31 @@ def test_unparsable_rows_are_omitted_and_not_counted():
     assert benzene <= set(train) or benzene <= set(valid)
     acyclic = {4, 5, 8, 9}  # all have the empty scaffold
     assert acyclic <= set(train) or acyclic <= set(valid)
+
+
+@pytest.mark.parametrize("name", ["caco2_wang", "herg"])
+def test_installed_rdkit_path_matches_pytdc_too(name, data_dir, monkeypatch):
+    """Without the shipped groups, grouping with the installed RDKit gives PyTDC's split."""
+    from molstrata.data import _admet
+
+    monkeypatch.setattr(_admet, "shipped_groups", lambda task, sha256: None)
+    _admet._train_val.cache_clear()
+    try:
+        _check(name, data_dir)
+    finally:
+        _admet._train_val.cache_clear()
+
+
+def test_shipped_groups_are_for_the_official_files(data_dir):
+    from molstrata.data._admet import _shipped_table, shipped_groups
+    from molstrata.data._source import OFFICIAL_SHA256
+
+    table = _shipped_table()
+    assert sorted(table) == list_tasks("admet")
+    for name, entry in table.items():
+        assert entry["sha256"] == OFFICIAL_SHA256[f"{name}/train_val.csv"]
+    assert shipped_groups("dili", "0" * 64) is None  # another file is grouped with RDKit
+    raw = (data_dir / "admet_group" / "dili" / "train_val.csv").read_bytes()
+    shipped = shipped_groups("dili", hashlib.sha256(raw).hexdigest())
+    smiles = pd.read_csv(data_dir / "admet_group" / "dili" / "train_val.csv")["Drug"].tolist()
+    assert shipped.groups == scaffold_groups(smiles).groups  # same grouping with today's RDKit

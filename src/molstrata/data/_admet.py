@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from functools import lru_cache
@@ -27,7 +28,7 @@ def load_admet(name: str, seed: int, data_dir: str | os.PathLike | None = None) 
     train_val_path = task_file(folder, name, "train_val.csv")
     test_path = task_file(folder, name, "test.csv")
 
-    train_val, groups = _train_val(str(train_val_path), *_stamp(train_val_path))
+    train_val, groups = _train_val(str(train_val_path), *_stamp(train_val_path), task=name)
     train_idx, valid_idx, _ = scaffold_split_indices(groups, seed, TRAIN_VALID_FRAC)
     test, test_invalid = _test(str(test_path), *_stamp(test_path))
 
@@ -87,10 +88,52 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=32)
-def _train_val(path: str, mtime_ns: int, size: int) -> tuple[pd.DataFrame, ScaffoldGroups]:
-    """The train_val table and its scaffold groups (seed-independent, so cached)."""
+def _train_val(
+    path: str, mtime_ns: int, size: int, task: str
+) -> tuple[pd.DataFrame, ScaffoldGroups]:
+    """The train_val table and its scaffold groups (seed-independent, so cached).
+
+    For the official files the groups come from ``tdc_scaffold_groups.json``, computed with
+    the RDKit PyTDC pins, so the split does not depend on the installed RDKit; any other
+    file is grouped with the installed RDKit.
+    """
     frame = read_task_csv(path)
-    return frame, cached_scaffold_groups(frame["Drug"].tolist())
+    raw = Path(path).read_bytes()
+    groups = shipped_groups(task, hashlib.sha256(raw).hexdigest())
+    if groups is None or groups.n_rows != len(frame):
+        groups = cached_scaffold_groups(frame["Drug"].tolist())
+    return frame, groups
+
+
+def shipped_groups(task: str, sha256: str) -> ScaffoldGroups | None:
+    """PyTDC's scaffold groups of an official ``train_val.csv``, or ``None`` if not shipped.
+
+    ``tdc_scaffold_groups.json`` holds, per task, the file's sha256 and each row's group
+    number (by first appearance; -1 where PyTDC's RDKit raised), written by
+    ``tests/fixtures/make_tdc_scaffold_groups.py`` with RDKit 2023.9.6. Each group's rows are
+    put in a Python ``set`` in row order, as PyTDC does, so the dealing order is the same.
+    """
+    entry = _shipped_table().get(task)
+    if entry is None or entry["sha256"] != sha256:
+        return None
+    sets: dict[int, set[int]] = {}
+    failed = []
+    for row, group in enumerate(entry["groups"]):
+        if group < 0:
+            failed.append(row)
+        else:
+            sets.setdefault(group, set()).add(row)
+    frozen = tuple(tuple(rows) for rows in sets.values())
+    return ScaffoldGroups(frozen, np.asarray(failed, dtype=np.int64), len(entry["groups"]))
+
+
+@lru_cache(maxsize=1)
+def _shipped_table() -> dict:
+    import json
+    from importlib import resources
+
+    text = resources.files("molstrata.data").joinpath("tdc_scaffold_groups.json").read_text()
+    return json.loads(text)["tasks"]
 
 
 @lru_cache(maxsize=32)

@@ -23,8 +23,8 @@ does the same, without importing PyTDC:
    Python ``set`` of their indices, which fixes the row order of each part.
 
 The scaffold strings only decide which rows share a group; the group order comes from
-first appearance. Different RDKit versions can still group a few molecules differently;
-see the module docstring of :mod:`molstrata.data` for the measured agreement.
+first appearance. Different RDKit versions can group a few molecules differently, which is
+why the groups of the official ADMET files ship precomputed (see :mod:`molstrata.data`).
 """
 
 from __future__ import annotations
