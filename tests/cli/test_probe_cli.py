@@ -119,7 +119,7 @@ def test_rerun_resumes_every_cell(probe_run, tiny_roberta_dir, data_dir):
     before = pd.read_csv(out / "probe_results.csv")
     result = CliRunner().invoke(app, [
         "probe", "--encoder", str(tiny_roberta_dir), "--tasks", ",".join(TASKS), "--seeds", "1,2",
-        "--out", str(out), "--data-dir", str(data_dir),
+        "--out", str(out), "--data-dir", str(data_dir), "--no-report",
     ])
     assert result.exit_code == 0, result.output
     assert "resumed: 16" in result.output.replace("\n", " ")

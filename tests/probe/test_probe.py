@@ -93,3 +93,12 @@ def test_mlp_through_probe(clf_data):
     emb, split = clf_data
     s = probe(emb, split, model="mlp", params={"max_epochs": 5, "patience": 2})
     assert s.model == "mlp" and s.valid_scores.shape == (4,)
+
+
+def test_top_level_probe_is_callable(reg_data):
+    import molstrata
+    import molstrata.probe.runner  # noqa: F401  (binds molstrata.probe to the package)
+
+    emb, split = reg_data
+    assert molstrata.probe(emb, split).selected_layer == probe(emb, split).selected_layer
+    assert molstrata.select_layer([0.1, 0.3], "roc-auc") == 1

@@ -12,6 +12,9 @@ Probes follow scikit-learn's estimator contract and take one array per layer:
 regularisation grid, batched across layers), :class:`MLPProbe`, :class:`GBDTProbe`.
 """
 
+import sys as _sys
+import types as _types
+
 from molstrata.probe._probe import PROBES, LayerCell, LayerScores, probe
 from molstrata.probe.gbdt import GBDTProbe
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS, LinearProbe
@@ -45,3 +48,15 @@ __all__ = [
     "sweep",
     "write_tables",
 ]
+
+
+class _CallableModule(_types.ModuleType):
+    """``molstrata.probe`` is both this package and the :func:`probe` function: once the
+    package is imported, Python binds the name ``molstrata.probe`` to the module, so the
+    module forwards calls to :func:`probe` (``molstrata.probe(embeddings, split)`` works)."""
+
+    def __call__(self, *args, **kwargs):
+        return probe(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule
