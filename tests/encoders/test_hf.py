@@ -249,3 +249,10 @@ def test_canonicalize_false_feeds_raw_strings(tiny_roberta_dir):
     assert fed_raw.meta["canonicalize"] is False
     states = enc.token_states(raw, canonicalize=False)
     assert [s.shape for s in states[0]] == [(3, 32), (3, 32)]
+
+
+def test_uncached_hub_id_fails_clearly_offline():
+    from molstrata.core.errors import DataNotFoundError
+
+    with pytest.raises(DataNotFoundError, match="molstrata-test/not-a-cached-model"):
+        load_encoder("molstrata-test/not-a-cached-model")

@@ -53,11 +53,13 @@ def _sha256_json(obj: Any) -> str:
 
 def state_dict_sha256(module: Any) -> str:
     """sha256 over every parameter and buffer (name, dtype, shape, bytes), in name order."""
+    import torch
+
     h = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(dtype=__import__("torch").uint8).numpy().tobytes())
+        h.update(t.reshape(-1).view(dtype=torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 
