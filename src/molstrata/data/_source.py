@@ -29,7 +29,7 @@ import zipfile
 from functools import lru_cache
 from pathlib import Path
 
-from molstrata.core.errors import ChecksumError, DataNotFoundError
+from molstrata.core.errors import ChecksumError, ConfigError, DataNotFoundError
 from molstrata.core.paths import DATA_ENV, env_data_dir, user_data_dir
 
 TDC_URL = "https://dataverse.harvard.edu/api/access/datafile/4426004"
@@ -172,8 +172,19 @@ def download_admet(dest: str | os.PathLike, *, url: str | None = None) -> Path:
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     url = url or os.environ.get(URL_ENV, "").strip() or TDC_URL
-    timeout = float(os.environ.get(TIMEOUT_ENV, "5") or 5)
-    downloader = pooch.HTTPDownloader(progressbar=True, timeout=(timeout, 60.0))
+    try:
+        timeout = float(os.environ.get(TIMEOUT_ENV, "").strip() or 5)
+    except ValueError:
+        raise ConfigError(
+            f"{TIMEOUT_ENV}={os.environ[TIMEOUT_ENV]!r} is not a number of seconds"
+        ) from None
+    try:
+        import tqdm  # noqa: F401  (pooch's progress bar)
+
+        progressbar = True
+    except ImportError:  # pragma: no cover
+        progressbar = False
+    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=(timeout, 60.0))
     try:
         archive = pooch.retrieve(
             url,

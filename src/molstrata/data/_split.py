@@ -73,7 +73,7 @@ def scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
     RDLogger.DisableLog("rdApp.*")
     groups: dict[str, set[int]] = {}
     failed: list[int] = []
-    for i, smi in enumerate(smiles):
+    for i, smi in enumerate(_progress(smiles, "Bemis-Murcko scaffolds")):
         # PyTDC: MurckoScaffoldSmiles raises -> row omitted. Blank strings (RDKit reads an
         # empty molecule) count as failures too; no TDC file has one.
         mol = Chem.MolFromSmiles(smi) if isinstance(smi, str) and smi.strip() else None
@@ -84,6 +84,17 @@ def scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
         groups.setdefault(scaffold, set()).add(i)
     frozen = tuple(tuple(rows) for rows in groups.values())  # set iteration order, as PyTDC
     return ScaffoldGroups(frozen, np.asarray(failed, dtype=np.int64), len(smiles))
+
+
+def _progress(items: Sequence[str], desc: str):
+    """A tqdm bar on stderr for long lists (>= 5,000 molecules) when tqdm is installed."""
+    if len(items) < 5000:
+        return items
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm comes with transformers
+        return items
+    return tqdm(items, desc=desc, unit="mol", leave=False)
 
 
 def scaffold_split_indices(

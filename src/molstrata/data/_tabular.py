@@ -94,6 +94,7 @@ def load_moleculenet(
         split=split,
         on_invalid=on_invalid,
         allow_missing_labels=True,
+        stacklevel=4,  # the caller of load_task
     )
 
 
@@ -188,6 +189,7 @@ def split_table(
     frac: Sequence[float] = DEFAULT_FRAC,
     on_invalid: str = "omit",
     allow_missing_labels: bool = True,
+    stacklevel: int = 3,
 ) -> TaskSplit:
     """Split one table (n_molecules rows) into a :class:`TaskSplit`."""
     check_choice("split", split, SPLITS)
@@ -232,7 +234,7 @@ def split_table(
             f"{info.name}: {len(omitted)} rows of {source} have SMILES RDKit rejects and are "
             f"in no part (rows {groups.failed.tolist()[:10]}; see TaskSplit.omitted).",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return TaskSplit(
         name=info.name,
