@@ -59,14 +59,18 @@ class HashEncoder(Encoder):
     num_layers = 2
     _alphabet = "CNOScnos()=#123[]+-lBrFI"
 
+    def __init__(self, name: str = "hash-encoder", seed: int = 0):
+        self.name = name
+        self.seed = seed
+
     def identity(self):
-        return {"name": self.name, "version": 1}
+        return {"name": self.name, "version": 1, "seed": self.seed}
 
     def _forward(self, smiles):
         counts = torch.tensor(
             [[s.count(c) for c in self._alphabet] for s in smiles], dtype=torch.float32
         )
-        g = torch.Generator().manual_seed(0)
+        g = torch.Generator().manual_seed(self.seed)
         hidden = []
         h = counts
         for _ in range(self.num_layers + 1):
@@ -80,3 +84,9 @@ class HashEncoder(Encoder):
 @pytest.fixture
 def hash_encoder():
     return HashEncoder()
+
+
+@pytest.fixture
+def make_hash_encoder():
+    """Factory: ``make_hash_encoder(name, seed)`` → a :class:`HashEncoder`."""
+    return HashEncoder

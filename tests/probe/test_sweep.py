@@ -79,3 +79,19 @@ def test_seed_and_task_parsing():
     assert resolve_tasks("Caco2_Wang, herg") == ["caco2_wang", "herg"]
     with pytest.raises(ConfigError, match="caco"):
         resolve_tasks("caco2")
+
+
+def test_two_encoders_in_one_report(data_dir, tmp_path, make_hash_encoder):
+    import json
+
+    encs = [make_hash_encoder("hash-a", seed=0), make_hash_encoder("hash-b", seed=1)]
+    run = sweep(encs, "caco2_wang,hia_hou", [1], out=tmp_path, data_dir=data_dir, progress=False)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert sorted(summary["encoder"].unique()) == ["hash-a", "hash-b"] and len(summary) == 4
+    for enc in ("hash-a", "hash-b"):
+        board = json.loads((tmp_path / "leaderboard" / f"{enc}.json").read_text())
+        assert set(board) == {"caco2_wang", "hia_hou"}
+        assert (tmp_path / "predictions" / enc / "caco2_wang_seed1.csv").is_file()
+    text = run.files["report"].read_text()
+    assert "hash-a" in text and "hash-b" in text
+    assert (tmp_path / "figures" / "delta_heatmap.png").is_file()
