@@ -189,3 +189,16 @@ def test_resolve_task_from_cli_flags(data_dir):
         resolve_task("caco2_wang", MOLS30)
     with pytest.raises(ConfigError, match="exactly one"):
         resolve_task()
+
+
+def test_parse_smiles_reports_rows_and_keeps_alignment():
+    from molstrata.data import parse_smiles
+
+    smiles = ["CCO", "C1CC", "c1ccccc1", None, "OCC"]
+    with pytest.raises(InvalidSmilesError) as err:
+        parse_smiles(smiles, source="demo.csv")
+    assert err.value.indices == [1, 3] and "demo.csv" in str(err.value)
+    parsed = parse_smiles(smiles, on_invalid="mask")
+    assert parsed.valid.tolist() == [True, False, True, False, True]
+    assert parsed.canonical[0] == parsed.canonical[4] == "CCO"  # same molecule, same canonical form
+    assert parsed.invalid_indices.tolist() == [1, 3]
