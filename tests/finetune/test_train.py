@@ -134,10 +134,17 @@ def test_training_learns_and_scores_validation_with_the_task_metric(tiny_encoder
     assert run.best_score == min(row["valid_score"] for row in run.history)
 
 
-def test_early_stopping_stops_after_patience(tiny_encoder, caco2_tiny):
-    cfg = TrainConfig(lr=1e-9, epochs=6, batch_size=48, patience=1, seed=1)  # nothing improves
+def test_early_stopping_stops_after_patience(tiny_encoder, caco2_tiny, monkeypatch):
+    from molstrata.finetune import train as train_mod
+
+    scores = iter([0.50, 0.40, 0.45, 0.41, 0.30, 0.20])  # validation MAE per epoch
+    monkeypatch.setattr(train_mod, "evaluate", lambda metric, y, p: next(scores))
+    cfg = TrainConfig(lr=1e-4, epochs=6, batch_size=64, patience=2, seed=1)
     run, _ = _run(tiny_encoder, caco2_tiny, cfg)
-    assert run.stopped_early and len(run.history) < 6
+    # best at epoch 2; epochs 3 and 4 do not beat it -> stop after epoch 4, never see 0.30
+    assert run.stopped_early
+    assert [r["epoch"] for r in run.history] == [1, 2, 3, 4]
+    assert (run.best_epoch, run.best_score) == (2, 0.40)
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,7 @@ def frozen_scores(encoder: Any, split: Any, *, pooling: str | None = None) -> pd
     probe = LinearProbe(task_type=split.task_type, metric=split.metric).fit(
         [x[etr.valid] for x in etr], ytr[etr.valid], [x[eva.valid] for x in eva], yva[eva.valid]
     )
-    pred = np.full((len(etr), len(yte)), float(np.mean(ytr[etr.valid])))
+    pred = np.full((etr.n_layers, len(yte)), float(np.mean(ytr[etr.valid])))
     pred[:, ete.valid] = probe.predict([x[ete.valid] for x in ete])
     test = np.atleast_1d(score_columns(split.metric, yte, pred.T))
     rows = [{"layer": k, "split": "valid", "score": float(s)} for k, s in enumerate(probe.valid_scores_)]

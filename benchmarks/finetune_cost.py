@@ -1,0 +1,117 @@
+"""Cost of finetuning vs truncation depth k (issue 6 benchmark).
+
+A 6-layer, 256-wide RoBERTa (random init; cost does not depend on the weights) with the
+atom-level regex SMILES tokenizer, loaded through the HF adapter, is truncated at every depth
+k = 1..6 and trained for one epoch with :func:`molstrata.finetune.fit` on a small TDC task
+(train split of seed 1; the epoch includes the validation pass). Reports seconds per epoch,
+its ratio to the full model, trainable parameters, and a least-squares line through the
+times. Target: ≈ linear in k, and k = L/2 costs ≤ 0.6× the full model.
+
+    nice -n 5 python benchmarks/finetune_cost.py --task caco2_wang --threads 1 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def build_model_dir(folder: Path, smiles: list[str], layers: int, hidden: int) -> Path:
+    import torch
+    from transformers import RobertaConfig, RobertaModel
+
+    from molstrata.pretrain.tokenizer import build_smiles_tokenizer
+
+    tok = build_smiles_tokenizer(smiles, model_max_length=128)
+    torch.manual_seed(0)
+    cfg = RobertaConfig(
+        vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 64), intermediate_size=4 * hidden,
+        max_position_embeddings=130, pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+    )
+    RobertaModel(cfg, add_pooling_layer=False).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--task", default="caco2_wang")
+    ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=2, help="epochs timed per depth (min is kept)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--json", default=None, help="also write the results here")
+    args = ap.parse_args()
+
+    import torch
+
+    from molstrata.data import load_task
+    from molstrata.data.smiles import parse_smiles
+    from molstrata.encoders import load_encoder
+    from molstrata.finetune import Dataset, TargetScaler, TrainConfig, build_model, fit
+
+    torch.set_num_threads(args.threads)
+    split = load_task(args.task, seed=1, data_dir=args.data_dir)
+    sets = []
+    for frame in (split.train, split.valid):
+        parsed = parse_smiles(frame["Drug"].tolist(), on_invalid="mask")
+        y = frame["Y"].to_numpy(dtype=np.float64)[parsed.valid]
+        sets.append(Dataset(tuple(np.asarray(parsed.canonical, dtype=object)[parsed.valid]), y))
+    train, valid = sets
+    scaler = TargetScaler.fit(train.y, split.task_type)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = build_model_dir(Path(tmp), list(train.smiles) + list(valid.smiles), args.layers, args.hidden)
+        full = load_encoder(str(folder), device="cpu")
+        cfg = TrainConfig(lr=5e-5, epochs=1, batch_size=args.batch_size)
+        # warm-up (allocator, lazy imports) on the shallowest model, not timed
+        fit(build_model(full, 1), Dataset(train.smiles[:64], train.y[:64]), valid,
+            task_type=split.task_type, metric=split.metric, config=cfg, scaler=scaler)
+        for k in range(1, args.layers + 1):
+            times = []
+            for _ in range(args.repeats):
+                torch.manual_seed(0)
+                model = build_model(full, k)
+                t0 = time.perf_counter()
+                fit(model, train, valid, task_type=split.task_type, metric=split.metric,
+                    config=cfg, scaler=scaler)
+                times.append(time.perf_counter() - t0)
+            rows.append({"k": k, "seconds_per_epoch": min(times), "all_times": times,
+                         "parameters": model.n_parameters(),
+                         "blocks": len(model.backbone.encoder.layer)})
+            print(f"k={k}: {min(times):.2f} s/epoch  params={rows[-1]['parameters']:,}", flush=True)
+
+    t = np.array([r["seconds_per_epoch"] for r in rows])
+    ks = np.arange(1, args.layers + 1)
+    slope, intercept = np.polyfit(ks, t, 1)
+    fitted = slope * ks + intercept
+    r2 = 1 - ((t - fitted) ** 2).sum() / ((t - t.mean()) ** 2).sum()
+    half = args.layers // 2
+    print()
+    print(f"task {args.task}: {len(train)} train / {len(valid)} valid molecules, batch {args.batch_size}, "
+          f"{args.threads} thread(s), {args.layers}x{args.hidden} RoBERTa")
+    print("| k | s/epoch | × full | params |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['k']} | {r['seconds_per_epoch']:.2f} | {r['seconds_per_epoch'] / t[-1]:.2f} | {r['parameters']:,} |")
+    print(f"linear fit: {slope:.3f} s per block + {intercept:.3f} s fixed, R² = {r2:.4f}")
+    print(f"k = L/2 = {half}: {t[half - 1] / t[-1]:.2f}× the full model (target ≤ 0.60)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "task": args.task, "rows": rows, "slope": slope, "intercept": intercept, "r2": r2,
+            "half_ratio": float(t[half - 1] / t[-1]), "threads": args.threads,
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
