@@ -56,3 +56,11 @@ def test_bad_group_is_a_friendly_error(data_dir, monkeypatch, capsys):
     code = _run_main(monkeypatch, "tasks", "--group", "tox", "--data-dir", str(data_dir))
     err = capsys.readouterr().err
     assert code == 2 and "--group" in err and "'moleculenet'" in err and "Traceback" not in err
+
+
+def test_group_all_marks_missing_moleculenet_files(data_dir, tmp_path):
+    (tmp_path / "admet_group").symlink_to(data_dir / "admet_group")
+    rows = {r["name"]: r for r in task_rows("all", tmp_path)}
+    assert len(rows) == 31
+    assert rows["moleculenet:bace"]["train_val"] == "not found"
+    assert rows["ames"]["test"] == 1457

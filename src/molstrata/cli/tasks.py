@@ -12,12 +12,13 @@ GROUP_CHOICES = ("admet", "moleculenet", "all")
 def task_rows(group: str = "admet", data_dir: Path | None = None) -> list[dict[str, object]]:
     """One dict per task: name, type, metric, targets, train_val and test row counts.
 
-    For MoleculeNet tasks ``train_val`` is the number of rows in the CSV and ``test`` is
-    ``None`` (the 80/10/10 scaffold split depends on the seed).
+    For MoleculeNet tasks ``train_val`` is the number of rows in the CSV (``"not found"``
+    with ``group="all"`` when the file is absent) and ``test`` is ``None`` (the 80/10/10
+    scaffold split depends on the seed).
     """
     import pandas as pd
 
-    from molstrata.core.errors import check_choice
+    from molstrata.core.errors import DataNotFoundError, check_choice
     from molstrata.data import list_tasks, task_info
     from molstrata.data._admet import task_file
     from molstrata.data._registry import MOLECULENET_TASKS
@@ -40,7 +41,15 @@ def task_rows(group: str = "admet", data_dir: Path | None = None) -> list[dict[s
     if group in ("moleculenet", "all"):
         for name in list_tasks("moleculenet"):
             spec = MOLECULENET_TASKS[name]
-            n_rows = len(pd.read_csv(moleculenet_file(name, data_dir), usecols=[spec.smiles_col]))
+            try:
+                path = moleculenet_file(name, data_dir)
+            except DataNotFoundError:
+                if group == "moleculenet":
+                    raise
+                path = None  # "all": list the task, mark its file missing
+            n_rows = (
+                "not found" if path is None else len(pd.read_csv(path, usecols=[spec.smiles_col]))
+            )
             rows.append(
                 {"name": name, "type": spec.info.task_type, "metric": spec.info.metric,
                  "targets": len(spec.target_cols), "train_val": n_rows, "test": None}
