@@ -44,10 +44,14 @@ def serve(tmp_path):
 
 @pytest.fixture
 def no_local_data(tmp_path, monkeypatch):
-    """No MOLSTRATA_DATA_DIR, and an empty user data dir (platformdirs reads XDG_DATA_HOME)."""
+    """No MOLSTRATA_DATA_DIR, and an empty user data dir under tmp_path."""
+    from molstrata.data import _source
+
     monkeypatch.delenv("MOLSTRATA_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "xdg" / "molstrata"
+    target = tmp_path / "xdg" / "molstrata"
+    monkeypatch.setattr(_source, "user_data_dir", lambda: target)  # any OS, not only XDG
+    return target
 
 
 def test_shared_archive_has_tdc_md5(data_dir):
