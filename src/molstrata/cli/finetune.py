@@ -36,7 +36,7 @@ def _ints(text: str, flag: str) -> list[int]:
 
 def finetune_command(
     encoder: str = typer.Option("default", "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
-    task: str = typer.Option(..., "--task", "-t", help="A task name (molstrata tasks)."),
+    task: str = typer.Option(..., "--task", "-t", help="A task name (molstrata tasks), or several comma-separated (each in OUT/<task>/, combined tables in OUT)."),
     layers: str = typer.Option("auto", "--layers", "-l", help="auto (top-m depths by frozen-probe VALIDATION score + the final layer) | all | k1,k2 (the final layer is always added as baseline)."),
     seeds: str = typer.Option("1,2,3", "--seeds", help="Split seeds, comma-separated."),
     lrs: str = typer.Option("1e-5,2e-5,5e-5,1e-4,2e-4", "--lrs", help="Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation."),
@@ -61,7 +61,7 @@ def finetune_command(
     from rich.console import Console
 
     from molstrata.finetune import HeadConfig, TrainConfig
-    from molstrata.finetune.run import run_finetune
+    from molstrata.finetune.run import run_finetune_tasks
 
     if threads is not None:
         torch.set_num_threads(threads)
@@ -70,22 +70,24 @@ def finetune_command(
         epochs=epochs or (GPU_EPOCHS if on_gpu else CPU_EPOCHS), batch_size=batch_size,
         grad_accum=grad_accum, patience=patience, weight_decay=weight_decay,
     )
-    res = run_finetune(
-        encoder, task, layers=layers, seeds=_ints(seeds, "--seeds"), lrs=_floats(lrs, "--lrs"),
-        config=config, head=HeadConfig(hidden=head_hidden, dropout=head_dropout), pooling=pooling,
+    res = run_finetune_tasks(
+        encoder, task.split(","), layers=layers, seeds=_ints(seeds, "--seeds"),
+        lrs=_floats(lrs, "--lrs"), config=config,
+        head=HeadConfig(hidden=head_hidden, dropout=head_dropout), pooling=pooling,
         top_m=top_m, out=out, data_dir=data_dir, device=device,
         keep_checkpoints=keep_checkpoints,
     )
     console = Console()
-    s = res["summary"]
-    console.print(f"[bold]{task}[/] ({s['metric'].iloc[0]}), finetuned test mean ± std over seeds:")
-    for row in s.itertuples(index=False):
+    for row in res["summary"].itertuples(index=False):
         console.print(
-            f"  layer {row.layer}: {row.test_mean:.4f} ± {row.test_std:.4f}  "
-            f"Δ% vs full {row.delta_pct:+.1f}  (frozen probe {row.frozen_test_mean:.4f})"
+            f"  {row.task} ({row.metric}) layer {row.layer}: {row.test_mean:.4f} ± "
+            f"{row.test_std:.4f}  Δ% vs full {row.delta_pct:+.1f}  (frozen probe "
+            f"{row.frozen_test_mean:.4f})"
         )
     corr = res["correlations"]
-    console.print(f"frozen vs finetuned Pearson r (test, {corr['n_layers']} depths): {corr['pearson_test']:.3f}")
+    if isinstance(corr, dict):
+        console.print(f"frozen vs finetuned Pearson r (test, {corr['n_layers']} depths): "
+                      f"{corr['pearson_test']:.3f}")
     console.print(f"wrote {out}/report.md")
 
 

@@ -6,6 +6,7 @@ output tables, figures and report).
 """
 
 from molstrata.finetune.model import FinetuneModel, HeadConfig, build_model, make_head, truncate
+from molstrata.finetune.run import run_finetune, run_finetune_tasks
 from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune, select_best
 from molstrata.finetune.targets import TargetScaler
 from molstrata.finetune.train import Dataset, EpochReport, TrainConfig, TrainRun, fit, predict
@@ -25,6 +26,8 @@ __all__ = [
     "fit",
     "make_head",
     "predict",
+    "run_finetune",
+    "run_finetune_tasks",
     "select_best",
     "truncate",
 ]

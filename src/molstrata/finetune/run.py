@@ -244,3 +244,21 @@ def run_finetune(
             bar.stop()
     return write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
                          frozen=frozen, splits=splits)
+
+
+def run_finetune_tasks(encoder: str, tasks: Sequence[str], *, out: str | Path = "finetune_run",
+                       **kwargs: Any) -> dict[str, Any]:
+    """:func:`run_finetune` for several tasks, each in ``out/<task>/``, plus combined tables
+    (``finetune_results.csv``, ``summary.csv``, ``leaderboard.json``) and a ``report.md``
+    with the frozen-vs-finetuned correlation over tasks in ``out``. Same options as
+    :func:`run_finetune`."""
+    from molstrata.finetune.outputs import write_combined
+
+    tasks = list(dict.fromkeys(t.strip() for t in tasks if t.strip()))
+    if not tasks:
+        raise ConfigError("--task is empty")
+    out = Path(out)
+    if len(tasks) == 1:
+        return run_finetune(encoder, tasks[0], out=out, **kwargs)
+    runs = {t: run_finetune(encoder, t, out=out / t, **kwargs) for t in tasks}
+    return write_combined(out, encoder, runs)
