@@ -128,3 +128,6 @@ register_encoder(
     "admet-ai", "molstrata.encoders.chemprop:load_admet_ai", "molstrata.encoders.chemprop:admet_ai_card"
 )
 register_prefix("chemprop:", "molstrata.encoders.chemprop:load_chemprop")
+# The paper's encoders (issue 8): named HF SMILES models (encoders/zoo.py) and 3D models.
+for _zoo_name in ("chemberta-77m-mlm", "chemberta-zinc-base", "chemgpt-4.7m", "molformer-xl"):
+    register_encoder(_zoo_name, "molstrata.encoders.zoo:load_zoo", "molstrata.encoders.zoo:zoo_card", model=_zoo_name)
