@@ -73,3 +73,23 @@ def test_declared_hook_is_used_and_unsupported_kinds_are_refused(toy_encoder, sm
     assert aug.layers[2].shape == (5, 4, 16)
     with pytest.raises(ConfigError, match="supported: atom_mask"):
         augmented_views(enc, small_smiles[:5], augmentation="random_smiles")
+
+
+class _HalfInvariant(_Canonicalising):
+    """Canonicalises molecules without a ring (views identical), passes ring SMILES as is."""
+
+    def embed(self, smiles, **kw):
+        from rdkit import Chem
+
+        fixed = [s if any(ch.isdigit() for ch in s) else Chem.MolToSmiles(Chem.MolFromSmiles(s))
+                 for s in smiles]
+        kw["canonicalize"] = False
+        return self.inner.embed(fixed, **kw)
+
+
+def test_partly_invariant_encoders_are_flagged_with_the_fraction(toy_encoder):
+    smi = ["CCO", "CCN", "CCCC", "CC(C)O", "c1ccccc1O"]  # 4 of 5 without a ring
+    aug, notes = augmented_views(_HalfInvariant(toy_encoder), smi, n_views=3, seed=0)
+    assert not aug.identical
+    assert aug.frac_identical == pytest.approx(0.8)
+    assert any("identical for 80% of the molecules" in n for n in notes)
