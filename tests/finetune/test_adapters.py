@@ -48,3 +48,13 @@ def test_gradients_reach_the_first_block(adapter, request):
     model(SMILES).pow(2).sum().backward()
     grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
     assert sum(g is not None and bool(g.abs().sum() > 0) for g in grads) > len(grads) // 2
+
+
+def test_too_long_molecules_are_reported(hf_encoder):
+    from molstrata.finetune import Dataset
+    from molstrata.finetune.sweep import _warn_too_long
+
+    long = "C" * 100  # 100 atom tokens > max_length 64
+    parts = {"train": Dataset(("CCO", long), np.zeros(2)), "test": Dataset((long,), np.zeros(1))}
+    with pytest.warns(UserWarning, match="1 train, 1 test molecules are longer than"):
+        _warn_too_long(hf_encoder, "t", parts)

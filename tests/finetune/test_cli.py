@@ -1,4 +1,5 @@
-"""`molstrata finetune` end to end on a tiny registered encoder and a small TDC task."""
+"""`molstrata finetune` end to end: a tiny random HF RoBERTa folder (through the real HF
+adapter) on a small TDC task."""
 
 from __future__ import annotations
 
@@ -10,19 +11,16 @@ import pytest
 from typer.testing import CliRunner
 
 from molstrata.core.errors import ConfigError
-from molstrata.encoders import registry
 
-ARGS = ["finetune", "--encoder", "tiny-ft", "--task", "hia_hou", "--seeds", "1",
-        "--lrs", "1e-3,1e-4", "--epochs", "1", "--batch-size", "32", "--top-m", "1"]
+OPTS = ["--task", "hia_hou", "--seeds", "1", "--lrs", "1e-3,1e-4", "--epochs", "1",
+        "--batch-size", "32", "--top-m", "1", "--device", "cpu"]
 
 
 @pytest.fixture
-def tiny_registered(monkeypatch, data_dir):
-    monkeypatch.setitem(
-        registry._REGISTRY, "tiny-ft",
-        registry.EncoderEntry("tiny-ft", "finetune_tiny:load", "finetune_tiny:card", (("n_layers", 3),)),
-    )
+def cli_args(monkeypatch, data_dir, tiny_roberta_dir):
+    """``molstrata finetune`` arguments with the tiny 3-block RoBERTa folder as encoder."""
     monkeypatch.setenv("MOLSTRATA_DATA_DIR", str(data_dir))
+    return ["finetune", "--encoder", str(tiny_roberta_dir), *OPTS]
 
 
 @pytest.fixture
@@ -32,9 +30,9 @@ def app():
     return app
 
 
-def test_finetune_command_writes_the_run_folder(tiny_registered, app, tmp_path):
+def test_finetune_command_writes_the_run_folder(cli_args, app, tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [*ARGS, "--out", str(out)])
+    result = CliRunner().invoke(app, [*cli_args, "--out", str(out)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     for name in ("finetune_results.csv", "frozen_results.csv", "summary.csv", "selection.csv",
                  "leaderboard.json", "config.toml", "report.md",
@@ -71,13 +69,13 @@ def test_finetune_command_writes_the_run_folder(tiny_registered, app, tmp_path):
     assert "Pearson r" in (out / "report.md").read_text()
 
     # rerun with the same options: every cell is read back, nothing changes
-    again = CliRunner().invoke(app, [*ARGS, "--out", str(out)])
+    again = CliRunner().invoke(app, [*cli_args, "--out", str(out)])
     assert again.exit_code == 0, again.output
     pd.testing.assert_frame_equal(pd.read_csv(out / "finetune_results.csv"), res)
 
 
-def test_bad_layers_and_changed_options_are_refused(tiny_registered, app, tmp_path):
-    result = CliRunner().invoke(app, [*ARGS, "--layers", "0,9", "--out", str(tmp_path / "a")])
+def test_bad_layers_are_refused(cli_args, app, tmp_path):
+    result = CliRunner().invoke(app, [*cli_args, "--layers", "0,9", "--out", str(tmp_path / "a")])
     assert isinstance(result.exception, ConfigError)
     assert "1..3" in str(result.exception)
     with pytest.raises(ConfigError, match="invalid --lrs"):

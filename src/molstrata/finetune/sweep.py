@@ -106,6 +106,18 @@ def _dataset(frame: pd.DataFrame, split: str, task: str) -> tuple[Dataset, np.nd
     return Dataset(tuple(np.asarray(parsed.canonical, dtype=object)[keep]), y[keep]), parsed.valid
 
 
+def _warn_too_long(encoder: Encoder, task: str, parts: dict[str, Dataset]) -> None:
+    """Say how many molecules the encoder's tokenizer will cut at its ``max_length``."""
+    limit = getattr(encoder, "max_length", None)
+    if not limit:
+        return
+    counts = {name: sum(encoder._size(s) > limit for s in ds.smiles) for name, ds in parts.items()}
+    if any(counts.values()):
+        shown = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+        warnings.warn(f"{task}: {shown} molecules are longer than {encoder.name!r}'s max_length="
+                      f"{limit} tokens and are cut to it", stacklevel=3)
+
+
 def finetune(
     encoder: Encoder,
     split: Any,
@@ -165,6 +177,7 @@ def finetune(
             warnings.warn(f"{task} {name}: {len(rows)} invalid SMILES left out (rows {rows[:10]})",
                           stacklevel=2)
     scaler = TargetScaler.fit(train.y, task_type)
+    _warn_too_long(encoder, task, {"train": train, "valid": valid, "test": test})
 
     seed_everything(seed)
     model = build_model(encoder, n_layers, pooling=pooling, head=head)
