@@ -154,3 +154,29 @@ def test_early_stopping_stops_after_patience(tiny_encoder, caco2_tiny, monkeypat
 def test_bad_training_options_are_named(option, value):
     with pytest.raises(ConfigError, match=option):
         TrainConfig(**{option: value})
+
+
+def test_length_grouped_batches_cover_every_molecule_once_with_less_padding(data_dir):
+    import pandas as pd
+
+    from molstrata.finetune.train import _epoch_batches
+
+    smiles = tuple(pd.read_csv(data_dir / "admet_group" / "caco2_wang" / "train_val.csv")["Drug"])
+    ds = Dataset(smiles, np.zeros(len(smiles)))
+    lengths = np.array([len(s) for s in smiles])
+
+    def padding(batches):
+        return sum(int(lengths[b].max()) * len(b) - int(lengths[b].sum()) for b in batches)
+
+    for epoch in (1, 2):
+        grouped = _epoch_batches(ds, TrainConfig(batch_size=16, seed=3), epoch)
+        plain = _epoch_batches(ds, TrainConfig(batch_size=16, seed=3, group_by_length=False), epoch)
+        for batches in (grouped, plain):
+            np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(len(smiles)))
+        assert padding(grouped) < 0.5 * padding(plain)
+    # a function of (seed, epoch): identical when asked again, different next epoch
+    a = _epoch_batches(ds, TrainConfig(batch_size=16, seed=3), 1)
+    b = _epoch_batches(ds, TrainConfig(batch_size=16, seed=3), 1)
+    c = _epoch_batches(ds, TrainConfig(batch_size=16, seed=3), 2)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=False))

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
-#: epochs when --epochs is not given: GPU runs can afford the paper's budget
-GPU_EPOCHS, CPU_EPOCHS = 20, 8
+#: defaults when --epochs / --lrs / --patience are not given: GPU runs get the paper's grid
+GPU_EPOCHS, CPU_EPOCHS = 20, 5
+GPU_PATIENCE, CPU_PATIENCE = 3, 2
+GPU_LRS, CPU_LRS = "1e-5,2e-5,5e-5,1e-4,2e-4", "5e-5,1e-4,2e-4"
 
 
 def _floats(text: str, flag: str) -> list[float]:
@@ -39,11 +41,11 @@ def finetune_command(
     task: str = typer.Option(..., "--task", "-t", help="A task name (molstrata tasks), or several comma-separated (each in OUT/<task>/, combined tables in OUT)."),
     layers: str = typer.Option("auto", "--layers", "-l", help="auto (top-m depths by frozen-probe VALIDATION score + the final layer) | all | k1,k2 (the final layer is always added as baseline)."),
     seeds: str = typer.Option("1,2,3", "--seeds", help="Split seeds, comma-separated."),
-    lrs: str = typer.Option("1e-5,2e-5,5e-5,1e-4,2e-4", "--lrs", help="Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation."),
+    lrs: str | None = typer.Option(None, "--lrs", help=f"Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation. Default: {GPU_LRS} on GPU (the paper's), {CPU_LRS} on CPU."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help=f"Max epochs per learning rate (default {GPU_EPOCHS} on GPU, {CPU_EPOCHS} on CPU)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Molecules per optimizer step."),
     grad_accum: int = typer.Option(1, "--grad-accum", min=1, help="Micro-batches per optimizer step (same gradient, less memory)."),
-    patience: int = typer.Option(3, "--patience", min=1, help="Early stopping: epochs without a better validation score."),
+    patience: int | None = typer.Option(None, "--patience", min=1, help=f"Early stopping: epochs without a better validation score (default {GPU_PATIENCE} on GPU, {CPU_PATIENCE} on CPU)."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", min=0.0, help="AdamW weight decay."),
     top_m: int = typer.Option(2, "--top-m", min=0, help="With --layers auto: how many truncated depths to finetune."),
     pooling: str | None = typer.Option(None, "--pooling", help="Pooling of the last kept layer (default: the encoder's)."),
@@ -68,8 +70,16 @@ def finetune_command(
     on_gpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     config = TrainConfig(
         epochs=epochs or (GPU_EPOCHS if on_gpu else CPU_EPOCHS), batch_size=batch_size,
-        grad_accum=grad_accum, patience=patience, weight_decay=weight_decay,
+        grad_accum=grad_accum, patience=patience or (GPU_PATIENCE if on_gpu else CPU_PATIENCE),
+        weight_decay=weight_decay,
     )
+    if lrs is None:
+        lrs = GPU_LRS if on_gpu else CPU_LRS
+        if not on_gpu:
+            Console(stderr=True).print(
+                f"[yellow]note:[/] no GPU: sweeping learning rates {CPU_LRS}, at most "
+                f"{config.epochs} epochs each (pass --lrs {GPU_LRS} for the paper's grid)"
+            )
     res = run_finetune_tasks(
         encoder, task.split(","), layers=layers, seeds=_ints(seeds, "--seeds"),
         lrs=_floats(lrs, "--lrs"), config=config,

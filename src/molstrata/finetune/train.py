@@ -46,6 +46,9 @@ class TrainConfig:
     amp : mixed precision; ``None`` means on CUDA only (bf16 where supported, else fp16)
     eval_batch_size : molecules per forward pass when predicting
     seed : seeds dropout and the per-epoch shuffles
+    group_by_length : batch molecules of similar SMILES length (shuffled pools of 20 batches,
+        sorted, cut into batches, batch order shuffled; as HF's ``group_by_length``): less
+        padding, same molecules per epoch
     """
 
     lr: float = 5e-5
@@ -59,6 +62,7 @@ class TrainConfig:
     amp: bool | None = None
     eval_batch_size: int = 128
     seed: int = 1
+    group_by_length: bool = True
 
     def __post_init__(self) -> None:
         checks = {
@@ -233,6 +237,23 @@ def _loss(outputs: torch.Tensor, target: torch.Tensor, task_type: str) -> torch.
 
 
 # ------------------------------------------------------------------------------ fit
+def _epoch_batches(train: Dataset, config: TrainConfig, epoch: int) -> list[np.ndarray]:
+    """Row indices of each optimizer step of ``epoch``, a function of (seed, epoch) only."""
+    rng = np.random.default_rng([config.seed, epoch])
+    n, bs = len(train), config.batch_size
+    perm = rng.permutation(n)
+    if not config.group_by_length:
+        return [perm[s : s + bs] for s in range(0, n, bs)]
+    lengths = np.array([len(s) for s in train.smiles])
+    batches = []
+    pool = 20 * bs
+    for p in range(0, n, pool):
+        chunk = perm[p : p + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[s : s + bs] for s in range(0, len(chunk), bs)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def fit(
     model: FinetuneModel,
     train: Dataset,
@@ -272,7 +293,7 @@ def fit(
     use_amp, amp_dtype = _amp_settings(device, config.amp)
     micro = max(1, config.batch_size // config.grad_accum)
     n = len(train)
-    steps_per_epoch = math.ceil(n / config.batch_size)
+    steps_per_epoch = len(_epoch_batches(train, config, 1))  # the same count every epoch
     total_steps = steps_per_epoch * config.epochs
     warmup = int(round(config.warmup_frac * total_steps))
     optimizer = torch.optim.AdamW(
@@ -313,10 +334,8 @@ def fit(
     stopped_early = False
     for epoch in range(start_epoch, config.epochs + 1):
         model.train()
-        perm = np.random.default_rng([config.seed, epoch]).permutation(n)
         total_loss = 0.0
-        for s in range(0, n, config.batch_size):
-            step_rows = perm[s : s + config.batch_size]
+        for step_rows in _epoch_batches(train, config, epoch):
             optimizer.zero_grad(set_to_none=True)
             for m in range(0, len(step_rows), micro):
                 rows = step_rows[m : m + micro]
