@@ -302,12 +302,22 @@ def analyze(
         "aug_molecules": aug_molecules, "n_augmentations": n_augmentations,
         "augmentation": augmentation, "temperature": temperature, "delta": delta,
         "dime_permutations": dime_permutations, "cka": cka, "n_molecules": n,
+        "encoder_identity": _identity(encoder, emb),
     }
     return DepthProfile(
         encoder=name, metrics=table, cka=cka_mat, cka_method=cka, rows=np.asarray(rows),
         smiles=tuple(emb.smiles),
         notes=tuple(notes), params=params,
     )
+
+
+def _identity(encoder: Any, emb: LayerEmbeddings) -> dict:
+    """What defines the encoder's outputs (weights hash, revision...), for ``config.toml``."""
+    ident = emb.meta.get("identity") if isinstance(emb.meta, dict) else None
+    if ident is None and encoder is not None and hasattr(encoder, "identity"):
+        ident = encoder.identity()
+    return {str(k): (v if isinstance(v, (str, int, float, bool)) else str(v))
+            for k, v in (ident or {}).items() if v is not None}
 
 
 def _token_metrics(
