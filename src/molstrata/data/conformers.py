@@ -47,7 +47,7 @@ class ConformerError(MolstrataError, ValueError):
         self.indices = [int(i) for i in indices]
         self.reasons = [str(r) for r in reasons]
         shown = ", ".join(
-            f"row {i} ({s!r}: {r})" for i, s, r in list(zip(self.indices, smiles, self.reasons))[:10]
+            f"row {i} ({s!r}: {r})" for i, s, r in list(zip(self.indices, smiles, self.reasons, strict=True))[:10]
         )
         more = f" (and {len(self.indices) - 10} more)" if len(self.indices) > 10 else ""
         super().__init__(f"no conformer for {len(self.indices)} molecule(s): {shown}{more}")

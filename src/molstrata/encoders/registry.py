@@ -131,3 +131,5 @@ register_prefix("chemprop:", "molstrata.encoders.chemprop:load_chemprop")
 # The paper's encoders (issue 8): named HF SMILES models (encoders/zoo.py) and 3D models.
 for _zoo_name in ("chemberta-77m-mlm", "chemberta-zinc-base", "chemgpt-4.7m", "molformer-xl"):
     register_encoder(_zoo_name, "molstrata.encoders.zoo:load_zoo", "molstrata.encoders.zoo:zoo_card", model=_zoo_name)
+register_encoder("unimol-v1", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v1")
+register_encoder("unimol2-84m", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v2")

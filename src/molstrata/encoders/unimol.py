@@ -1,0 +1,484 @@
+"""Uni-Mol v1 (Zhou et al. 2023) through ``unimol-tools``: every transformer layer.
+
+The architecture is ``unimol_tools.models.unimol.UniMolModel`` exactly as published on PyPI
+(``pip install unimol-tools``); molstrata only reads its layers. Inputs are one RDKit
+conformer per molecule (:mod:`molstrata.data.conformers`), featurised with unimol-tools' own
+``coords2unimol`` (tokens ``[CLS] atoms [SEP]``, centred coordinates, distances, edge types).
+
+Layers: layer 0 is the token embedding after ``emb_layer_norm``; layer k (1..15) the output of
+transformer block k. Uni-Mol applies a final LayerNorm after its last block; as for the
+Hugging Face decoders, the full model's last layer includes it (so it equals unimol-tools'
+``return_repr`` output) and a truncated model drops it (so its layers equal the full model's
+first k + 1). Pooling: ``cls`` (Uni-Mol's molecule representation) or ``mean``/``max``/``sum``
+over atoms ([CLS]/[SEP] excluded).
+
+Hydrogens: ``remove_hs=False`` (default) uses the all-hydrogen checkpoint
+``mol_pre_all_h_220816.pt``, ``remove_hs=True`` the heavy-atom one ``mol_pre_no_h_220816.pt``;
+both read ``mol.dict.txt``. Molecules with more than ``max_atoms`` atoms are cut to their first
+``max_atoms`` atoms (RDKit order: heavy atoms first), warned about and listed in
+``meta["truncated_rows"]`` (unimol-tools samples atoms at random instead).
+
+Uni-Mol2 (``UniMolV2Model``) is not adapted yet: :func:`load_unimol` raises a clear error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molstrata.core.errors import (
+    ConfigError,
+    DataNotFoundError,
+    OptionalDependencyError,
+    check_choice,
+)
+from molstrata.core.embeddings import LayerEmbeddings
+from molstrata.encoders.base import BatchStates, Encoder
+from molstrata.encoders.card import EncoderCard
+
+INSTALL_HINT = 'pip install "molstrata[unimol]"  (or: pip install --no-deps unimol-tools; pip install addict omegaconf hydra-core)'
+WEIGHTS = {False: "mol_pre_all_h_220816.pt", True: "mol_pre_no_h_220816.pt"}
+DICT_FILE = "mol.dict.txt"
+NUM_LAYERS_V1 = 15
+HIDDEN_V1 = 512
+
+
+def _unimol_module() -> Any:
+    try:
+        from unimol_tools.models import unimol
+    except ImportError as exc:
+        raise OptionalDependencyError(
+            f"the Uni-Mol adapter needs unimol-tools ({exc}); install it with {INSTALL_HINT}"
+        ) from exc
+    return unimol
+
+
+def weight_dir() -> Path:
+    """Where unimol-tools keeps its weights: ``UNIMOL_WEIGHT_DIR`` or its package folder."""
+    env = os.environ.get("UNIMOL_WEIGHT_DIR", "").strip()
+    if env:
+        return Path(env).expanduser()
+    try:
+        from unimol_tools.weights.weighthub import get_weight_dir
+    except ImportError:
+        return Path("unimol_tools/weights")
+    return Path(get_weight_dir())
+
+
+@contextmanager
+def _architecture(module: Any, overrides: dict[str, Any]) -> Iterator[None]:
+    """Temporarily change ``module.molecule_architecture()`` (layer count, test sizes)."""
+    original = module.molecule_architecture
+
+    def patched(*args: Any, **kwargs: Any) -> Any:
+        arch = original(*args, **kwargs)
+        arch.update(overrides)
+        return arch
+
+    module.molecule_architecture = patched
+    try:
+        yield
+    finally:
+        module.molecule_architecture = original
+
+
+def build_unimol_v1(
+    dict_path: str | Path, *, remove_hs: bool = False, num_layers: int | None = None,
+    arch: dict[str, Any] | None = None,
+) -> Any:
+    """A ``UniMolModel`` (unimol-tools' class) with fresh weights, nothing downloaded or read
+    but ``dict_path``.
+
+    Parameters
+    ----------
+    dict_path : the checkpoint's token dictionary (``mol.dict.txt``)
+    remove_hs : heavy-atom model (only changes which checkpoint matches)
+    num_layers : build with this many transformer blocks (truncation at load)
+    arch : other ``molecule_architecture()`` overrides (small configs in tests)
+    """
+    unimol = _unimol_module()
+
+    class _UniMolNoDownload(unimol.UniMolModel):
+        def load_pretrained_weights(self, path: Any, strict: bool = False) -> None:
+            """Weights are loaded by molstrata (``weights_only``), never here."""
+
+    overrides = dict(arch or {})
+    if num_layers is not None:
+        overrides["encoder_layers"] = int(num_layers)
+    if not Path(dict_path).is_file():
+        raise DataNotFoundError(f"Uni-Mol token dictionary not found: {dict_path}")
+    with _architecture(unimol, overrides):
+        model = _UniMolNoDownload(
+            output_dim=1, data_type="molecule", pretrained_model_path="<molstrata>",
+            pretrained_dict_path=str(dict_path), remove_hs=remove_hs,
+        )
+    return model.eval()
+
+
+def read_checkpoint(path: str | Path, *, allow_pickle: bool = False) -> dict[str, Any]:
+    """The state dict of a Uni-Mol ``.pt`` checkpoint, read with ``weights_only=True``.
+
+    Uni-Core checkpoints also pickle an ``argparse.Namespace`` of training arguments, which
+    is allowed explicitly. Anything else needs ``allow_pickle=True`` (trusted files only).
+    """
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"Uni-Mol checkpoint not found: {path}")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            state = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
+    except pickle.UnpicklingError as exc:
+        raise ConfigError(
+            f"{path} holds Python objects beyond tensors ({str(exc).splitlines()[0]}); load it "
+            "with allow_pickle=True only if you trust the file"
+        ) from exc
+    for key in ("model", "model_state_dict"):
+        if isinstance(state, dict) and key in state:
+            state = state[key]
+    return dict(state)
+
+
+def _load_weights(model: Any, state: dict[str, Any], source: str) -> None:
+    own = model.state_dict()
+    needed = [k for k in own if not k.startswith("classification_head.")]
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise ConfigError(
+            f"{source} is not a Uni-Mol v1 checkpoint for this architecture: {len(missing)} "
+            f"weights missing, e.g. {missing[:5]}"
+        )
+    bad = [k for k in needed if tuple(state[k].shape) != tuple(own[k].shape)]
+    if bad:
+        raise ConfigError(
+            f"{source}: shapes differ for {bad[:5]} (e.g. {bad[0]}: checkpoint "
+            f"{tuple(state[bad[0]].shape)} vs model {tuple(own[bad[0]].shape)})"
+        )
+    model.load_state_dict({k: state[k] for k in needed}, strict=False)
+
+
+def _state_sha256(model: Any) -> str:
+    import torch
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(dtype=torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+class UniMolEncoder(Encoder):
+    """Every layer of a unimol-tools ``UniMolModel`` on RDKit conformers.
+
+    Attributes
+    ----------
+    model : unimol_tools UniMolModel in ``eval()`` mode (possibly with fewer blocks)
+    num_layers : int, blocks kept; ``embed`` returns ``num_layers + 1`` layers
+    full_num_layers : int, blocks of the checkpoint
+    final_norm : bool, whether the last layer includes Uni-Mol's final LayerNorm (full model)
+    remove_hs : bool, heavy atoms only
+    max_atoms : int, atoms kept per molecule
+    """
+
+    poolings = ("mean", "max", "sum", "cls")
+    default_pooling = "cls"
+    token_budget = 4096
+    max_batch_size = 64
+
+    def __init__(
+        self, model: Any, *, name: str, full_num_layers: int, remove_hs: bool = False,
+        max_atoms: int = 256, conformer_seed: int = 0, on_too_long: str = "warn",
+        facts: dict[str, Any] | None = None, device: str | None = None,
+    ) -> None:
+        import torch
+
+        check_choice("on_too_long", on_too_long, ("warn", "raise"))
+        self.name = name
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.num_layers = len(model.encoder.layers)
+        self.full_num_layers = int(full_num_layers)
+        self.final_norm = self.num_layers == self.full_num_layers
+        self.remove_hs = bool(remove_hs)
+        self.max_atoms = int(max_atoms)
+        self.max_length = self.max_atoms + 2  # [CLS] atoms [SEP]
+        self.on_too_long = on_too_long
+        self.conformer_seed = int(conformer_seed)
+        self._facts = dict(facts or {})
+        self._conformers: dict[str, Any] = {}
+        self._identity: dict[str, Any] | None = None
+
+    @property
+    def module(self) -> Any:
+        return self.model
+
+    # ----------------------------------------------------------------- sizes and inputs
+    def _sizes(self, smiles: list[str]) -> np.ndarray:
+        from rdkit import Chem
+
+        sizes = []
+        for s in smiles:
+            mol = Chem.MolFromSmiles(s)
+            n = mol.GetNumAtoms() + (0 if self.remove_hs else sum(a.GetTotalNumHs() for a in mol.GetAtoms()))
+            sizes.append(n + 2)
+        return np.asarray(sizes, dtype=np.int64)
+
+    def prepare(self, smiles: Sequence[str], *, rows: np.ndarray | None = None,
+                progress: bool | None = None) -> None:
+        """Make (or read from cache) the conformers of ``smiles``, in parallel, before
+        embedding; failures raise :class:`~molstrata.data.conformers.ConformerError`
+        naming ``rows`` (input row positions)."""
+        from molstrata.data.conformers import ConformerError, generate_conformers
+
+        need = [s for s in dict.fromkeys(smiles) if s not in self._conformers]
+        if not need:
+            return
+        made = generate_conformers(need, seed=self.conformer_seed, on_error="mask", progress=progress)
+        if len(made.failed):
+            where = {s: i for i, s in enumerate(smiles)}
+            idx = [int(rows[where[need[j]]]) if rows is not None else where[need[j]] for j in made.failed]
+            raise ConformerError(idx, [need[j] for j in made.failed], [made.reasons[j] for j in made.failed])
+        self._conformers.update(zip(need, made.conformers, strict=True))
+
+    def embed(self, smiles: Sequence[str], **kwargs: Any) -> LayerEmbeddings:
+        """As :meth:`Encoder.embed`; conformers are made first (cached, parallel, with a
+        progress bar) and the conformer method per row is in ``meta["conformer_methods"]``."""
+        from molstrata.data.smiles import parse_smiles
+
+        parsed = parse_smiles(smiles, on_invalid=kwargs.get("on_invalid", "raise"))
+        fed = self.fed_strings(parsed, kwargs.get("canonicalize", True))
+        self.prepare(fed, rows=np.flatnonzero(parsed.valid), progress=kwargs.get("progress"))
+        out = super().embed(smiles, **kwargs)
+        methods: list[str | None] = [None] * len(parsed.smiles)
+        for row, s in zip(np.flatnonzero(parsed.valid), fed, strict=True):
+            methods[int(row)] = self._conformers[s].method
+        out.meta["conformer_methods"] = methods
+        return out
+
+    def features(self, smiles: list[str]) -> tuple[list[dict[str, np.ndarray]], list[int]]:
+        """unimol-tools features per molecule (``coords2unimol``) and the batch positions
+        that were cut to ``max_atoms``."""
+        from unimol_tools.data.conformer import coords2unimol
+
+        self.prepare(smiles)
+        feats, cut = [], []
+        for j, s in enumerate(smiles):
+            conf = self._conformers[s]
+            if self.remove_hs:
+                conf = conf.heavy()
+            atoms, xyz = conf.symbols, conf.coords
+            if len(atoms) > self.max_atoms:
+                atoms, xyz = atoms[: self.max_atoms], xyz[: self.max_atoms]
+                cut.append(j)
+            feats.append(coords2unimol(atoms, xyz, self.model.dictionary, max_atoms=len(atoms),
+                                       remove_hs=False))
+        return feats, cut
+
+    # ----------------------------------------------------------------------- forward
+    def _forward(self, smiles: list[str]) -> BatchStates:
+        import torch
+
+        feats, cut = self.features(smiles)
+        batch, _ = self.model.batch_collate_fn([(f, None) for f in feats])
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        hidden: list[Any] = []
+        hooks = [self.model.encoder.emb_layer_norm.register_forward_hook(
+            lambda _m, _i, out: hidden.append(out))]
+        hooks += [layer.register_forward_hook(lambda _m, _i, out: hidden.append(out[0]))
+                  for layer in self.model.encoder.layers]
+        try:
+            self.model(**batch, return_repr=True)
+        finally:
+            for h in hooks:
+                h.remove()
+        if self.final_norm and self.model.encoder.final_layer_norm is not None:
+            hidden[-1] = self.model.encoder.final_layer_norm(hidden[-1])
+        tokens = batch["src_tokens"]
+        d = self.model.dictionary
+        special = (tokens == d.bos()) | (tokens == d.eos())
+        mask = (tokens != d.pad()) & ~special
+        return BatchStates(hidden=hidden, mask=mask, special=special, cls_index=0,
+                           info={"truncated": cut})
+
+    # ---------------------------------------------------------------- identity, cutting
+    def identity(self) -> dict[str, Any]:
+        if self._identity is None:
+            self._identity = {
+                "class": type(self).__name__, "name": self.name,
+                "weights_sha256": _state_sha256(self.model),
+                "dictionary": list(self.model.dictionary.symbols),
+                "num_layers": self.num_layers, "full_num_layers": self.full_num_layers,
+                "final_norm": self.final_norm, "remove_hs": self.remove_hs,
+                "max_atoms": self.max_atoms, "conformer_seed": self.conformer_seed,
+                "conformer_recipe": _conformer_recipe(), **self._facts,
+            }
+        return dict(self._identity)
+
+    def truncate(self, n_layers: int) -> UniMolEncoder:
+        """A copy keeping the first ``n_layers`` blocks (no final norm unless all are kept)."""
+        import torch
+
+        n_layers = int(n_layers)
+        if not 1 <= n_layers <= self.num_layers:
+            raise ConfigError(f"cannot truncate {self.name!r} to {n_layers} blocks; it has {self.num_layers}")
+        blocks = self.model.encoder.layers
+        self.model.encoder.layers = torch.nn.ModuleList(list(blocks)[:n_layers])
+        try:
+            model = copy.deepcopy(self.model)
+        finally:
+            self.model.encoder.layers = blocks
+        out = UniMolEncoder(
+            model, name=self.name, full_num_layers=self.full_num_layers, remove_hs=self.remove_hs,
+            max_atoms=self.max_atoms, conformer_seed=self.conformer_seed,
+            on_too_long=self.on_too_long, facts=self._facts, device=str(self.device),
+        )
+        out._conformers = self._conformers
+        return out
+
+
+def _conformer_recipe() -> dict[str, Any]:
+    from rdkit import rdBase
+
+    from molstrata.data.conformers import RECIPE_VERSION
+
+    return {"recipe": RECIPE_VERSION, "rdkit": rdBase.rdkitVersion}
+
+
+def load_unimol(
+    version: str = "v1",
+    *,
+    path: str | Path | None = None,
+    dict_path: str | Path | None = None,
+    remove_hs: bool = False,
+    device: str | None = None,
+    max_layer: int | None = None,
+    random_init: bool = False,
+    seed: int = 0,
+    conformer_seed: int = 0,
+    max_atoms: int = 256,
+    on_too_long: str = "warn",
+    allow_pickle: bool = False,
+    arch: dict[str, Any] | None = None,
+    name: str | None = None,
+    trust_remote_code: bool = False,
+) -> UniMolEncoder:
+    """Load Uni-Mol as a :class:`UniMolEncoder`.
+
+    Parameters
+    ----------
+    version : ``"v1"`` (Uni-Mol); ``"v2"`` raises (not adapted yet)
+    path : the ``.pt`` checkpoint; default: unimol-tools' weight folder
+        (``UNIMOL_WEIGHT_DIR``) / ``mol_pre_all_h_220816.pt`` (``mol_pre_no_h_220816.pt`` with
+        ``remove_hs``)
+    dict_path : its ``mol.dict.txt``; default: beside ``path``
+    remove_hs : heavy atoms only (must match the checkpoint)
+    max_layer : build with only the first ``max_layer`` blocks
+    random_init : same architecture, weights drawn with ``seed``; no checkpoint read
+    conformer_seed : RDKit embedding seed of the conformers
+    max_atoms : atoms kept per molecule (unimol-tools' default: 256)
+    allow_pickle : read a checkpoint holding arbitrary Python objects (trusted files only)
+    arch : ``molecule_architecture()`` overrides (small test models)
+    trust_remote_code : unused (no remote code); accepted for the common signature
+    """
+    import torch
+
+    check_choice("version", version, ("v1", "v2"))
+    if version == "v2":
+        raise ConfigError(
+            "Uni-Mol2 (unimol_tools UniMolV2Model) is not adapted in molstrata yet: its layers "
+            "carry a pair stream and a coordinate head, and no per-layer reader has been "
+            "verified. Use version='v1'."
+        )
+    _unimol_module()
+    ckpt = Path(path) if path is not None else weight_dir() / WEIGHTS[bool(remove_hs)]
+    dict_file = Path(dict_path) if dict_path is not None else ckpt.parent / DICT_FILE
+    if not dict_file.is_file():
+        raise DataNotFoundError(
+            f"Uni-Mol token dictionary not found: {dict_file}. Download {DICT_FILE} and "
+            f"{WEIGHTS[bool(remove_hs)]} from the dptech/Uni-Mol-Models hub repository into "
+            "UNIMOL_WEIGHT_DIR, or pass path= and dict_path=."
+        )
+    full_layers = int((arch or {}).get("encoder_layers", NUM_LAYERS_V1))
+    if max_layer is not None and not 1 <= int(max_layer) <= full_layers:
+        raise ConfigError(f"max_layer={max_layer} is out of range: Uni-Mol v1 has {full_layers} blocks")
+    state = None
+    if not random_init:
+        state = read_checkpoint(ckpt, allow_pickle=allow_pickle)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = build_unimol_v1(dict_file, remove_hs=remove_hs, num_layers=max_layer, arch=arch)
+    if state is not None:
+        _load_weights(model, state, str(ckpt))
+    facts = {"source": str(ckpt) if not random_init else "random", "random_init": bool(random_init),
+             "version": version}
+    if random_init:
+        facts["seed"] = int(seed)
+    return UniMolEncoder(
+        model, name=name or "unimol-v1", full_num_layers=full_layers, remove_hs=remove_hs,
+        max_atoms=max_atoms, conformer_seed=conformer_seed, on_too_long=on_too_long,
+        facts=facts, device=device,
+    )
+
+
+def unimol_card(version: str = "v1") -> EncoderCard:
+    """Model card of Uni-Mol; ``weights_present`` looks in unimol-tools' weight folder."""
+    if version == "v2":
+        return EncoderCard(
+            name="unimol2-84m", kind="3d", num_layers=12,
+            description="Uni-Mol2 84M (Ji et al. 2024): 12 blocks with atom and pair streams.",
+            source="unimol-tools 0.1.6 UniMolV2Model (installed, not adapted)",
+            weights="dptech/Uni-Mol2 modelzoo/84M/checkpoint.pt",
+            how_to_get_weights="not loadable in molstrata yet",
+            verified="not adapted: load_encoder raises a ConfigError saying so",
+            extra="unimol", weights_present=False,
+            warnings=["not adapted yet: per-layer reader for the pair stream not verified"],
+        )
+    d = weight_dir()
+    present = (d / DICT_FILE).is_file() and (d / WEIGHTS[False]).is_file()
+    return EncoderCard(
+        name="unimol-v1",
+        kind="3d",
+        num_layers=NUM_LAYERS_V1,
+        dims=[HIDDEN_V1] * (NUM_LAYERS_V1 + 1),
+        description=(
+            "Uni-Mol v1 (Zhou et al. 2023): SE(3)-invariant transformer over atoms and pairwise "
+            "distances, 15 blocks, 512 wide, pretrained on 19M conformers (all-H checkpoint by "
+            "default). Layer 0: atom embeddings; last layer includes the final LayerNorm. "
+            "Default pooling: CLS; mean over atoms also available."
+        ),
+        source="unimol-tools 0.1.6 on PyPI: unimol_tools.models.unimol.UniMolModel, unmodified",
+        weights=f"dptech/Uni-Mol-Models: {WEIGHTS[False]} (+ {DICT_FILE}); {WEIGHTS[True]} with remove_hs",
+        how_to_get_weights=(
+            f"download {WEIGHTS[False]} and {DICT_FILE} from the Hugging Face repository "
+            "dptech/Uni-Mol-Models into a folder, set UNIMOL_WEIGHT_DIR to it (or pass path= and "
+            "dict_path=). unimol-tools itself would download them on first use."
+        ),
+        verified=(
+            "offline only, with random weights in unimol-tools' own UniMolModel class (small "
+            "config): layer count, shapes, determinism, truncation == full prefix, and the last "
+            "layer's CLS == UniMolModel(return_repr=True) (tests/encoders/test_unimol.py). "
+            "Not yet run against the published checkpoint (no hub access on the build machine)."
+        ),
+        license="MIT (unimol-tools code and Uni-Mol weights, DP Technology)",
+        trained_on="19M ZINC/ChEMBL molecules with RDKit conformers (denoising pretraining)",
+        warnings=[
+            "conformers come from molstrata's RDKit recipe (ETKDGv3 + MMFF), not unimol-tools' "
+            "own; embeddings depend on the geometry",
+            "unimol-tools' return_atomic_reprs keeps the [SEP] token as a last 'atom' (it filters "
+            "ids 0-2 but [SEP] is 3); molstrata's mean pools atoms only",
+        ],
+        extra="unimol",
+        weights_present=present,
+    )

@@ -1,0 +1,145 @@
+"""Uni-Mol v1 adapter on unimol-tools' own ``UniMolModel`` with local random weights (the
+published checkpoint is on a hub this machine cannot reach)."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("unimol_tools", reason="needs the unimol extra")
+
+from molstrata import load_encoder  # noqa: E402
+from molstrata.core.errors import ConfigError  # noqa: E402
+from molstrata.encoders.unimol import UniMolEncoder, load_unimol  # noqa: E402
+
+SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "OC(=O)CCl"]
+ARCH = dict(encoder_layers=4, encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_attention_heads=4)
+SYMBOLS = ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "C", "N", "O", "S", "H", "Cl", "F", "Br", "I", "P"]
+
+
+@pytest.fixture(scope="module")
+def unimol_dir(tmp_path_factory):
+    """A folder like unimol-tools' weight dir: mol.dict.txt + a Uni-Core style checkpoint
+    ({'args': Namespace, 'model': state_dict}) of a small random UniMolModel."""
+    folder = tmp_path_factory.mktemp("unimol")
+    (folder / "mol.dict.txt").write_text("\n".join(SYMBOLS) + "\n")
+    enc = load_unimol(dict_path=folder / "mol.dict.txt", random_init=True, seed=3, arch=ARCH, device="cpu")
+    state = {k: v for k, v in enc.model.state_dict().items() if not k.startswith("classification_head")}
+    state["lm_head.dense.weight"] = torch.zeros(2, 2)  # pretraining heads are ignored
+    torch.save({"args": argparse.Namespace(arch="unimol"), "model": state}, folder / "mol_pre_all_h_220816.pt")
+    return folder
+
+
+def _load(folder, **kw):
+    return load_unimol(path=folder / "mol_pre_all_h_220816.pt", arch=ARCH, device="cpu", **kw)
+
+
+def test_layers_shapes_and_determinism(unimol_dir):
+    enc = _load(unimol_dir)
+    assert isinstance(enc, UniMolEncoder) and enc.num_layers == 4
+    for pooling in ("cls", "mean"):
+        a, b = enc.embed(SMILES, pooling=pooling), enc.embed(SMILES, pooling=pooling)
+        assert len(a) == 5 and a.dims == [32] * 5
+        assert all(x.dtype == np.float32 and x.shape == (len(SMILES), 32) for x in a)
+        for k in range(5):
+            np.testing.assert_array_equal(a[k], b[k])
+    assert a.meta["conformer_methods"] == ["etkdg+mmff"] * 4
+
+
+def test_last_layer_equals_unimol_tools_repr(unimol_dir):
+    """CLS and mean-over-atoms of the last layer against unimol-tools' own forward."""
+    enc = _load(unimol_dir)
+    cls = enc.embed(SMILES, pooling="cls")
+    mean = enc.embed(SMILES, pooling="mean")
+    from molstrata.data.smiles import parse_smiles
+
+    canon = list(parse_smiles(SMILES).canonical)
+    for i, s in enumerate(canon):
+        feats, _ = enc.features([s])
+        batch, _ = enc.model.batch_collate_fn([(feats[0], None)])
+        with torch.no_grad():
+            out = enc.model(**batch, return_repr=True, return_atomic_reprs=True)
+        np.testing.assert_allclose(cls[4][i], out["cls_repr"][0].numpy(), atol=1e-5)
+        n_atoms = feats[0]["src_tokens"].shape[0] - 2
+        atoms = out["atomic_reprs"][0].numpy()
+        # unimol-tools filters token ids 0, 1, 2 as "BOS, EOS, PAD", but its Dictionary numbers
+        # [CLS]=0 [UNK]=1 [PAD]=2 [SEP]=3: its atomic_reprs keep [SEP] as a last extra row.
+        assert atoms.shape[0] == n_atoms + 1
+        np.testing.assert_allclose(mean[4][i], atoms[:n_atoms].mean(0), atol=1e-5)
+
+
+def test_truncation_at_load_equals_full_prefix(unimol_dir):
+    full = _load(unimol_dir)
+    ref = full.embed(SMILES, pooling="mean")
+    for cut in (_load(unimol_dir, max_layer=2), full.truncate(2)):
+        assert cut.num_layers == 2 and len(cut.model.encoder.layers) == 2
+        out = cut.embed(SMILES, pooling="mean")
+        assert len(out) == 3
+        for k in range(3):
+            np.testing.assert_allclose(out[k], ref[k], atol=1e-5)
+    with pytest.raises(ConfigError, match="max_layer"):
+        _load(unimol_dir, max_layer=5)
+
+
+def test_heavy_atoms_and_atom_limit(unimol_dir):
+    from rdkit import Chem
+
+    heavy = _load(unimol_dir, remove_hs=True)
+    states = heavy.token_states(SMILES)
+    assert [s.shape for s in states[2]] == [(Chem.MolFromSmiles(s).GetNumAtoms(), 32) for s in SMILES]
+    allh = _load(unimol_dir)
+    counts = [Chem.AddHs(Chem.MolFromSmiles(s)).GetNumAtoms() for s in SMILES]
+    assert [s.shape[0] for s in allh.token_states(SMILES)[0]] == counts
+    assert counts == [9, 13, 20, 8]
+    small = _load(unimol_dir, max_atoms=8)
+    with pytest.warns(UserWarning, match="max_length"):
+        emb = small.embed(SMILES)
+    assert emb.meta["truncated_rows"] == [0, 1, 2]
+    with pytest.warns(UserWarning, match="max_length"):
+        states = small.token_states(SMILES)[1]
+    assert [s.shape[0] for s in states] == [8, 8, 8, 8]
+    from molstrata.encoders.base import InputTooLongError
+
+    with pytest.raises(InputTooLongError, match="row 2"):
+        _load(unimol_dir, max_atoms=8, on_too_long="raise").embed(SMILES)
+
+
+def test_checkpoints_read_safely(unimol_dir, tmp_path):
+    import datetime
+
+    torch.save({"model": {}, "extra": datetime.date(2022, 8, 16)}, tmp_path / "evil.pt")
+    with pytest.raises(ConfigError, match="allow_pickle"):
+        load_unimol(path=tmp_path / "evil.pt", dict_path=unimol_dir / "mol.dict.txt", arch=ARCH)
+    torch.save({"model": {"embed_tokens.weight": torch.zeros(3, 3)}}, tmp_path / "other.pt")
+    with pytest.raises(ConfigError, match="weights missing"):
+        load_unimol(path=tmp_path / "other.pt", dict_path=unimol_dir / "mol.dict.txt", arch=ARCH)
+
+
+def test_registered_card_and_v2_refusal(unimol_dir, monkeypatch):
+    from molstrata.encoders.registry import get_card
+
+    card = get_card("unimol-v1")
+    assert card.kind == "3d" and card.num_layers == 15 and card.dims == [512] * 16
+    assert card.weights_present is False
+    monkeypatch.setenv("UNIMOL_WEIGHT_DIR", str(unimol_dir))
+    assert get_card("unimol-v1").weights_present is True
+    enc = load_encoder("unimol-v1", arch=ARCH, device="cpu")
+    assert enc.name == "unimol-v1" and len(enc.embed(["CCO"])) == 5
+    with pytest.raises(ConfigError, match="not adapted"):
+        load_encoder("unimol2-84m")
+
+
+def test_published_v1_architecture_size():
+    """The default architecture is Uni-Mol v1's: 15 blocks, 512 wide (random weights)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "mol.dict.txt").write_text("\n".join(SYMBOLS) + "\n")
+        enc = load_unimol(dict_path=Path(tmp) / "mol.dict.txt", random_init=True, device="cpu")
+        assert enc.num_layers == 15
+        emb = enc.embed(["CCO"], pooling="cls")
+        assert len(emb) == 16 and emb.dims == [512] * 16
