@@ -96,7 +96,7 @@ class Encoder(ABC):
     poolings: tuple[str, ...] = ("mean", "max", "sum", "cls")
     default_pooling: str = "mean"
     #: padded positions (molecules x longest) per batch when no ``batch_size`` is given
-    token_budget: int = 8192
+    token_budget: int = 4096
     #: most molecules per batch under the token budget
     max_batch_size: int = 256
     #: molecules per batch for adapters that ignore sizes (kept for older callers)

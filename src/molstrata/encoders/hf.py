@@ -158,6 +158,8 @@ class HFEncoder(Encoder):
         self.on_too_long = on_too_long
         self.dropped_norm = tuple(dropped_norm)
         self._facts = dict(facts or {})
+        if self.device.type != "cpu":  # accelerators like big batches; CPU gains nothing above ~4k
+            self.token_budget, self.max_batch_size = 32768, 1024
         self._identity: dict[str, Any] | None = None
         first = tokenizer("C")["input_ids"]
         special_ids = set(tokenizer.all_special_ids)
