@@ -114,8 +114,8 @@ def _warn_too_long(encoder: Encoder, task: str, parts: dict[str, Dataset]) -> No
     counts = {name: sum(encoder._size(s) > limit for s in ds.smiles) for name, ds in parts.items()}
     if any(counts.values()):
         shown = ", ".join(f"{n} {name}" for name, n in counts.items() if n)
-        warnings.warn(f"{task}: {shown} molecules are longer than {encoder.name!r}'s max_length="
-                      f"{limit} tokens and are cut to it", stacklevel=3)
+        warnings.warn(f"{task}: {shown} molecules are longer than the max_length={limit} tokens "
+                      f"of encoder {encoder.name!r} and are cut to it", stacklevel=3)
 
 
 def finetune(
