@@ -194,7 +194,9 @@ def run_finetune(
     params = {
         "encoder": encoder, "task": task, "layers": str(layers) if isinstance(layers, str) else list(layers),
         "resolved_layers": chosen, "seeds": seeds, "lrs": [float(x) for x in lrs], "top_m": top_m,
-        "pooling": pooling or enc.default_pooling, "train": asdict(config),
+        "pooling": pooling or enc.default_pooling,
+        # lr and seed are set per run from "lrs" and "seeds"
+        "train": {k: v for k, v in asdict(config).items() if k not in ("lr", "seed")},
         "head": asdict(head or HeadConfig()),
     }
     stamp = out / "run_params.json"
