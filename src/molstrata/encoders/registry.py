@@ -133,3 +133,5 @@ for _zoo_name in ("chemberta-77m-mlm", "chemberta-zinc-base", "chemgpt-4.7m", "m
     register_encoder(_zoo_name, "molstrata.encoders.zoo:load_zoo", "molstrata.encoders.zoo:zoo_card", model=_zoo_name)
 register_encoder("unimol-v1", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v1")
 register_encoder("unimol2-84m", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v2")
+register_encoder("orb-v3-direct", "molstrata.encoders.orb:load_orb", "molstrata.encoders.orb:orb_card", variant="direct-20-omat")
+register_encoder("orb-v3-conservative", "molstrata.encoders.orb:load_orb", "molstrata.encoders.orb:orb_card", variant="conservative-inf-omat")

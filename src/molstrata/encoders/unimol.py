@@ -34,13 +34,13 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import (
     ConfigError,
     DataNotFoundError,
     OptionalDependencyError,
     check_choice,
 )
-from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.encoders.base import BatchStates, Encoder
 from molstrata.encoders.card import EncoderCard
 
@@ -179,7 +179,49 @@ def _state_sha256(model: Any) -> str:
     return h.hexdigest()
 
 
-class UniMolEncoder(Encoder):
+class Conformer3DEncoder(Encoder):
+    """Base of the 3D adapters (Uni-Mol, Orb): conformers are made for all molecules before
+    embedding (cached, in parallel, with a progress bar), kept in ``self._conformers`` by
+    SMILES, and the method of each row is reported in ``meta["conformer_methods"]``."""
+
+    conformer_seed: int = 0
+    _conformers: dict[str, Any]
+
+    def prepare(self, smiles: Sequence[str], *, rows: np.ndarray | None = None,
+                progress: bool | None = None) -> None:
+        """Make (or read from cache) the conformers of ``smiles``, in parallel, before
+        embedding; failures raise :class:`~molstrata.data.conformers.ConformerError`
+        naming ``rows`` (input row positions)."""
+        from molstrata.data.conformers import ConformerError, generate_conformers
+
+        need = [s for s in dict.fromkeys(smiles) if s not in self._conformers]
+        if not need:
+            return
+        made = generate_conformers(need, seed=self.conformer_seed, on_error="mask", progress=progress)
+        if len(made.failed):
+            bad = {need[j]: made.reasons[j] for j in made.failed}
+            hits = [(i, s) for i, s in enumerate(smiles) if s in bad]
+            idx = [int(rows[i]) if rows is not None else i for i, _ in hits]
+            raise ConformerError(idx, [s for _, s in hits], [bad[s] for _, s in hits])
+        self._conformers.update(zip(need, made.conformers, strict=True))
+
+    def embed(self, smiles: Sequence[str], **kwargs: Any) -> LayerEmbeddings:
+        """As :meth:`Encoder.embed`; conformers are made first (cached, parallel, with a
+        progress bar) and the conformer method per row is in ``meta["conformer_methods"]``."""
+        from molstrata.data.smiles import parse_smiles
+
+        parsed = parse_smiles(smiles, on_invalid=kwargs.get("on_invalid", "raise"))
+        fed = self.fed_strings(parsed, kwargs.get("canonicalize", True))
+        self.prepare(fed, rows=np.flatnonzero(parsed.valid), progress=kwargs.get("progress"))
+        out = super().embed(smiles, **kwargs)
+        methods: list[str | None] = [None] * len(parsed.smiles)
+        for row, s in zip(np.flatnonzero(parsed.valid), fed, strict=True):
+            methods[int(row)] = self._conformers[s].method
+        out.meta["conformer_methods"] = methods
+        return out
+
+
+class UniMolEncoder(Conformer3DEncoder):
     """Every layer of a unimol-tools ``UniMolModel`` on RDKit conformers.
 
     Attributes
@@ -235,38 +277,6 @@ class UniMolEncoder(Encoder):
             sizes.append(n + 2)
         return np.asarray(sizes, dtype=np.int64)
 
-    def prepare(self, smiles: Sequence[str], *, rows: np.ndarray | None = None,
-                progress: bool | None = None) -> None:
-        """Make (or read from cache) the conformers of ``smiles``, in parallel, before
-        embedding; failures raise :class:`~molstrata.data.conformers.ConformerError`
-        naming ``rows`` (input row positions)."""
-        from molstrata.data.conformers import ConformerError, generate_conformers
-
-        need = [s for s in dict.fromkeys(smiles) if s not in self._conformers]
-        if not need:
-            return
-        made = generate_conformers(need, seed=self.conformer_seed, on_error="mask", progress=progress)
-        if len(made.failed):
-            where = {s: i for i, s in enumerate(smiles)}
-            idx = [int(rows[where[need[j]]]) if rows is not None else where[need[j]] for j in made.failed]
-            raise ConformerError(idx, [need[j] for j in made.failed], [made.reasons[j] for j in made.failed])
-        self._conformers.update(zip(need, made.conformers, strict=True))
-
-    def embed(self, smiles: Sequence[str], **kwargs: Any) -> LayerEmbeddings:
-        """As :meth:`Encoder.embed`; conformers are made first (cached, parallel, with a
-        progress bar) and the conformer method per row is in ``meta["conformer_methods"]``."""
-        from molstrata.data.smiles import parse_smiles
-
-        parsed = parse_smiles(smiles, on_invalid=kwargs.get("on_invalid", "raise"))
-        fed = self.fed_strings(parsed, kwargs.get("canonicalize", True))
-        self.prepare(fed, rows=np.flatnonzero(parsed.valid), progress=kwargs.get("progress"))
-        out = super().embed(smiles, **kwargs)
-        methods: list[str | None] = [None] * len(parsed.smiles)
-        for row, s in zip(np.flatnonzero(parsed.valid), fed, strict=True):
-            methods[int(row)] = self._conformers[s].method
-        out.meta["conformer_methods"] = methods
-        return out
-
     def features(self, smiles: list[str]) -> tuple[list[dict[str, np.ndarray]], list[int]]:
         """unimol-tools features per molecule (``coords2unimol``) and the batch positions
         that were cut to ``max_atoms``."""
@@ -288,7 +298,6 @@ class UniMolEncoder(Encoder):
 
     # ----------------------------------------------------------------------- forward
     def _forward(self, smiles: list[str]) -> BatchStates:
-        import torch
 
         feats, cut = self.features(smiles)
         batch, _ = self.model.batch_collate_fn([(f, None) for f in feats])
