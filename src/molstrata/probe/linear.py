@@ -106,9 +106,15 @@ class _Basis:
         w = (self.V @ coef) / self.scale.transpose(1, 2)  # (L, d, k)
         return X @ w - self.mean @ w
 
+    def keep_transpose(self) -> None:
+        """Store a contiguous ``X^T`` (L, d, n): 2x faster ``X^T r`` in iterative solvers."""
+        self._XT = self.X.transpose(1, 2).contiguous()
+
     def apply_t(self, res):
         """``V^T Xs^T res`` on the training rows, for res (L, n, k): (L, r, k)."""
-        xt_res = self.X.transpose(1, 2) @ res - self.mean.transpose(1, 2) * res.sum(dim=1, keepdim=True)
+        XT = getattr(self, "_XT", None)
+        XT = self.X.transpose(1, 2) if XT is None else XT
+        xt_res = XT @ res - self.mean.transpose(1, 2) * res.sum(dim=1, keepdim=True)
         return self.V.transpose(1, 2) @ (xt_res / self.scale.transpose(1, 2))
 
 
@@ -143,6 +149,7 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
 
     L, n = basis.X.shape[0], basis.X.shape[1]
     r = basis.lam.shape[1]
+    basis.keep_transpose()
     yt = torch.from_numpy(np.array(y, dtype=np.float64))[None, :, None]  # (1, n, 1)
     invC = 1.0 / torch.from_numpy(np.asarray(Cs, dtype=np.float64))  # (n_C,)
     nC = invC.shape[0]
@@ -338,6 +345,7 @@ class LinearProbe:
                 self.n_iter_ = max(self.n_iter_, it)
             else:
                 coef, icpt = _ridge_fit(basis, ytr, grid)
+            basis.X = basis._XT = None  # training rows are not needed after fitting
             self._bases.append((idx, basis, coef, icpt))
             pred = self._grid_output(basis, coef, icpt, np.stack([Xva[k] for k in idx]))
             for j, k in enumerate(idx):

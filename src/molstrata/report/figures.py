@@ -87,9 +87,10 @@ def delta_heatmap(summary: pd.DataFrame, path: Path, column: str = "delta_pct",
     values = table.to_numpy(dtype=float)
     lim = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     lim = max(lim, 1.0)
-    fig, ax = plt.subplots(figsize=(2.0 + 1.4 * table.shape[1], 1.0 + 0.32 * table.shape[0]))
+    fig, ax = plt.subplots(figsize=(max(4.5, 2.5 + 1.4 * table.shape[1]), 1.4 + 0.32 * table.shape[0]))
     im = ax.imshow(values, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(table.shape[1]), table.columns, rotation=30, ha="right", fontsize=8)
+    names = [c if len(c) <= 24 else "…" + c[-23:] for c in map(str, table.columns)]
+    ax.set_xticks(range(table.shape[1]), names, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(table.shape[0]), table.index, fontsize=7)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
@@ -97,7 +98,9 @@ def delta_heatmap(summary: pd.DataFrame, path: Path, column: str = "delta_pct",
             if np.isfinite(v):
                 ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=6.5,
                         color="white" if abs(v) > 0.6 * lim else "black")
-    fig.colorbar(im, ax=ax, label="Δ% (positive: better than final layer)")
+    bar = fig.colorbar(im, ax=ax)
+    bar.set_label("Δ% (positive: better than the final layer)", fontsize=7)
+    bar.ax.tick_params(labelsize=7)
     ax.set_title(title, fontsize=9)
     fig.savefig(path, dpi=130, bbox_inches="tight")
     plt.close(fig)
