@@ -210,6 +210,10 @@ def sweep(
                           f"({len(task_names)} task(s)), every layer, from the cache when possible")
         emb = embed_cached(enc, smiles, pooling=pooling, on_invalid="mask",
                            batch_size=batch_size, progress=progress)
+        n_cut = int(emb.meta.get("n_truncated", 0) or 0)
+        if n_cut:
+            notes.append(f"{enc.name}: {n_cut} input(s) longer than the encoder's maximum length "
+                         "were truncated before embedding (see the embeddings' meta)")
         if not emb.valid.all():
             bad = np.flatnonzero(~emb.valid)
             notes.append(f"{enc.name}: {bad.size} molecule(s) could not be embedded, e.g. "

@@ -121,6 +121,9 @@ def selected_depth_histogram(summary: pd.DataFrame, n_layers: dict[str, int], pa
     ax.hist(data, bins=bins, label=labels, alpha=0.85)
     ax.set_xlabel("relative depth of the selected layer (0 = embeddings, 1 = final)")
     ax.set_ylabel("(task, seed) count")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("Where validation puts the best layer", fontsize=9)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
