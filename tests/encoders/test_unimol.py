@@ -118,9 +118,10 @@ def test_checkpoints_read_safely(unimol_dir, tmp_path):
         load_unimol(path=tmp_path / "other.pt", dict_path=unimol_dir / "mol.dict.txt", arch=ARCH)
 
 
-def test_registered_card_and_v2_refusal(unimol_dir, monkeypatch):
+def test_registered_card_and_v2_refusal(unimol_dir, monkeypatch, tmp_path):
     from molstrata.encoders.registry import get_card
 
+    monkeypatch.setenv("UNIMOL_WEIGHT_DIR", str(tmp_path))  # an empty weight folder
     card = get_card("unimol-v1")
     assert card.kind == "3d" and card.num_layers == 15 and card.dims == [512] * 16
     assert card.weights_present is False

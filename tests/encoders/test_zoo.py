@@ -31,8 +31,23 @@ def test_registered_with_cards():
         assert (card.num_layers, card.dims[0]) == published[name]
         assert len(card.dims) == card.num_layers + 1
         assert "/" in card.weights and card.how_to_get_weights and card.verified
-        assert card.weights_present is False  # isolated test run: nothing in any HF cache
+        assert isinstance(card.weights_present, bool)
     assert get_card("chemgpt-4.7m").extra == "chemgpt"
+
+
+def test_weights_present_reads_the_hf_cache_layout(tmp_path):
+    from molstrata.encoders.zoo import _weights_cached
+
+    assert _weights_cached("DeepChem/ChemBERTa-77M-MLM", cache_dir=str(tmp_path)) is False
+    repo = tmp_path / "models--DeepChem--ChemBERTa-77M-MLM"
+    snap = repo / "snapshots" / ("a" * 40)
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    (snap / "config.json").write_text("{}")
+    assert _weights_cached("DeepChem/ChemBERTa-77M-MLM", cache_dir=str(tmp_path)) is False
+    (snap / "model.safetensors").write_bytes(b"")
+    assert _weights_cached("DeepChem/ChemBERTa-77M-MLM", cache_dir=str(tmp_path)) is True
 
 
 def test_chemberta_by_name_reads_local_folder(tiny_roberta_dir):

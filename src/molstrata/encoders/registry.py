@@ -135,3 +135,4 @@ register_encoder("unimol-v1", "molstrata.encoders.unimol:load_unimol", "molstrat
 register_encoder("unimol2-84m", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v2")
 register_encoder("orb-v3-direct", "molstrata.encoders.orb:load_orb", "molstrata.encoders.orb:orb_card", variant="direct-20-omat")
 register_encoder("orb-v3-conservative", "molstrata.encoders.orb:load_orb", "molstrata.encoders.orb:orb_card", variant="conservative-inf-omat")
+register_encoder("pos-egnn", "molstrata.encoders.posegnn:load_posegnn", "molstrata.encoders.posegnn:posegnn_card")

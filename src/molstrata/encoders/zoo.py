@@ -193,15 +193,16 @@ def load_zoo(
     return enc
 
 
-def _weights_cached(hub_id: str) -> bool:
-    """True when the HF cache holds the config and a weights file of ``hub_id`` (no network)."""
+def _weights_cached(hub_id: str, cache_dir: str | None = None) -> bool:
+    """True when the HF cache (default: ``HF_HUB_CACHE``) holds the config and a weights file
+    of ``hub_id``; no network."""
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # pragma: no cover - huggingface_hub comes with transformers
         return False
 
     def cached(filename: str) -> bool:
-        return isinstance(try_to_load_from_cache(hub_id, filename), str)
+        return isinstance(try_to_load_from_cache(hub_id, filename, cache_dir=cache_dir), str)
 
     weights = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
                "pytorch_model.bin.index.json")
