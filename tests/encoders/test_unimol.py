@@ -129,7 +129,11 @@ def test_registered_card_and_v2_refusal(unimol_dir, monkeypatch, tmp_path):
     assert get_card("unimol-v1").weights_present is True
     enc = load_encoder("unimol-v1", arch=ARCH, device="cpu")
     assert enc.name == "unimol-v1" and len(enc.embed(["CCO"])) == 5
-    with pytest.raises(ConfigError, match="not adapted"):
+    card2 = get_card("unimol2-84m")
+    assert card2.num_layers == 12 and card2.dims == [768] * 13 and card2.weights_present is False
+    from molstrata.core.errors import DataNotFoundError
+
+    with pytest.raises(DataNotFoundError, match="checkpoint.pt"):
         load_encoder("unimol2-84m")
 
 
@@ -144,3 +148,47 @@ def test_published_v1_architecture_size():
         assert enc.num_layers == 15
         emb = enc.embed(["CCO"], pooling="cls")
         assert len(emb) == 16 and emb.dims == [512] * 16
+
+
+# ------------------------------------------------------------------------------ Uni-Mol2
+ARCH2 = dict(num_encoder_layers=3, encoder_embed_dim=32, num_attention_heads=4,
+             encoder_attention_heads=4, ffn_embedding_dim=32, pair_embed_dim=16, pair_hidden_dim=8)
+
+
+@pytest.fixture(scope="module")
+def unimol2_ckpt(tmp_path_factory):
+    """A small random UniMolV2Model checkpoint in Uni-Core's {'model': state_dict} form."""
+    enc = load_unimol("v2", random_init=True, seed=4, arch=ARCH2, device="cpu")
+    path = tmp_path_factory.mktemp("unimol2") / "checkpoint.pt"
+    torch.save({"model": enc.model.state_dict()}, path)
+    return path
+
+
+def test_v2_layers_match_unimol_tools_and_truncate(unimol2_ckpt):
+    from rdkit import Chem
+
+    from molstrata.data.smiles import parse_smiles
+    from molstrata.encoders.unimol import UniMolV2Encoder
+
+    enc = load_unimol("v2", path=unimol2_ckpt, arch=ARCH2, device="cpu")
+    assert isinstance(enc, UniMolV2Encoder) and enc.num_layers == 3
+    cls, mean = enc.embed(SMILES, pooling="cls"), enc.embed(SMILES, pooling="mean")
+    assert len(cls) == 4 and cls.dims == [32] * 4
+    again = enc.embed(SMILES, pooling="cls")
+    for k in range(4):
+        np.testing.assert_array_equal(cls[k], again[k])
+    for i, s in enumerate(parse_smiles(SMILES).canonical):
+        batch, _ = enc.model.batch_collate_fn([(enc.features([s])[0], None)])
+        with torch.no_grad():
+            out = enc.model(**batch, return_repr=True, return_atomic_reprs=True)
+        np.testing.assert_allclose(cls[3][i], out["cls_repr"][0].numpy(), atol=1e-5)
+        atoms = out["atomic_reprs"][0].numpy()
+        assert atoms.shape[0] == Chem.MolFromSmiles(s).GetNumAtoms()  # heavy atoms
+        np.testing.assert_allclose(mean[3][i], atoms.mean(0), atol=1e-5)
+    for cut in (load_unimol("v2", path=unimol2_ckpt, arch=ARCH2, device="cpu", max_layer=2),
+                enc.truncate(2)):
+        assert cut.num_layers == 2
+        short = cut.embed(SMILES, pooling="cls")
+        assert len(short) == 3
+        for k in range(3):
+            np.testing.assert_allclose(short[k], cls[k], atol=1e-5)

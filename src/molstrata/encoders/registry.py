@@ -132,7 +132,7 @@ register_prefix("chemprop:", "molstrata.encoders.chemprop:load_chemprop")
 for _zoo_name in ("chemberta-77m-mlm", "chemberta-zinc-base", "chemgpt-4.7m", "molformer-xl"):
     register_encoder(_zoo_name, "molstrata.encoders.zoo:load_zoo", "molstrata.encoders.zoo:zoo_card", model=_zoo_name)
 register_encoder("unimol-v1", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v1")
-register_encoder("unimol2-84m", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v2")
+register_encoder("unimol2-84m", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v2", model_size="84m")
 register_encoder("orb-v3-direct", "molstrata.encoders.orb:load_orb", "molstrata.encoders.orb:orb_card", variant="direct-20-omat")
 register_encoder("orb-v3-conservative", "molstrata.encoders.orb:load_orb", "molstrata.encoders.orb:orb_card", variant="conservative-inf-omat")
 register_encoder("pos-egnn", "molstrata.encoders.posegnn:load_posegnn", "molstrata.encoders.posegnn:posegnn_card")

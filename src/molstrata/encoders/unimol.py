@@ -18,7 +18,10 @@ both read ``mol.dict.txt``. Molecules with more than ``max_atoms`` atoms are cut
 ``max_atoms`` atoms (RDKit order: heavy atoms first), warned about and listed in
 ``meta["truncated_rows"]`` (unimol-tools samples atoms at random instead).
 
-Uni-Mol2 (``UniMolV2Model``) is not adapted yet: :func:`load_unimol` raises a clear error.
+Uni-Mol2 (``version="v2"``, unimol-tools' ``UniMolV2Model``): heavy atoms only, featurised by
+unimol-tools' ``mol2unimolv2``; layer 0 is the atom stream after the encoder's input
+LayerNorm and layer k the atom stream after block k (no final norm). The pair stream is not
+exposed.
 """
 
 from __future__ import annotations
@@ -381,13 +384,14 @@ def load_unimol(
     allow_pickle: bool = False,
     arch: dict[str, Any] | None = None,
     name: str | None = None,
+    model_size: str = "84m",
     trust_remote_code: bool = False,
-) -> UniMolEncoder:
+) -> UniMolEncoder | UniMolV2Encoder:
     """Load Uni-Mol as a :class:`UniMolEncoder`.
 
     Parameters
     ----------
-    version : ``"v1"`` (Uni-Mol); ``"v2"`` raises (not adapted yet)
+    version : ``"v1"`` (Uni-Mol) or ``"v2"`` (Uni-Mol2, heavy atoms, sizes ``model_size``)
     path : the ``.pt`` checkpoint; default: unimol-tools' weight folder
         (``UNIMOL_WEIGHT_DIR``) / ``mol_pre_all_h_220816.pt`` (``mol_pre_no_h_220816.pt`` with
         ``remove_hs``)
@@ -399,17 +403,18 @@ def load_unimol(
     max_atoms : atoms kept per molecule (unimol-tools' default: 256)
     allow_pickle : read a checkpoint holding arbitrary Python objects (trusted files only)
     arch : ``molecule_architecture()`` overrides (small test models)
+    model_size : Uni-Mol2 size (``"84m"``, ``"164m"``, ``"310m"``, ``"570m"``, ``"1.1B"``);
+        its checkpoint defaults to ``UNIMOL_WEIGHT_DIR/modelzoo/<size>/checkpoint.pt``
     trust_remote_code : unused (no remote code); accepted for the common signature
     """
     import torch
 
     check_choice("version", version, ("v1", "v2"))
     if version == "v2":
-        raise ConfigError(
-            "Uni-Mol2 (unimol_tools UniMolV2Model) is not adapted in molstrata yet: its layers "
-            "carry a pair stream and a coordinate head, and no per-layer reader has been "
-            "verified. Use version='v1'."
-        )
+        _unimol_module()
+        return _load_v2(model_size=model_size, path=path, device=device, max_layer=max_layer,
+                        random_init=random_init, seed=seed, conformer_seed=conformer_seed,
+                        allow_pickle=allow_pickle, arch=arch, name=name)
     _unimol_module()
     ckpt = Path(path) if path is not None else weight_dir() / WEIGHTS[bool(remove_hs)]
     dict_file = Path(dict_path) if dict_path is not None else ckpt.parent / DICT_FILE
@@ -441,18 +446,36 @@ def load_unimol(
     )
 
 
-def unimol_card(version: str = "v1") -> EncoderCard:
+def unimol_card(version: str = "v1", model_size: str = "84m") -> EncoderCard:
     """Model card of Uni-Mol; ``weights_present`` looks in unimol-tools' weight folder."""
     if version == "v2":
+        from unimol_tools.config import MODEL_CONFIG_V2
+
+        rel = MODEL_CONFIG_V2["weight"]["84m"]
         return EncoderCard(
-            name="unimol2-84m", kind="3d", num_layers=12,
-            description="Uni-Mol2 84M (Ji et al. 2024): 12 blocks with atom and pair streams.",
-            source="unimol-tools 0.1.6 UniMolV2Model (installed, not adapted)",
-            weights="dptech/Uni-Mol2 modelzoo/84M/checkpoint.pt",
-            how_to_get_weights="not loadable in molstrata yet",
-            verified="not adapted: load_encoder raises a ConfigError saying so",
-            extra="unimol", weights_present=False,
-            warnings=["not adapted yet: per-layer reader for the pair stream not verified"],
+            name="unimol2-84m", kind="3d", num_layers=12, dims=[768] * 13,
+            description=(
+                "Uni-Mol2 84M (Ji et al. 2024): 12 blocks with atom and pair streams, 768-wide "
+                "atom stream, heavy atoms. Layer 0: atom stream after the input LayerNorm; "
+                "layer k: after block k. Default pooling: CLS; mean over atoms also available."
+            ),
+            source="unimol-tools 0.1.6 on PyPI: unimol_tools.models.unimolv2.UniMolV2Model, unmodified",
+            weights=f"dptech/Uni-Mol2: {rel}",
+            how_to_get_weights=(
+                f"download {rel} from the Hugging Face repository dptech/Uni-Mol2 into "
+                f"UNIMOL_WEIGHT_DIR (keeping the {rel} path) or pass path=<checkpoint.pt>."
+            ),
+            verified=(
+                "offline only, with random weights in unimol-tools' own UniMolV2Model (small "
+                "config): layer count, shapes, determinism, truncation == full prefix, last "
+                "layer CLS == UniMolV2Model(return_repr=True) (tests/encoders/test_unimol.py). "
+                "Not yet run against the published checkpoint."
+            ),
+            license="MIT (unimol-tools); weights per the dptech/Uni-Mol2 model page",
+            trained_on="about 884M conformers (Uni-Mol2 pretraining set)",
+            warnings=["heavy atoms only; molecules are not cropped (unimol-tools samples 128 atoms)"],
+            extra="unimol",
+            weights_present=(weight_dir() / rel).is_file(),
         )
     d = weight_dir()
     present = (d / DICT_FILE).is_file() and (d / WEIGHTS[False]).is_file()
@@ -491,3 +514,169 @@ def unimol_card(version: str = "v1") -> EncoderCard:
         extra="unimol",
         weights_present=present,
     )
+
+
+# ------------------------------------------------------------------------------ Uni-Mol2
+NUM_LAYERS_V2 = {"84m": 12, "164m": 24, "310m": 32, "570m": 32, "1.1B": 64}
+HIDDEN_V2 = {"84m": 768, "164m": 768, "310m": 1024, "570m": 1536, "1.1B": 1536}
+
+
+def build_unimol_v2(model_size: str = "84m", *, num_layers: int | None = None,
+                    arch: dict[str, Any] | None = None) -> Any:
+    """A ``UniMolV2Model`` (unimol-tools' class) with fresh weights; nothing is read."""
+    _unimol_module()
+    from unimol_tools.models import unimolv2
+
+    class _UniMolV2NoDownload(unimolv2.UniMolV2Model):
+        def load_pretrained_weights(self, path: Any, strict: bool = False) -> None:
+            """Weights are loaded by molstrata (``weights_only``), never here."""
+
+    overrides = dict(arch or {})
+    if num_layers is not None:
+        overrides["num_encoder_layers"] = int(num_layers)
+    with _architecture(unimolv2, overrides):
+        model = _UniMolV2NoDownload(output_dim=1, model_size=model_size,
+                                    pretrained_model_path="<molstrata>")
+    return model.eval()
+
+
+class UniMolV2Encoder(Conformer3DEncoder):
+    """Every layer of a unimol-tools ``UniMolV2Model`` (heavy atoms, RDKit conformers).
+
+    Layer 0 is the atom stream after the encoder's input LayerNorm; layer k the atom stream
+    after block k (Uni-Mol2 has no final norm, so truncation needs no special case). Positions:
+    [CLS] then atoms; ``cls`` reads [CLS], ``mean``/``max``/``sum`` pool the atoms.
+    """
+
+    poolings = ("mean", "max", "sum", "cls")
+    default_pooling = "cls"
+    token_budget = 2048
+    max_batch_size = 32
+
+    def __init__(self, model: Any, *, name: str, model_size: str, full_num_layers: int,
+                 conformer_seed: int = 0, facts: dict[str, Any] | None = None,
+                 device: str | None = None) -> None:
+        import torch
+
+        self.name = name
+        self.model_size = model_size
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.num_layers = len(model.encoder.layers)
+        self.full_num_layers = int(full_num_layers)
+        self.conformer_seed = int(conformer_seed)
+        self.max_length = None  # no atom limit (unimol-tools samples 128 atoms at random)
+        self._facts = dict(facts or {})
+        self._conformers = {}
+        self._identity: dict[str, Any] | None = None
+
+    @property
+    def module(self) -> Any:
+        return self.model
+
+    def _size(self, smiles: str) -> int:
+        from rdkit import Chem
+
+        return Chem.MolFromSmiles(smiles).GetNumAtoms() + 1
+
+    def features(self, smiles: list[str]) -> list[dict[str, Any]]:
+        """unimol-tools' ``mol2unimolv2`` features per molecule (hydrogens removed)."""
+        from rdkit import Chem
+        from unimol_tools.data.conformer import mol2unimolv2
+
+        self.prepare(smiles)
+        feats = []
+        for s in smiles:
+            conf = self._conformers[s]
+            mol = Chem.AddHs(Chem.MolFromSmiles(s))
+            c = Chem.Conformer(mol.GetNumAtoms())
+            for i, xyz in enumerate(conf.coords.astype(float)):
+                c.SetAtomPosition(i, xyz.tolist())
+            mol.AddConformer(c, assignId=True)
+            feats.append(mol2unimolv2(mol, max_atoms=10**6, remove_hs=True))
+        return feats
+
+    def _forward(self, smiles: list[str]) -> BatchStates:
+        import torch
+
+        batch, _ = self.model.batch_collate_fn([(f, None) for f in self.features(smiles)])
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        hidden: list[Any] = []
+        enc = self.model.encoder
+        hooks = [enc.layer_norm.register_forward_hook(lambda _m, _i, out: hidden.append(out))]
+        hooks += [layer.register_forward_hook(lambda _m, _i, out: hidden.append(out[0]))
+                  for layer in enc.layers]
+        try:
+            self.model(**batch, return_repr=True)
+        finally:
+            for h in hooks:
+                h.remove()
+        atoms = batch["atom_mask"].bool()  # B, n_atoms
+        first = torch.zeros(len(smiles), 1, dtype=torch.bool, device=self.device)
+        mask = torch.cat([first, atoms], dim=1)  # B, 1 + n_atoms
+        special = torch.cat([~first, torch.zeros_like(atoms)], dim=1)
+        return BatchStates(hidden=hidden, mask=mask, special=special, cls_index=0)
+
+    def identity(self) -> dict[str, Any]:
+        if self._identity is None:
+            self._identity = {
+                "class": type(self).__name__, "name": self.name, "model_size": self.model_size,
+                "weights_sha256": _state_sha256(self.model), "num_layers": self.num_layers,
+                "full_num_layers": self.full_num_layers, "conformer_seed": self.conformer_seed,
+                "conformer_recipe": _conformer_recipe(), **self._facts,
+            }
+        return dict(self._identity)
+
+    def truncate(self, n_layers: int) -> UniMolV2Encoder:
+        """A copy keeping the first ``n_layers`` blocks."""
+        import torch
+
+        n_layers = int(n_layers)
+        if not 1 <= n_layers <= self.num_layers:
+            raise ConfigError(f"cannot truncate {self.name!r} to {n_layers} blocks; it has {self.num_layers}")
+        blocks = self.model.encoder.layers
+        self.model.encoder.layers = torch.nn.ModuleList(list(blocks)[:n_layers])
+        try:
+            model = copy.deepcopy(self.model)
+        finally:
+            self.model.encoder.layers = blocks
+        out = UniMolV2Encoder(model, name=self.name, model_size=self.model_size,
+                              full_num_layers=self.full_num_layers,
+                              conformer_seed=self.conformer_seed, facts=self._facts,
+                              device=str(self.device))
+        out._conformers = self._conformers
+        return out
+
+
+def _load_v2(*, model_size: str, path: str | Path | None, device: str | None,
+             max_layer: int | None, random_init: bool, seed: int, conformer_seed: int,
+             allow_pickle: bool, arch: dict[str, Any] | None, name: str | None) -> UniMolV2Encoder:
+    import torch
+
+    check_choice("model_size", model_size, tuple(NUM_LAYERS_V2))
+    full = int((arch or {}).get("num_encoder_layers", NUM_LAYERS_V2[model_size]))
+    if max_layer is not None and not 1 <= int(max_layer) <= full:
+        raise ConfigError(f"max_layer={max_layer} is out of range: Uni-Mol2 {model_size} has {full} blocks")
+    ckpt = None
+    if not random_init:
+        from unimol_tools.config import MODEL_CONFIG_V2
+
+        ckpt = Path(path) if path is not None else weight_dir() / MODEL_CONFIG_V2["weight"][model_size]
+        if not ckpt.is_file():
+            raise DataNotFoundError(
+                f"Uni-Mol2 checkpoint not found: {ckpt}. Download "
+                f"{MODEL_CONFIG_V2['weight'][model_size]} from the dptech/Uni-Mol2 hub "
+                "repository into UNIMOL_WEIGHT_DIR, or pass path=."
+            )
+    state = read_checkpoint(ckpt, allow_pickle=allow_pickle) if ckpt is not None else None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = build_unimol_v2(model_size, num_layers=max_layer, arch=arch)
+    if state is not None:
+        _load_weights(model, state, str(ckpt))
+    facts = {"source": str(ckpt) if ckpt else "random", "random_init": bool(random_init), "version": "v2"}
+    if random_init:
+        facts["seed"] = int(seed)
+    return UniMolV2Encoder(model, name=name or f"unimol2-{model_size}", model_size=model_size,
+                           full_num_layers=full, conformer_seed=conformer_seed, facts=facts,
+                           device=device)
