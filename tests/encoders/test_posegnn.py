@@ -42,3 +42,17 @@ def test_cli_lists_every_adapter(monkeypatch, tmp_path):
         assert isinstance(rows[name]["weights_present"], bool)
     for name in ("pos-egnn", "unimol-v1", "orb-v3-direct", "orb-v3-conservative", "unimol2-84m"):
         assert rows[name]["weights_present"] is False
+
+
+@pytest.mark.parametrize(
+    ("name", "module"), [("unimol-v1", "unimol_tools"), ("unimol2-84m", "unimol_tools"),
+                         ("orb-v3-direct", "orb_models")],
+)
+def test_missing_3d_packages_give_the_install_line(name, module, monkeypatch):
+    import sys
+
+    for mod in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    with pytest.raises(OptionalDependencyError, match="--no-deps"):
+        load_encoder(name, random_init=True, device="cpu")

@@ -38,7 +38,10 @@ from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
 from molstrata.encoders.unimol import Conformer3DEncoder
 
-INSTALL_HINT = 'pip install "molstrata[orb]"  (or: pip install --no-deps "orb-models>=0.5,<0.6"; pip install ase "dm-tree>=0.1.8")'
+INSTALL_HINT = (
+    '`pip install --no-deps "orb-models>=0.5.5,<0.6"` then `pip install "molstrata[orb]"` '
+    "(orb-models' own requirements pull cached_path, which downgrades huggingface_hub)"
+)
 _BASE_URL = "https://orbitalmaterials-public-models.s3.us-west-1.amazonaws.com/forcefields/"
 
 

@@ -47,7 +47,10 @@ from molstrata.core.errors import (
 from molstrata.encoders.base import BatchStates, Encoder
 from molstrata.encoders.card import EncoderCard
 
-INSTALL_HINT = 'pip install "molstrata[unimol]"  (or: pip install --no-deps unimol-tools; pip install addict omegaconf hydra-core)'
+INSTALL_HINT = (
+    '`pip install --no-deps "unimol-tools>=0.1.6,<0.2"` then `pip install "molstrata[unimol]"` '
+    "(unimol-tools' own requirements would pin numpy<2.3 and pull training-only packages)"
+)
 WEIGHTS = {False: "mol_pre_all_h_220816.pt", True: "mol_pre_no_h_220816.pt"}
 DICT_FILE = "mol.dict.txt"
 NUM_LAYERS_V1 = 15
@@ -449,9 +452,7 @@ def load_unimol(
 def unimol_card(version: str = "v1", model_size: str = "84m") -> EncoderCard:
     """Model card of Uni-Mol; ``weights_present`` looks in unimol-tools' weight folder."""
     if version == "v2":
-        from unimol_tools.config import MODEL_CONFIG_V2
-
-        rel = MODEL_CONFIG_V2["weight"]["84m"]
+        rel = "modelzoo/84M/checkpoint.pt"  # unimol-tools' MODEL_CONFIG_V2 path for 84m
         return EncoderCard(
             name="unimol2-84m", kind="3d", num_layers=12, dims=[768] * 13,
             description=(
