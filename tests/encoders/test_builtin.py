@@ -30,10 +30,10 @@ def tiny_weights(tmp_path_factory, data_dir, small_corpus_dir_for_builtin):
     train_graph([small_corpus_dir_for_builtin], run / "g", GraphPretrainConfig(
         steps=1, batch_size=4, num_layers=2, hidden=16, stats_molecules=8, n_eval=4, threads=1),
         progress=False)
-    import shutil
+    from molstrata.pretrain.export import export_graph, export_smiles
 
-    shutil.copytree(run / "s" / "model", root / builtin.SMILES_NAME)
-    shutil.copytree(run / "g" / "model", root / builtin.GRAPH_NAME)
+    export_smiles(run / "s", root / builtin.SMILES_NAME)
+    export_graph(run / "g", root / builtin.GRAPH_NAME)
     return root
 
 
@@ -59,6 +59,9 @@ def test_tiny_builtin_loads_offline_with_all_layers(tiny_weights, monkeypatch, n
     assert all(a.shape == (len(SMILES), 16) and np.isfinite(a).all() for a in emb.layers)
     card = get_card(name)
     assert card.weights_present and card.num_layers == n_layers
+    text = (tiny_weights / name / "MODEL_CARD.md").read_text()
+    assert "TDC ADMET test molecules removed" in text and "steps | 1 of 1" in text
+    assert (tiny_weights / name / "curves.png").stat().st_size > 1000
 
 
 @pytest.mark.parametrize("name", ["molstrata-smiles", "molstrata-graph"])

@@ -13,7 +13,7 @@ from molstrata.pretrain.corpus import build_corpus, load_corpus
 
 def _first_test_smiles(data_dir, task, n):
     with (data_dir / "admet_group" / task / "test.csv").open() as fh:
-        return [row["Drug"] for _, row in zip(range(n), csv.DictReader(fh))]
+        return [row["Drug"] for _, row in zip(range(n), csv.DictReader(fh), strict=False)]
 
 
 def test_corpus_removes_tdc_test_molecules(data_dir, small_smiles, tmp_path):

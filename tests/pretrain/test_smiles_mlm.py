@@ -96,3 +96,29 @@ def test_resume_refuses_changed_settings_and_overwrite(small_corpus_dir, data_di
     with pytest.raises(ConfigError, match="no checkpoint|does not exist"):
         train_smiles_mlm([small_corpus_dir], tmp_path / "new", _cfg(steps=1), data_dir=data_dir,
                          n_valid=8, resume=True, progress=False)
+
+
+@pytest.mark.slow  # a subprocess start-up: slow on a busy machine
+def test_sigterm_stops_cleanly_and_resumes(small_corpus_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "molstrata.pretrain.smiles_mlm", "--corpus", str(small_corpus_dir),
+           "--out", str(out), "--steps", "100000", "--batch-size", "4", "--num-layers", "1",
+           "--hidden-size", "16", "--num-heads", "2", "--intermediate-size", "32",
+           "--log-every", "1", "--eval-every", "100000", "--n-eval", "4"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = out / "log.jsonl"
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and log.read_text().strip()) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=300) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stopped_by"] == "signal" and 1 <= summary["step"] < 100000
+    assert (out / "checkpoint" / "trainer_state.pt").is_file() and (out / "model" / "model.safetensors").is_file()

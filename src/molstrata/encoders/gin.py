@@ -57,7 +57,7 @@ class GINE(nn.Module):
         """Node states of every layer: list of num_layers + 1 tensors (n_atoms, hidden)."""
         h = self.input_proj(x)
         states = [h]
-        for conv, norm in zip(self.convs, self.norms):
+        for conv, norm in zip(self.convs, self.norms, strict=False):
             h = h + self.dropout(torch.relu(norm(conv(h, edge_index, edge_attr))))
             states.append(h)
         return states

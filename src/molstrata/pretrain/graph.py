@@ -199,8 +199,12 @@ def train_graph(
 
     from molstrata.encoders.gin import GINE
     from molstrata.encoders.graph_features import batch_graphs
-    from molstrata.pretrain.descriptors import compute_descriptors, descriptor_names, fit_standardizer
-    from molstrata.pretrain.smiles_mlm import _prepare_corpus
+    from molstrata.pretrain.descriptors import (
+        compute_descriptors,
+        descriptor_names,
+        fit_standardizer,
+    )
+    from molstrata.pretrain.smiles_mlm import StopOnSignal, _prepare_corpus
 
     cfg = cfg or GraphPretrainConfig()
     out = Path(out)
@@ -251,6 +255,7 @@ def train_graph(
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
 
+    stop = StopOnSignal()  # SIGTERM / Ctrl-C: finish the step, checkpoint, export, exit
     t0 = time.monotonic()
     last_ckpt = t0
     run_loss, run_n = 0.0, 0
@@ -288,6 +293,10 @@ def train_graph(
         if cfg.max_minutes is not None and (now - t0) >= cfg.max_minutes * 60 and step < cfg.steps:
             stopped = "max_minutes"
             break
+        if stop.requested and step < cfg.steps:
+            stopped = "signal"
+            break
+    stop.restore()
     bar.close()
     elapsed = elapsed0 + time.monotonic() - t0
     if not last_eval or stopped != "steps":

@@ -70,6 +70,30 @@ class SmilesMLMConfig:
         return {k: getattr(self, k) for k in keep}
 
 
+class StopOnSignal:
+    """Turn SIGTERM and SIGINT into a request to stop after the current step (then save)."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.requested = False
+        self._old: dict = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        self._old = {}
+
+
 # ----------------------------------------------------------------------------- data
 def randomize_smiles(smiles: str, seed: int) -> str:
     """One randomised (non-canonical) SMILES of the same molecule, reproducible from ``seed``."""
@@ -145,7 +169,7 @@ def make_batch(
     if augment:
         flip = rng.random(len(chosen)) < cfg.random_smiles_prob
         seeds = rng.integers(0, 2**31 - 1, size=len(chosen))
-        chosen = [randomize_smiles(s, sd) if f else s for s, f, sd in zip(chosen, flip, seeds)]
+        chosen = [randomize_smiles(s, sd) if f else s for s, f, sd in zip(chosen, flip, seeds, strict=False)]
     enc = tokenizer(chosen, padding=True, truncation=True, max_length=cfg.max_length,
                     return_tensors="pt", return_special_tokens_mask=True)
     special = enc["special_tokens_mask"].bool() | (enc["attention_mask"] == 0)
@@ -381,6 +405,7 @@ def train_smiles_mlm(
         logf.write(json.dumps(rec) + "\n")
         logf.flush()
 
+    stop = StopOnSignal()  # SIGTERM / Ctrl-C: finish the step, checkpoint, export, exit
     t0 = time.monotonic()
     last_ckpt = t0
     run_loss = run_correct = run_n = 0.0
@@ -419,6 +444,10 @@ def train_smiles_mlm(
         if cfg.max_minutes is not None and (now - t0) >= cfg.max_minutes * 60 and step < cfg.steps:
             stopped = "max_minutes"
             break
+        if stop.requested and step < cfg.steps:
+            stopped = "signal"
+            break
+    stop.restore()
     bar.close()
     elapsed = elapsed0 + time.monotonic() - t0
     if not last_eval or stopped != "steps":
