@@ -60,13 +60,6 @@ def test_chemberta_by_name_reads_local_folder(tiny_roberta_dir):
         np.testing.assert_array_equal(emb[k], plain[k])
 
 
-def test_uncached_hub_weights_fail_clearly():
-    from molstrata.core.errors import DataNotFoundError
-
-    with pytest.raises(DataNotFoundError, match="DeepChem/ChemBERTa-77M-MLM"):
-        load_encoder("chemberta-77m-mlm")
-
-
 # ----------------------------------------------------------------------------- ChemGPT
 @pytest.fixture(scope="module")
 def tiny_chemgpt_dir(tmp_path_factory):
