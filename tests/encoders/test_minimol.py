@@ -248,6 +248,9 @@ def test_registry_and_unknown_options():
     assert enc.num_layers == 1 and enc.name == "minimol"
     with pytest.raises(ConfigError, match="weight_dir"):
         mm.load_minimol(weight_dir="x")
+    with pytest.raises(ConfigError, match="no input length limit"):
+        mm.load_minimol(max_length=128)
+    assert enc.identity()["eigvec_signs"] == mm._lapack_signature()
 
 
 # ----------------------------------------------------------------------------- weights
