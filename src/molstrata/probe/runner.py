@@ -181,8 +181,18 @@ def sweep(
     seed_list = parse_seeds(seeds)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    from molstrata.probe._probe import make_probe
+
+    effective = make_probe(model, "regression", None, 0, **dict(params or {})).get_params()
+    for key in ("task_type", "metric", "seed"):
+        effective.pop(key, None)
+    if model == "linear":  # the grids actually used, so that changed defaults are noticed
+        from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
+
+        effective["alphas"] = list(effective["alphas"] or DEFAULT_ALPHAS)
+        effective["Cs"] = list(effective["Cs"] or DEFAULT_CS)
     _check_settings(out, {"probe": model, "pooling": pooling,
-                          "params": json.loads(json.dumps(dict(params or {}), default=str))})
+                          "params": json.loads(json.dumps(effective, default=str))})
     save_config(out, "probe", {
         **dict(config or {}),
         "encoders": [e if isinstance(e, str) else e.name for e in encoders],
