@@ -192,3 +192,18 @@ def test_v2_layers_match_unimol_tools_and_truncate(unimol2_ckpt):
         assert len(short) == 3
         for k in range(3):
             np.testing.assert_allclose(short[k], cls[k], atol=1e-5)
+
+
+def test_2d_fallback_is_reported_by_row(unimol_dir, monkeypatch):
+    from rdkit.Chem import AllChem
+
+    import os
+
+    enc = _load(unimol_dir)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # in-process, so the patch below applies
+    real = AllChem.EmbedMolecule
+    monkeypatch.setattr(AllChem, "EmbedMolecule",
+                        lambda mol, params: -1 if mol.GetNumAtoms() == 8 else real(mol, params))
+    with pytest.warns(UserWarning, match="rows 3"):
+        emb = enc.embed(SMILES)  # row 3 (OC(=O)CCl) has 8 atoms with H
+    assert emb.meta["conformer_methods"] == ["etkdg+mmff"] * 3 + ["2d"]

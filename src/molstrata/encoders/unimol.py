@@ -224,6 +224,17 @@ class Conformer3DEncoder(Encoder):
         for row, s in zip(np.flatnonzero(parsed.valid), fed, strict=True):
             methods[int(row)] = self._conformers[s].method
         out.meta["conformer_methods"] = methods
+        flat = [i for i, m in enumerate(methods) if m == "2d"]
+        if flat:
+            import warnings
+
+            warnings.warn(
+                f"{len(flat)} molecule(s) got 2D coordinates (ETKDG failed, z = 0) and were "
+                f"embedded by the 3D encoder {self.name!r} anyway: rows "
+                f"{', '.join(map(str, flat[:10]))}{'...' if len(flat) > 10 else ''}; see "
+                "meta['conformer_methods']",
+                stacklevel=2,
+            )
         return out
 
 
