@@ -334,10 +334,12 @@ def embed_cached(
     missing = [s for s in unique if s not in where]
     hits = len(unique) - len(missing)
 
-    missing_sizes = encoder._sizes(missing) if missing else np.zeros(0, dtype=np.int64)
-    # length policy over every fed string (raise before computing; warn once)
-    all_sizes = encoder._sizes(fed) if encoder.max_length is not None and fed else None
-    cut_rows = encoder.check_lengths(fed, idx, sizes=all_sizes)
+    # sizes once per unique string: they order the chunks and apply the length policy
+    need_sizes = missing if encoder.max_length is None else unique
+    size_of = dict(zip(need_sizes, encoder._sizes(need_sizes).tolist(), strict=True)) if need_sizes else {}
+    missing_sizes = np.asarray([size_of[s] for s in missing], dtype=np.int64)
+    all_sizes = np.asarray([size_of[s] for s in fed], dtype=np.int64) if encoder.max_length else None
+    cut_rows = encoder.check_lengths(fed, idx, sizes=all_sizes)  # raises before computing
 
     if missing:
         order = np.argsort(missing_sizes, kind="stable")
@@ -363,8 +365,9 @@ def embed_cached(
     dims = _dims(encoder, chunks)
     src = [where[s] for s in fed]
     truncated = set(cut_rows.tolist())
+    cut_in_chunk = {c: set(chunks[c].meta.get("truncated", ())) for c in {c for c, _ in src}}
     for row, (c, r) in zip(idx, src, strict=True):
-        if r in chunks[c].meta.get("truncated", ()):
+        if r in cut_in_chunk[c]:
             truncated.add(int(row))
     nbytes = n * sum(dims) * 4
     if nbytes <= MAX_IN_MEMORY:
