@@ -99,7 +99,10 @@ def plot_cka(cka: np.ndarray, path: str | Path, *, title: str = "linear CKA betw
     n = cka.shape[0]
     size = min(9.0, 3.0 + 0.35 * n)
     fig, ax = plt.subplots(figsize=(size + 1.0, size))
-    im = ax.imshow(cka, vmin=0.0, vmax=1.0, cmap="viridis", origin="upper")
+    low = float(np.nanmin(cka)) if np.isfinite(cka).any() else 0.0
+    # stretch the colour range to the data (values are printed in the cells anyway)
+    vmin = max(0.0, np.floor(min(low, 0.95) * 20) / 20)
+    im = ax.imshow(cka, vmin=vmin, vmax=1.0, cmap="viridis", origin="upper")
     step = max(1, int(np.ceil(n / 16)))
     ticks = np.arange(0, n, step)
     ax.set_xticks(ticks)
@@ -111,8 +114,9 @@ def plot_cka(cka: np.ndarray, path: str | Path, *, title: str = "linear CKA betw
             for j in range(n):
                 if np.isfinite(cka[i, j]):
                     ax.text(j, i, f"{cka[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                            color="black" if cka[i, j] > 0.6 else "white")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="CKA")
+                            color="black" if cka[i, j] > vmin + 0.6 * (1 - vmin) else "white")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04,
+                 label="CKA" + (f" (colour scale from {vmin:.2f})" if vmin > 0 else ""))
     ax.set_title(title, fontsize=11)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
