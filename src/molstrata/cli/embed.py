@@ -100,6 +100,10 @@ def embed_command(
         source = str(input_csv)
         extra = {"source": source, "smiles_col": smiles_col}
 
+    if on_invalid == "raise":  # fail on bad rows before loading a model
+        from molstrata.data.smiles import parse_smiles
+
+        parse_smiles(smiles, on_invalid="raise", source=source)
     options: dict[str, object] = {"on_too_long": on_too_long}
     if max_length is not None:
         options["max_length"] = max_length
