@@ -140,3 +140,19 @@ def test_encoders_lists_cards_and_tolerates_broken_ones(monkeypatch):
     assert all(isinstance(r["num_layers"], int) and r["kind"] for r in ok)
     res = runner.invoke(app, ["encoders"], env={"COLUMNS": "200"})
     assert res.exit_code == 0 and "zz-broken" in res.output and "unavailable" in res.output
+
+
+def test_embed_too_long_policy_flags(tiny_roberta_dir, tmp_path):
+    from molstrata.encoders.base import InputTooLongError
+
+    path = tmp_path / "long.csv"
+    pd.DataFrame({"smiles": ["CCO", "C" * 30]}).to_csv(path, index=False)
+    res = runner.invoke(app, ["embed", "-e", str(tiny_roberta_dir), "-i", str(path), "-o", str(tmp_path / "r"),
+                              "--max-length", "16", "--on-too-long", "raise"])
+    assert isinstance(res.exception, InputTooLongError) and res.exception.indices == [1]
+    with pytest.warns(UserWarning, match="max_length=16"):
+        res = runner.invoke(app, ["embed", "-e", str(tiny_roberta_dir), "-i", str(path), "-o", str(tmp_path / "w"),
+                                  "--max-length", "16"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "w" / "manifest.json").read_text())["truncated_rows"] == [1]
+    assert load_config(tmp_path / "w")["params"]["max_length"] == 16

@@ -104,15 +104,24 @@ def embed_command(
         from molstrata.data.smiles import parse_smiles
 
         parse_smiles(smiles, on_invalid="raise", source=source)
-    options: dict[str, object] = {"on_too_long": on_too_long}
+    # only options the user set: adapters without a length limit do not take them
+    options: dict[str, object] = {}
+    if on_too_long != "warn":
+        options["on_too_long"] = on_too_long
     if max_length is not None:
         options["max_length"] = max_length
     if random_init:
         options["seed"] = init_seed
-    enc = load_encoder(
-        encoder, device=device, max_layer=max_layer, random_init=random_init,
-        trust_remote_code=trust_remote_code, **options,
-    )
+    try:
+        enc = load_encoder(
+            encoder, device=device, max_layer=max_layer, random_init=random_init,
+            trust_remote_code=trust_remote_code, **options,
+        )
+    except TypeError as exc:
+        if "unexpected keyword" not in str(exc) or not options:
+            raise
+        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+        raise ConfigError(f"encoder {encoder!r} does not accept {flags} ({exc})") from None
     from molstrata.core.errors import InvalidSmilesError
 
     try:
