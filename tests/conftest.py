@@ -31,6 +31,17 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache(tmp_path_factory):
+    """Session- and module-scoped fixtures run before function-scoped ones: isolate them too."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MOLSTRATA_CACHE_DIR", str(tmp_path_factory.mktemp("cache_session")))
+    mp.setenv("HF_HUB_OFFLINE", "1")
+    mp.setenv("TRANSFORMERS_OFFLINE", "1")
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own embeddings cache, never the user's."""
