@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from tiny_models import build_tiny_tokenizer, save_tiny  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -53,41 +54,6 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 # ----------------------------------------------------------------- tiny HF SMILES models
 # Session-scoped, built in a second each: a regex SMILES tokenizer and 3-block, 32-wide
 # random models saved with save_pretrained, for any test that needs a real HF folder.
-_TINY_REGEX = (
-    r"(\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>|\*|\$|\%[0-9]{2}|[0-9])"
-)
-_TINY_SPECIAL = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-_TINY_TOKENS = list("CNOSPFIBcnosp()=#-+/\\.@123456789") + [
-    "Cl", "Br", "[nH]", "[C@@H]", "[C@H]", "[C@@]", "[C@]", "[O-]", "[N+]", "[NH+]", "[Na+]",
-    "[Cl-]", "[S+]", "[n+]", "[NH3+]", "[2H]",
-]
-
-
-def build_tiny_tokenizer(model_max_length: int = 64, *, bos_eos: bool = True):
-    """A WordLevel regex SMILES tokenizer (RoBERTa special tokens) as PreTrainedTokenizerFast."""
-    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {t: i for i, t in enumerate(_TINY_SPECIAL + _TINY_TOKENS)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(_TINY_REGEX), behavior="isolated")
-    if bos_eos:
-        tok.post_processor = processors.TemplateProcessing(
-            single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
-        )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-        unk_token="<unk>", mask_token="<mask>", model_max_length=model_max_length,
-    )
-
-
-def _save_tiny(folder: Path, model, tokenizer) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="session")
 def tiny_roberta_dir(tmp_path_factory) -> Path:
     """A 3-block, 32-wide random RoBERTa with a SMILES tokenizer (max 64 tokens)."""
@@ -101,7 +67,7 @@ def tiny_roberta_dir(tmp_path_factory) -> Path:
         intermediate_size=64, max_position_embeddings=66, pad_token_id=1, bos_token_id=0,
         eos_token_id=2,
     )
-    return _save_tiny(tmp_path_factory.mktemp("tiny_roberta"), RobertaModel(cfg).eval(), tok)
+    return save_tiny(tmp_path_factory.mktemp("tiny_roberta"), RobertaModel(cfg).eval(), tok)
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +82,7 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
         vocab_size=len(tok), hidden_size=32, num_hidden_layers=3, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=64, pad_token_id=1,
     )
-    return _save_tiny(tmp_path_factory.mktemp("tiny_bert"), BertModel(cfg).eval(), tok)
+    return save_tiny(tmp_path_factory.mktemp("tiny_bert"), BertModel(cfg).eval(), tok)
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +97,7 @@ def tiny_gpt2_dir(tmp_path_factory) -> Path:
         vocab_size=len(tok), n_embd=32, n_layer=3, n_head=2, n_positions=64,
         bos_token_id=0, eos_token_id=2, pad_token_id=1,
     )
-    return _save_tiny(tmp_path_factory.mktemp("tiny_gpt2"), GPT2Model(cfg).eval(), tok)
+    return save_tiny(tmp_path_factory.mktemp("tiny_gpt2"), GPT2Model(cfg).eval(), tok)
 
 
 @pytest.fixture(scope="session")
@@ -146,4 +112,4 @@ def tiny_t5_dir(tmp_path_factory) -> Path:
         vocab_size=len(tok), d_model=32, d_kv=16, d_ff=64, num_layers=3, num_heads=2,
         pad_token_id=1, eos_token_id=2, decoder_start_token_id=1,
     )
-    return _save_tiny(tmp_path_factory.mktemp("tiny_t5"), T5EncoderModel(cfg).eval(), tok)
+    return save_tiny(tmp_path_factory.mktemp("tiny_t5"), T5EncoderModel(cfg).eval(), tok)

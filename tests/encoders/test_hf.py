@@ -21,7 +21,7 @@ def tiny_gptneo_dir(tmp_path_factory):
     """ChemGPT's architecture (GPT-Neo: local/global attention, final ln_f), 3 blocks."""
     from transformers import GPTNeoConfig, GPTNeoModel
 
-    from conftest import _save_tiny, build_tiny_tokenizer
+    from tiny_models import build_tiny_tokenizer, save_tiny
 
     tok = build_tiny_tokenizer(64, bos_eos=False)
     torch.manual_seed(4)
@@ -30,7 +30,7 @@ def tiny_gptneo_dir(tmp_path_factory):
         attention_types=[[["global", "local"], 1], [["global"], 1]], window_size=4,
         max_position_embeddings=64, bos_token_id=0, eos_token_id=2,
     )
-    return _save_tiny(tmp_path_factory.mktemp("tiny_gptneo"), GPTNeoModel(cfg).eval(), tok)
+    return save_tiny(tmp_path_factory.mktemp("tiny_gptneo"), GPTNeoModel(cfg).eval(), tok)
 
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C", "CN1CCC[C@H]1c1cccnc1", "OC(=O)CCl"]

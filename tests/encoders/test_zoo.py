@@ -180,7 +180,7 @@ class TinyMolformerModel(PreTrainedModel):
 def molformer_like_dir(tmp_path):
     """A local folder shaped like ibm/MoLFormer-XL: model_type unknown to transformers,
     auto_map pointing at modeling code inside the folder, deterministic_eval false."""
-    from conftest import build_tiny_tokenizer
+    from tiny_models import build_tiny_tokenizer
 
     folder = tmp_path / "molformer_like"
     folder.mkdir()
