@@ -24,17 +24,22 @@ _LAZY = {
     "load_encoder": "molstrata.encoders",
     "Encoder": "molstrata.encoders",
     # later stages
-    "probe": "molstrata.probe",
     "select_layer": "molstrata.probe",
     "analyze": "molstrata.analysis",
     "recommend_layer": "molstrata.analysis",
-    "finetune": "molstrata.finetune",
 }
+
+# Stage sub-packages, importable as attributes (``molstrata.finetune.finetune(...)``).
+# ``molstrata.probe`` is the probe package, which is also callable: ``molstrata.probe(...)``.
+_SUBPACKAGES = {"core", "data", "encoders", "embeddings", "analysis", "probe", "finetune",
+                "report", "pretrain", "scale"}
 
 __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"molstrata.{name}")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'molstrata' has no attribute {name!r}")
