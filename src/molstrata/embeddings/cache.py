@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from molstrata.core.embeddings import LayerEmbeddings
+from molstrata.core.hashing import file_sha256
 from molstrata.core.paths import cache_dir as _default_cache_dir
 from molstrata.data.smiles import parse_smiles
 
@@ -58,12 +59,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -131,10 +126,10 @@ def _write_folder(final: Path, smiles: Sequence[str], layers: Sequence[np.ndarra
     try:
         sums: dict[str, str] = {}
         (tmp / "smiles.json").write_text(json.dumps(list(smiles)))
-        sums["smiles.json"] = _file_sha256(tmp / "smiles.json")
+        sums["smiles.json"] = file_sha256(tmp / "smiles.json")
         for k, arr in enumerate(layers):
             np.save(tmp / _layer_name(k), np.ascontiguousarray(arr, dtype=np.float32))
-            sums[_layer_name(k)] = _file_sha256(tmp / _layer_name(k))
+            sums[_layer_name(k)] = file_sha256(tmp / _layer_name(k))
         meta = {
             "format": FORMAT_VERSION, "n": len(smiles), "dims": [int(a.shape[1]) for a in layers],
             "sha256": sums, **extra,
@@ -172,7 +167,7 @@ class _Chunk:
     def verify(self) -> None:
         """Raise ValueError unless every file matches its recorded sha256."""
         for fname, digest in self.meta["sha256"].items():
-            if _file_sha256(self.path / fname) != digest:
+            if file_sha256(self.path / fname) != digest:
                 raise ValueError(f"checksum mismatch in {fname}")
         if len(self.meta["dims"]) + 1 != len(self.meta["sha256"]):
             raise ValueError("layer files missing from the checksum list")
@@ -435,7 +430,7 @@ def _view(
     try:
         sums = {}
         (tmp / "smiles.json").write_text(json.dumps(labels))
-        sums["smiles.json"] = _file_sha256(tmp / "smiles.json")
+        sums["smiles.json"] = file_sha256(tmp / "smiles.json")
         mms = [
             np.lib.format.open_memmap(tmp / _layer_name(k), mode="w+", dtype=np.float32, shape=(n, d))
             for k, d in enumerate(dims)
@@ -445,7 +440,7 @@ def _view(
         _gather(mms, idx, src, chunks)
         for k, mm in enumerate(mms):
             mm.flush()
-            sums[_layer_name(k)] = _file_sha256(tmp / _layer_name(k))
+            sums[_layer_name(k)] = file_sha256(tmp / _layer_name(k))
         del mms
         meta = {"format": FORMAT_VERSION, "n": n, "dims": dims, "sha256": sums, "view": True}
         (tmp / "meta.json").write_text(json.dumps(meta))

@@ -27,7 +27,6 @@ own ``seq2seq_attention.Encoder`` when it can be imported.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import math
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from molstrata.core.errors import ConfigError, DataNotFoundError, OptionalDependencyError
+from molstrata.core.hashing import file_sha256
 from molstrata.encoders.base import BatchStates, Encoder
 from molstrata.encoders.card import EncoderCard
 
@@ -270,10 +270,6 @@ class AnnalogEncoder(Encoder):
 
 
 # ---------------------------------------------------------------------------- loader
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def load_annalog(
     *,
     device: str | None = None,
@@ -320,8 +316,8 @@ def load_annalog(
         enc = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
         module.load_state_dict(enc, strict=True)
     identity = {
-        "weights_sha256": _sha256(ckpt),
-        "vocab_sha256": _sha256(vocab),
+        "weights_sha256": file_sha256(ckpt),
+        "vocab_sha256": file_sha256(vocab),
         "random_init": bool(random_init),
         "seed": int(seed) if random_init else None,
     }

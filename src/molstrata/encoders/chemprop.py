@@ -42,7 +42,6 @@ CLI ``--trust-remote-code``), which runs the full unpickler: do that only for fi
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import pickle
 import types
@@ -50,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from molstrata.core.errors import ConfigError, DataNotFoundError, OptionalDependencyError
+from molstrata.core.hashing import file_sha256
 from molstrata.encoders.base import BatchStates, Encoder
 from molstrata.encoders.card import EncoderCard
 
@@ -423,12 +423,6 @@ class ChempropEncoder(Encoder):
 
 
 # ---------------------------------------------------------------------------- loaders
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _seeded_fresh(d: dict, seed: int, source: str) -> Any:
@@ -482,7 +476,7 @@ def load_chemprop(
     mpnn = _seeded_fresh(d, seed, source) if random_init else build_mpnn(d, source=source)
     identity = {
         "source": source,
-        "weights_sha256": _sha256(path),
+        "weights_sha256": file_sha256(path),
         "random_init": bool(random_init),
         "seed": int(seed) if random_init else None,
     }

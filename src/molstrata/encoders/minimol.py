@@ -54,6 +54,7 @@ from molstrata.core.errors import (
     InvalidSmilesError,
     OptionalDependencyError,
 )
+from molstrata.core.hashing import file_sha256
 from molstrata.encoders.base import BatchStates, Encoder
 from molstrata.encoders.card import EncoderCard
 
@@ -214,12 +215,6 @@ def find_weights(
     raise DataNotFoundError(f"MiniMol weights not found. {INSTALL_HINT}")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_config(path: Path) -> None:
@@ -446,7 +441,7 @@ def load_minimol(
     folder, _ = find_weights(weights_dir, download=download)
     _check_config(folder / "config.yaml")
     sd_path = folder / "state_dict.pth"
-    digest = _sha256(sd_path)
+    digest = file_sha256(sd_path)
     if digest != STATE_DICT_SHA256:
         warnings.warn(
             f"{sd_path} is not the MiniMol v1 checkpoint that molstrata verified (sha256 {digest[:12]}…); "
