@@ -43,7 +43,7 @@ def save_config(path: str | Path, command: str, params: Mapping[str, Any]) -> Pa
         "molstrata": {
             "version": __version__,
             "command": command,
-            "written": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         },
         "params": _clean(dict(params)),
     }

@@ -47,7 +47,7 @@ class InvalidSmilesError(MolstrataError, ValueError):
         self.indices = [int(i) for i in indices]
         self.smiles = [str(s) for s in smiles]
         self.source = source
-        shown = ", ".join(f"row {i}: {s!r}" for i, s in list(zip(self.indices, self.smiles))[:10])
+        shown = ", ".join(f"row {i}: {s!r}" for i, s in list(zip(self.indices, self.smiles, strict=True))[:10])
         more = f" (and {len(self.indices) - 10} more)" if len(self.indices) > 10 else ""
         where = f" in {source}" if source else ""
         super().__init__(

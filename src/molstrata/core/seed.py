@@ -10,7 +10,7 @@ import numpy as np
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed Python, NumPy and (if imported) torch; return a fresh ``np.random.Generator``."""
     random.seed(seed)
-    np.random.seed(seed % (2**32))
+    np.random.seed(seed % (2**32))  # noqa: NPY002 (seeds legacy global users too)
     import sys
 
     if "torch" in sys.modules:
