@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from tiny_models import build_tiny_tokenizer, save_tiny  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]

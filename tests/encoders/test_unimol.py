@@ -195,9 +195,9 @@ def test_v2_layers_match_unimol_tools_and_truncate(unimol2_ckpt):
 
 
 def test_2d_fallback_is_reported_by_row(unimol_dir, monkeypatch):
-    from rdkit.Chem import AllChem
-
     import os
+
+    from rdkit.Chem import AllChem
 
     enc = _load(unimol_dir)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)  # in-process, so the patch below applies
