@@ -98,6 +98,16 @@ def load_smiles(
                    trust_remote_code=trust_remote_code, seed=seed, **options)
 
 
+def _budget_warnings(facts: dict) -> list[str]:
+    """A card warning when pretraining stopped on its wall-clock budget before its schedule."""
+    if facts and facts.get("stopped_by") == "max_minutes":
+        return [
+            f"pretraining was stopped by its wall-clock budget at step {facts['step']} of "
+            f"{facts['steps_planned']}: a short CPU pretraining, not a converged model"
+        ]
+    return []
+
+
 def smiles_card(**_: Any) -> EncoderCard:
     """Model card of ``molstrata-smiles`` (facts read from the packaged ``training.json``)."""
     folder = weights_dir(SMILES_NAME)
@@ -109,12 +119,7 @@ def smiles_card(**_: Any) -> EncoderCard:
     if facts:
         desc += (f" Held-out MLM loss {facts['valid_loss']:.3f}, masked-token accuracy "
                  f"{facts['valid_acc']:.3f} after {facts['step']} steps.")
-    warnings = []
-    if facts and facts.get("stopped_by") == "max_minutes":
-        warnings.append(
-            f"pretraining was stopped by its wall-clock budget at step {facts['step']} of "
-            f"{facts['steps_planned']}: a short CPU pretraining, not a converged model"
-        )
+    warnings = _budget_warnings(facts)
     return EncoderCard(
         name=SMILES_NAME, kind="smiles-transformer", num_layers=n_layers, dims=[hidden] * (n_layers + 1),
         description=desc, source="molstrata.pretrain.smiles_mlm (HF transformers RobertaForMaskedLM)",
@@ -170,12 +175,7 @@ def graph_card(**_: Any) -> EncoderCard:
     if facts:
         desc += (f" Held-out descriptor MSE {facts['valid_loss']:.3f} (standardised units), "
                  f"mean R² {facts['valid_r2_mean']:.3f} after {facts['step']} steps.")
-    warnings = []
-    if facts and facts.get("stopped_by") == "max_minutes":
-        warnings.append(
-            f"pretraining was stopped by its wall-clock budget at step {facts['step']} of "
-            f"{facts['steps_planned']}: a short CPU pretraining, not a converged model"
-        )
+    warnings = _budget_warnings(facts)
     return EncoderCard(
         name=GRAPH_NAME, kind="graph", num_layers=n_layers, dims=[hidden] * (n_layers + 1),
         description=desc, source="molstrata.encoders.gin + molstrata.pretrain.graph",
