@@ -270,6 +270,7 @@ def embed_cached(
     canonicalize: bool = True,
     token_budget: int | None = None,
     chunk_size: int | None = None,
+    executor: Any = None,
 ) -> LayerEmbeddings:
     """Embed ``smiles`` with every layer, reading what the cache has and computing the rest.
 
@@ -290,6 +291,10 @@ def embed_cached(
         the cache keys on what is fed
     token_budget : padded positions per batch
     chunk_size : molecules per cache chunk (default :data:`CHUNK_SIZE`)
+    executor : a :class:`molstrata.scale.Executor` computing the missing chunks in
+        parallel (e.g. Ray workers, one task per chunk; the encoder is shipped once); each
+        chunk is written here, as it arrives, in the same format, so any later run reuses
+        it. Default ``None``: one chunk after another in this process
 
     Returns
     -------
@@ -298,7 +303,7 @@ def embed_cached(
     ``meta`` adds ``cache`` = {``hits``, ``computed``, ``path``} to what ``embed`` reports.
     """
     from molstrata.core.errors import ConfigError
-    from molstrata.embeddings.extract import embed_canonical, progress_bar
+    from molstrata.embeddings.extract import progress_bar
 
     if not use_cache:
         return encoder.embed(
@@ -338,20 +343,27 @@ def embed_cached(
 
     if missing:
         order = np.argsort(missing_sizes, kind="stable")
+        starts = range(0, len(order), chunk_size)
+        parts = [[missing[i] for i in order[start : start + chunk_size]] for start in starts]
+        settings = {"encoder": encoder, "pooling": method, "batch_size": batch_size,
+                    "token_budget": token_budget, "include_special": include_special}
+
+        def store(j: int, result: tuple[list[np.ndarray], list[int]]) -> None:
+            layers, info_cut = result[0], set(result[1])
+            if encoder.max_length is not None:
+                sizes = missing_sizes[order[starts[j] : starts[j] + chunk_size]]
+                info_cut |= set(np.flatnonzero(sizes > encoder.max_length).tolist())
+            cache.write_chunk(parts[j], layers, sorted(info_cut))
+
         with progress_bar(f"embedding with {encoder.name}", len(missing), progress) as step:
-            for start in range(0, len(order), chunk_size):
-                part = [missing[i] for i in order[start : start + chunk_size]]
-                layers, info = embed_canonical(
-                    encoder, part, pooling=method, batch_size=batch_size,
-                    token_budget=token_budget, include_special=include_special, advance=step,
+            if executor is None:
+                for j, part in enumerate(parts):
+                    store(j, embed_chunk(part, **settings, advance=step))
+            else:  # chunks computed elsewhere, written here as they arrive
+                executor.map(
+                    embed_chunk, parts, shared=settings, resources={"num_cpus": 1, "num_gpus": 1},
+                    on_result=lambda j, r: (store(j, r), step(len(parts[j]))), keep=False,
                 )
-                if encoder.max_length is not None:
-                    sizes = missing_sizes[order[start : start + chunk_size]]
-                    info_cut = set(np.flatnonzero(sizes > encoder.max_length).tolist())
-                else:
-                    info_cut = set()
-                info_cut |= set(info["truncated_rows"])
-                cache.write_chunk(part, layers, sorted(info_cut))
         where, chunks = cache.index()
         for c in sorted({where[s][0] for s in missing}):
             chunks[c].verify()
@@ -380,6 +392,32 @@ def embed_cached(
         layers=tuple(layers), valid=parsed.valid, smiles=parsed.smiles, encoder=encoder.name,
         pooling=method.value, meta=meta,
     )
+
+
+def embed_chunk(
+    part: Sequence[str], *, encoder: Encoder, pooling: Any, batch_size: int | None = None,
+    token_budget: int | None = None, include_special: bool = False, advance: Any = None,
+) -> tuple[list[np.ndarray], list[int]]:
+    """Compute one cache chunk (what an executor's worker runs).
+
+    Parameters
+    ----------
+    part : the chunk's fed strings, length n_rows, in the order they are stored
+    encoder, pooling, batch_size, token_budget, include_special : as :func:`embed_cached`
+    advance : progress callback ``advance(n_done)``, or ``None``
+
+    Returns
+    -------
+    layers : n_layers float32 arrays of shape (n_rows, dim_k)
+    truncated : rows the encoder reported as cut
+    """
+    from molstrata.embeddings.extract import embed_canonical
+
+    layers, info = embed_canonical(
+        encoder, list(part), pooling=pooling, batch_size=batch_size, token_budget=token_budget,
+        include_special=include_special, advance=advance or (lambda n: None),
+    )
+    return layers, [int(r) for r in info["truncated_rows"]]
 
 
 def _dims(encoder: Encoder, chunks: list[_Chunk]) -> list[int]:

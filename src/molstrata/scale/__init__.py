@@ -1,0 +1,49 @@
+"""Scale-out: run the independent pieces of a sweep on an executor.
+
+``get_executor("local")`` (the default: in this process) or ``get_executor("ray",
+address="auto")``. Stages take an ``executor`` argument and hand it a module-level
+function plus a list of items (embedding chunks, probe cells, finetune trials); see
+:class:`~molstrata.scale.base.Executor`. Nothing outside :mod:`molstrata.scale.ray_executor`
+imports ``ray``, and local runs never need it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from molstrata.core.errors import check_choice
+from molstrata.scale.base import EXECUTORS, Executor
+from molstrata.scale.local import LocalExecutor
+
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "get_executor"]
+
+
+def get_executor(
+    name: str = "local",
+    *,
+    address: str | None = "auto",
+    workers: int = 1,
+    max_retries: int = 3,
+    **ray_options: Any,
+) -> Executor:
+    """The executor behind ``--executor`` / ``--ray-address``.
+
+    Parameters
+    ----------
+    name : ``"local"`` or ``"ray"``
+    address : Ray only: ``"auto"`` (connect to a running cluster, else start a local Ray
+        instance), ``"local"`` or a cluster address (see :mod:`molstrata.scale.ray_executor`)
+    workers : local only: 1 runs in this process; more uses a process pool
+    max_retries : Ray only: reruns of a task whose worker died
+    ray_options : more :class:`~molstrata.scale.ray_executor.RayExecutor` options
+
+    Returns
+    -------
+    Executor
+    """
+    check_choice("--executor", name, EXECUTORS)
+    if name == "local":
+        return LocalExecutor(workers)
+    from molstrata.scale.ray_executor import RayExecutor
+
+    return RayExecutor(address, max_retries=max_retries, **ray_options)
