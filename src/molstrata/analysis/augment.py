@@ -6,16 +6,27 @@ Two augmentations are known:
   ``MolToRandomSmilesVect``, seeded). Meaningful for sequence encoders, which see a
   different token string. Graph encoders build the same graph from every spelling, so their
   views would be identical: :func:`augmented_views` detects that and says so.
-* ``"atom_mask"`` — atom/bond attribute masking, which only a graph encoder can apply to its
-  own featurisation.
+* ``"atom_mask"`` — atom/bond attribute masking (Hu et al. 2020), which only a graph
+  encoder can apply to its own featurisation. Each view hides ``int(n_atoms * fraction + 1)``
+  atoms (15% by default, at least one) chosen from a generator seeded by (view seed,
+  molecule index), so a view does not depend on batching. The built-in GINE, MiniMol and
+  chemprop models have no mask token (none was pretrained by masking): a masked atom's
+  input features are set to zero (and optionally those of its bonds), a documented stand-in
+  that keeps the graph and gives distinct-but-related views
+  (:func:`molstrata.encoders.graph_features.masked_atoms`).
 
 **Hook.** An encoder declares what it supports with a class attribute
 ``augmentations: tuple[str, ...]`` (for example ``("atom_mask",)`` on a GIN) and, for any
 kind other than ``"random_smiles"``, implements
 ``embed_augmented(smiles, *, kind, seed, pooling) -> LayerEmbeddings`` returning one
-augmented view (one row per input SMILES, same layers as ``embed``). An encoder that declares
-nothing is treated as a sequence encoder (``("random_smiles",)``), fed randomised SMILES
-through ``embed(..., canonicalize=False)``.
+augmented view (one row per input SMILES, same layers as ``embed``); an atom-masking hook
+may also accept ``fraction=`` (passed only when the caller sets one). Implemented by
+:class:`~molstrata.encoders.gin.GraphEncoder` (``molstrata-graph``),
+:class:`~molstrata.encoders.minimol.MiniMolEncoder` and
+:class:`~molstrata.encoders.chemprop.ChempropEncoder`. An encoder that declares nothing is
+treated as a sequence encoder (``("random_smiles",)``), fed randomised SMILES through
+``embed(..., canonicalize=False)``; a graph encoder without the hook (Uni-Mol, Orb...) then
+gives identical views, which :func:`augmented_views` detects and reports.
 """
 
 from __future__ import annotations
@@ -119,6 +130,7 @@ def augmented_views(
     pooling: str | None = None,
     augmentation: str = "auto",
     progress: bool | None = None,
+    mask_fraction: float | None = None,
 ) -> tuple[AugmentedViews, list[str]]:
     """Embed ``n_views`` augmentations of each molecule with ``encoder``.
 
@@ -130,6 +142,8 @@ def augmented_views(
     seed : seeds the augmentations
     pooling : pooling passed to the encoder
     augmentation : ``"auto"``, ``"random_smiles"`` or ``"atom_mask"``
+    mask_fraction : fraction of atoms each ``atom_mask`` view hides (default: the
+        encoder's ``atom_mask_fraction``); ignored for ``random_smiles``
 
     Returns
     -------
@@ -153,10 +167,21 @@ def augmented_views(
             )
         layers = [np.asarray(z, dtype=np.float32).reshape(n, n_views, -1) for z in emb]
     else:
+        extra = {"fraction": float(mask_fraction)} if mask_fraction is not None and kind == "atom_mask" else {}
         per_view = [
-            encoder.embed_augmented(list(smiles), kind=kind, seed=seed * 1000 + v, pooling=pooling)
+            encoder.embed_augmented(list(smiles), kind=kind, seed=seed * 1000 + v, pooling=pooling, **extra)
             for v in range(n_views)
         ]
+        if kind == "atom_mask":
+            frac = per_view[0].meta.get("fraction", mask_fraction) if per_view else mask_fraction
+            bonds = per_view[0].meta.get("mask_bonds") if per_view else None
+            if frac is not None:
+                notes.append(
+                    f"atom_mask views: {100 * float(frac):.0f}% of each molecule's atoms (at least one) "
+                    f"masked per view by zeroing their input features"
+                    + (" and those of their bonds" if bonds else "")
+                    + "; views seeded by (seed, molecule index)"
+                )
         layers = [
             np.stack([np.asarray(e[k], dtype=np.float32) for e in per_view], axis=1)
             for k in range(len(per_view[0]))

@@ -150,6 +150,7 @@ def analyze(
     aug_molecules: int | None = 256,
     n_augmentations: int = 16,
     augmentation: str = "auto",
+    mask_fraction: float | None = None,
     temperature: float = 0.1,
     delta: float = 1e-4,
     dime_permutations: int = 10,
@@ -176,6 +177,8 @@ def analyze(
     n_augmentations : views per molecule for LiDAR (InfoNCE and DiME use the first two)
     augmentation : ``"auto"``, ``"random_smiles"`` or ``"atom_mask"`` (see
         :mod:`molstrata.analysis.augment`)
+    mask_fraction : fraction of atoms each ``atom_mask`` view hides (default: the encoder's
+        ``atom_mask_fraction``, 15% for the built-in graph encoders)
     temperature, delta, dime_permutations : InfoNCE τ, LiDAR δ, DiME permutations
     cka : CKA estimator, one of :data:`~molstrata.analysis.cka.CKA_METHODS`
     progress : show a progress bar (default: when more than 200 molecules)
@@ -235,6 +238,7 @@ def analyze(
                 f"(input rows {shown}{'...' if len(cut) > 10 else ''})"
             )
     n = len(rows)
+    aug_kind = None
     if n < 4:
         raise ConfigError(f"analysis needs at least 4 valid molecules, got {n}")
     if max_molecules is not None and encoder is not None and len(parsed.smiles) > max_molecules:
@@ -277,7 +281,9 @@ def analyze(
             aug, aug_notes = augmented_views(
                 encoder, [parsed.smiles[i] for i in sub], n_views=n_augmentations, seed=seed,
                 pooling=pooling, augmentation=augmentation, progress=show,
+                mask_fraction=mask_fraction,
             )
+            aug_kind = aug.kind
             notes.extend(aug_notes)
             notes.append(
                 f"augmentation metrics: {aug.kind}, {len(sub)} molecules x {n_augmentations} views "
@@ -300,7 +306,12 @@ def analyze(
         "encoder": name, "pooling": emb.pooling, "max_molecules": max_molecules, "seed": seed,
         "metrics": wanted, "alpha": alpha, "token_molecules": token_molecules,
         "aug_molecules": aug_molecules, "n_augmentations": n_augmentations,
-        "augmentation": augmentation, "temperature": temperature, "delta": delta,
+        "augmentation": augmentation, "augmentation_used": aug_kind,
+        "atom_mask_fraction": (
+            (mask_fraction if mask_fraction is not None else getattr(encoder, "atom_mask_fraction", None))
+            if aug_kind == "atom_mask" else None
+        ),
+        "temperature": temperature, "delta": delta,
         "dime_permutations": dime_permutations, "cka": cka, "n_molecules": n,
         "encoder_identity": _identity(encoder, emb),
     }

@@ -245,6 +245,12 @@ class ChempropEncoder(Encoder):
     #: states come back as one vector per molecule (no padding), so batches are capped only
     #: by ``max_batch_size`` molecules
     token_budget = 1 << 30
+    #: augmentations :meth:`embed_augmented` implements (see :mod:`molstrata.analysis.augment`)
+    augmentations = ("atom_mask",)
+    #: fraction of atoms one masked view hides (Hu et al. 2020)
+    atom_mask_fraction: float = 0.15
+    #: also zero the features of the bonds touching a masked atom
+    atom_mask_bonds: bool = False
 
     def __init__(
         self,
@@ -322,7 +328,9 @@ class ChempropEncoder(Encoder):
         return names[: self.num_layers + 1]
 
     # ------------------------------------------------------------------ forward
-    def _graphs(self, smiles: list[str]) -> Any:
+    def _graphs(self, smiles: list[str], masks: list[Any] | None = None) -> Any:
+        """chemprop's ``BatchMolGraph`` of ``smiles``; ``masks[i]`` (optional) is a callable
+        ``MolGraph -> MolGraph`` applied to molecule i's graph (atom masking)."""
         from chemprop.data import BatchMolGraph  # noqa: PLC0415
         from chemprop.featurizers import (  # noqa: PLC0415
             MultiHotAtomFeaturizer,
@@ -334,6 +342,8 @@ class ChempropEncoder(Encoder):
             atom = getattr(MultiHotAtomFeaturizer, self._featurizer_mode)()
             self._featurizer = SimpleMoleculeMolGraphFeaturizer(atom_featurizer=atom)
         mgs = [self._featurizer(make_mol(s, keep_h=False, add_h=False)) for s in smiles]
+        if masks is not None:
+            mgs = [m(g) for m, g in zip(masks, mgs, strict=True)]
         return BatchMolGraph(mgs)
 
     def depth_states(self, bmg: Any, n_steps: int) -> list[Any]:
@@ -365,9 +375,9 @@ class ChempropEncoder(Encoder):
             out.append(mp.finalize(M_v, V, None))
         return out
 
-    def _states(self, smiles: list[str]) -> tuple[Any, list[Any], list[Any]]:
+    def _states(self, smiles: list[str], masks: list[Any] | None = None) -> tuple[Any, list[Any], list[Any]]:
         """``(bmg, atom_states, molecule_states)`` of one batch (see :meth:`depth_states`)."""
-        bmg = self._graphs(smiles)
+        bmg = self._graphs(smiles, masks)
         bmg.to(self.device)
         n_steps = min(self.num_layers, self.depth)
         atom_states = self.depth_states(bmg, n_steps)
@@ -376,13 +386,65 @@ class ChempropEncoder(Encoder):
             mols.append(self.mpnn.predictor.encode(mols[self.depth], j))  # B, d_ffn_j
         return bmg, atom_states, mols
 
-    def _forward(self, smiles: list[str]) -> BatchStates:
+    def _forward(self, smiles: list[str], masks: list[Any] | None = None) -> BatchStates:
         import torch  # noqa: PLC0415
 
-        _, _, mols = self._states(smiles)
+        _, _, mols = self._states(smiles, masks)
         hidden = [m.unsqueeze(1) for m in mols]  # B, 1, d_k: one pooled vector per molecule
         mask = torch.ones(len(smiles), 1, dtype=torch.bool, device=self.device)
         return BatchStates(hidden=hidden, mask=mask, cls_index=0)
+
+    def embed_augmented(
+        self, smiles: list[str], *, kind: str = "atom_mask", seed: int = 0,
+        pooling: str | None = None, fraction: float | None = None,
+        mask_bonds: bool | None = None, batch_size: int | None = None,
+    ) -> Any:
+        """One atom-masked view of every molecule, every layer (the augmentation hook).
+
+        chemprop models have no mask token: the atom features ``V`` of the masked atoms
+        (:func:`~.graph_features.masked_atoms` of ``(n_atoms_i, fraction, seed, i)``, ``i``
+        the molecule's position in ``smiles``) are set to zero, and with ``mask_bonds`` the
+        bond features ``E`` of both directions of their bonds. ``fraction=0`` gives
+        :meth:`embed`.
+
+        Returns
+        -------
+        LayerEmbeddings with ``num_layers + 1`` arrays of shape (n_molecules, dim_k).
+        """
+        from molstrata.core.errors import check_choice  # noqa: PLC0415
+        from molstrata.encoders.graph_features import (  # noqa: PLC0415
+            edges_touching,
+            embed_atom_masked,
+            masked_atoms,
+        )
+
+        check_choice("augmentation", kind, self.augmentations)
+        frac = self.atom_mask_fraction if fraction is None else float(fraction)
+        bonds = self.atom_mask_bonds if mask_bonds is None else bool(mask_bonds)
+        masked_atoms(1, fraction=frac, seed=seed, index=0)  # validate before any work
+
+        def masker(index: int) -> Any:
+            def apply(mg: Any) -> Any:
+                atoms = masked_atoms(len(mg.V), fraction=frac, seed=seed, index=index)
+                if not len(atoms):
+                    return mg
+                V = mg.V.copy()
+                V[atoms] = 0
+                E = mg.E
+                if bonds:
+                    E = E.copy()
+                    E[edges_touching(mg.edge_index, atoms)] = 0
+                return mg._replace(V=V, E=E)
+
+            return apply
+
+        def forward_rows(strings: list[str], rows: list[int]) -> BatchStates:
+            return self._forward(strings, [masker(r) for r in rows])
+
+        return embed_atom_masked(
+            self, smiles, forward_rows, pooling=pooling, batch_size=batch_size,
+            meta={"seed": int(seed), "fraction": frac, "mask_bonds": bonds},
+        )
 
     def token_states(
         self,

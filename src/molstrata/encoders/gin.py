@@ -4,6 +4,15 @@ Layers: layer 0 is the atom embedding after the input projection; layer k (1..nu
 the node state after message-passing block k. Each block is
 ``h <- h + dropout(relu(LayerNorm(GINEConv(h, edges))))``. Node states are pooled per molecule
 with ``mean``, ``sum`` or ``max`` (``cls`` does not exist for graphs).
+
+Atom masking (the ``"atom_mask"`` augmentation of :mod:`molstrata.analysis.augment`):
+:meth:`GraphEncoder.embed_augmented` hides a seeded fraction of the atoms (15% by default,
+at least one; Hu et al. 2020 attribute masking) and, optionally, the bonds touching them.
+The built-in GINE was pretrained by descriptor regression, without masking, so it has no
+mask token: a masked atom's one-hot feature row is set to zero, which makes its layer-0
+embedding ``input_proj.bias``, the same "blank atom" vector for every masked atom; a masked
+bond's feature row is zeroed likewise. The graph (atoms and bonds) is unchanged, so a
+masked view is a related but different input, as Hu et al.'s mask token makes it.
 """
 
 from __future__ import annotations
@@ -17,9 +26,19 @@ from typing import Any
 import torch
 from torch import nn
 
+from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, DataNotFoundError
 from molstrata.encoders.base import BatchStates, Encoder
-from molstrata.encoders.graph_features import ATOM_DIM, BOND_DIM, batch_graphs
+from molstrata.encoders.graph_features import (
+    ATOM_DIM,
+    ATOM_MASK_FRACTION,
+    BOND_DIM,
+    batch_graphs,
+    embed_atom_masked,
+    mask_graph,
+    masked_atoms,
+    smiles_to_graph,
+)
 
 
 class GINE(nn.Module):
@@ -112,6 +131,12 @@ class GraphEncoder(Encoder):
     poolings = ("mean", "max", "sum")
     default_pooling = "mean"
     default_batch_size = 128
+    #: augmentations :meth:`embed_augmented` implements (see :mod:`molstrata.analysis.augment`)
+    augmentations = ("atom_mask",)
+    #: fraction of atoms one masked view hides
+    atom_mask_fraction: float = ATOM_MASK_FRACTION
+    #: also zero the features of the bonds touching a masked atom
+    atom_mask_bonds: bool = False
 
     def __init__(self, model: GINE, *, name: str = "gine", device: str | None = None,
                  random_init: bool = False, seed: int = 0) -> None:
@@ -132,18 +157,78 @@ class GraphEncoder(Encoder):
                 "weights_sha": self._hash, "random_init": self.random_init, "seed": self.seed}
 
     def _forward(self, smiles: list[str]) -> BatchStates:
+        return self._run(batch_graphs(smiles), len(smiles))
+
+    def _run(self, batch: Any, n_molecules: int) -> BatchStates:
+        """Every layer's node states of a ``torch_geometric`` batch, densified per molecule."""
         from torch_geometric.utils import to_dense_batch
 
-        batch = batch_graphs(smiles).to(self.device)
+        batch = batch.to(self.device)
         states = self._model(batch.x, batch.edge_index, batch.edge_attr)
         hidden = []
         mask = None
         for h in states:
-            dense, m = to_dense_batch(h, batch.batch, batch_size=len(smiles))
+            dense, m = to_dense_batch(h, batch.batch, batch_size=n_molecules)
             hidden.append(dense)
             mask = m
         return BatchStates(hidden=hidden, mask=mask, special=None, cls_index=0,
                            info={"n_atoms": int(batch.num_nodes)})
+
+    def embed_augmented(
+        self,
+        smiles: list[str],
+        *,
+        kind: str = "atom_mask",
+        seed: int = 0,
+        pooling: str | None = None,
+        fraction: float | None = None,
+        mask_bonds: bool | None = None,
+        batch_size: int | None = None,
+    ) -> LayerEmbeddings:
+        """One atom-masked view of every molecule, pooled per layer (the augmentation hook).
+
+        Molecule ``i`` (its position in ``smiles``) gets the atoms of
+        :func:`~molstrata.encoders.graph_features.masked_atoms` ``(n_atoms_i, fraction, seed, i)``
+        masked: their one-hot features zeroed (this GINE has no mask token; see the module
+        docstring), and with ``mask_bonds`` the features of their bonds too. The view depends
+        only on ``(seed, i)``, not on batching; ``fraction=0`` gives exactly :meth:`embed`.
+
+        Parameters
+        ----------
+        smiles : list of n_molecules valid SMILES (invalid ones raise, naming the row)
+        kind : must be ``"atom_mask"``
+        seed : non-negative view seed
+        pooling : ``mean`` / ``sum`` / ``max`` (default :attr:`default_pooling`)
+        fraction : fraction of atoms masked (default :attr:`atom_mask_fraction`)
+        mask_bonds : also mask bonds (default :attr:`atom_mask_bonds`)
+        batch_size : at most this many molecules per forward pass
+
+        Returns
+        -------
+        LayerEmbeddings with ``num_layers + 1`` arrays of shape (n_molecules, hidden), rows in
+        input order; ``meta`` records ``augmentation``, ``seed``, ``fraction`` and ``mask_bonds``.
+        """
+        from molstrata.core.errors import check_choice
+
+        check_choice("augmentation", kind, self.augmentations)
+        frac = self.atom_mask_fraction if fraction is None else float(fraction)
+        bonds = self.atom_mask_bonds if mask_bonds is None else bool(mask_bonds)
+        masked_atoms(1, fraction=frac, seed=seed, index=0)  # validate before any work
+
+        def forward_rows(strings: list[str], rows: list[int]) -> BatchStates:
+            from torch_geometric.data import Batch
+
+            graphs = []
+            for s, r in zip(strings, rows, strict=True):
+                g = smiles_to_graph(s, r)
+                atoms = masked_atoms(g.num_nodes, fraction=frac, seed=seed, index=r)
+                graphs.append(mask_graph(g, atoms, mask_bonds=bonds))
+            return self._run(Batch.from_data_list(graphs), len(strings))
+
+        return embed_atom_masked(
+            self, smiles, forward_rows, pooling=pooling, batch_size=batch_size,
+            meta={"seed": int(seed), "fraction": frac, "mask_bonds": bonds},
+        )
 
     def truncate(self, n_layers: int) -> GraphEncoder:
         """A copy keeping only the first ``n_layers`` message-passing blocks."""

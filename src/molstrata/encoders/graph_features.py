@@ -8,6 +8,7 @@ and stereo. Every categorical has an "other" slot, so unseen values never fail.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -92,3 +93,141 @@ def batch_graphs(smiles: list[str]) -> Any:
     from torch_geometric.data import Batch
 
     return Batch.from_data_list([smiles_to_graph(s, i) for i, s in enumerate(smiles)])
+
+
+# ----------------------------------------------------------------------------- atom masking
+#: default fraction of atoms masked per view (Hu et al. 2020, "Strategies for Pre-training
+#: Graph Neural Networks", attribute masking)
+ATOM_MASK_FRACTION = 0.15
+
+
+def masked_atoms(n_atoms: int, *, fraction: float, seed: int, index: int) -> np.ndarray:
+    """The atoms one atom-masking view hides in molecule ``index``.
+
+    As Hu et al.'s ``MaskAtom``, ``int(n_atoms * fraction + 1)`` atoms are drawn without
+    replacement (so at least one atom is masked whenever ``fraction > 0``; at most all of
+    them), from a generator seeded by ``(seed, index)`` alone: the choice does not depend on
+    batching or on the other molecules. ``fraction == 0`` masks nothing.
+
+    Parameters
+    ----------
+    n_atoms : atoms in the featurised graph
+    fraction : in [0, 1]
+    seed : non-negative view seed
+    index : non-negative molecule index (row in the caller's input)
+
+    Returns
+    -------
+    ndarray of int64, shape (n_masked,), sorted atom indices.
+    """
+    from molstrata.core.errors import ConfigError
+
+    if not 0.0 <= float(fraction) <= 1.0:
+        raise ConfigError(f"atom mask fraction must be in [0, 1], got {fraction}")
+    if int(seed) < 0 or int(index) < 0:
+        raise ConfigError(f"atom masking needs a non-negative seed and index, got seed={seed}, index={index}")
+    if fraction == 0 or n_atoms == 0:
+        return np.zeros(0, dtype=np.int64)
+    k = min(int(n_atoms), int(n_atoms * float(fraction) + 1))
+    rng = np.random.default_rng([int(seed), int(index)])
+    return np.sort(rng.choice(int(n_atoms), size=k, replace=False)).astype(np.int64)
+
+
+def edges_touching(edge_index: Any, atoms: np.ndarray) -> np.ndarray:
+    """Boolean mask, shape (n_edges,): directed edges with a source or target in ``atoms``.
+
+    ``edge_index`` is (2, n_edges), a numpy array or a torch tensor.
+    """
+    ei = edge_index.cpu().numpy() if hasattr(edge_index, "cpu") else np.asarray(edge_index)
+    if ei.size == 0 or len(atoms) == 0:
+        return np.zeros(ei.shape[-1] if ei.ndim == 2 else 0, dtype=bool)
+    return np.isin(ei[0], atoms) | np.isin(ei[1], atoms)
+
+
+def mask_graph(graph: Any, atoms: np.ndarray, *, mask_bonds: bool = False) -> Any:
+    """A copy of a :func:`smiles_to_graph` graph with the rows of ``atoms`` in ``x`` set to 0
+    and, with ``mask_bonds``, the ``edge_attr`` rows of every bond touching them set to 0.
+
+    The input graph is not modified.
+    """
+    g = graph.clone()
+    if len(atoms):
+        g.x[atoms] = 0.0
+        if mask_bonds:
+            import torch
+
+            g.edge_attr[torch.from_numpy(edges_touching(g.edge_index, atoms))] = 0.0
+    return g
+
+
+def embed_atom_masked(
+    encoder: Any,
+    smiles: Sequence[str],
+    forward_rows: Callable[[list[str], list[int]], Any],
+    *,
+    pooling: Any = None,
+    batch_size: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Any:
+    """Pooled embeddings of one atom-masked view, batched exactly as ``encoder.embed``.
+
+    The shared half of the ``embed_augmented`` hook of graph encoders: it parses and
+    canonicalises ``smiles`` (invalid SMILES raise, naming their rows), then runs
+    ``forward_rows(strings, rows)`` over the same size-bucketed batches as
+    :meth:`~molstrata.encoders.base.Encoder.embed`, where ``rows`` are the input positions
+    of ``strings``, so each encoder can seed its masks by molecule index. With nothing
+    masked the result therefore equals ``encoder.embed``.
+
+    Parameters
+    ----------
+    encoder : the graph encoder (supplies ``name``, pooling checks and batch sizes)
+    smiles : sequence of n_molecules valid SMILES
+    forward_rows : ``(strings, rows) -> BatchStates`` of the masked graphs
+    pooling : pooling name (the encoder's default when ``None``)
+    batch_size : at most this many molecules per forward pass
+    meta : extra facts for ``LayerEmbeddings.meta`` (the masking parameters)
+
+    Returns
+    -------
+    LayerEmbeddings with ``num_layers + 1`` arrays of shape (n_molecules, dim_k), float32.
+    """
+    from molstrata.core.embeddings import LayerEmbeddings
+    from molstrata.data.smiles import parse_smiles
+    from molstrata.embeddings.extract import embed_canonical
+
+    method = encoder._check_pooling(pooling)
+    parsed = parse_smiles(list(smiles), on_invalid="raise")
+    fed = encoder.fed_strings(parsed, canonicalize=True)
+    if not fed:
+        plain = encoder.embed([], pooling=method)
+        layers = list(plain.layers)
+    else:
+        proxy = _RowForward(encoder, fed, forward_rows)
+        layers, _ = embed_canonical(proxy, list(range(len(fed))), pooling=method,
+                                    batch_size=batch_size, progress=False)
+    return LayerEmbeddings(
+        layers=tuple(layers), valid=parsed.valid, smiles=parsed.smiles, encoder=encoder.name,
+        pooling=method.value,
+        meta={"augmentation": "atom_mask", **(meta or {}), "identity": encoder.identity()},
+    )
+
+
+class _RowForward:
+    """Stands in for an encoder in :func:`~molstrata.embeddings.extract.embed_canonical`:
+    the "molecules" it is given are row numbers, so its ``_forward`` knows which input rows
+    each batch holds, while sizes and batch caps are the real encoder's."""
+
+    def __init__(self, encoder: Any, fed: list[str], forward_rows: Callable[[list[str], list[int]], Any]):
+        self.name = encoder.name
+        self.max_batch_size = encoder.max_batch_size
+        self.token_budget = encoder.token_budget
+        self._fed = fed
+        self._size_of = np.asarray(encoder._sizes(fed), dtype=np.int64)
+        self._forward_rows = forward_rows
+
+    def _sizes(self, rows: list[int]) -> np.ndarray:
+        return self._size_of[np.asarray(rows, dtype=np.int64)]
+
+    def _forward(self, rows: list[int]) -> Any:
+        rows = [int(r) for r in rows]
+        return self._forward_rows([self._fed[r] for r in rows], rows)

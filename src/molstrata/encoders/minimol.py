@@ -315,6 +315,12 @@ class MiniMolEncoder(Encoder):
     poolings = ("max", "mean", "sum")
     default_pooling = "max"
     default_batch_size = 128
+    #: augmentations :meth:`embed_augmented` implements (see :mod:`molstrata.analysis.augment`)
+    augmentations = ("atom_mask",)
+    #: fraction of atoms one masked view hides (Hu et al. 2020)
+    atom_mask_fraction: float = 0.15
+    #: also zero the features of the bonds touching a masked atom
+    atom_mask_bonds: bool = False
 
     def __init__(self, net: Any, *, weights_sha256: str, weights_path: str, device: str,
                  random_init: bool = False, seed: int = 0):  # fmt: skip
@@ -345,9 +351,13 @@ class MiniMolEncoder(Encoder):
         return graphs
 
     def _forward(self, smiles: list[str]) -> BatchStates:
+        return self._run(self.featurize(smiles))
+
+    def _run(self, graphs: list[Any]) -> BatchStates:
+        """Every layer's node states of featurised ``graphs``, densified per molecule."""
         from torch_geometric.utils import to_dense_batch
 
-        inputs = collate(self.featurize(smiles), device=self.device)
+        inputs = collate(graphs, device=self.device)
         nodes = self.net(**inputs)  # depth + 1 tensors (N, d_k)
         hidden, mask = [], None
         for h in nodes:
@@ -357,6 +367,58 @@ class MiniMolEncoder(Encoder):
             hidden.append(dense)
             mask = m
         return BatchStates(hidden=hidden, mask=mask, special=None, cls_index=0)
+
+    def embed_augmented(
+        self, smiles: list[str], *, kind: str = "atom_mask", seed: int = 0,
+        pooling: str | None = None, fraction: float | None = None,
+        mask_bonds: bool | None = None, batch_size: int | None = None,
+    ) -> Any:
+        """One atom-masked view of every molecule, pooled per layer (the augmentation hook).
+
+        MiniMol was not pretrained with masking and has no mask token: the 85 node features
+        of the masked atoms (:func:`~.graph_features.masked_atoms` of ``(n_atoms_i, fraction,
+        seed, i)``, ``i`` the molecule's position in ``smiles``) are set to zero, and with
+        ``mask_bonds`` the 13 edge features of their bonds. The positional encodings
+        (Laplacian eigenvectors, random-walk probabilities) describe the graph's structure,
+        which masking keeps, so they are left as they are. ``fraction=0`` gives :meth:`embed`.
+
+        Returns
+        -------
+        LayerEmbeddings with 17 arrays of shape (n_molecules, dim_k), rows in input order.
+        """
+        import dataclasses
+
+        from molstrata.core.errors import check_choice
+        from molstrata.encoders.graph_features import (
+            edges_touching,
+            embed_atom_masked,
+            masked_atoms,
+        )
+
+        check_choice("augmentation", kind, self.augmentations)
+        frac = self.atom_mask_fraction if fraction is None else float(fraction)
+        bonds = self.atom_mask_bonds if mask_bonds is None else bool(mask_bonds)
+        masked_atoms(1, fraction=frac, seed=seed, index=0)  # validate before any work
+
+        def forward_rows(strings: list[str], rows: list[int]) -> BatchStates:
+            graphs = []
+            for g, r in zip(self.featurize(strings), rows, strict=True):
+                atoms = masked_atoms(g.num_nodes, fraction=frac, seed=seed, index=r)
+                if len(atoms):  # the featurised graphs are cached: copy, never edit
+                    x = g.x.copy()
+                    x[atoms] = 0
+                    edge_attr = g.edge_attr
+                    if bonds:
+                        edge_attr = edge_attr.copy()
+                        edge_attr[edges_touching(g.edge_index, atoms)] = 0
+                    g = dataclasses.replace(g, x=x, edge_attr=edge_attr)
+                graphs.append(g)
+            return self._run(graphs)
+
+        return embed_atom_masked(
+            self, smiles, forward_rows, pooling=pooling, batch_size=batch_size,
+            meta={"seed": int(seed), "fraction": frac, "mask_bonds": bonds},
+        )
 
     def identity(self) -> dict[str, Any]:
         return {
