@@ -142,6 +142,7 @@ def sweep(
     report: bool = True,
     progress: bool = True,
     config: Mapping[str, Any] | None = None,
+    executor: Any = None,
 ) -> ProbeRun:
     """Probe every layer of each encoder on each task and seed; write the run folder.
 
@@ -161,6 +162,10 @@ def sweep(
     params : extra probe parameters (e.g. ``{"alphas": [...]}``)
     report : also write figures and ``report.md``
     config : extra entries for ``config.toml`` (the CLI's resolved options)
+    executor : a :class:`molstrata.scale.Executor` (e.g. Ray) for the missing embedding
+        chunks and the probe cells; each cell is written here as it arrives. Default
+        ``None``: everything in this process. The results do not depend on it, and a run
+        started with one executor resumes with another.
 
     Returns
     -------
@@ -219,7 +224,7 @@ def sweep(
             console.print(f"[bold]{enc.name}[/]: embedding {len(smiles)} unique molecules "
                           f"({len(task_names)} task(s)), every layer, from the cache when possible")
         emb = embed_cached(enc, smiles, pooling=pooling, on_invalid="mask",
-                           batch_size=batch_size, progress=progress)
+                           batch_size=batch_size, progress=progress, executor=executor)
         n_cut = int(emb.meta.get("n_truncated", 0) or 0)
         if n_cut:
             notes.append(f"{enc.name}: {n_cut} input(s) longer than the encoder's maximum length "
@@ -230,34 +235,46 @@ def sweep(
                          f"{[smiles[i] for i in bad[:5]]}")
         index = {s: i for i, s in enumerate(emb.smiles)}
         jobs = [(t, s) for t in task_names for s in seed_list]
+        done: dict[tuple[str, int], dict[int, LayerCell]] = {}
+        todo: list[tuple[str, int, list[int]]] = []  # the cells: (task, seed, layers)
+        for t, s in jobs:
+            n_test = len(splits[(t, s)].test)
+            cells: dict[int, LayerCell] = {}
+            for k in range(emb.n_layers):
+                cell = _read_cell(_cell_path(out, enc.name, t, s, k), n_test)
+                if cell is not None:
+                    cells[k] = cell
+            done[(t, s)] = cells
+            resumed += len(cells)
+            missing = [k for k in range(emb.n_layers) if k not in cells]
+            # linear probes do all layers in one batched pass; others one layer at a time
+            todo += [(t, s, ks) for ks in ([missing] if model == "linear" and missing else [[k] for k in missing])]
         with _progress(progress) as bar:
             task_id = bar.add_task(f"probing {enc.name} ({model})", total=len(jobs) * emb.n_layers) if bar else None
-            for t, s in jobs:
-                split = splits[(t, s)]
-                data = prepare(emb, split, index=index)
-                n_test = len(split.test)
-                cells: dict[int, LayerCell] = {}
-                for k in range(emb.n_layers):
-                    cell = _read_cell(_cell_path(out, enc.name, t, s, k), n_test)
-                    if cell is not None:
-                        cells[k] = cell
-                resumed += len(cells)
-                missing = [k for k in range(emb.n_layers) if k not in cells]
+            if bar:
+                bar.update(task_id, advance=sum(len(c) for c in done.values()))
+
+            def store(i: int, new: dict[int, LayerCell]) -> None:
+                t, s, _ = todo[i]
+                for k, cell in new.items():
+                    _write_cell(_cell_path(out, enc.name, t, s, k), cell)
+                    done[(t, s)][k] = cell
                 if bar:
-                    bar.update(task_id, advance=len(cells), description=f"{enc.name} · {t} · seed {s}")
-                # linear probes do all layers in one batched pass; others one layer at a time
-                batches = [missing] if (model == "linear" and missing) else [[k] for k in missing]
-                for layers in batches:
-                    new = fit_layers(data, model=model, task_type=split.task_type,
-                                     metric=split.metric, seed=s, layers=layers, params=params)
-                    for k, cell in new.items():
-                        _write_cell(_cell_path(out, enc.name, t, s, k), cell)
-                        cells[k] = cell
-                    if bar:
-                        bar.update(task_id, advance=len(layers))
-                scores.append(assemble(cells, split, encoder=enc.name, model=model,
-                                       strategy=strategy, notes=data.notes))
-                notes.extend(data.notes)
+                    bar.update(task_id, advance=len(new), description=f"{enc.name} · {t} · seed {s}")
+
+            shared = {"emb": emb, "index": index, "splits": splits, "model": model, "params": params}
+            if executor is None:
+                for i, cell in enumerate(todo):
+                    store(i, _probe_cell(cell, **shared))
+            else:
+                executor.map(_probe_cell, todo, shared=shared, resources={"num_cpus": 1},
+                             on_result=store, keep=False)
+        for t, s in jobs:
+            split = splits[(t, s)]
+            job_notes = prepare(_layer_view(emb, []), split, index=index).notes
+            scores.append(assemble(done[(t, s)], split, encoder=enc.name, model=model,
+                                   strategy=strategy, notes=job_notes))
+            notes.extend(job_notes)
     files = write_tables(scores, out)
     (out / "notes.txt").write_text("".join(f"{n}\n" for n in notes))
     if report:
@@ -265,6 +282,45 @@ def sweep(
 
         files["report"] = build_report(out)
     return ProbeRun(scores=scores, files=files, notes=notes, resumed_cells=resumed)
+
+
+def _layer_view(emb: Any, layers: Sequence[int]) -> Any:
+    """``emb`` restricted to ``layers`` (no copy): a cell gathers only the layers it fits."""
+    from molstrata.core.embeddings import LayerEmbeddings
+
+    return LayerEmbeddings(layers=tuple(emb.layers[k] for k in layers), valid=emb.valid,
+                           smiles=emb.smiles, encoder=emb.encoder, pooling=emb.pooling)
+
+
+def _probe_cell(
+    cell: tuple[str, int, Sequence[int]], *, emb: Any, index: Mapping[str, int],
+    splits: Mapping[tuple[str, int], Any], model: str, params: Mapping[str, Any] | None,
+) -> dict[int, LayerCell]:
+    """One cell of the sweep, run wherever the executor puts it: fit and tune the probe of
+    ``(task, seed)`` on each of ``layers`` (train and valid only; test rows predicted).
+
+    A cell is exactly one :func:`fit_layers` call of the in-process loop (all missing
+    layers for the batched linear probe, one layer otherwise), so every executor computes
+    the same numbers.
+
+    Parameters
+    ----------
+    cell : (task, seed, layers)
+    emb : LayerEmbeddings of every molecule, n_layers arrays (n_molecules, dim_k)
+    index : SMILES -> row of ``emb``
+    splits : (task, seed) -> TaskSplit
+    model, params : the probe and its parameters
+
+    Returns
+    -------
+    dict layer -> LayerCell
+    """
+    task, seed, layers = cell
+    split = splits[(task, seed)]
+    data = prepare(_layer_view(emb, layers), split, index=index)
+    new = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
+                     seed=seed, params=params)
+    return {int(layers[j]): c for j, c in new.items()}
 
 
 def _check_identity(out: Path, enc: Any) -> None:
