@@ -16,19 +16,28 @@ head, optimizer, scheduler, torch RNG state, step and elapsed time; ``resume=Tru
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from molstrata.core.errors import ConfigError
+from molstrata.pretrain._loop import (
+    CKPT_DIR,
+    MODEL_DIR,
+    load_checkpoint,
+    open_run,
+    prepare_corpus,
+    script_main,
+    train_loop,
+    warmup_linear_decay,
+    write_run_config,
+    write_summary,
+)
 
-CKPT_DIR = "checkpoint"
-MODEL_DIR = "model"
+__all__ = ["CKPT_DIR", "MODEL_DIR", "DescriptorHead", "GraphPretrainConfig", "batch_indices",
+           "evaluate", "export_graph_model", "train_graph"]
 
 
 @dataclass
@@ -81,17 +90,6 @@ def batch_indices(n: int, cfg: GraphPretrainConfig, step: int) -> np.ndarray:
     return rng.integers(cfg.stats_molecules, n, size=cfg.batch_size)
 
 
-def _lr_lambda(cfg: GraphPretrainConfig):
-    warm = max(1, int(cfg.warmup_frac * cfg.steps))
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return max(0.0, (cfg.steps - step) / max(1, cfg.steps - warm))
-
-    return f
-
-
 def _targets(smiles: list[str], stats: dict, names: list[str]) -> Any:
     import torch
 
@@ -120,49 +118,6 @@ def evaluate(model: Any, head: Any, smiles: list[str], y: Any) -> dict:
     keep = var > 1e-6
     r2 = 1 - ((p - y) ** 2).mean(dim=0)[keep] / var[keep]
     return {"loss": mse, "r2_mean": float(r2.mean())}
-
-
-def _save_checkpoint(out: Path, model: Any, head: Any, opt: Any, sched: Any, step: int,
-                     elapsed: float) -> None:
-    import torch
-    from safetensors.torch import save_file
-
-    tmp = out / (CKPT_DIR + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
-    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(tmp / "head.safetensors"))
-    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed},
-               tmp / "trainer_state.pt")
-    final, old = out / CKPT_DIR, out / (CKPT_DIR + ".old")
-    if final.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-def _load_checkpoint(out: Path, model: Any, head: Any, opt: Any, sched: Any) -> tuple[int, float]:
-    import torch
-    from safetensors.torch import load_file
-
-    ck = out / CKPT_DIR
-    if not (ck / "trainer_state.pt").is_file():
-        old = out / (CKPT_DIR + ".old")
-        if not (old / "trainer_state.pt").is_file():
-            raise ConfigError(f"--resume given but no checkpoint found in {out / CKPT_DIR}")
-        ck = old
-    model.load_state_dict(load_file(str(ck / "model.safetensors")))
-    head.load_state_dict(load_file(str(ck / "head.safetensors")))
-    state = torch.load(ck / "trainer_state.pt", weights_only=True)
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    return int(state["step"]), float(state["elapsed"])
 
 
 def export_graph_model(model: Any, folder: str | Path, meta: dict) -> Path:
@@ -195,7 +150,6 @@ def train_graph(
     resume : continue from ``out/checkpoint`` (settings must match ``run_config.json``)
     """
     import torch
-    from tqdm.auto import tqdm
 
     from molstrata.encoders.gin import GINE
     from molstrata.encoders.graph_features import batch_graphs
@@ -204,24 +158,10 @@ def train_graph(
         descriptor_names,
         fit_standardizer,
     )
-    from molstrata.pretrain.smiles_mlm import StopOnSignal, _prepare_corpus
 
     cfg = cfg or GraphPretrainConfig()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, int(cfg.threads)))
-    run_cfg_path = out / "run_config.json"
-    if resume:
-        if not run_cfg_path.is_file():
-            raise ConfigError(f"--resume given but {run_cfg_path} does not exist; start without --resume")
-        saved = json.loads(run_cfg_path.read_text())["model_keys"]
-        if saved != cfg.model_keys():
-            diff = {k: (saved.get(k), v) for k, v in cfg.model_keys().items() if saved.get(k) != v}
-            raise ConfigError(f"--resume with different settings than the saved run (saved, now): {diff}")
-    elif (out / CKPT_DIR).exists():
-        raise ConfigError(f"{out} already holds a checkpoint: pass --resume, or choose a new --out")
-
-    train, valid, corpus_info = _prepare_corpus(corpus, out, data_dir, n_valid, cfg.seed)
+    out = open_run(out, cfg, resume)
+    train, valid, corpus_info = prepare_corpus(corpus, out, data_dir, n_valid, cfg.seed)
     if len(train) <= cfg.stats_molecules:
         raise ConfigError(
             f"corpus has {len(train)} training molecules; need more than stats_molecules={cfg.stats_molecules}"
@@ -233,101 +173,44 @@ def train_graph(
     else:
         stats = fit_standardizer(compute_descriptors(train[: cfg.stats_molecules], names))
         stats_path.write_text(json.dumps({**stats, "names": names}))
-    run_cfg_path.write_text(json.dumps({"config": asdict(cfg), "model_keys": cfg.model_keys(),
-                                        "corpus": corpus_info}, indent=2))
+    write_run_config(out, cfg, corpus_info)
     valid_eval = valid[: cfg.n_eval]
     y_valid = _targets(valid_eval, stats, names)
 
     torch.manual_seed(cfg.seed)
     model = GINE(hidden=cfg.hidden, num_layers=cfg.num_layers, dropout=cfg.dropout)
     head = DescriptorHead.build(cfg.hidden, len(names))
+    modules = {"model": model, "head": head}  # checkpoint/model.safetensors, head.safetensors
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear_decay(cfg))
     step, elapsed0 = 0, 0.0
     if resume:
-        step, elapsed0 = _load_checkpoint(out, model, head, opt, sched)
-    model.train()
-    head.train()
-    logf = (out / "log.jsonl").open("a")
+        step, elapsed0 = load_checkpoint(out, modules, opt, sched)
 
-    def log(rec: dict) -> None:
-        logf.write(json.dumps(rec) + "\n")
-        logf.flush()
-
-    stop = StopOnSignal()  # SIGTERM / Ctrl-C: finish the step, checkpoint, export, exit
-    t0 = time.monotonic()
-    last_ckpt = t0
-    run_loss, run_n = 0.0, 0
-    last_eval: dict = {}
-    stopped = "steps"
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="graph-desc", unit="step")
-    while step < cfg.steps:
-        idx = batch_indices(len(train), cfg, step)
-        smi = [train[i] for i in idx]
+    def train_step(step: int) -> tuple[Any, dict[str, float]]:
+        smi = [train[i] for i in batch_indices(len(train), cfg, step)]
         y = _targets(smi, stats, names)
-        pred = head(_pool_last(model, batch_graphs(smi)))
-        loss = torch.nn.functional.mse_loss(pred, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        step += 1
-        bar.update(1)
-        run_loss += float(loss.detach())
-        run_n += 1
-        elapsed = elapsed0 + time.monotonic() - t0
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            log({"step": step, "split": "train", "loss": run_loss / max(run_n, 1),
-                 "lr": sched.get_last_lr()[0], "elapsed_s": round(elapsed, 1)})
-            bar.set_postfix(loss=f"{run_loss / max(run_n, 1):.3f}")
-            run_loss, run_n = 0.0, 0
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            last_eval = evaluate(model, head, valid_eval, y_valid)
-            log({"step": step, "split": "valid", **last_eval, "elapsed_s": round(elapsed, 1)})
-        now = time.monotonic()
-        if now - last_ckpt >= cfg.checkpoint_minutes * 60:
-            _save_checkpoint(out, model, head, opt, sched, step, elapsed)
-            last_ckpt = now
-        if cfg.max_minutes is not None and (now - t0) >= cfg.max_minutes * 60 and step < cfg.steps:
-            stopped = "max_minutes"
-            break
-        if stop.requested and step < cfg.steps:
-            stopped = "signal"
-            break
-    stop.restore()
-    bar.close()
-    elapsed = elapsed0 + time.monotonic() - t0
-    if not last_eval or stopped != "steps":
-        last_eval = evaluate(model, head, valid_eval, y_valid)
-        log({"step": step, "split": "valid", **last_eval, "elapsed_s": round(elapsed, 1)})
-    _save_checkpoint(out, model, head, opt, sched, step, elapsed)
-    logf.close()
-    summary = {"step": step, "steps_planned": cfg.steps, "stopped_by": stopped,
-               "elapsed_s": round(elapsed, 1), "valid_loss": last_eval["loss"],
-               "valid_r2_mean": last_eval["r2_mean"], "objective": "rdkit-descriptor-regression",
-               "n_descriptors": len(names), "corpus": corpus_info, "config": asdict(cfg)}
+        loss = torch.nn.functional.mse_loss(head(_pool_last(model, batch_graphs(smi))), y)
+        return loss, {"loss": float(loss.detach()), "n": 1}
+
+    end = train_loop(
+        out, cfg, modules=modules, params=params, opt=opt, sched=sched, step=step,
+        elapsed0=elapsed0, train_step=train_step,
+        train_record=lambda sums: {"loss": sums["loss"] / max(sums["n"], 1)},
+        evaluate=lambda: evaluate(model, head, valid_eval, y_valid), desc="graph-desc",
+        progress=progress,
+    )
+    summary = end.summary(cfg, corpus_info, valid_r2_mean=end.last_eval["r2_mean"],
+                          objective="rdkit-descriptor-regression", n_descriptors=len(names))
     export_graph_model(model.eval(), out / MODEL_DIR, {"pretraining": summary, "descriptor_names": names})
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_summary(out, summary)
     return summary
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - thin entry point
-    import argparse
-
-    ap = argparse.ArgumentParser(description="molstrata graph pretraining (descriptor regression)")
-    ap.add_argument("--corpus", nargs="+", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--resume", action="store_true")
-    for f in GraphPretrainConfig.__dataclass_fields__.values():
-        typ = float if f.type in ("float", "float | None") else int
-        ap.add_argument("--" + f.name.replace("_", "-"), type=typ, default=f.default)
-    args = vars(ap.parse_args(argv))
-    cfg = GraphPretrainConfig(**{k: args[k] for k in GraphPretrainConfig.__dataclass_fields__})
-    summary = train_graph(args["corpus"], args["out"], cfg, data_dir=args["data_dir"], resume=args["resume"])
-    print(json.dumps({k: v for k, v in summary.items() if k not in ("corpus", "config")}, indent=2))
+    script_main(GraphPretrainConfig, train_graph,
+                "molstrata graph pretraining (descriptor regression)", argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,19 +21,29 @@ Run it from the CLI (``molstrata pretrain smiles``) or ``python -m molstrata.pre
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from molstrata.core.errors import ConfigError
+from molstrata.pretrain._loop import (
+    CKPT_DIR,
+    MODEL_DIR,
+    StopOnSignal,
+    load_checkpoint,
+    open_run,
+    prepare_corpus,
+    script_main,
+    train_loop,
+    warmup_linear_decay,
+    write_run_config,
+    write_summary,
+)
 
-CKPT_DIR = "checkpoint"
-MODEL_DIR = "model"
+__all__ = ["CKPT_DIR", "MODEL_DIR", "SmilesMLMConfig", "StopOnSignal", "build_model", "evaluate",
+           "export_model", "make_batch", "mask_tokens", "masked_metrics", "randomize_smiles",
+           "train_smiles_mlm"]
 
 
 @dataclass
@@ -68,30 +78,6 @@ class SmilesMLMConfig:
                 "hidden_size", "num_heads", "intermediate_size", "max_length", "mask_prob",
                 "random_smiles_prob", "dropout", "seed")
         return {k: getattr(self, k) for k in keep}
-
-
-class StopOnSignal:
-    """Turn SIGTERM and SIGINT into a request to stop after the current step (then save)."""
-
-    def __init__(self) -> None:
-        import signal
-        import threading
-
-        self.requested = False
-        self._old: dict = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._old[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.requested = True
-
-    def restore(self) -> None:
-        import signal
-
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-        self._old = {}
 
 
 # ----------------------------------------------------------------------------- data
@@ -201,17 +187,6 @@ def build_model(cfg: SmilesMLMConfig, tokenizer: Any) -> Any:
     return RobertaForMaskedLM(config)
 
 
-def _lr_lambda(cfg: SmilesMLMConfig):
-    warm = max(1, int(cfg.warmup_frac * cfg.steps))
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return max(0.0, (cfg.steps - step) / max(1, cfg.steps - warm))
-
-    return f
-
-
 def masked_metrics(logits: Any, labels: Any) -> tuple[float, float, int]:
     """(summed cross-entropy, number correct, number of masked tokens)."""
     import torch.nn.functional as F
@@ -247,53 +222,7 @@ def evaluate(model: Any, tokenizer: Any, valid: list[str], cfg: SmilesMLMConfig)
     return {"loss": tot_loss / max(tot_n, 1), "acc": tot_correct / max(tot_n, 1), "n_tokens": int(tot_n)}
 
 
-# ----------------------------------------------------------------------------- checkpoints
-def _save_checkpoint(out: Path, model: Any, opt: Any, sched: Any, step: int, elapsed: float) -> None:
-    import torch
-    from safetensors.torch import save_file
-
-    tmp = out / (CKPT_DIR + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp / "model.safetensors"))
-    torch.save(
-        {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-         "torch_rng": torch.get_rng_state(), "step": step, "elapsed": elapsed},
-        tmp / "trainer_state.pt",
-    )
-    final = out / CKPT_DIR
-    old = out / (CKPT_DIR + ".old")
-    if final.exists():
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-def _load_checkpoint(out: Path, model: Any, opt: Any, sched: Any) -> tuple[int, float]:
-    import torch
-    from safetensors.torch import load_file
-
-    ck = out / CKPT_DIR
-    if not (ck / "trainer_state.pt").is_file():
-        old = out / (CKPT_DIR + ".old")
-        if (old / "trainer_state.pt").is_file():
-            ck = old
-        else:
-            raise ConfigError(f"--resume given but no checkpoint found in {out / CKPT_DIR}")
-    model.load_state_dict(load_file(str(ck / "model.safetensors")), strict=False)
-    # our own file, written by _save_checkpoint: tensors, ints and dicts only
-    state = torch.load(ck / "trainer_state.pt", weights_only=True)
-    opt.load_state_dict(state["optimizer"])
-    sched.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    return int(state["step"]), float(state["elapsed"])
-
-
+# ----------------------------------------------------------------------------- export
 def export_model(model: Any, tokenizer: Any, folder: str | Path, meta: dict | None = None) -> Path:
     """Write an ``AutoModel``/``AutoTokenizer``-loadable folder (safetensors) plus ``training.json``."""
     folder = Path(folder)
@@ -306,28 +235,6 @@ def export_model(model: Any, tokenizer: Any, folder: str | Path, meta: dict | No
 
 
 # ----------------------------------------------------------------------------- training
-def _prepare_corpus(corpus: list[str | Path], out: Path, data_dir: str | Path | None,
-                    n_valid: int, seed: int) -> tuple[list[str], list[str], dict]:
-    from molstrata.pretrain.corpus import build_corpus, load_corpus
-
-    if len(corpus) == 1 and Path(corpus[0]).is_dir():
-        return load_corpus(corpus[0])
-    cdir = out / "corpus"
-    if (cdir / "corpus.json").is_file():
-        return load_corpus(cdir)
-    if data_dir is None:
-        from molstrata.core.paths import env_data_dir
-
-        data_dir = env_data_dir()
-    if data_dir is None:
-        raise ConfigError(
-            "building a corpus needs the TDC test sets to remove: pass --data-dir or set "
-            "MOLSTRATA_DATA_DIR (or pass a corpus folder made by molstrata.pretrain.corpus)"
-        )
-    build_corpus(list(corpus), cdir, data_dir=data_dir, n_valid=n_valid, seed=seed, progress=False)
-    return load_corpus(cdir)
-
-
 def train_smiles_mlm(
     corpus: list[str | Path],
     out: str | Path,
@@ -354,36 +261,20 @@ def train_smiles_mlm(
     dict with step, elapsed seconds, last train loss/acc and held-out loss/acc.
     """
     import torch
-    from tqdm.auto import tqdm
     from transformers import AutoTokenizer
 
     from molstrata.pretrain.tokenizer import build_smiles_tokenizer
 
     cfg = cfg or SmilesMLMConfig()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, int(cfg.threads)))
-    run_cfg_path = out / "run_config.json"
-    if resume:
-        if not run_cfg_path.is_file():
-            raise ConfigError(f"--resume given but {run_cfg_path} does not exist; start without --resume")
-        saved = json.loads(run_cfg_path.read_text())
-        if saved["model_keys"] != cfg.model_keys():
-            diff = {k: (saved["model_keys"].get(k), v) for k, v in cfg.model_keys().items()
-                    if saved["model_keys"].get(k) != v}
-            raise ConfigError(f"--resume with different settings than the saved run (saved, now): {diff}")
-    elif (out / CKPT_DIR).exists():
-        raise ConfigError(f"{out} already holds a checkpoint: pass --resume, or choose a new --out")
-
-    train, valid, corpus_info = _prepare_corpus(corpus, out, data_dir, n_valid, cfg.seed)
+    out = open_run(out, cfg, resume)
+    train, valid, corpus_info = prepare_corpus(corpus, out, data_dir, n_valid, cfg.seed)
     tok_dir = out / "tokenizer"
     if resume and tok_dir.is_dir():
         tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
     else:
         tokenizer = build_smiles_tokenizer(train, model_max_length=cfg.max_length)
         tokenizer.save_pretrained(str(tok_dir))
-    run_cfg_path.write_text(json.dumps({"config": asdict(cfg), "model_keys": cfg.model_keys(),
-                                        "corpus": corpus_info}, indent=2))
+    write_run_config(out, cfg, corpus_info)
     valid_eval = valid[: cfg.n_eval]
     by_length = np.argsort([len(s) for s in train], kind="stable")
 
@@ -393,94 +284,37 @@ def train_smiles_mlm(
         (no_decay if p.ndim < 2 or "LayerNorm" in n else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear_decay(cfg))
+    modules = {"model": model}  # checkpoint/model.safetensors
     step, elapsed0 = 0, 0.0
     if resume:
-        step, elapsed0 = _load_checkpoint(out, model, opt, sched)
-    model.train()
-    log_path = out / "log.jsonl"
-    logf = log_path.open("a")
+        step, elapsed0 = load_checkpoint(out, modules, opt, sched, strict=False)
 
-    def log(rec: dict) -> None:
-        logf.write(json.dumps(rec) + "\n")
-        logf.flush()
-
-    stop = StopOnSignal()  # SIGTERM / Ctrl-C: finish the step, checkpoint, export, exit
-    t0 = time.monotonic()
-    last_ckpt = t0
-    run_loss = run_correct = run_n = 0.0
-    last_eval: dict = {}
-    stopped = "steps"
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="smiles-mlm", unit="step")
-    while step < cfg.steps:
+    def train_step(step: int) -> tuple[Any, dict[str, float]]:
         batch = make_batch(train, tokenizer, cfg, step, augment=True, pool=by_length)
         outp = model(**batch)
-        opt.zero_grad(set_to_none=True)
-        outp.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        step += 1
-        bar.update(1)
         with torch.no_grad():
             loss, correct, n = masked_metrics(outp.logits.detach(), batch["labels"])
-        run_loss += loss
-        run_correct += correct
-        run_n += n
-        elapsed = elapsed0 + time.monotonic() - t0
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            log({"step": step, "split": "train", "loss": run_loss / max(run_n, 1),
-                 "acc": run_correct / max(run_n, 1), "lr": sched.get_last_lr()[0],
-                 "elapsed_s": round(elapsed, 1)})
-            bar.set_postfix(loss=f"{run_loss / max(run_n, 1):.3f}")
-            run_loss = run_correct = run_n = 0.0
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            last_eval = evaluate(model, tokenizer, valid_eval, cfg)
-            log({"step": step, "split": "valid", **last_eval, "elapsed_s": round(elapsed, 1)})
-        now = time.monotonic()
-        if now - last_ckpt >= cfg.checkpoint_minutes * 60:
-            _save_checkpoint(out, model, opt, sched, step, elapsed)
-            last_ckpt = now
-        if cfg.max_minutes is not None and (now - t0) >= cfg.max_minutes * 60 and step < cfg.steps:
-            stopped = "max_minutes"
-            break
-        if stop.requested and step < cfg.steps:
-            stopped = "signal"
-            break
-    stop.restore()
-    bar.close()
-    elapsed = elapsed0 + time.monotonic() - t0
-    if not last_eval or stopped != "steps":
-        last_eval = evaluate(model, tokenizer, valid_eval, cfg)
-        log({"step": step, "split": "valid", **last_eval, "elapsed_s": round(elapsed, 1)})
-    _save_checkpoint(out, model, opt, sched, step, elapsed)
-    logf.close()
-    summary = {"step": step, "steps_planned": cfg.steps, "stopped_by": stopped,
-               "elapsed_s": round(elapsed, 1), "valid_loss": last_eval["loss"],
-               "valid_acc": last_eval["acc"], "corpus": corpus_info, "config": asdict(cfg)}
+        return outp.loss, {"loss": loss, "correct": correct, "n": n}
+
+    def train_record(sums: dict[str, float]) -> dict[str, float]:
+        n = max(sums["n"], 1)
+        return {"loss": sums["loss"] / n, "acc": sums["correct"] / n}
+
+    end = train_loop(
+        out, cfg, modules=modules, params=list(model.parameters()), opt=opt, sched=sched,
+        step=step, elapsed0=elapsed0, train_step=train_step, train_record=train_record,
+        evaluate=lambda: evaluate(model, tokenizer, valid_eval, cfg), desc="smiles-mlm",
+        progress=progress,
+    )
+    summary = end.summary(cfg, corpus_info, valid_acc=end.last_eval["acc"])
     export_model(model, tokenizer, out / MODEL_DIR, meta=summary)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_summary(out, summary)
     return summary
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - thin entry point
-    import argparse
-
-    ap = argparse.ArgumentParser(description="molstrata SMILES MLM pretraining")
-    ap.add_argument("--corpus", nargs="+", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--resume", action="store_true")
-    for f in SmilesMLMConfig.__dataclass_fields__.values():
-        if f.name == "extra":
-            continue
-        typ = float if f.type in ("float", "float | None") else int
-        ap.add_argument("--" + f.name.replace("_", "-"), type=typ, default=f.default)
-    args = vars(ap.parse_args(argv))
-    cfg = SmilesMLMConfig(**{k: args[k] for k in SmilesMLMConfig.__dataclass_fields__ if k in args})
-    summary = train_smiles_mlm(args["corpus"], args["out"], cfg, data_dir=args["data_dir"],
-                               resume=args["resume"])
-    print(json.dumps({k: v for k, v in summary.items() if k not in ("corpus", "config")}, indent=2))
+    script_main(SmilesMLMConfig, train_smiles_mlm, "molstrata SMILES MLM pretraining", argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
