@@ -101,6 +101,25 @@ def _cell_path(out: Path, task: str, layer: int, seed: int) -> Path:
     return out / "cells" / f"{task}_layer{layer}_seed{seed}.json"
 
 
+def _workdir(out: str | Path, task: str, layer: int, seed: int) -> Path:
+    """Where the per-learning-rate checkpoints of one (task, depth, seed) cell go."""
+    return Path(out) / "checkpoints" / f"{task}_layer{layer}_seed{seed}"
+
+
+def _finetune_trial(
+    trial: tuple[int, int, float], *, encoder: Any, splits: dict[int, Any], task: str,
+    config: TrainConfig, head: HeadConfig | None, pooling: str | None, out: str,
+) -> dict[str, float]:
+    """One (depth, seed, lr) trial, run wherever the executor puts it: train to the final
+    checkpoint that the cell's :func:`~molstrata.finetune.sweep.finetune` reads back."""
+    from molstrata.finetune.sweep import train_trial
+
+    k, s, lr = trial
+    run = train_trial(encoder, splits[s], lr=lr, workdir=_workdir(out, task, k, s), n_layers=k,
+                      seed=s, config=config, head=head, pooling=pooling)
+    return {"best_epoch": run.best_epoch, "best_score": run.best_score, "epochs": len(run.history)}
+
+
 def _save_cell(path: Path, res: FinetuneResult, test_ids: Sequence[Any]) -> None:
     payload = {
         "task": res.task, "metric": res.metric, "task_type": res.task_type,
@@ -142,6 +161,7 @@ def run_finetune(
     device: str | None = None,
     keep_checkpoints: bool = False,
     progress: bool = True,
+    executor: Any = None,
 ) -> dict[str, Any]:
     """Finetune ``encoder`` on ``task`` at several depths and seeds, and write the report.
 
@@ -155,6 +175,13 @@ def run_finetune(
     lrs : learning-rate grid, swept for each (depth, seed)
     config : :class:`TrainConfig` (``lr``, ``seed`` are set per run)
     out : the run folder
+    executor : a :class:`molstrata.scale.Executor` (e.g. Ray): every (depth, seed, lr)
+        trial of the unfinished cells runs there as its own task (one GPU each where the
+        cluster has GPUs), checkpointing each epoch under ``out/checkpoints/`` (so ``out``
+        must be on a filesystem the workers share); then each cell selects on validation
+        and predicts test here, from those checkpoints, as without an executor. Default
+        ``None``: everything in this process. Not part of the run's identity: a run started
+        locally resumes on Ray and vice versa.
 
     Returns
     -------
@@ -207,9 +234,19 @@ def run_finetune(
             "same options or choose another --out"
         )
     stamp.write_text(text)
-    save_config(out, "finetune", {**params, "data_dir": data_dir, "device": device})
+    save_config(out, "finetune", {**params, "data_dir": data_dir, "device": device,
+                                  "executor": executor.describe() if executor else {"executor": "local"}})
 
     cells = [(k, s) for s in seeds for k in chosen]
+    if executor is not None:  # the trials of unfinished cells, in parallel; selection below
+        trials = [(k, s, float(lr)) for k, s in cells if not _cell_path(out, task, k, s).exists()
+                  for lr in lrs]
+        executor.map(
+            _finetune_trial, trials, resources={"num_cpus": 1, "num_gpus": 1},
+            shared={"encoder": enc, "splits": splits, "task": task, "config": config, "head": head,
+                    "pooling": pooling, "out": str(out)},
+            desc=f"finetune {task}: (depth, seed, lr) trials" if progress else None, keep=False,
+        )
     results: dict[tuple[int, int], FinetuneResult] = {}
     bar = None
     if progress:
@@ -234,7 +271,7 @@ def run_finetune(
                     warnings.simplefilter("default")
                     res = finetune(
                         enc, splits[s], n_layers=k, lrs=lrs, seed=s, config=config, head=head,
-                        pooling=pooling, workdir=out / "checkpoints" / f"{task}_layer{k}_seed{s}",
+                        pooling=pooling, workdir=_workdir(out, task, k, s),
                         keep_checkpoints=keep_checkpoints, callbacks=[_tick],
                     )
                 _save_cell(path, res, splits[s].test["Drug_ID"].tolist())

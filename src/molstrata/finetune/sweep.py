@@ -118,6 +118,61 @@ def _warn_too_long(encoder: Encoder, task: str, parts: dict[str, Dataset]) -> No
                       f"of encoder {encoder.name!r} and are cut to it", stacklevel=3)
 
 
+def checkpoint_name(lr: float) -> str:
+    """The checkpoint file of one learning rate's run in a sweep's ``workdir``."""
+    return f"lr{float(lr):g}.pt"
+
+
+def _fresh_model(encoder: Encoder, n_layers: int, *, seed: int, pooling: str | None,
+                 head: HeadConfig | None) -> Any:
+    """The truncated encoder + seeded head every learning rate starts from (a copy: the
+    caller's weights are never trained)."""
+    seed_everything(seed)
+    model = build_model(encoder, n_layers, pooling=pooling, head=head)
+    model.encoder = copy.deepcopy(model.encoder)
+    model.backbone = model.encoder.module
+    return model
+
+
+def train_trial(
+    encoder: Encoder,
+    split: Any,
+    *,
+    lr: float,
+    workdir: str | Path,
+    n_layers: int | None = None,
+    seed: int = 1,
+    config: TrainConfig | None = None,
+    head: HeadConfig | None = None,
+    pooling: str | None = None,
+) -> TrainRun:
+    """Train one learning rate of :func:`finetune`'s sweep, on its own, to its final
+    checkpoint ``workdir / checkpoint_name(lr)``.
+
+    The run is exactly the one :func:`finetune` does for ``lr`` (same initial weights,
+    seeds and data), and it checkpoints every epoch, so a killed trial resumes. A later
+    :func:`finetune` with the same arguments and ``workdir`` reads the finished checkpoint
+    back instead of training: trials can run in parallel (e.g. as Ray tasks) and the sweep
+    then only selects on validation and predicts the test split, once. Train and valid
+    only; the test split is not read here.
+
+    Returns
+    -------
+    TrainRun of this learning rate (``model`` weights at its best epoch in ``best_state``)
+    """
+    config = config or TrainConfig()
+    n_layers = encoder.num_layers if n_layers is None else int(n_layers)
+    task, metric, task_type = str(split.name), str(split.metric), str(split.task_type)
+    train, _ = _dataset(split.train, "train", task)
+    valid, _ = _dataset(split.valid, "valid", task)
+    scaler = TargetScaler.fit(train.y, task_type)
+    model = _fresh_model(encoder, n_layers, seed=seed, pooling=pooling, head=head)
+    torch.manual_seed(seed)
+    return fit(model, train, valid, task_type=task_type, metric=metric,
+               config=replace(config, lr=float(lr), seed=seed), scaler=scaler,
+               checkpoint=Path(workdir) / checkpoint_name(lr))
+
+
 def finetune(
     encoder: Encoder,
     split: Any,
@@ -179,10 +234,7 @@ def finetune(
     scaler = TargetScaler.fit(train.y, task_type)
     _warn_too_long(encoder, task, {"train": train, "valid": valid, "test": test})
 
-    seed_everything(seed)
-    model = build_model(encoder, n_layers, pooling=pooling, head=head)
-    model.encoder = copy.deepcopy(model.encoder)  # never train the caller's weights
-    model.backbone = model.encoder.module
+    model = _fresh_model(encoder, n_layers, seed=seed, pooling=pooling, head=head)
     init_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     work = Path(workdir) if workdir is not None else None
@@ -190,7 +242,7 @@ def finetune(
     for lr in lrs:
         model.load_state_dict(init_state)
         torch.manual_seed(seed)
-        ckpt = work / f"lr{lr:g}.pt" if work is not None else None
+        ckpt = work / checkpoint_name(lr) if work is not None else None
         runs[lr] = fit(
             model, train, valid, task_type=task_type, metric=metric,
             config=replace(config, lr=lr, seed=seed), scaler=scaler,
@@ -221,7 +273,7 @@ def finetune(
     )
     if work is not None and not keep_checkpoints:
         for lr in lrs:
-            (work / f"lr{lr:g}.pt").unlink(missing_ok=True)
+            (work / checkpoint_name(lr)).unlink(missing_ok=True)
         if work.exists() and not any(work.iterdir()):
             shutil.rmtree(work, ignore_errors=True)
     return FinetuneResult(
