@@ -66,6 +66,8 @@ def embed_command(
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let a model folder run its own Python code."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
+    executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per cache chunk; pip install 'molstrata[ray]')."),
+    ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
 ) -> None:
     """Embed molecules with every layer of an encoder and write them to --out."""
     from rich.console import Console
@@ -79,6 +81,8 @@ def embed_command(
         raise ConfigError("give exactly one of --task or --input")
     check_choice("--on-invalid", on_invalid, ("raise", "mask"))
     check_choice("--on-too-long", on_too_long, ("warn", "raise"))
+    if executor_name != "local" and no_cache:
+        raise ConfigError(f"--executor {executor_name} shares the work out by cache chunks; drop --no-cache")
     if pooling is not None:
         from molstrata.encoders.pooling import Pooling
 
@@ -123,11 +127,13 @@ def embed_command(
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise ConfigError(f"encoder {encoder!r} does not accept {flags} ({exc})") from None
     from molstrata.core.errors import InvalidSmilesError
+    from molstrata.scale import from_cli
 
+    executor, executor_entry = from_cli(executor_name, ray_address)
     try:
         emb = embed_cached(
             enc, smiles, pooling=pooling, on_invalid=on_invalid, batch_size=batch_size,
-            include_special=include_special, use_cache=not no_cache,
+            include_special=include_special, use_cache=not no_cache, executor=executor,
         )
     except InvalidSmilesError as exc:
         raise InvalidSmilesError(exc.indices, exc.smiles, source=source) from None
@@ -144,6 +150,7 @@ def embed_command(
         "include_special": include_special, "seed": seed, "random_init": random_init,
         "init_seed": init_seed if random_init else None, "device": device,
         "trust_remote_code": trust_remote_code, "no_cache": no_cache, "data_dir": data_dir,
+        "executor": executor_entry,
     })
     n_bad = int((~emb.valid).sum())
     console = Console(stderr=True)

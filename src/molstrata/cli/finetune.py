@@ -56,6 +56,8 @@ def finetune_command(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder (default MOLSTRATA_DATA_DIR)."),
     keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep per-epoch checkpoints after each sweep."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's)."),
+    executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per (depth, seed, lr) trial, --out on a shared filesystem; pip install 'molstrata[ray]')."),
+    ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
 ) -> None:
     """Finetune truncated encoders with an LR sweep chosen on validation; write tables,
     figures, leaderboard.json and report.md."""
@@ -64,6 +66,7 @@ def finetune_command(
 
     from molstrata.finetune import HeadConfig, TrainConfig
     from molstrata.finetune.run import run_finetune_tasks
+    from molstrata.scale import from_cli
 
     if threads is not None:
         torch.set_num_threads(threads)
@@ -85,7 +88,7 @@ def finetune_command(
         lrs=_floats(lrs, "--lrs"), config=config,
         head=HeadConfig(hidden=head_hidden, dropout=head_dropout), pooling=pooling,
         top_m=top_m, out=out, data_dir=data_dir, device=device,
-        keep_checkpoints=keep_checkpoints,
+        keep_checkpoints=keep_checkpoints, executor=from_cli(executor_name, ray_address)[0],
     )
     console = Console()
     for row in res["summary"].itertuples(index=False):

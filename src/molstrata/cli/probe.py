@@ -19,17 +19,22 @@ def probe_command(
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     strategy: str = typer.Option("valid-best", "--strategy", help="Layer selection strategy (validation only)."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only (molstrata report DIR draws the report later)."),
+    executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (Ray tasks; pip install 'molstrata[ray]')."),
+    ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
     from rich.console import Console
 
     from molstrata.probe import sweep
+    from molstrata.scale import from_cli
 
     console = Console(stderr=True)
+    executor, executor_entry = from_cli(executor_name, ray_address)
     run = sweep(
         encoder, tasks, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
         batch_size=batch_size, device=device, strategy=strategy, report=not no_report,
-        progress=True, config={"command_line": "molstrata probe"},
+        progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
+        executor=executor,
     )
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")

@@ -254,13 +254,14 @@ def sweep(
             if bar:
                 bar.update(task_id, advance=sum(len(c) for c in done.values()))
 
-            def store(i: int, new: dict[int, LayerCell]) -> None:
+            def store(i: int, new: dict[int, LayerCell], todo=todo, done=done, name=enc.name,
+                      bar=bar, task_id=task_id) -> None:  # on this process, as each cell arrives
                 t, s, _ = todo[i]
                 for k, cell in new.items():
-                    _write_cell(_cell_path(out, enc.name, t, s, k), cell)
+                    _write_cell(_cell_path(out, name, t, s, k), cell)
                     done[(t, s)][k] = cell
                 if bar:
-                    bar.update(task_id, advance=len(new), description=f"{enc.name} · {t} · seed {s}")
+                    bar.update(task_id, advance=len(new), description=f"{name} · {t} · seed {s}")
 
             shared = {"emb": emb, "index": index, "splits": splits, "model": model, "params": params}
             if executor is None:

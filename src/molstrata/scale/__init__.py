@@ -15,7 +15,7 @@ from molstrata.core.errors import check_choice
 from molstrata.scale.base import EXECUTORS, Executor
 from molstrata.scale.local import LocalExecutor
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "get_executor"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "from_cli", "get_executor"]
 
 
 def get_executor(
@@ -47,3 +47,17 @@ def get_executor(
     from molstrata.scale.ray_executor import RayExecutor
 
     return RayExecutor(address, max_retries=max_retries, **ray_options)
+
+
+def from_cli(name: str = "local", address: str | None = "auto") -> tuple[Executor | None, dict[str, Any]]:
+    """``--executor`` / ``--ray-address`` → (executor, its ``config.toml`` entry).
+
+    ``local`` gives ``None``: the stage's own in-process loop (no process pool). The entry
+    is recorded in the run's ``config.toml`` only, never in what a resume compares, so a
+    run started locally may be resumed on Ray and the other way round.
+    """
+    check_choice("--executor", name, EXECUTORS)
+    if name == "local":
+        return None, {"executor": "local"}
+    executor = get_executor(name, address=address)
+    return executor, executor.describe()
