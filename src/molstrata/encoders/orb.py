@@ -19,7 +19,6 @@ downloads them (orb-models' own loader would fetch them with ``cached_path``).
 
 from __future__ import annotations
 
-import copy
 import sys
 import types
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from molstrata.core.errors import (
 )
 from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
-from molstrata.encoders.unimol import Conformer3DEncoder
+from molstrata.encoders.conformer3d import Conformer3DEncoder, layer_outputs
 
 INSTALL_HINT = (
     '`pip install --no-deps "orb-models>=0.5.5,<0.6"` then `pip install "molstrata[orb]"` '
@@ -171,22 +170,10 @@ class OrbEncoder(Conformer3DEncoder):
     def __init__(self, model: Any, *, name: str, variant: str, full_num_layers: int,
                  conformer_seed: int = 0, facts: dict[str, Any] | None = None,
                  device: str | None = None) -> None:
-        import torch
-
-        self.name = name
+        self._setup(model, name=name, full_num_layers=full_num_layers, conformer_seed=conformer_seed,
+                    facts=facts, device=device)
         self.variant = variant
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = model.to(self.device).eval()
         self.num_layers = len(model.model.gnn_stacks)
-        self.full_num_layers = int(full_num_layers)
-        self.conformer_seed = int(conformer_seed)
-        self._facts = dict(facts or {})
-        self._conformers: dict[str, Any] = {}
-        self._identity: dict[str, Any] | None = None
-
-    @property
-    def module(self) -> Any:
-        return self.model
 
     def _sizes(self, smiles: list[str]) -> np.ndarray:
         from rdkit import Chem
@@ -219,14 +206,7 @@ class OrbEncoder(Conformer3DEncoder):
 
         batch = self.graphs(smiles)
         gns = self.model.model
-        nodes: list[Any] = []
-        hooks = [gns._encoder.register_forward_hook(lambda _m, _i, out: nodes.append(out[0]))]
-        hooks += [g.register_forward_hook(lambda _m, _i, out: nodes.append(out[0])) for g in gns.gnn_stacks]
-        try:
-            gns(batch)
-        finally:
-            for h in hooks:
-                h.remove()
+        nodes = layer_outputs(gns._encoder, gns.gnn_stacks, lambda: gns(batch), first_returns_tuple=True)
         # (n_atoms_total, d) -> (B, T, d) padded; atoms of a molecule are contiguous in orb's batch
         counts = batch.n_node.to(self.device)
         mol = torch.repeat_interleave(torch.arange(len(smiles), device=self.device), counts)
@@ -242,38 +222,17 @@ class OrbEncoder(Conformer3DEncoder):
             hidden.append(dense)
         return BatchStates(hidden=hidden, mask=mask, special=None, cls_index=0)
 
-    def identity(self) -> dict[str, Any]:
-        if self._identity is None:
-            from molstrata.encoders.unimol import _conformer_recipe, _state_sha256
-
-            self._identity = {
-                "class": type(self).__name__, "name": self.name, "variant": self.variant,
-                "weights_sha256": _state_sha256(self.model), "num_layers": self.num_layers,
-                "full_num_layers": self.full_num_layers, "conformer_seed": self.conformer_seed,
-                "conformer_recipe": _conformer_recipe(), **self._facts,
-            }
-        return dict(self._identity)
+    def _identity_fields(self) -> dict[str, Any]:
+        return {"variant": self.variant, **super()._identity_fields()}
 
     def truncate(self, n_layers: int) -> OrbEncoder:
         """A copy keeping the first ``n_layers`` message-passing steps."""
-        import torch
-
-        n_layers = int(n_layers)
-        if not 1 <= n_layers <= self.num_layers:
-            raise ConfigError(f"cannot truncate {self.name!r} to {n_layers} steps; it has {self.num_layers}")
-        gns = self.model.model
-        stacks = gns.gnn_stacks
-        gns.gnn_stacks = torch.nn.ModuleList(list(stacks)[:n_layers])
-        try:
-            model = copy.deepcopy(self.model)
-        finally:
-            gns.gnn_stacks = stacks
-        model.model.num_message_passing_steps = n_layers
-        out = OrbEncoder(model, name=self.name, variant=self.variant,
-                         full_num_layers=self.full_num_layers, conformer_seed=self.conformer_seed,
-                         facts=self._facts, device=str(self.device))
-        out._conformers = self._conformers
-        return out
+        model = self._truncated_model(n_layers, self.model.model, "gnn_stacks", unit="steps")
+        model.model.num_message_passing_steps = int(n_layers)
+        return self._sharing_conformers(OrbEncoder(
+            model, name=self.name, variant=self.variant, full_num_layers=self.full_num_layers,
+            conformer_seed=self.conformer_seed, facts=self._facts, device=str(self.device),
+        ))
 
 
 def load_orb(

@@ -27,25 +27,23 @@ exposed.
 from __future__ import annotations
 
 import argparse
-import copy
-import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import (
     ConfigError,
     DataNotFoundError,
     OptionalDependencyError,
     check_choice,
 )
-from molstrata.encoders.base import BatchStates, Encoder
+from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
+from molstrata.encoders.conformer3d import Conformer3DEncoder, layer_outputs, state_sha256
 
 INSTALL_HINT = (
     '`pip install --no-deps "unimol-tools>=0.1.6,<0.2"` then `pip install "molstrata[unimol]"` '
@@ -174,70 +172,6 @@ def _load_weights(model: Any, state: dict[str, Any], source: str) -> None:
     model.load_state_dict({k: state[k] for k in needed}, strict=False)
 
 
-def _state_sha256(model: Any) -> str:
-    import torch
-
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(dtype=torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-class Conformer3DEncoder(Encoder):
-    """Base of the 3D adapters (Uni-Mol, Orb): conformers are made for all molecules before
-    embedding (cached, in parallel, with a progress bar), kept in ``self._conformers`` by
-    SMILES, and the method of each row is reported in ``meta["conformer_methods"]``."""
-
-    conformer_seed: int = 0
-    _conformers: dict[str, Any]
-
-    def prepare(self, smiles: Sequence[str], *, rows: np.ndarray | None = None,
-                progress: bool | None = None) -> None:
-        """Make (or read from cache) the conformers of ``smiles``, in parallel, before
-        embedding; failures raise :class:`~molstrata.data.conformers.ConformerError`
-        naming ``rows`` (input row positions)."""
-        from molstrata.data.conformers import ConformerError, generate_conformers
-
-        need = [s for s in dict.fromkeys(smiles) if s not in self._conformers]
-        if not need:
-            return
-        made = generate_conformers(need, seed=self.conformer_seed, on_error="mask", progress=progress)
-        if len(made.failed):
-            bad = {need[j]: made.reasons[j] for j in made.failed}
-            hits = [(i, s) for i, s in enumerate(smiles) if s in bad]
-            idx = [int(rows[i]) if rows is not None else i for i, _ in hits]
-            raise ConformerError(idx, [s for _, s in hits], [bad[s] for _, s in hits])
-        self._conformers.update(zip(need, made.conformers, strict=True))
-
-    def embed(self, smiles: Sequence[str], **kwargs: Any) -> LayerEmbeddings:
-        """As :meth:`Encoder.embed`; conformers are made first (cached, parallel, with a
-        progress bar) and the conformer method per row is in ``meta["conformer_methods"]``."""
-        from molstrata.data.smiles import parse_smiles
-
-        parsed = parse_smiles(smiles, on_invalid=kwargs.get("on_invalid", "raise"))
-        fed = self.fed_strings(parsed, kwargs.get("canonicalize", True))
-        self.prepare(fed, rows=np.flatnonzero(parsed.valid), progress=kwargs.get("progress"))
-        out = super().embed(smiles, **kwargs)
-        methods: list[str | None] = [None] * len(parsed.smiles)
-        for row, s in zip(np.flatnonzero(parsed.valid), fed, strict=True):
-            methods[int(row)] = self._conformers[s].method
-        out.meta["conformer_methods"] = methods
-        flat = [i for i, m in enumerate(methods) if m == "2d"]
-        if flat:
-            import warnings
-
-            warnings.warn(
-                f"{len(flat)} molecule(s) got 2D coordinates (ETKDG failed, z = 0) and were "
-                f"embedded by the 3D encoder {self.name!r} anyway: rows "
-                f"{', '.join(map(str, flat[:10]))}{'...' if len(flat) > 10 else ''}; see "
-                "meta['conformer_methods']",
-                stacklevel=2,
-            )
-        return out
-
-
 class UniMolEncoder(Conformer3DEncoder):
     """Every layer of a unimol-tools ``UniMolModel`` on RDKit conformers.
 
@@ -261,27 +195,15 @@ class UniMolEncoder(Conformer3DEncoder):
         max_atoms: int = 256, conformer_seed: int = 0, on_too_long: str = "warn",
         facts: dict[str, Any] | None = None, device: str | None = None,
     ) -> None:
-        import torch
-
         check_choice("on_too_long", on_too_long, ("warn", "raise"))
-        self.name = name
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = model.to(self.device).eval()
+        self._setup(model, name=name, full_num_layers=full_num_layers, conformer_seed=conformer_seed,
+                    facts=facts, device=device)
         self.num_layers = len(model.encoder.layers)
-        self.full_num_layers = int(full_num_layers)
         self.final_norm = self.num_layers == self.full_num_layers
         self.remove_hs = bool(remove_hs)
         self.max_atoms = int(max_atoms)
         self.max_length = self.max_atoms + 2  # [CLS] atoms [SEP]
         self.on_too_long = on_too_long
-        self.conformer_seed = int(conformer_seed)
-        self._facts = dict(facts or {})
-        self._conformers: dict[str, Any] = {}
-        self._identity: dict[str, Any] | None = None
-
-    @property
-    def module(self) -> Any:
-        return self.model
 
     # ----------------------------------------------------------------- sizes and inputs
     def _sizes(self, smiles: list[str]) -> np.ndarray:
@@ -319,16 +241,8 @@ class UniMolEncoder(Conformer3DEncoder):
         feats, cut = self.features(smiles)
         batch, _ = self.model.batch_collate_fn([(f, None) for f in feats])
         batch = {k: v.to(self.device) for k, v in batch.items()}
-        hidden: list[Any] = []
-        hooks = [self.model.encoder.emb_layer_norm.register_forward_hook(
-            lambda _m, _i, out: hidden.append(out))]
-        hooks += [layer.register_forward_hook(lambda _m, _i, out: hidden.append(out[0]))
-                  for layer in self.model.encoder.layers]
-        try:
-            self.model(**batch, return_repr=True)
-        finally:
-            for h in hooks:
-                h.remove()
+        hidden = layer_outputs(self.model.encoder.emb_layer_norm, self.model.encoder.layers,
+                               lambda: self.model(**batch, return_repr=True))
         if self.final_norm and self.model.encoder.final_layer_norm is not None:
             hidden[-1] = self.model.encoder.final_layer_norm(hidden[-1])
         tokens = batch["src_tokens"]
@@ -339,47 +253,22 @@ class UniMolEncoder(Conformer3DEncoder):
                            info={"truncated": cut})
 
     # ---------------------------------------------------------------- identity, cutting
-    def identity(self) -> dict[str, Any]:
-        if self._identity is None:
-            self._identity = {
-                "class": type(self).__name__, "name": self.name,
-                "weights_sha256": _state_sha256(self.model),
-                "dictionary": list(self.model.dictionary.symbols),
-                "num_layers": self.num_layers, "full_num_layers": self.full_num_layers,
-                "final_norm": self.final_norm, "remove_hs": self.remove_hs,
-                "max_atoms": self.max_atoms, "conformer_seed": self.conformer_seed,
-                "conformer_recipe": _conformer_recipe(), **self._facts,
-            }
-        return dict(self._identity)
+    def _identity_fields(self) -> dict[str, Any]:
+        return {
+            "weights_sha256": state_sha256(self.model),
+            "dictionary": list(self.model.dictionary.symbols),
+            "num_layers": self.num_layers, "full_num_layers": self.full_num_layers,
+            "final_norm": self.final_norm, "remove_hs": self.remove_hs, "max_atoms": self.max_atoms,
+        }
 
     def truncate(self, n_layers: int) -> UniMolEncoder:
         """A copy keeping the first ``n_layers`` blocks (no final norm unless all are kept)."""
-        import torch
-
-        n_layers = int(n_layers)
-        if not 1 <= n_layers <= self.num_layers:
-            raise ConfigError(f"cannot truncate {self.name!r} to {n_layers} blocks; it has {self.num_layers}")
-        blocks = self.model.encoder.layers
-        self.model.encoder.layers = torch.nn.ModuleList(list(blocks)[:n_layers])
-        try:
-            model = copy.deepcopy(self.model)
-        finally:
-            self.model.encoder.layers = blocks
-        out = UniMolEncoder(
+        model = self._truncated_model(n_layers, self.model.encoder, "layers")
+        return self._sharing_conformers(UniMolEncoder(
             model, name=self.name, full_num_layers=self.full_num_layers, remove_hs=self.remove_hs,
             max_atoms=self.max_atoms, conformer_seed=self.conformer_seed,
             on_too_long=self.on_too_long, facts=self._facts, device=str(self.device),
-        )
-        out._conformers = self._conformers
-        return out
-
-
-def _conformer_recipe() -> dict[str, Any]:
-    from rdkit import rdBase
-
-    from molstrata.data.conformers import RECIPE_VERSION
-
-    return {"recipe": RECIPE_VERSION, "rdkit": rdBase.rdkitVersion}
+        ))
 
 
 def load_unimol(
@@ -568,23 +457,11 @@ class UniMolV2Encoder(Conformer3DEncoder):
     def __init__(self, model: Any, *, name: str, model_size: str, full_num_layers: int,
                  conformer_seed: int = 0, facts: dict[str, Any] | None = None,
                  device: str | None = None) -> None:
-        import torch
-
-        self.name = name
+        self._setup(model, name=name, full_num_layers=full_num_layers, conformer_seed=conformer_seed,
+                    facts=facts, device=device)
         self.model_size = model_size
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = model.to(self.device).eval()
         self.num_layers = len(model.encoder.layers)
-        self.full_num_layers = int(full_num_layers)
-        self.conformer_seed = int(conformer_seed)
         self.max_length = None  # no atom limit (unimol-tools samples 128 atoms at random)
-        self._facts = dict(facts or {})
-        self._conformers = {}
-        self._identity: dict[str, Any] | None = None
-
-    @property
-    def module(self) -> Any:
-        return self.model
 
     def _size(self, smiles: str) -> int:
         from rdkit import Chem
@@ -613,51 +490,24 @@ class UniMolV2Encoder(Conformer3DEncoder):
 
         batch, _ = self.model.batch_collate_fn([(f, None) for f in self.features(smiles)])
         batch = {k: v.to(self.device) for k, v in batch.items()}
-        hidden: list[Any] = []
-        enc = self.model.encoder
-        hooks = [enc.layer_norm.register_forward_hook(lambda _m, _i, out: hidden.append(out))]
-        hooks += [layer.register_forward_hook(lambda _m, _i, out: hidden.append(out[0]))
-                  for layer in enc.layers]
-        try:
-            self.model(**batch, return_repr=True)
-        finally:
-            for h in hooks:
-                h.remove()
+        hidden = layer_outputs(self.model.encoder.layer_norm, self.model.encoder.layers,
+                               lambda: self.model(**batch, return_repr=True))
         atoms = batch["atom_mask"].bool()  # B, n_atoms
         first = torch.zeros(len(smiles), 1, dtype=torch.bool, device=self.device)
         mask = torch.cat([first, atoms], dim=1)  # B, 1 + n_atoms
         special = torch.cat([~first, torch.zeros_like(atoms)], dim=1)
         return BatchStates(hidden=hidden, mask=mask, special=special, cls_index=0)
 
-    def identity(self) -> dict[str, Any]:
-        if self._identity is None:
-            self._identity = {
-                "class": type(self).__name__, "name": self.name, "model_size": self.model_size,
-                "weights_sha256": _state_sha256(self.model), "num_layers": self.num_layers,
-                "full_num_layers": self.full_num_layers, "conformer_seed": self.conformer_seed,
-                "conformer_recipe": _conformer_recipe(), **self._facts,
-            }
-        return dict(self._identity)
+    def _identity_fields(self) -> dict[str, Any]:
+        return {"model_size": self.model_size, **super()._identity_fields()}
 
     def truncate(self, n_layers: int) -> UniMolV2Encoder:
         """A copy keeping the first ``n_layers`` blocks."""
-        import torch
-
-        n_layers = int(n_layers)
-        if not 1 <= n_layers <= self.num_layers:
-            raise ConfigError(f"cannot truncate {self.name!r} to {n_layers} blocks; it has {self.num_layers}")
-        blocks = self.model.encoder.layers
-        self.model.encoder.layers = torch.nn.ModuleList(list(blocks)[:n_layers])
-        try:
-            model = copy.deepcopy(self.model)
-        finally:
-            self.model.encoder.layers = blocks
-        out = UniMolV2Encoder(model, name=self.name, model_size=self.model_size,
-                              full_num_layers=self.full_num_layers,
-                              conformer_seed=self.conformer_seed, facts=self._facts,
-                              device=str(self.device))
-        out._conformers = self._conformers
-        return out
+        model = self._truncated_model(n_layers, self.model.encoder, "layers")
+        return self._sharing_conformers(UniMolV2Encoder(
+            model, name=self.name, model_size=self.model_size, full_num_layers=self.full_num_layers,
+            conformer_seed=self.conformer_seed, facts=self._facts, device=str(self.device),
+        ))
 
 
 def _load_v2(*, model_size: str, path: str | Path | None, device: str | None,

@@ -1,0 +1,185 @@
+"""What the 3D adapters (Uni-Mol v1, Uni-Mol2, Orb v3) share: conformers, identity, truncation.
+
+:class:`Conformer3DEncoder` makes the RDKit conformers of all molecules before embedding
+(cached, in parallel, with a progress bar; :mod:`molstrata.data.conformers`), keeps them by
+SMILES in ``self._conformers`` (shared with truncated copies) and reports the method of each
+row in ``meta["conformer_methods"]``. It also owns the parts of the adapters that are the same
+for every 3D model: device placement, the ``module`` property, the identity (weights hash,
+conformer seed and recipe, facts), cutting a block list for :meth:`truncate`, and recording
+the per-layer outputs with forward hooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from molstrata.core.embeddings import LayerEmbeddings
+from molstrata.core.errors import ConfigError
+from molstrata.encoders.base import Encoder
+
+_E = TypeVar("_E", bound="Conformer3DEncoder")
+
+
+def state_sha256(model: Any) -> str:
+    """SHA-256 of a module's state dict (names, dtypes, shapes and bytes, in name order)."""
+    import torch
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(dtype=torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def conformer_recipe() -> dict[str, Any]:
+    """Version of molstrata's conformer recipe and of RDKit (both change the geometry)."""
+    from rdkit import rdBase
+
+    from molstrata.data.conformers import RECIPE_VERSION
+
+    return {"recipe": RECIPE_VERSION, "rdkit": rdBase.rdkitVersion}
+
+
+def layer_outputs(first: Any, blocks: Sequence[Any], run: Callable[[], Any], *,
+                  first_returns_tuple: bool = False) -> list[Any]:
+    """The output of ``first`` then of each module of ``blocks``, recorded while ``run()`` runs.
+
+    Blocks return tuples whose element 0 is the hidden state; ``first`` returns the state
+    itself unless ``first_returns_tuple``. The forward hooks are removed afterwards, also when
+    ``run`` raises.
+
+    Returns
+    -------
+    list of ``1 + len(blocks)`` tensors, in call order.
+    """
+    hidden: list[Any] = []
+    if first_returns_tuple:
+        hooks = [first.register_forward_hook(lambda _m, _i, out: hidden.append(out[0]))]
+    else:
+        hooks = [first.register_forward_hook(lambda _m, _i, out: hidden.append(out))]
+    hooks += [block.register_forward_hook(lambda _m, _i, out: hidden.append(out[0])) for block in blocks]
+    try:
+        run()
+    finally:
+        for h in hooks:
+            h.remove()
+    return hidden
+
+
+class Conformer3DEncoder(Encoder):
+    """Base of the 3D adapters (Uni-Mol, Orb): conformers are made for all molecules before
+    embedding (cached, in parallel, with a progress bar), kept in ``self._conformers`` by
+    SMILES, and the method of each row is reported in ``meta["conformer_methods"]``.
+
+    Subclasses call :meth:`_setup` in ``__init__``, set ``num_layers`` and implement
+    ``_forward``; :meth:`_identity_fields` adds their own facts to :meth:`identity`.
+    """
+
+    conformer_seed: int = 0
+    _conformers: dict[str, Any]
+
+    def _setup(self, model: Any, *, name: str, full_num_layers: int, conformer_seed: int,
+               facts: dict[str, Any] | None, device: str | None) -> None:
+        """Set name, device (default CUDA when available), the model in ``eval()`` mode on it,
+        the full depth, the conformer seed, the facts, an empty conformer store and identity."""
+        import torch
+
+        self.name = name
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.full_num_layers = int(full_num_layers)
+        self.conformer_seed = int(conformer_seed)
+        self._facts = dict(facts or {})
+        self._conformers = {}
+        self._identity: dict[str, Any] | None = None
+
+    @property
+    def module(self) -> Any:
+        return self.model
+
+    # ---------------------------------------------------------------------- identity
+    def _identity_fields(self) -> dict[str, Any]:
+        """The model's own identity facts (between ``name`` and ``conformer_seed``)."""
+        return {"weights_sha256": state_sha256(self.model), "num_layers": self.num_layers,
+                "full_num_layers": self.full_num_layers}
+
+    def identity(self) -> dict[str, Any]:
+        if self._identity is None:
+            self._identity = {
+                "class": type(self).__name__, "name": self.name, **self._identity_fields(),
+                "conformer_seed": self.conformer_seed, "conformer_recipe": conformer_recipe(),
+                **self._facts,
+            }
+        return dict(self._identity)
+
+    # ---------------------------------------------------------------------- truncation
+    def _truncated_model(self, n_layers: int, owner: Any, attr: str, unit: str = "blocks") -> Any:
+        """A deep copy of ``self.model`` whose ``owner.<attr>`` block list keeps the first
+        ``n_layers`` blocks (the original is restored, nothing else is copied twice)."""
+        import torch
+
+        n_layers = int(n_layers)
+        if not 1 <= n_layers <= self.num_layers:
+            raise ConfigError(f"cannot truncate {self.name!r} to {n_layers} {unit}; it has {self.num_layers}")
+        blocks = getattr(owner, attr)
+        setattr(owner, attr, torch.nn.ModuleList(list(blocks)[:n_layers]))
+        try:
+            return copy.deepcopy(self.model)
+        finally:
+            setattr(owner, attr, blocks)
+
+    def _sharing_conformers(self, other: _E) -> _E:
+        """``other`` (a truncated copy), made to share this encoder's conformer store."""
+        other._conformers = self._conformers
+        return other
+
+    # ---------------------------------------------------------------------- conformers
+    def prepare(self, smiles: Sequence[str], *, rows: np.ndarray | None = None,
+                progress: bool | None = None) -> None:
+        """Make (or read from cache) the conformers of ``smiles``, in parallel, before
+        embedding; failures raise :class:`~molstrata.data.conformers.ConformerError`
+        naming ``rows`` (input row positions)."""
+        from molstrata.data.conformers import ConformerError, generate_conformers
+
+        need = [s for s in dict.fromkeys(smiles) if s not in self._conformers]
+        if not need:
+            return
+        made = generate_conformers(need, seed=self.conformer_seed, on_error="mask", progress=progress)
+        if len(made.failed):
+            bad = {need[j]: made.reasons[j] for j in made.failed}
+            hits = [(i, s) for i, s in enumerate(smiles) if s in bad]
+            idx = [int(rows[i]) if rows is not None else i for i, _ in hits]
+            raise ConformerError(idx, [s for _, s in hits], [bad[s] for _, s in hits])
+        self._conformers.update(zip(need, made.conformers, strict=True))
+
+    def embed(self, smiles: Sequence[str], **kwargs: Any) -> LayerEmbeddings:
+        """As :meth:`Encoder.embed`; conformers are made first (cached, parallel, with a
+        progress bar) and the conformer method per row is in ``meta["conformer_methods"]``."""
+        from molstrata.data.smiles import parse_smiles
+
+        parsed = parse_smiles(smiles, on_invalid=kwargs.get("on_invalid", "raise"))
+        fed = self.fed_strings(parsed, kwargs.get("canonicalize", True))
+        self.prepare(fed, rows=np.flatnonzero(parsed.valid), progress=kwargs.get("progress"))
+        out = super().embed(smiles, **kwargs)
+        methods: list[str | None] = [None] * len(parsed.smiles)
+        for row, s in zip(np.flatnonzero(parsed.valid), fed, strict=True):
+            methods[int(row)] = self._conformers[s].method
+        out.meta["conformer_methods"] = methods
+        flat = [i for i, m in enumerate(methods) if m == "2d"]
+        if flat:
+            import warnings
+
+            warnings.warn(
+                f"{len(flat)} molecule(s) got 2D coordinates (ETKDG failed, z = 0) and were "
+                f"embedded by the 3D encoder {self.name!r} anyway: rows "
+                f"{', '.join(map(str, flat[:10]))}{'...' if len(flat) > 10 else ''}; see "
+                "meta['conformer_methods']",
+                stacklevel=2,
+            )
+        return out
