@@ -108,6 +108,22 @@ def _budget_warnings(facts: dict) -> list[str]:
     return []
 
 
+def _builtin_card(
+    name: str, recipe: str, facts: dict[str, Any], *, kind: str, n_layers: int, hidden: int,
+    description: str, source: str, verified: str, present: bool,
+) -> EncoderCard:
+    """The card of a built-in encoder: packaged weights, molstrata's licence, the ``molstrata
+    pretrain <recipe>`` that retrains it, corpus and budget facts from its pretraining ``facts``."""
+    return EncoderCard(
+        name=name, kind=kind, num_layers=n_layers, dims=[hidden] * (n_layers + 1),
+        description=description, source=source,
+        weights=f"packaged: {weights_dir(name)}", license="MIT (weights trained by molstrata on ChEMBL, CC BY-SA 3.0)",
+        how_to_get_weights=f"shipped in the package; retrain with `molstrata pretrain {recipe}`",
+        trained_on=_trained_on(facts), verified=verified,
+        warnings=_budget_warnings(facts), weights_present=present,
+    )
+
+
 def smiles_card(**_: Any) -> EncoderCard:
     """Model card of ``molstrata-smiles`` (facts read from the packaged ``training.json``)."""
     folder = weights_dir(SMILES_NAME)
@@ -119,14 +135,10 @@ def smiles_card(**_: Any) -> EncoderCard:
     if facts:
         desc += (f" Held-out MLM loss {facts['valid_loss']:.3f}, masked-token accuracy "
                  f"{facts['valid_acc']:.3f} after {facts['step']} steps.")
-    warnings = _budget_warnings(facts)
-    return EncoderCard(
-        name=SMILES_NAME, kind="smiles-transformer", num_layers=n_layers, dims=[hidden] * (n_layers + 1),
+    return _builtin_card(
+        SMILES_NAME, "smiles", facts, kind="smiles-transformer", n_layers=n_layers, hidden=hidden,
         description=desc, source="molstrata.pretrain.smiles_mlm (HF transformers RobertaForMaskedLM)",
-        weights=f"packaged: {folder}", license="MIT (weights trained by molstrata on ChEMBL, CC BY-SA 3.0)",
-        how_to_get_weights="shipped in the package; retrain with `molstrata pretrain smiles`",
-        trained_on=_trained_on(facts), verified="loads with transformers.AutoModel/AutoTokenizer",
-        warnings=warnings, weights_present=_smiles_present(folder),
+        verified="loads with transformers.AutoModel/AutoTokenizer", present=_smiles_present(folder),
     )
 
 
@@ -175,12 +187,8 @@ def graph_card(**_: Any) -> EncoderCard:
     if facts:
         desc += (f" Held-out descriptor MSE {facts['valid_loss']:.3f} (standardised units), "
                  f"mean R² {facts['valid_r2_mean']:.3f} after {facts['step']} steps.")
-    warnings = _budget_warnings(facts)
-    return EncoderCard(
-        name=GRAPH_NAME, kind="graph", num_layers=n_layers, dims=[hidden] * (n_layers + 1),
+    return _builtin_card(
+        GRAPH_NAME, "graph", facts, kind="graph", n_layers=n_layers, hidden=hidden,
         description=desc, source="molstrata.encoders.gin + molstrata.pretrain.graph",
-        weights=f"packaged: {folder}", license="MIT (weights trained by molstrata on ChEMBL, CC BY-SA 3.0)",
-        how_to_get_weights="shipped in the package; retrain with `molstrata pretrain graph`",
-        trained_on=_trained_on(facts), verified="GraphEncoder layers checked against a direct GINE forward",
-        warnings=warnings, weights_present=_graph_present(folder),
+        verified="GraphEncoder layers checked against a direct GINE forward", present=_graph_present(folder),
     )
