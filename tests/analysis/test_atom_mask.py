@@ -317,3 +317,52 @@ def test_chemprop_view_matches_chemprops_own_fingerprint_on_masked_atoms(tmp_pat
     for x, y in zip(zero, plain, strict=True):
         np.testing.assert_array_equal(x, y)
     assert np.all(np.abs(view[3] - plain[3]).max(axis=1) > 1e-6)
+
+
+# ----------------------------------------------------------------------------- probe join
+def test_analysis_joins_a_real_probe_run_of_the_same_encoder(data_dir, tmp_path, monkeypatch):
+    """probe sweep → analyze --probe-results: correlation and regret tables, recomputed here
+    from the two CSV files with scipy."""
+    from scipy.stats import spearmanr
+    from typer.testing import CliRunner
+
+    import molstrata.encoders
+    from molstrata.cli import app
+    from molstrata.encoders.gin import GINE, GraphEncoder
+    from molstrata.probe.runner import sweep
+
+    torch.manual_seed(0)
+    gin = GraphEncoder(GINE(hidden=16, num_layers=3), name="tiny-gine", device="cpu")
+    sweep([gin], "hia_hou", [1, 2], out=tmp_path / "probe", data_dir=data_dir, report=False,
+          progress=False)
+    probes = pd.read_csv(tmp_path / "probe" / "probe_results.csv")
+    assert set(probes["encoder"]) == {"tiny-gine"}
+    monkeypatch.setattr(molstrata.encoders, "load_encoder", lambda name, **kw: gin)
+    out = tmp_path / "analysis"
+    result = CliRunner().invoke(app, [
+        "analyze", "--encoder", "molstrata-graph", "--task", "hia_hou", "--data-dir", str(data_dir),
+        "--out", str(out), "--max-molecules", "60", "--aug-molecules", "16",
+        "--n-augmentations", "2", "--token-molecules", "8",
+        "--probe-results", str(tmp_path / "probe" / "probe_results.csv"),
+    ])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    corr = pd.read_csv(out / "metric_probe_correlation.csv")
+    metrics = pd.read_csv(out / "layer_metrics.csv")
+    assert set(corr["metric"]) == set(metrics["metric"])
+    assert (corr["encoder"] == "tiny-gine").all() and (corr["task"] == "hia_hou").all()
+    valid = probes[probes["split"] == "valid"].groupby("layer")["score"].mean()  # roc-auc: higher is better
+    for metric, row in corr.set_index("metric").iterrows():
+        v = metrics[metrics["metric"] == metric].set_index("layer")["value"].dropna()
+        common = v.index.intersection(valid.index)
+        if len(common) >= 3 and v.loc[common].nunique() > 1:
+            assert row["spearman"] == pytest.approx(spearmanr(v.loc[common], valid.loc[common])[0])
+            assert row["n_layers"] == len(common)
+    regret = pd.read_csv(out / "recommendation_regret.csv")
+    assert len(regret) == 1 and regret.loc[0, "final_layer"] == gin.num_layers
+    per_seed = probes[probes["split"] == "valid"].pivot_table(index="layer", columns="seed", values="score")
+    assert regret.loc[0, "selected_layers"] == ",".join(str(int(per_seed[s].idxmax())) for s in (1, 2))
+    report = (out / "report.md").read_text()
+    assert "Do the metrics predict the validation probe score?" in report
+    assert "Regret of the label-free recommendation" in report
