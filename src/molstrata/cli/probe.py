@@ -17,7 +17,8 @@ def probe_command(
     pooling: str | None = typer.Option(None, "--pooling", help="mean | cls | max | sum (default: the encoder's)."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
-    strategy: str = typer.Option("valid-best", "--strategy", help="Layer selection strategy (validation only)."),
+    strategy: str | None = typer.Option(None, "--selection", "--strategy", help="How the layer is chosen, never on test (default: molstrata.probe.selection.DEFAULT_SELECTION): valid (best on the seed's validation split; alias valid-best) | cv (best mean score over scaffold-grouped k-fold CV inside train_val) | cv-1se (the final layer unless a layer beats it by > 1 SE on that CV) | concat | ensemble | mix (layer combinations tuned with the same CV); a comma list or 'all' also writes selection.csv comparing them."),
+    cv_folds: int = typer.Option(5, "--cv-folds", min=3, help="k of the scaffold-grouped CV of the cv, cv-1se, concat and ensemble selections."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only (molstrata report DIR draws the report later)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (Ray tasks; pip install 'molstrata[ray]')."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
@@ -26,13 +27,14 @@ def probe_command(
     from rich.console import Console
 
     from molstrata.probe import sweep
+    from molstrata.probe.selection import DEFAULT_SELECTION
     from molstrata.scale import from_cli
 
     console = Console(stderr=True)
     executor, executor_entry = from_cli(executor_name, ray_address)
     run = sweep(
         encoder, tasks, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
-        batch_size=batch_size, device=device, strategy=strategy, report=not no_report,
+        batch_size=batch_size, device=device, strategy=strategy or DEFAULT_SELECTION, cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
         executor=executor,
     )
@@ -49,7 +51,16 @@ def probe_command(
             f"{g['delta_pct'].mean():+.2f}% over {len(g)} task(s) "
             f"(oracle, picked on test: {g['oracle_delta_pct'].mean():+.2f}%)"
         )
+    if run.selections:
+        from molstrata.probe.outputs import selection_frame, selection_summary_frame
+
+        table = selection_summary_frame(selection_frame(run.selections, run.scores))
+        for r in table.itertuples(index=False):
+            console.print(f"{r.encoder} · {r.strategy}: mean Δ% over the final layer {r.mean_delta_pct:+.2f}% "
+                          f"(better on {r.tasks_better}, worse on {r.tasks_worse} of {r.tasks} task(s); "
+                          f"worst {r.worst_task} {r.worst_delta_pct:+.1f}%)", highlight=False)
     console.print(f"wrote {out}/ (probe_results.csv, summary.csv, leaderboard, predictions/, "
+                  f"{'selection.csv, ' if run.selections else ''}"
                   f"config.toml{'' if no_report else ', figures/, report.md'})")
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, check_choice
-from molstrata.probe.selection import select_layer
+from molstrata.probe.selection import STRATEGIES, select_layer
 
 PROBES = ("linear", "mlp", "gbdt")
 
@@ -60,6 +60,10 @@ class LayerScores:
     test_y : ndarray (n_test,), the test labels
     strategy : str, the selection strategy
     meta : dict, notes (rows excluded as invalid, fallback predictions...)
+    selected_label : str or None, the choice as tables show it when it is not one layer
+        (e.g. ``"3+5"`` for ``concat``); None: ``str(selected_layer)``
+    selected_score : float or None, the test score of ``test_pred`` when it is not one
+        layer's (combinations; ``selected_layer`` is then the layer of largest weight)
     """
 
     encoder: str
@@ -76,6 +80,8 @@ class LayerScores:
     test_y: np.ndarray
     strategy: str = "valid-best"
     meta: dict = field(default_factory=dict)
+    selected_label: str | None = None
+    selected_score: float | None = None
 
     @property
     def n_layers(self) -> int:
@@ -92,7 +98,14 @@ class LayerScores:
 
     @property
     def selected_test_score(self) -> float:
+        if self.selected_score is not None:
+            return float(self.selected_score)
         return float(self.test_scores[self.selected_layer])
+
+    @property
+    def selection_label(self) -> str:
+        """The choice as tables show it: the layer, or e.g. ``"3+5"`` for a combination."""
+        return self.selected_label if self.selected_label is not None else str(self.selected_layer)
 
     @property
     def final_test_score(self) -> float:
@@ -111,6 +124,8 @@ class ProbeData:
     test_valid : ndarray of bool (n_test,), False where the molecule could not be embedded
     test_ids : ndarray of str (n_test,)
     notes : list of str
+    trainval_smiles : tuple of str (n_train + n_valid,), the SMILES of the train rows then the
+        valid rows kept above (for scaffold-grouped CV)
     """
 
     train: list[np.ndarray]
@@ -121,6 +136,7 @@ class ProbeData:
     test_valid: np.ndarray
     test_ids: np.ndarray
     notes: list[str]
+    trainval_smiles: tuple[str, ...] = ()
 
 
 def _rows_for(emb_index: Mapping[str, int], smiles: Sequence[str], where: str) -> np.ndarray:
@@ -148,6 +164,7 @@ def prepare(embeddings: LayerEmbeddings, split: Any, *, index: Mapping[str, int]
             index.setdefault(s, i)
     notes: list[str] = []
     parts = {}
+    kept = {p: split.smiles(p) for p in ("train", "valid")}
     for part in ("train", "valid", "test"):
         rows = _rows_for(index, split.smiles(part), f"task {split.name} ({part})")
         parts[part] = rows
@@ -162,6 +179,7 @@ def prepare(embeddings: LayerEmbeddings, split: Any, *, index: Mapping[str, int]
             )
             parts[part] = parts[part][ok]
             y[part] = y[part][ok]
+            kept[part] = [s for s, keep in zip(kept[part], ok, strict=True) if keep]
     test_valid = embeddings.valid[parts["test"]].copy()
     if not test_valid.all():
         bad = np.flatnonzero(~test_valid)
@@ -177,6 +195,7 @@ def prepare(embeddings: LayerEmbeddings, split: Any, *, index: Mapping[str, int]
         train=take(parts["train"]), valid=take(parts["valid"]),
         test=take(parts["test"][test_valid]), y_train=y["train"], y_valid=y["valid"],
         test_valid=test_valid, test_ids=split.test["Drug_ID"].astype(str).to_numpy(), notes=notes,
+        trainval_smiles=tuple(kept["train"]) + tuple(kept["valid"]),
     )
 
 
@@ -271,7 +290,10 @@ def probe(
     split : a :class:`~molstrata.data.TaskSplit` (one target)
     model : ``"linear"`` (ridge / logistic, regularisation tuned on valid), ``"mlp"``
         (early-stopped on valid) or ``"gbdt"`` (LightGBM, early-stopped on valid)
-    strategy : layer selection strategy (:data:`~molstrata.probe.selection.STRATEGIES`)
+    strategy : selection strategy: ``valid`` (alias ``valid-best``), ``cv``, ``cv-1se``,
+        ``concat``, ``ensemble`` or ``mix`` (:data:`~molstrata.probe.selection.SELECTIONS`);
+        all but ``valid`` run a scaffold-grouped CV inside ``train_val``
+        (:mod:`molstrata.probe.cv`)
     params : extra keyword arguments of the probe estimator (e.g. ``{"alphas": [...]}``)
 
     Returns
@@ -290,5 +312,11 @@ def probe(
     data = prepare(embeddings, split)
     cells = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
                        seed=int(split.seed), params=params)
-    return assemble(cells, split, encoder=embeddings.encoder, model=model, strategy=strategy,
-                    notes=data.notes)
+    if strategy in STRATEGIES:  # chosen on validation scores alone
+        return assemble(cells, split, encoder=embeddings.encoder, model=model, strategy=strategy,
+                        notes=data.notes)
+    from molstrata.probe.strategies import select_and_score
+
+    scores, _ = select_and_score(cells, data, split, encoder=embeddings.encoder, model=model,
+                                 selections=[strategy], params=params, notes=data.notes)
+    return scores

@@ -4,7 +4,11 @@
 * ``summary.csv``: one row per encoder, task (final vs validation-selected vs oracle);
 * ``leaderboard.json``: ``{task: [mean, std]}`` of the selected layers' test scores (PyTDC
   ``evaluate_many`` form: scores rounded to 3 decimals, population std);
-* ``predictions/<task>_seed<s>.csv``: ``Drug_ID``, ``Y``, ``Y_pred`` of the selected layer.
+* ``predictions/<task>_seed<s>.csv``: ``Drug_ID``, ``Y``, ``Y_pred`` of the selected layer;
+* with ``--selection`` strategies other than ``valid``: ``selection.csv`` (per encoder, task
+  and strategy, test mean ± std over seeds and Δ% over the final layer, plus the test-picked
+  oracle row), ``selection_summary.csv`` (per encoder and strategy: mean Δ%, tasks better /
+  worse, worst task) and ``selection_seeds.csv`` (every seed's choice, weights and score).
 
 With several encoders, leaderboards and predictions are written per encoder under
 ``leaderboard/<encoder>.json`` and ``predictions/<encoder>/``.
@@ -17,12 +21,16 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from molstrata.probe._probe import LayerScores
-from molstrata.probe.selection import delta_pct, oracle_layer
+from molstrata.probe.selection import SELECTIONS, delta_pct, oracle_layer
+
+if TYPE_CHECKING:
+    from molstrata.probe.strategies import SelectionResult
 
 RESULT_COLUMNS = ["encoder", "task", "metric", "layer", "seed", "split", "score"]
 SUMMARY_COLUMNS = [
@@ -79,7 +87,7 @@ def summary_frame(scores: Sequence[LayerScores]) -> pd.DataFrame:
         oracle = oracle_layer(mean_test, metric)
         rows.append({
             "encoder": enc, "task": task, "metric": metric, "final_layer": test.shape[1] - 1,
-            "selected_layers": ";".join(str(r.selected_layer) for r in runs),
+            "selected_layers": ";".join(r.selection_label for r in runs),
             "final_test_mean": final.mean(), "final_test_std": final.std(),
             "selected_test_mean": selected.mean(), "selected_test_std": selected.std(),
             "delta_pct": delta_pct(final.mean(), selected.mean(), metric),
@@ -113,8 +121,105 @@ def params_frame(scores: Sequence[LayerScores]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["encoder", "task", "seed", "layer", "probe", "param"])
 
 
-def write_tables(scores: Sequence[LayerScores], out: str | Path) -> dict[str, Path]:
-    """Write every table of a probe run into ``out``; return their paths by name."""
+#: label of the test-picked rows of ``selection.csv``; never a strategy
+ORACLE = "oracle (picked on TEST)"
+SELECTION_COLUMNS = [
+    "encoder", "task", "metric", "strategy", "n_seeds", "choices", "test_mean", "test_std",
+    "final_test_mean", "final_test_std", "delta_pct",
+]
+SELECTION_SUMMARY_COLUMNS = [
+    "encoder", "strategy", "tasks", "mean_delta_pct", "median_delta_pct", "tasks_better",
+    "tasks_worse", "tasks_equal", "worst_task", "worst_delta_pct", "best_task", "best_delta_pct",
+]
+
+
+def selection_frame(results: Sequence[SelectionResult], scores: Sequence[LayerScores]) -> pd.DataFrame:
+    """``selection.csv``: per encoder, task and strategy, over seeds (population std).
+
+    ``choices`` lists each seed's choice (``;``-separated, seed order); ``delta_pct`` compares
+    the mean test scores of the strategy and of the final layer (:func:`delta_pct`). After the
+    strategies of each (encoder, task), a row labelled :data:`ORACLE` gives the layer with the
+    best mean **test** score, the paper's choice, only to measure how optimistic it is.
+    """
+    order = {name: i for i, name in enumerate(SELECTIONS)}
+    groups: dict[tuple[str, str], list[SelectionResult]] = {}
+    for r in results:
+        groups.setdefault((r.encoder, r.task), []).append(r)
+    layer_runs: dict[tuple[str, str], list[LayerScores]] = {}
+    for s in scores:
+        layer_runs.setdefault((s.encoder, s.task), []).append(s)
+    rows = []
+    for (enc, task), rs in groups.items():
+        metric = rs[0].metric
+        strategies = sorted({r.strategy for r in rs}, key=lambda n: (order.get(n, len(order)), n))
+        for name in strategies:
+            mine = sorted((r for r in rs if r.strategy == name), key=lambda r: r.seed)
+            test = np.array([r.test_score for r in mine])
+            fin = np.array([r.final_test_score for r in mine])
+            rows.append({
+                "encoder": enc, "task": task, "metric": metric, "strategy": name, "n_seeds": len(mine),
+                "choices": ";".join(r.label for r in mine), "test_mean": test.mean(), "test_std": test.std(),
+                "final_test_mean": fin.mean(), "final_test_std": fin.std(),
+                "delta_pct": delta_pct(fin.mean(), test.mean(), metric),
+            })
+        runs = sorted(layer_runs.get((enc, task), []), key=lambda r: r.seed)
+        if runs:
+            test = np.stack([r.test_scores for r in runs])  # (n_seeds, n_layers)
+            k = oracle_layer(test.mean(axis=0), metric)
+            rows.append({
+                "encoder": enc, "task": task, "metric": metric, "strategy": ORACLE, "n_seeds": len(runs),
+                "choices": str(k), "test_mean": test[:, k].mean(), "test_std": test[:, k].std(),
+                "final_test_mean": test[:, -1].mean(), "final_test_std": test[:, -1].std(),
+                "delta_pct": delta_pct(test[:, -1].mean(), test[:, k].mean(), metric),
+            })
+    return pd.DataFrame(rows, columns=SELECTION_COLUMNS)
+
+
+def selection_summary_frame(selection: pd.DataFrame) -> pd.DataFrame:
+    """``selection_summary.csv``: per encoder and strategy, over tasks, from ``selection.csv``.
+
+    ``tasks_better`` / ``tasks_worse`` count tasks whose Δ% is above / below zero; the worst
+    task is the one of lowest Δ%. The oracle row keeps its label.
+    """
+    rows = []
+    for (enc, name), g in selection.groupby(["encoder", "strategy"], sort=False):
+        d = g["delta_pct"].to_numpy(dtype=np.float64)
+        ok = np.isfinite(d)
+        worst = int(np.nanargmin(np.where(ok, d, np.inf))) if ok.any() else None
+        best = int(np.nanargmax(np.where(ok, d, -np.inf))) if ok.any() else None
+        rows.append({
+            "encoder": enc, "strategy": name, "tasks": len(g),
+            "mean_delta_pct": float(d[ok].mean()) if ok.any() else np.nan,
+            "median_delta_pct": float(np.median(d[ok])) if ok.any() else np.nan,
+            "tasks_better": int((d[ok] > 0).sum()), "tasks_worse": int((d[ok] < 0).sum()),
+            "tasks_equal": int((d[ok] == 0).sum()),
+            "worst_task": g["task"].iloc[worst] if worst is not None else "",
+            "worst_delta_pct": d[worst] if worst is not None else np.nan,
+            "best_task": g["task"].iloc[best] if best is not None else "",
+            "best_delta_pct": d[best] if best is not None else np.nan,
+        })
+    return pd.DataFrame(rows, columns=SELECTION_SUMMARY_COLUMNS)
+
+
+def selection_seeds_frame(results: Sequence[SelectionResult]) -> pd.DataFrame:
+    """``selection_seeds.csv``: every (encoder, task, seed, strategy): the choice, the weight of
+    each layer (``;``-separated, layer order), the test scores, and the details as JSON."""
+    rows = [{
+        "encoder": r.encoder, "task": r.task, "metric": r.metric, "seed": r.seed, "strategy": r.strategy,
+        "choice": r.label, "test_score": r.test_score, "final_test_score": r.final_test_score,
+        "weights": ";".join(f"{w:.6g}" for w in r.weights), "info": json.dumps(r.info, sort_keys=True),
+    } for r in results]
+    return pd.DataFrame(rows, columns=["encoder", "task", "metric", "seed", "strategy", "choice", "test_score",
+                                       "final_test_score", "weights", "info"])
+
+
+def write_tables(scores: Sequence[LayerScores], out: str | Path,
+                 selections: Sequence[SelectionResult] | None = None) -> dict[str, Path]:
+    """Write every table of a probe run into ``out``; return their paths by name.
+
+    ``selections`` (from :func:`molstrata.probe.strategies.select_and_score`) adds
+    ``selection.csv``, ``selection_summary.csv`` and ``selection_seeds.csv``.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = {"probe_results": out / "probe_results.csv", "summary": out / "summary.csv",
@@ -122,6 +227,14 @@ def write_tables(scores: Sequence[LayerScores], out: str | Path) -> dict[str, Pa
     _atomic_csv(files["probe_results"], results_frame(scores))
     _atomic_csv(files["summary"], summary_frame(scores))
     _atomic_csv(files["probe_params"], params_frame(scores))
+    if selections:
+        table = selection_frame(selections, scores)
+        files["selection"] = out / "selection.csv"
+        files["selection_summary"] = out / "selection_summary.csv"
+        files["selection_seeds"] = out / "selection_seeds.csv"
+        _atomic_csv(files["selection"], table)
+        _atomic_csv(files["selection_summary"], selection_summary_frame(table))
+        _atomic_csv(files["selection_seeds"], selection_seeds_frame(selections))
     encoders = list(dict.fromkeys(s.encoder for s in scores))
     multi = len(encoders) > 1
     for enc in encoders:

@@ -22,7 +22,12 @@ import numpy as np
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.probe._probe import PROBES, LayerCell, LayerScores, assemble, fit_layers, prepare
 from molstrata.probe.outputs import slug, write_tables
-from molstrata.probe.selection import STRATEGIES
+from molstrata.probe.selection import (
+    CV_SELECTIONS,
+    DEFAULT_SELECTION,
+    parse_selection,
+    primary_selection,
+)
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
@@ -37,12 +42,15 @@ class ProbeRun:
     files : dict name -> path of the tables, figures and report written
     notes : list of str, invalid molecules and other things the user must know
     resumed_cells : int, (task, seed, layer) cells read back from an earlier, killed run
+    selections : list of SelectionResult, one per (encoder, task, seed, strategy) (empty
+        when only ``valid`` was asked for)
     """
 
     scores: list[LayerScores]
     files: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     resumed_cells: int = 0
+    selections: list[Any] = field(default_factory=list)
 
 
 def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
@@ -137,7 +145,8 @@ def sweep(
     pooling: str | None = None,
     batch_size: int | None = None,
     device: str | None = None,
-    strategy: str = "valid-best",
+    strategy: str | Sequence[str] = DEFAULT_SELECTION,
+    cv_folds: int = 5,
     params: Mapping[str, Any] | None = None,
     report: bool = True,
     progress: bool = True,
@@ -158,7 +167,13 @@ def sweep(
         (per-layer results, used to resume)
     data_dir : data folder (default ``MOLSTRATA_DATA_DIR``)
     pooling, batch_size, device : passed to the encoder / the embeddings cache
-    strategy : layer selection strategy, validation only
+    strategy : selection strategy or strategies (``--selection``): ``valid`` (alias
+        ``valid-best``), ``cv``, ``cv-1se``, ``concat``, ``ensemble``, ``mix``, a comma list or
+        ``all``; none sees the test set. The first one given (or
+        :data:`~molstrata.probe.selection.DEFAULT_SELECTION` when among them) fills
+        ``summary.csv``, the leaderboard and ``predictions/``; with any but ``valid`` alone,
+        ``selection.csv`` compares them (:mod:`molstrata.probe.strategies`)
+    cv_folds : k of the scaffold-grouped CV inside ``train_val`` (CV strategies)
     params : extra probe parameters (e.g. ``{"alphas": [...]}``)
     report : also write figures and ``report.md``
     config : extra entries for ``config.toml`` (the CLI's resolved options)
@@ -177,7 +192,12 @@ def sweep(
     from molstrata.encoders import load_encoder
 
     check_choice("probe", model, PROBES)
-    check_choice("selection strategy", strategy, sorted(STRATEGIES))
+    selections = parse_selection(strategy)
+    if any(n in CV_SELECTIONS for n in selections) and (
+            isinstance(cv_folds, bool) or not isinstance(cv_folds, int) or cv_folds < 3):
+        raise ConfigError(f"--cv-folds must be an integer >= 3, got {cv_folds!r}")
+    if "mix" in selections and model != "linear":
+        raise ConfigError(f"--selection mix trains a linear head; it cannot be used with --probe {model}")
     if isinstance(encoders, str):
         encoders = [encoders]
     if not encoders:
@@ -201,7 +221,8 @@ def sweep(
     save_config(out, "probe", {
         **dict(config or {}),
         "encoders": [e if isinstance(e, str) else e.name for e in encoders],
-        "tasks": task_names, "seeds": seed_list, "probe": model, "strategy": strategy,
+        "tasks": task_names, "seeds": seed_list, "probe": model, "strategy": selections,
+        "primary_selection": primary_selection(selections), "cv_folds": cv_folds,
         "pooling": pooling, "batch_size": batch_size, "device": device,
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
     })
@@ -209,6 +230,7 @@ def sweep(
     splits = {(t, s): load_task(t, seed=s, data_dir=data_dir) for t in task_names for s in seed_list}
     notes: list[str] = []
     scores: list[LayerScores] = []
+    chosen: list[Any] = []
     resumed = 0
     seen: set[str] = set()
     for enc_ref in encoders:
@@ -270,19 +292,37 @@ def sweep(
             else:
                 executor.map(_probe_cell, todo, shared=shared, resources={"num_cpus": 1},
                              on_result=store, keep=False)
-        for t, s in jobs:
-            split = splits[(t, s)]
-            job_notes = prepare(_layer_view(emb, []), split, index=index).notes
-            scores.append(assemble(done[(t, s)], split, encoder=enc.name, model=model,
-                                   strategy=strategy, notes=job_notes))
-            notes.extend(job_notes)
-    files = write_tables(scores, out)
+        if selections == ["valid"]:
+            for t, s in jobs:
+                split = splits[(t, s)]
+                job_notes = prepare(_layer_view(emb, []), split, index=index).notes
+                scores.append(assemble(done[(t, s)], split, encoder=enc.name, model=model,
+                                       strategy="valid", notes=job_notes))
+                notes.extend(job_notes)
+        else:  # CV and combination strategies; cached per (task, seed) beside the cells
+            from molstrata.probe.strategies import select_and_score
+
+            with _progress(progress) as bar:
+                sel_id = bar.add_task(f"selecting ({','.join(selections)})", total=len(jobs)) if bar else None
+                for t, s in jobs:
+                    split = splits[(t, s)]
+                    data = prepare(emb, split, index=index)
+                    primary, results = select_and_score(
+                        done[(t, s)], data, split, encoder=enc.name, model=model, selections=selections,
+                        params=params, cv_folds=cv_folds, notes=data.notes,
+                        cache_dir=_cell_path(out, enc.name, t, s, 0).parent)
+                    scores.append(primary)
+                    chosen.extend(results)
+                    notes.extend(data.notes)
+                    if bar:
+                        bar.update(sel_id, advance=1, description=f"selecting: {enc.name} · {t} · seed {s}")
+    files = write_tables(scores, out, selections=chosen)
     (out / "notes.txt").write_text("".join(f"{n}\n" for n in notes))
     if report:
         from molstrata.report import build_report
 
         files["report"] = build_report(out)
-    return ProbeRun(scores=scores, files=files, notes=notes, resumed_cells=resumed)
+    return ProbeRun(scores=scores, files=files, notes=notes, resumed_cells=resumed, selections=chosen)
 
 
 def _layer_view(emb: Any, layers: Sequence[int]) -> Any:

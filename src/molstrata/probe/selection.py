@@ -1,14 +1,27 @@
-"""Choosing a layer from validation scores, and the paper's relative gain.
+"""Choosing a layer (or a combination of layers) without the test set, and the paper's
+relative gain.
 
-Selection is a named strategy (``"valid-best"`` now; issue 11 adds cross-validated ones)
-mapping **validation** scores to a layer. Nothing here accepts test scores, except
-:func:`oracle_layer`, which exists only to measure how optimistic test-picking is and whose
-output is always reported under the label "oracle".
+Strategies (``molstrata probe --selection``; :data:`SELECTIONS`), all on ``train_val``
+only:
+
+* ``valid`` (alias ``valid-best``): the layer with the best score on the seed's validation
+  split (:func:`select_layer`);
+* ``cv``: the layer with the best mean score over a scaffold-grouped k-fold CV inside
+  ``train_val`` (:func:`select_cv`; folds and fits in :mod:`molstrata.probe.cv`);
+* ``cv-1se``: the final layer unless another layer beats it, on the same CV, by more than
+  one standard error of the paired fold differences (:func:`select_cv_1se`);
+* ``concat``, ``ensemble``, ``mix``: layer combinations tuned with the same CV
+  (:mod:`molstrata.probe.combine`).
+
+Nothing here accepts test scores, except :func:`oracle_layer`, which exists only to measure
+how optimistic test-picking is and whose output is always reported under the label
+"oracle".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -33,8 +46,152 @@ def _valid_best(valid_scores: np.ndarray, metric: str) -> int:
     return _best_index(valid_scores, metric, "valid_scores")
 
 
-#: selection strategies: name -> function(valid_scores (n_layers,), metric) -> layer index
-STRATEGIES: dict[str, Callable[[np.ndarray, str], int]] = {"valid-best": _valid_best}
+#: selection strategies on validation scores: name -> function(valid_scores (n_layers,), metric)
+#: -> layer index. ``valid`` and ``valid-best`` are the same strategy.
+STRATEGIES: dict[str, Callable[[np.ndarray, str], int]] = {"valid-best": _valid_best, "valid": _valid_best}
+
+#: every strategy of ``molstrata probe --selection`` (``all`` runs them all, in this order)
+SELECTIONS = ("valid", "cv", "cv-1se", "concat", "ensemble", "mix")
+#: other accepted spellings
+SELECTION_ALIASES = {"valid-best": "valid"}
+#: the strategy of ``molstrata probe`` when ``--selection`` is not given; with several
+#: strategies, the one whose choice fills ``summary.csv``, ``leaderboard.json`` and
+#: ``predictions/`` (the first one given when this one is not among them). Set by the
+#: issue-11 study (``selection.csv`` of ``--selection all``).
+DEFAULT_SELECTION = "valid"
+#: strategies that need the scaffold-grouped cross-validation
+CV_SELECTIONS = ("cv", "cv-1se", "concat", "ensemble")
+
+
+def parse_selection(selection: str | Sequence[str]) -> list[str]:
+    """``"all"``, ``"cv"``, ``"valid,cv-1se"`` or a list → canonical strategy names, in order.
+
+    Raises
+    ------
+    ConfigError
+        An unknown name (the message lists the valid ones).
+    """
+    items = selection.split(",") if isinstance(selection, str) else list(selection)
+    names: list[str] = []
+    for raw in items:
+        name = str(raw).strip().lower()
+        if not name:
+            continue
+        if name == "all":
+            names.extend(SELECTIONS)
+            continue
+        name = SELECTION_ALIASES.get(name, name)
+        check_choice("--selection", name, [*SELECTIONS, "all", *SELECTION_ALIASES])
+        names.append(name)
+    if not names:
+        raise ConfigError(f"--selection is empty; give one of {', '.join(SELECTIONS)} or all")
+    return list(dict.fromkeys(names))
+
+
+def primary_selection(selections: Sequence[str]) -> str:
+    """The strategy whose choice fills ``summary.csv`` and the leaderboard: :data:`DEFAULT_SELECTION`
+    when it is among ``selections``, else the first one."""
+    return DEFAULT_SELECTION if DEFAULT_SELECTION in selections else selections[0]
+
+
+def _signed(fold_scores: np.ndarray, metric: str, what: str) -> np.ndarray:
+    """Fold scores (k, n_layers) as "higher is better" (MAE/RMSE negated), checked."""
+    check_choice("metric", metric, METRICS)
+    s = np.asarray(fold_scores, dtype=np.float64)
+    if s.ndim != 2 or s.shape[0] == 0 or s.shape[1] == 0:
+        raise ConfigError(f"{what} must be a non-empty 2-D array (n_folds, n_layers), got shape {s.shape}")
+    return s if greater_is_better(metric) else -s
+
+
+def cv_means(fold_scores: np.ndarray, metric: str) -> np.ndarray:
+    """Mean CV score of each layer over the folds that have one (NaN folds skipped).
+
+    Parameters
+    ----------
+    fold_scores : ndarray (n_folds, n_layers), the held-out score of each layer in each fold
+
+    Returns
+    -------
+    ndarray (n_layers,), in the metric's own units (NaN where no fold is finite)
+    """
+    s = np.asarray(fold_scores, dtype=np.float64)
+    _signed(s, metric, "fold_scores")
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(s, axis=0)
+
+
+def select_cv(fold_scores: np.ndarray, metric: str) -> int:
+    """``cv``: the layer with the best mean cross-validated score.
+
+    Parameters
+    ----------
+    fold_scores : ndarray (n_folds, n_layers), held-out scores of each layer's probe on each
+        scaffold-grouped CV fold of ``train_val`` (NaN folds are skipped)
+    metric : the task metric (``mae``/``rmse``: lower is better)
+
+    Returns
+    -------
+    int, the layer; ties go to the shallowest layer
+
+    Examples
+    --------
+    >>> select_cv(np.array([[0.7, 0.8, 0.75], [0.72, 0.78, 0.8]]), "roc-auc")
+    1
+    """
+    return _best_index(cv_means(fold_scores, metric), metric, "mean CV scores")
+
+
+def select_cv_1se(fold_scores: np.ndarray, metric: str) -> int:
+    """``cv-1se``: keep the final layer unless another layer beats it by more than one
+    standard error.
+
+    The rule, exactly: with ``d[f, k] = s[f, k] - s[f, final]`` the per-fold difference of
+    layer ``k`` to the final layer (sign-corrected so that positive is better; folds where
+    either score is NaN are dropped), layer ``k`` *beats* the final layer when
+    ``mean_f d[f, k] > std_f(d[f, k], ddof=1) / sqrt(n_folds)``. Among the layers that beat
+    it, the one with the best mean CV score is chosen (ties: the shallowest); when none does
+    (or fewer than 2 folds are finite) the final layer is returned.
+
+    Why the standard error of the **paired differences** and not of the candidate's own fold
+    scores: scaffold folds differ much more in difficulty than layers differ from each other
+    (every layer scores lower on a fold of unusual scaffolds), so each layer's own standard
+    error is mostly fold difficulty shared by all layers and would hide real gains. The
+    question asked is "does layer k beat the final layer on the same molecules", which is a
+    paired comparison. The folds share training molecules, so this standard error is
+    optimistic (Nadeau & Bengio, 2003); the rule is a guard against noise, not a test.
+
+    Parameters
+    ----------
+    fold_scores : ndarray (n_folds, n_layers)
+    metric : the task metric
+
+    Returns
+    -------
+    int, the selected layer; ``n_layers - 1`` when all layers tie
+
+    Examples
+    --------
+    >>> s = np.array([[0.70, 0.80, 0.75], [0.71, 0.82, 0.74], [0.69, 0.81, 0.76]])
+    >>> select_cv_1se(s, "roc-auc")  # layer 1 beats the final layer on every fold
+    1
+    >>> select_cv_1se(np.full((5, 4), 0.5), "mae")  # all tie: the final layer
+    3
+    """
+    s = _signed(fold_scores, metric, "fold_scores")
+    final = s.shape[1] - 1
+    diff = s - s[:, [final]]  # (n_folds, n_layers), positive = better than the final layer
+    best, best_mean = final, -np.inf
+    for k in range(final):
+        d = diff[:, k][np.isfinite(diff[:, k])]
+        if d.size < 2:
+            continue
+        mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
+        if mean > se:
+            m = float(np.nanmean(s[:, k]))
+            if m > best_mean:  # strict: ties keep the shallower layer
+                best, best_mean = k, m
+    return int(best)
 
 
 def register_strategy(name: str, func: Callable[[np.ndarray, str], int]) -> None:
@@ -49,8 +206,9 @@ def select_layer(valid_scores: np.ndarray, metric: str, *, strategy: str = "vali
     ----------
     valid_scores : ndarray of shape (n_layers,), the validation score of each layer's probe
     metric : ``mae``/``rmse`` (lower is better), ``spearman``, ``roc-auc`` or ``pr-auc``
-    strategy : a name in :data:`STRATEGIES`; ``"valid-best"`` takes the arg-best layer,
-        the shallowest one on ties, ignoring NaN scores
+    strategy : a name in :data:`STRATEGIES`; ``"valid-best"`` (also ``"valid"``) takes the
+        arg-best layer, the shallowest one on ties, ignoring NaN scores. The cross-validated
+        strategies need fold scores: :func:`select_cv`, :func:`select_cv_1se`
 
     Returns
     -------

@@ -27,6 +27,13 @@ def _read(path: Path, required: set[str]) -> pd.DataFrame:
     return frame
 
 
+def _strategies(value) -> str:
+    """config.toml's ``strategy``: one name (older runs) or a list."""
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 def build_report(run_dir: str | Path) -> Path:
     """Write ``figures/*.png`` and ``report.md`` for the probe run in ``run_dir``.
 
@@ -63,8 +70,9 @@ def build_report(run_dir: str | Path) -> Path:
     lines = [
         f"# Layer-wise probe report: {', '.join(encoders)}",
         "",
-        f"- probe: **{params.get('probe', '?')}**, selection: **{params.get('strategy', 'valid-best')}** "
-        f"(the layer with the best **validation** score, per seed)",
+        f"- probe: **{params.get('probe', '?')}**, selection: **{_strategies(params.get('strategy', 'valid'))}** "
+        f"(never on test; the tables below show "
+        f"**{params.get('primary_selection', _strategies(params.get('strategy', 'valid')))}**)",
         f"- tasks: {summary['task'].nunique()}, seeds: {', '.join(map(str, seeds))}, "
         f"layers: {', '.join(f'{e}: {n}' for e, n in n_layers.items())}",
         f"- pooling: {params.get('pooling') or 'encoder default'}; molstrata "
@@ -101,6 +109,9 @@ def build_report(run_dir: str | Path) -> Path:
         summary_table(summary, n_layers),
         "",
     ]
+    from molstrata.report.selection import selection_section
+
+    lines += selection_section(run)
     notes_file = run / "notes.txt"
     notes = [n for n in notes_file.read_text().splitlines() if n.strip()] if notes_file.is_file() else []
     lines += ["## Notes", ""]

@@ -55,7 +55,7 @@ def depth_curves(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Pa
                     ax.fill_between(depth, mean - std, mean + std, color=c, alpha=0.2, lw=0)
             row = summary[(summary["encoder"] == enc) & (summary["task"] == task)]
             if not row.empty:
-                sel = [int(v) for v in str(row["selected_layers"].iloc[0]).split(";") if v != ""]
+                sel = [int(v) for v in str(row["selected_layers"].iloc[0]).split(";") if v.isdigit()]
                 test_mean = e[e["split"] == "test"].groupby("layer")["score"].mean()
                 ax.plot([k / max(n_layers - 1, 1) for k in sel], [test_mean[k] for k in sel],
                         "o", color=c, ms=4, alpha=0.7)
@@ -115,7 +115,7 @@ def selected_depth_histogram(summary: pd.DataFrame, n_layers: dict[str, int], pa
     data, labels = [], []
     for enc, g in summary.groupby("encoder", sort=False):
         depth = [int(v) / max(n_layers.get(enc, 1) - 1, 1)
-                 for s in g["selected_layers"] for v in str(s).split(";") if v != ""]
+                 for s in g["selected_layers"] for v in str(s).split(";") if v.isdigit()]
         data.append(depth)
         labels.append(f"{enc} (n={len(depth)})")
     ax.hist(data, bins=bins, label=labels, alpha=0.85)

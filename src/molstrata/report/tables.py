@@ -34,7 +34,7 @@ def summary_table(summary: pd.DataFrame, n_layers: dict[str, int]) -> str:
     rows = []
     for r in summary.itertuples(index=False):
         lower = " (lower is better)" if r.metric in ("mae", "rmse") else ""
-        layers = [int(v) for v in str(r.selected_layers).split(";") if v != ""]
+        layers = [int(v) for v in str(r.selected_layers).split(";") if v.isdigit()]  # one-layer choices
         depth = np.mean(layers) / max(n_layers.get(r.encoder, 1) - 1, 1) if layers else float("nan")
         rows.append({
             "encoder": r.encoder, "task": r.task, "metric": f"{r.metric}{lower}",

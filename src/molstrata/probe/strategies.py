@@ -1,0 +1,342 @@
+"""Run the selection strategies of one (encoder, task, seed): choose first, then score test.
+
+:func:`choose` sees the probe cells (each layer's validation score, penalty and test
+**predictions**) and the train / valid rows with their labels; it never receives a test
+label. :func:`select_and_score` calls it, and only then reads the test labels to score each
+strategy's predictions. The CV fits, ``concat`` and ``mix`` are the expensive parts; given a
+``cache_dir`` (the sweep's ``cells/<encoder>/<task>/seed<s>/``) each is written there
+atomically as it completes and read back on a rerun, like the per-layer cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from molstrata.core.errors import ConfigError
+from molstrata.probe._probe import LayerCell, LayerScores, ProbeData, assemble, make_probe
+from molstrata.probe.combine import CONCAT_SIZES, MixProbe, ensemble_weights, mix_layers, top_layers
+from molstrata.probe.cv import (
+    DEFAULT_FOLDS,
+    CVResult,
+    cross_validate,
+    scaffold_folds,
+    scaffold_group_ids,
+)
+from molstrata.probe.selection import (
+    CV_SELECTIONS,
+    cv_means,
+    parse_selection,
+    primary_selection,
+    select_cv,
+    select_cv_1se,
+    select_layer,
+)
+
+#: bump when what the cached CV / concat / mix files hold changes
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Choice:
+    """What one strategy chose for one (encoder, task, seed), before any test label is read.
+
+    Attributes
+    ----------
+    strategy : str
+    label : str, the choice as tables show it: ``"7"`` (one layer), ``"3+5"`` (concat),
+        ``"ens t=2"`` (ensemble temperature), ``"mix 1-15"``
+    weights : ndarray (n_layers,), each layer's share of the prediction: one-hot for a single
+        layer, ``1/m`` on the concatenated layers, the ensemble or mixing weights
+    test_pred : ndarray (n_test,), test predictions (test-file order)
+    layer : int or None, the layer for single-layer strategies
+    info : dict, JSON-able details (CV means, m, temperature, penalty...)
+    """
+
+    strategy: str
+    label: str
+    weights: np.ndarray
+    test_pred: np.ndarray
+    layer: int | None = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionResult:
+    """A strategy's test score for one (encoder, task, seed).
+
+    Attributes
+    ----------
+    encoder, task, metric, strategy, label : str
+    seed : int
+    test_score : float, the strategy's test score
+    final_test_score : float, the final layer's test score (same seed)
+    weights : ndarray (n_layers,), as in :class:`Choice`
+    info : dict
+    """
+
+    encoder: str
+    task: str
+    metric: str
+    seed: int
+    strategy: str
+    label: str
+    test_score: float
+    final_test_score: float
+    weights: np.ndarray
+    info: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------ cache
+def _load(path: Path | None, **expect: Any) -> dict[str, np.ndarray] | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: np.asarray(z[k]) for k in z.files}
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable: recompute
+    if int(data.get("version", -1)) != CACHE_VERSION:
+        return None
+    for key, value in expect.items():
+        if key not in data or not np.array_equal(data[key], np.asarray(value)):
+            return None
+    return data
+
+
+def _save(path: Path | None, **arrays: Any) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, version=CACHE_VERSION, **arrays)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------------- choices
+def _full_test_pred(data: ProbeData, pred_ok: np.ndarray) -> np.ndarray:
+    """Predictions for every test row: ``pred_ok`` on the embedded ones, the training mean
+    (prevalence) on the others, as :func:`~molstrata.probe._probe.fit_layers` does."""
+    out = np.full(data.test_valid.size, float(np.mean(data.y_train)))
+    out[data.test_valid] = pred_ok
+    return out
+
+
+def _layer_label(layers: Sequence[int]) -> str:
+    layers = list(layers)
+    if len(layers) > 2 and layers == list(range(layers[0], layers[-1] + 1)):
+        return f"{layers[0]}-{layers[-1]}"
+    return "+".join(map(str, layers))
+
+
+def _one_hot(n: int, k: int) -> np.ndarray:
+    w = np.zeros(n)
+    w[k] = 1.0
+    return w
+
+
+def trainval_groups(data: ProbeData) -> np.ndarray:
+    """Scaffold group of each ``train_val`` row of ``data`` (train rows, then valid rows)."""
+    smiles = list(data.trainval_smiles)
+    n = data.y_train.size + data.y_valid.size
+    if len(smiles) != n:
+        raise ConfigError(f"ProbeData holds {len(smiles)} train/valid SMILES for {n} rows; build it "
+                          "with molstrata.probe._probe.prepare")
+    return scaffold_group_ids(smiles)
+
+
+def choose(
+    data: ProbeData,
+    cells: Mapping[int, LayerCell],
+    *,
+    selections: str | Sequence[str],
+    task_type: str,
+    metric: str,
+    seed: int,
+    model: str = "linear",
+    params: Mapping[str, Any] | None = None,
+    cv_folds: int = DEFAULT_FOLDS,
+    cache_dir: str | Path | None = None,
+) -> dict[str, Choice]:
+    """Every requested strategy's choice for one (task, seed), from train and valid only.
+
+    Parameters
+    ----------
+    data : train / valid rows with labels, test rows without (from ``prepare``)
+    cells : layer -> :class:`LayerCell`, each layer's probe fit on train and tuned on valid
+    selections : names or ``"all"`` (:func:`~molstrata.probe.selection.parse_selection`)
+    task_type, metric : the task's
+    seed : the split seed (seeds the CV folds and the MLP / GBDT probes)
+    model, params : the probe, as for the cells
+    cv_folds : k of the scaffold-grouped CV
+    cache_dir : where the CV, concat and mix results are cached (None: not cached)
+
+    Returns
+    -------
+    dict strategy -> Choice, in the order of ``selections``
+    """
+    names = parse_selection(selections)
+    n_layers = len(cells)
+    if sorted(cells) != list(range(n_layers)):
+        raise ConfigError(f"cells for layers {sorted(cells)}; expected 0..{n_layers - 1}")
+    cache = Path(cache_dir) if cache_dir is not None else None
+    out: dict[str, Choice] = {}
+    valid_scores = np.array([cells[k].valid_score for k in range(n_layers)])
+
+    def single(name: str, layer: int, info: dict | None = None) -> Choice:
+        return Choice(name, str(layer), _one_hot(n_layers, layer), cells[layer].test_pred, layer, info or {})
+
+    cv: CVResult | None = None
+    y_tv = np.concatenate([data.y_train, data.y_valid])
+    if any(n in CV_SELECTIONS for n in names):
+        folds = scaffold_folds(trainval_groups(data), cv_folds, seed)
+        path = cache / f"cv_k{cv_folds}.npz" if cache else None
+        got = _load(path, folds=folds)
+        if got is not None and got["fold_scores"].shape == (cv_folds, n_layers):
+            cv = CVResult(folds=folds, fold_scores=got["fold_scores"], oof=got["oof"])
+        else:
+            X_tv = [np.concatenate([tr, va]) for tr, va in zip(data.train, data.valid, strict=True)]
+            cv = cross_validate(X_tv, y_tv, folds, model=model, task_type=task_type, metric=metric,
+                                seed=seed, params=params)
+            del X_tv
+            _save(path, folds=folds, fold_scores=cv.fold_scores, oof=cv.oof)
+    cv_info = ({"cv_mean": [float(v) for v in cv_means(cv.fold_scores, metric)], "cv_folds": cv_folds}
+               if cv is not None else {})
+
+    for name in names:
+        if name == "valid":
+            out[name] = single(name, select_layer(valid_scores, metric, strategy="valid-best"))
+        elif name == "cv":
+            out[name] = single(name, select_cv(cv.fold_scores, metric), cv_info)
+        elif name == "cv-1se":
+            out[name] = single(name, select_cv_1se(cv.fold_scores, metric), cv_info)
+        elif name == "ensemble":
+            w, tau = ensemble_weights(cv.fold_scores, cv.oof, y_tv, cv.folds, metric)
+            used = np.flatnonzero(w > 0)
+            pred = sum(w[k] * cells[int(k)].test_pred for k in used)
+            label = f"ens t={tau:g}" if tau > 0 else f"ens t=0 ({used[0]})"
+            out[name] = Choice(name, label, w, np.asarray(pred, dtype=np.float64), None,
+                               {**cv_info, "tau": tau})
+        elif name == "concat":
+            out[name] = _concat(data, cv, y_tv, n_layers, task_type=task_type, metric=metric, seed=seed,
+                                model=model, params=params, cache=cache, cv_folds=cv_folds, info=cv_info)
+        elif name == "mix":
+            out[name] = _mix(data, n_layers, task_type=task_type, metric=metric, model=model,
+                             params=params, cache=cache)
+    return out
+
+
+def _concat(data: ProbeData, cv: CVResult, y_tv: np.ndarray, n_layers: int, *, task_type: str,
+            metric: str, seed: int, model: str, params: Mapping[str, Any] | None,
+            cache: Path | None, cv_folds: int, info: dict) -> Choice:
+    """``concat``: top-m layers by CV, m chosen by the same CV, refit on train / tuned on valid."""
+    sizes = sorted({min(m, n_layers) for m in CONCAT_SIZES})
+    candidates = [top_layers(cv.fold_scores, metric, m) for m in sizes]
+    candidates = [c for i, c in enumerate(candidates) if c not in candidates[:i]]
+    path = cache / f"concat_k{cv_folds}.npz" if cache else None
+    key = np.array(json.dumps(candidates))
+    got = _load(path, candidates=key, folds=cv.folds)
+    if got is None:
+        if len(candidates) > 1:
+            feats = [np.concatenate([np.concatenate([data.train[k], data.valid[k]]) for k in c], axis=1)
+                     .astype(np.float32, copy=False) for c in candidates]
+            res = cross_validate(feats, y_tv, cv.folds, model=model, task_type=task_type, metric=metric,
+                                 seed=seed, params=params)
+            del feats
+            means = cv_means(res.fold_scores, metric)
+            pick = select_cv(res.fold_scores, metric)  # ties: the smaller m
+        else:
+            means, pick = np.full(1, np.nan), 0
+        layers = candidates[pick]
+        est = make_probe(model, task_type, metric, seed, **dict(params or {}))
+        cat = lambda part: np.concatenate([part[k] for k in layers], axis=1)  # noqa: E731
+        est.fit([cat(data.train)], data.y_train, [cat(data.valid)], data.y_valid)
+        pred_ok = est.predict([cat(data.test)])[0] if data.test_valid.any() else np.zeros(0)
+        got = {"layers": np.asarray(layers), "cv_means": np.asarray(means, dtype=np.float64),
+               "param": np.asarray(float(est.best_param_[0])), "test_pred": _full_test_pred(data, pred_ok)}
+        _save(path, candidates=key, folds=cv.folds, **got)
+    layers = [int(k) for k in got["layers"]]
+    w = np.zeros(n_layers)
+    w[layers] = 1.0 / len(layers)
+    return Choice("concat", _layer_label(layers), w, got["test_pred"], None,
+                  {**info, "layers": layers, "candidates": candidates,
+                   "candidate_cv_mean": [float(v) for v in got["cv_means"]], "param": float(got["param"])})
+
+
+def _mix(data: ProbeData, n_layers: int, *, task_type: str, metric: str, model: str,
+         params: Mapping[str, Any] | None, cache: Path | None) -> Choice:
+    """``mix``: scalar mix of the equal-width layers with a linear head (train / valid)."""
+    if model != "linear":
+        raise ConfigError(f"--selection mix trains a linear head; it cannot be used with --probe {model}")
+    layers = mix_layers([x.shape[1] for x in data.train])
+    path = cache / "mix.npz" if cache else None
+    got = _load(path, layers=np.asarray(layers))
+    if got is None:
+        head = {k: v for k, v in dict(params or {}).items() if k in ("alphas", "Cs", "tol", "max_iter")}
+        mix = MixProbe(task_type=task_type, metric=metric, **head).fit(
+            [data.train[k] for k in layers], data.y_train, [data.valid[k] for k in layers], data.y_valid)
+        pred_ok = mix.predict([data.test[k] for k in layers]) if data.test_valid.any() else np.zeros(0)
+        got = {"layers": np.asarray(layers), "weights": mix.weights_, "gamma": np.asarray(mix.gamma_),
+               "param": np.asarray(mix.param_), "n_iter": np.asarray(mix.n_iter_),
+               "test_pred": _full_test_pred(data, pred_ok)}
+        _save(path, **got)
+    w = np.zeros(n_layers)
+    w[layers] = got["weights"]
+    return Choice("mix", f"mix {_layer_label(layers)}", w, got["test_pred"], None,
+                  {"layers": layers, "weights": [float(v) for v in got["weights"]],
+                   "gamma": float(got["gamma"]), "param": float(got["param"]), "n_iter": int(got["n_iter"])})
+
+
+# ----------------------------------------------------------------------------- score
+def select_and_score(
+    cells: Mapping[int, LayerCell],
+    data: ProbeData,
+    split: Any,
+    *,
+    encoder: str,
+    model: str,
+    selections: str | Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    cv_folds: int = DEFAULT_FOLDS,
+    cache_dir: str | Path | None = None,
+    notes: Sequence[str] = (),
+) -> tuple[LayerScores, list[SelectionResult]]:
+    """Choose with every strategy (:func:`choose`, no test label), then score them on test.
+
+    Returns
+    -------
+    scores : LayerScores of every layer, whose selection (``selected_layer``, ``test_pred``,
+        ``strategy``) is that of the primary strategy
+        (:func:`~molstrata.probe.selection.primary_selection`)
+    results : one :class:`SelectionResult` per strategy
+    """
+    from molstrata.data import evaluate
+
+    names = parse_selection(selections)
+    choices = choose(data, cells, selections=names, task_type=split.task_type, metric=split.metric,
+                     seed=int(split.seed), model=model, params=params, cv_folds=cv_folds,
+                     cache_dir=cache_dir)
+    # every choice is final: only now are the test labels read
+    base = assemble(cells, split, encoder=encoder, model=model, strategy="valid", notes=notes)
+    results = []
+    for name, c in choices.items():
+        results.append(SelectionResult(
+            encoder=encoder, task=split.name, metric=split.metric, seed=int(split.seed), strategy=name,
+            label=c.label, test_score=float(evaluate(split.metric, base.test_y, c.test_pred)),
+            final_test_score=base.final_test_score, weights=c.weights, info=c.info,
+        ))
+    primary = primary_selection(names)
+    c = choices[primary]
+    score = next(r.test_score for r in results if r.strategy == primary)
+    layer = c.layer if c.layer is not None else int(np.argmax(c.weights))
+    scores = dataclasses.replace(base, selected_layer=layer, test_pred=c.test_pred, strategy=primary,
+                                 selected_label=c.label, selected_score=score)
+    return scores, results
