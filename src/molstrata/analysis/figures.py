@@ -10,9 +10,9 @@ import pandas as pd
 _LABELS = {
     "dataset_entropy": "dataset entropy (normalised)",
     "effective_rank": "effective rank",
-    "token_entropy": "token entropy (normalised)",
-    "token_curvature": "token curvature (rad)",
-    "depth_curvature": "depth curvature (rad)",
+    "token_entropy": "token/atom entropy (normalised)",
+    "token_curvature": "token/atom curvature (rad)",
+    "depth_curvature": "depth curvature (rad; inner layers only)",
     "cka_final": "CKA with final layer",
     "infonce_mi": "InfoNCE MI bound (nats)",
     "lidar": "LiDAR (nats)",
@@ -49,6 +49,18 @@ def plot_metrics(
     plt = _pyplot()
     names = [m for m in _LABELS if m in set(metrics["metric"])]
     names += [m for m in metrics["metric"].unique() if m not in names]
+    encoders = list(metrics["encoder"].unique()) if "encoder" in metrics.columns else []
+    # one encoder: tick its layer numbers (what the tables list); several: relative depth
+    layer_ticks = None
+    if len(encoders) == 1:
+        ticks = (metrics[["layer", "relative_depth"]].drop_duplicates().sort_values("layer"))
+        step = max(1, int(np.ceil(len(ticks) / 13)))
+        keep = ticks.iloc[::step]
+        if ticks.index[-1] not in keep.index:
+            keep = pd.concat([keep, ticks.iloc[[-1]]])
+        layer_ticks = (keep["relative_depth"].to_numpy(), [str(int(v)) for v in keep["layer"]])
+    xlabel = ("layer (0 = input embeddings)" if layer_ticks is not None
+              else "relative depth (0 = input embeddings, 1 = final layer)")
     ncols = min(3, len(names))
     nrows = int(np.ceil(len(names) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
@@ -62,8 +74,10 @@ def plot_metrics(
                 ax.plot(r["relative_depth"], r["value"], marker="o", ms=10, mfc="none",
                         mec=line[0].get_color(), mew=1.8, ls="none")
         ax.set_title(_LABELS.get(m, m), fontsize=10)
-        ax.set_xlabel("relative depth (0 = input embeddings, 1 = final layer)", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.set_xlim(-0.03, 1.03)
+        if layer_ticks is not None:
+            ax.set_xticks(layer_ticks[0], layer_ticks[1])
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=8)
     for ax in axes.ravel()[len(names):]:
