@@ -4,6 +4,12 @@ Atom features (``ATOM_DIM`` columns): element (common organic/drug elements + "o
 degree, formal charge, total H count, hybridisation, aromaticity, ring membership and
 chirality tag. Bond features (``BOND_DIM`` columns): bond type, conjugation, ring membership
 and stereo. Every categorical has an "other" slot, so unseen values never fail.
+
+Atom masking (the analysis' ``"atom_mask"`` augmentation, shared by the graph encoders):
+:func:`masked_atoms` draws the atoms one view hides, seeded by (view seed, molecule index);
+:func:`mask_graph` zeroes their features (and optionally their bonds'); and
+:func:`embed_atom_masked` runs an encoder's masked forward over the same batches as
+``Encoder.embed``.
 """
 
 from __future__ import annotations
