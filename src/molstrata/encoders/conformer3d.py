@@ -12,7 +12,6 @@ the per-layer outputs with forward hooks.
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -21,20 +20,9 @@ import numpy as np
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError
 from molstrata.encoders.base import Encoder
+from molstrata.encoders.hf import state_dict_sha256
 
 _E = TypeVar("_E", bound="Conformer3DEncoder")
-
-
-def state_sha256(model: Any) -> str:
-    """SHA-256 of a module's state dict (names, dtypes, shapes and bytes, in name order)."""
-    import torch
-
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(dtype=torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def conformer_recipe() -> dict[str, Any]:
@@ -106,7 +94,7 @@ class Conformer3DEncoder(Encoder):
     # ---------------------------------------------------------------------- identity
     def _identity_fields(self) -> dict[str, Any]:
         """The model's own identity facts (between ``name`` and ``conformer_seed``)."""
-        return {"weights_sha256": state_sha256(self.model), "num_layers": self.num_layers,
+        return {"weights_sha256": state_dict_sha256(self.model), "num_layers": self.num_layers,
                 "full_num_layers": self.full_num_layers}
 
     def identity(self) -> dict[str, Any]:

@@ -43,7 +43,8 @@ from molstrata.core.errors import (
 )
 from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
-from molstrata.encoders.conformer3d import Conformer3DEncoder, layer_outputs, state_sha256
+from molstrata.encoders.conformer3d import Conformer3DEncoder, layer_outputs
+from molstrata.encoders.hf import state_dict_sha256
 
 INSTALL_HINT = (
     '`pip install --no-deps "unimol-tools>=0.1.6,<0.2"` then `pip install "molstrata[unimol]"` '
@@ -255,7 +256,7 @@ class UniMolEncoder(Conformer3DEncoder):
     # ---------------------------------------------------------------- identity, cutting
     def _identity_fields(self) -> dict[str, Any]:
         return {
-            "weights_sha256": state_sha256(self.model),
+            "weights_sha256": state_dict_sha256(self.model),
             "dictionary": list(self.model.dictionary.symbols),
             "num_layers": self.num_layers, "full_num_layers": self.full_num_layers,
             "final_norm": self.final_norm, "remove_hs": self.remove_hs, "max_atoms": self.max_atoms,
