@@ -135,7 +135,10 @@ def _section(
             lines += [
                 "Spearman correlation across layers between each metric and the validation "
                 "probe score (oriented: higher = better, MAE negated), per task. Positive: "
-                "layers with a higher metric probe better.",
+                "layers with a higher metric probe better. The metrics are one depth profile, "
+                f"computed on the {profile.n_molecules} molecules analysed above; every task's "
+                "row correlates that profile with the task's own validation scores (mean over "
+                "seeds).",
                 "",
                 markdown_table(piv),
                 "",
