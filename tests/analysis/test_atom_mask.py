@@ -320,34 +320,55 @@ def test_chemprop_view_matches_chemprops_own_fingerprint_on_masked_atoms(tmp_pat
 
 
 # ----------------------------------------------------------------------------- probe join
-def test_analysis_joins_a_real_probe_run_of_the_same_encoder(data_dir, tmp_path, monkeypatch):
-    """probe sweep → analyze --probe-results: correlation and regret tables, recomputed here
-    from the two CSV files with scipy."""
-    from scipy.stats import spearmanr
+def _tiny_gine(seed: int):
+    from molstrata.encoders.gin import GINE, GraphEncoder
+
+    torch.manual_seed(seed)
+    return GraphEncoder(GINE(hidden=16, num_layers=3), name="tiny-gine", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_probe_run(data_dir, tmp_path_factory):
+    """A real linear-probe sweep of a tiny GINE on hia_hou, seeds 1 and 2."""
+    from molstrata.probe.runner import sweep
+
+    gin = _tiny_gine(0)
+    out = tmp_path_factory.mktemp("probe")
+    with pytest.MonkeyPatch.context() as mp:  # module scope: isolate the cache here
+        mp.setenv("MOLSTRATA_CACHE_DIR", str(tmp_path_factory.mktemp("probe_cache")))
+        sweep([gin], "hia_hou", [1, 2], out=out, data_dir=data_dir, report=False, progress=False)
+    return gin, out / "probe_results.csv"
+
+
+def _analyze_with_probes(encoder, probes_csv, data_dir, out, monkeypatch):
     from typer.testing import CliRunner
 
     import molstrata.encoders
     from molstrata.cli import app
-    from molstrata.encoders.gin import GINE, GraphEncoder
-    from molstrata.probe.runner import sweep
 
-    torch.manual_seed(0)
-    gin = GraphEncoder(GINE(hidden=16, num_layers=3), name="tiny-gine", device="cpu")
-    sweep([gin], "hia_hou", [1, 2], out=tmp_path / "probe", data_dir=data_dir, report=False,
-          progress=False)
-    probes = pd.read_csv(tmp_path / "probe" / "probe_results.csv")
-    assert set(probes["encoder"]) == {"tiny-gine"}
-    monkeypatch.setattr(molstrata.encoders, "load_encoder", lambda name, **kw: gin)
-    out = tmp_path / "analysis"
+    monkeypatch.setattr(molstrata.encoders, "load_encoder", lambda name, **kw: encoder)
     result = CliRunner().invoke(app, [
-        "analyze", "--encoder", "molstrata-graph", "--task", "hia_hou", "--data-dir", str(data_dir),
+        "analyze", "--encoder", "x", "--task", "hia_hou", "--data-dir", str(data_dir),
         "--out", str(out), "--max-molecules", "60", "--aug-molecules", "16",
-        "--n-augmentations", "2", "--token-molecules", "8",
-        "--probe-results", str(tmp_path / "probe" / "probe_results.csv"),
+        "--n-augmentations", "2", "--token-molecules", "8", "--probe-results", str(probes_csv),
     ])
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
+    return result
+
+
+def test_analysis_joins_a_real_probe_run_of_the_same_encoder(tiny_probe_run, data_dir, tmp_path, monkeypatch):
+    """probe sweep → analyze --probe-results: correlation and regret tables, recomputed here
+    from the two CSV files with scipy."""
+    from scipy.stats import spearmanr
+
+    gin, probes_csv = tiny_probe_run
+    probes = pd.read_csv(probes_csv)
+    assert set(probes["encoder"]) == {"tiny-gine"}
+    out = tmp_path / "analysis"
+    result = _analyze_with_probes(gin, probes_csv, data_dir, out, monkeypatch)
     assert result.exit_code == 0, result.output
+    assert "WARNING" not in (out / "report.md").read_text()
     corr = pd.read_csv(out / "metric_probe_correlation.csv")
     metrics = pd.read_csv(out / "layer_metrics.csv")
     assert set(corr["metric"]) == set(metrics["metric"])
@@ -366,3 +387,37 @@ def test_analysis_joins_a_real_probe_run_of_the_same_encoder(data_dir, tmp_path,
     report = (out / "report.md").read_text()
     assert "Do the metrics predict the validation probe score?" in report
     assert "Regret of the label-free recommendation" in report
+
+
+def test_probe_results_of_other_weights_or_another_encoder_are_flagged(
+    tiny_probe_run, data_dir, tmp_path, monkeypatch
+):
+    from molstrata.analysis.recommend import check_probe_results
+
+    gin, probes_csv = tiny_probe_run
+    probes = pd.read_csv(probes_csv)
+    assert check_probe_results(probes, probes_csv, gin) == []
+    other = _tiny_gine(1)  # same name and architecture, other weights
+    notes = check_probe_results(probes, probes_csv, other)
+    assert len(notes) == 1 and "weights_sha" in notes[0] and gin.identity()["weights_sha"] in notes[0]
+    out = tmp_path / "analysis"
+    result = _analyze_with_probes(other, probes_csv, data_dir, out, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "WARNING: the probe run" in (out / "report.md").read_text()
+    renamed = GraphEncoderNamed(gin, "another-encoder")
+    with pytest.raises(ConfigError, match="no rows for encoder 'another-encoder'.*tiny-gine"):
+        check_probe_results(probes, probes_csv, renamed)
+    # the CLI refuses before analysing anything
+    with pytest.raises(ConfigError, match="no rows for encoder 'another-encoder'"):
+        _analyze_with_probes(renamed, probes_csv, data_dir, tmp_path / "o2", monkeypatch)
+    assert not (tmp_path / "o2" / "layer_metrics.csv").exists()
+
+
+class GraphEncoderNamed:
+    """An encoder under another name (for the join checks only)."""
+
+    def __init__(self, inner, name):
+        self.inner, self.name = inner, name
+
+    def identity(self):
+        return {**self.inner.identity(), "name": self.name}

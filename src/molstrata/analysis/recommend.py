@@ -128,6 +128,64 @@ def _metrics_by_encoder(layer_metrics: pd.DataFrame, encoders: list[str]) -> dic
     return out
 
 
+#: identity keys that decide whether two encoders give the same embeddings
+_IDENTITY_KEYS = ("sha", "revision", "random_init", "seed", "num_layers", "max_length")
+
+
+def check_probe_results(probe_results: pd.DataFrame, path: Any, encoder: Any) -> list[str]:
+    """Check, before the analysis, that probe results can be joined with ``encoder``'s.
+
+    Raises :class:`ConfigError` (in seconds, not after the analysis) when ``probe_results``
+    lacks the long-format columns or has no rows for ``encoder.name``. When the probe run
+    folder beside ``path`` holds ``cells/<encoder>/identity.json`` (written by
+    ``molstrata probe``), compares its weights hashes, revision, random-init seed, depth
+    and maximum length with ``encoder.identity()`` and returns a warning for each
+    difference: probes of other weights (an older checkpoint of the same name) make the
+    correlation meaningless. (A warning, not an error: a model whose unused head is freshly
+    initialised at every load, such as a RoBERTa pooler absent from an MLM checkpoint,
+    hashes differently at every load although its layers are the same.)
+
+    Parameters
+    ----------
+    probe_results : DataFrame read from ``path`` (``probe_results.csv``)
+    path : where it was read from (named in messages)
+    encoder : the encoder about to be analysed
+
+    Returns
+    -------
+    list of str, warnings for the report (empty when the identities agree or are unknown).
+    """
+    import json
+    from pathlib import Path
+
+    _check_probe(probe_results)
+    name = str(getattr(encoder, "name", encoder))
+    names = sorted(map(str, probe_results["encoder"].unique()))
+    if name not in names:
+        raise ConfigError(
+            f"--probe-results {path} has no rows for encoder {name!r} (it has: "
+            f"{', '.join(names)}); probe this encoder first or point at its probe_results.csv"
+        )
+    if not hasattr(encoder, "identity"):
+        return []
+    mine = json.loads(json.dumps(encoder.identity(), default=str))
+    notes = []
+    for ident_file in sorted((Path(path).parent / "cells").glob("*/identity.json")):
+        theirs = json.loads(ident_file.read_text())
+        if str(theirs.get("name")) != name:
+            continue
+        keys = sorted(k for k in set(mine) | set(theirs) if any(t in k for t in _IDENTITY_KEYS))
+        diff = [k for k in keys if mine.get(k) != theirs.get(k)]
+        if diff:
+            shown = "; ".join(f"{k}: probed {theirs.get(k)!r}, analysed {mine.get(k)!r}" for k in diff)
+            notes.append(
+                f"WARNING: the probe run {ident_file.parent.parent.parent} probed a {name!r} that "
+                f"differs from the analysed one ({shown}); unless only an unused head differs, "
+                "the correlation and regret below compare different weights"
+            )
+    return notes
+
+
 def metric_probe_correlation(layer_metrics: pd.DataFrame, probe_results: pd.DataFrame) -> pd.DataFrame:
     """Spearman correlation across layers between each metric and the validation probe score.
 

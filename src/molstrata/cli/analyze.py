@@ -83,12 +83,21 @@ def analyze_command(
         probes = pd.read_csv(probe_results)
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     enc = load_encoder(encoder, device=device)
+    probe_notes: list[str] = []
+    if probes is not None:  # fail before the analysis, not after it
+        from molstrata.analysis.recommend import check_probe_results
+
+        probe_notes = check_probe_results(probes, probe_results, enc)
     profile = analyze(
         enc, smiles, pooling=pooling, max_molecules=max_molecules, seed=seed, metrics=chosen,
         token_molecules=token_molecules, aug_molecules=aug_molecules,
         n_augmentations=n_augmentations, augmentation=augmentation, cka=cka, progress=True,
         source=source,
     )
+    if probe_notes:
+        import dataclasses
+
+        profile = dataclasses.replace(profile, notes=(*profile.notes, *probe_notes))
     params = {
         **profile.params, "encoder": encoder, "task": task,
         "input": str(input_csv) if input_csv else None, "smiles_col": smiles_col,
