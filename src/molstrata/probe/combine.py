@@ -184,7 +184,8 @@ class MixProbe:
        (the scale ``gamma = sum a`` is absorbed by the next head step, which standardises).
 
     It stops when no weight moves by more than ``tol`` or after ``max_iter`` rounds, and ends
-    with a head step, so the head fits the final weights.
+    with a head step, so the head fits the final weights. The heads of the rounds (logistic)
+    stop at :data:`~molstrata.probe.cv.CV_TOL`, the final head at the probe's tolerance.
 
     Parameters
     ----------
@@ -203,8 +204,8 @@ class MixProbe:
     head_ : the fitted head (one layer of width hidden_dim)
     """
 
-    def __init__(self, task_type: str = "regression", metric: str | None = None, max_iter: int = 8,
-                 tol: float = 1e-3, **head_params: Any):
+    def __init__(self, task_type: str = "regression", metric: str | None = None, max_iter: int = 6,
+                 tol: float = 5e-3, **head_params: Any):
         self.task_type = task_type
         self.metric = metric
         self.max_iter = max_iter
@@ -221,11 +222,15 @@ class MixProbe:
                 out += ak * z
         return out
 
-    def _head(self, Ztr, ytr, Zva, yva, a):
+    def _head(self, Ztr, ytr, Zva, yva, a, final: bool):
+        from molstrata.probe.cv import CV_TOL
         from molstrata.probe.linear import LinearProbe
 
         Mtr = self._mixed(Ztr, a)
-        head = LinearProbe(task_type=self.task_type, metric=self.metric, **self.head_params)
+        params = dict(self.head_params)
+        if not final:  # the rounds only steer the weights: a looser logistic tolerance
+            params["tol"] = max(float(params.get("tol", 1e-6)), CV_TOL)
+        head = LinearProbe(task_type=self.task_type, metric=self.metric, **params)
         head.fit([Mtr], ytr, [self._mixed(Zva, a)], yva)
         # the head's weights in mixed-feature units (it standardises its input as StandardScaler)
         mean = Mtr.mean(axis=0)
@@ -236,6 +241,7 @@ class MixProbe:
     def _mix_step(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Non-negative weights of the contribution columns P (n, L), with a free intercept."""
         from scipy.optimize import minimize, nnls
+        from scipy.special import expit
 
         if self.task_type == "regression":
             a, _ = nnls(P - P.mean(axis=0), y - y.mean())
@@ -245,7 +251,7 @@ class MixProbe:
         def loss(theta):
             m = P @ theta[:L] + theta[L]
             f = np.logaddexp(0.0, m).sum() - y @ m
-            r = 1.0 / (1.0 + np.exp(-m)) - y
+            r = expit(m) - y
             return f, np.concatenate([P.T @ r, [r.sum()]])
 
         x0 = np.concatenate([np.full(L, 1.0 / L), [0.0]])
@@ -286,7 +292,7 @@ class MixProbe:
         self.n_iter_ = 0
         for it in range(1, int(self.max_iter) + 1):
             self.n_iter_ = it
-            _, w = self._head(Ztr, ytr, Zva, yva, a)
+            _, w = self._head(Ztr, ytr, Zva, yva, a, final=False)
             P = np.stack([z @ w for z in Ztr], axis=1)  # (n_train, L) per-layer contributions
             new = self._mix_step(P, ytr)
             total = float(new.sum())
@@ -297,7 +303,7 @@ class MixProbe:
             a = new
             if moved < self.tol:
                 break
-        self.head_, _ = self._head(Ztr, ytr, Zva, yva, a)
+        self.head_, _ = self._head(Ztr, ytr, Zva, yva, a, final=True)
         self.weights_ = a
         self.gamma_ = gamma
         self.param_ = float(self.head_.best_param_[0])
