@@ -111,3 +111,11 @@ def test_shipped_smiles_folder_is_plain_hf():
     out = model(**tok(["c1ccccc1Cl"], return_tensors="pt"), output_hidden_states=True)
     assert len(out.hidden_states) == 7
     assert tok.convert_ids_to_tokens(tok("c1ccccc1Cl")["input_ids"])[-2] == "Cl"
+
+
+def test_smiles_identity_is_stable_across_loads():
+    """The MLM checkpoint has no pooler; the fresh pooler must not make the hash (and so
+    the cache key and the resume identity) change from one load to the next."""
+    a = load_encoder("molstrata-smiles").identity()
+    b = load_encoder("molstrata-smiles").identity()
+    assert a["weights_sha256"] == b["weights_sha256"]

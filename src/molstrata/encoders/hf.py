@@ -168,6 +168,40 @@ class HFEncoder(Encoder):
             "mean", "max", "sum"
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable after use too (executors ship encoders to worker processes).
+
+        On its first forward pass transformers (5.x) hooks output-capturing closures onto
+        the model that hold a ``ContextVar`` and cannot be pickled; the pickled state holds a
+        copy without them, which installs its own on its first forward pass.
+        """
+        state = self.__dict__.copy()
+        if any(getattr(m, "_output_capturing_hooks_installed", False) for m in self.model.modules()):
+            import copy
+
+            model = copy.deepcopy(self.model)
+            for module in model.modules():
+                for key, hook in list(module._forward_hooks.items()):
+                    if getattr(hook, "__module__", "") == "transformers.utils.output_capturing":
+                        del module._forward_hooks[key]
+                if getattr(module, "_output_capturing_hooks_installed", False):
+                    module._output_capturing_hooks_installed = False
+            state["model"] = model
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # transformers (5.x) finds the outputs a model class can record (hidden states) in
+        # a per-process registry that model __init__ fills; unpickling skips __init__
+        try:
+            from transformers.modeling_utils import PreTrainedModel
+            from transformers.utils.output_capturing import _CAN_RECORD_REGISTRY
+        except ImportError:  # transformers 4.x: no registry
+            return
+        for module in self.model.modules():
+            if isinstance(module, PreTrainedModel):
+                _CAN_RECORD_REGISTRY[module] = module._can_record_outputs
+
     @property
     def device(self) -> Any:
         return next(self.model.parameters()).device
@@ -390,10 +424,14 @@ def load_hf(
         else:
             if k < full:
                 _set_num_layers(config, k)
-            model = auto.from_pretrained(
-                name_or_path, config=config, revision=revision, trust_remote_code=trust_remote_code,
-                dtype=torch_dtype, **kw,
-            )
+            # weights the checkpoint lacks (e.g. an MLM checkpoint's pooler) are drawn fresh by
+            # transformers: seed them, so the model, its weights hash and the cache are stable
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model = auto.from_pretrained(
+                    name_or_path, config=config, revision=revision,
+                    trust_remote_code=trust_remote_code, dtype=torch_dtype, **kw,
+                )
     dropped: tuple[str, ...] = ()
     if k < full:
         dropped = tuple(_drop_final_norm(_layer_list(model, k)[0]))
