@@ -1,0 +1,206 @@
+"""Benchmark: the probe sweep on Ray with 1 vs 2 workers, and Ray's overhead vs local.
+
+Measured side by side in one run, on the same sweep (the linear probe on every layer of a
+cached encoder for ``--tasks`` x ``--seeds``; one cell per (task, seed), 17 layers each
+for MiniMol), each into a fresh run folder:
+
+1. ``local``: ``molstrata.probe.sweep`` in this process (no executor), one BLAS thread;
+2. ``ray, 1 worker``: a local Ray instance with ``num_cpus=1`` (cells run one at a time in
+   one worker process, one BLAS thread: the same compute as 1, plus Ray's costs: shipping
+   the embeddings to the object store once, task dispatch, results back to the driver);
+3. ``ray, 2 workers``: a fresh local Ray instance with ``num_cpus=2``.
+
+Ray's start-up (seconds on a quiet machine, much more on a loaded one) is a one-off per
+cluster and is reported apart, not in the sweep times; each instance's worker processes
+are started and have imported molstrata's probe code before the timing (a warm cluster).
+Everything else a sweep does (reading the cached embeddings, the cells, writing the tables)
+is inside the timings. The three runs' tables are compared byte for byte.
+
+The embeddings must be in the cache already (``molstrata embed`` / an earlier ``molstrata
+probe`` with the same encoder): the benchmark refuses to compute them.
+
+Usage::
+
+    MOLSTRATA_DATA_DIR=../shared/data python benchmarks/ray_speedup.py \\
+        --out benchmarks/results/ray_speedup.txt
+"""
+
+from __future__ import annotations
+
+import os
+
+# one BLAS/torch thread everywhere (the driver's local run and the Ray workers alike)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import datetime as dt  # noqa: E402
+import filecmp  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+TASKS = "solubility_aqsoldb,ld50_zhu,lipophilicity_astrazeneca,ppbr_az"
+SEEDS = "1,2,3"
+TABLES = ("probe_results.csv", "summary.csv", "leaderboard.json")
+
+
+def _warm(_: int) -> int:
+    """A trivial task that imports what a probe cell imports (run once per worker)."""
+    import molstrata.probe.runner  # noqa: F401
+    from molstrata.data import evaluate  # noqa: F401
+
+    return os.getpid()
+
+
+def _patient_ray_start() -> None:
+    """Let a local Ray instance start on a loaded 2-core box.
+
+    Ray 2.60's raylet waits a hard-coded 15 s for its agents' port files and aborts when
+    they import ray more slowly than that (busy CPUs); ``ray.init`` waits a hard-coded 30 s
+    for the raylet. With the agents' ports chosen up front no port file is read, and the
+    driver's wait retries for up to 3 minutes. (Private Ray API: a benchmark-only patch.)
+    """
+    import socket
+
+    import ray._private.parameter as parameter
+    import ray._private.services as services
+
+    real_init, real_get_node = parameter.RayParams.__init__, services.get_node
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        for name in ("metrics_agent_port", "metrics_export_port", "runtime_env_agent_port"):
+            if not getattr(self, name):
+                setattr(self, name, free_port())
+
+    def get_node(*args, **kwargs):
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                return real_get_node(*args, **kwargs)
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+
+    parameter.RayParams.__init__ = init
+    services.get_node = get_node
+
+
+def start_ray(num_cpus: int, tmp: Path) -> float:
+    """Start a local Ray instance with ``num_cpus`` CPUs; warm its workers. Seconds taken."""
+    import ray
+
+    t0 = time.perf_counter()
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+             _temp_dir=str(tmp))
+    warm = ray.remote(_warm).options(num_cpus=1)
+    pids = set(ray.get([warm.remote(i) for i in range(4 * num_cpus)]))
+    while len(pids) < num_cpus:  # until every CPU's worker has imported the probe code
+        pids |= set(ray.get([warm.remote(i) for i in range(4 * num_cpus)]))
+    return time.perf_counter() - t0
+
+
+def run_sweep(encoder, tasks: str, seeds: str, out: Path, data_dir: str | None, executor) -> float:
+    from molstrata.probe import sweep
+
+    t0 = time.perf_counter()
+    sweep([encoder], tasks, seeds, out=out, data_dir=data_dir, report=False, progress=False,
+          executor=executor)
+    return time.perf_counter() - t0
+
+
+def same_tables(a: Path, b: Path) -> bool:
+    names = [*TABLES, *(f"predictions/{p.name}" for p in sorted((a / "predictions").iterdir()))]
+    return all(filecmp.cmp(a / n, b / n, shallow=False) for n in names)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--encoder", default="minimol")
+    parser.add_argument("--tasks", default=TASKS)
+    parser.add_argument("--seeds", default=SEEDS)
+    parser.add_argument("--data-dir", default=os.environ.get("MOLSTRATA_DATA_DIR"))
+    parser.add_argument("--out", type=Path, default=None, help="Also write the report here.")
+    args = parser.parse_args()
+
+    import ray
+
+    from molstrata.data import load_task
+    from molstrata.embeddings import embed_cached
+    from molstrata.encoders import load_encoder
+    from molstrata.probe.runner import parse_seeds, resolve_tasks
+    from molstrata.scale.ray_executor import RayExecutor
+
+    _patient_ray_start()
+    load_before = os.getloadavg()
+    encoder = load_encoder(args.encoder, device="cpu")
+    tasks, seeds = resolve_tasks(args.tasks), parse_seeds(args.seeds)
+    smiles = list(dict.fromkeys(
+        s for t in tasks for part in ("train", "valid", "test")
+        for s in load_task(t, seed=seeds[0], data_dir=args.data_dir).smiles(part)
+    ))
+    emb = embed_cached(encoder, smiles, on_invalid="mask", progress=False)  # cache check
+    if emb.meta["cache"]["computed"]:
+        raise SystemExit(f"{emb.meta['cache']['computed']} molecules were not cached for "
+                         f"{args.encoder}; embed them first (this benchmark times probes only)")
+    n_cells = len(tasks) * len(seeds)
+    work = Path(tempfile.mkdtemp(prefix="ray_speedup_"))
+    lines = []
+    try:
+        times, starts = {}, {}
+        times["local"] = run_sweep(encoder, args.tasks, args.seeds, work / "local", args.data_dir, None)
+        for n in (1, 2):
+            ray_tmp = Path(tempfile.mkdtemp(prefix="rs", dir="/tmp"))  # short: socket paths
+            try:
+                starts[n] = start_ray(n, ray_tmp)
+                ex = RayExecutor()  # joins the instance just started
+                times[f"ray{n}"] = run_sweep(encoder, args.tasks, args.seeds, work / f"ray{n}",
+                                             args.data_dir, ex)
+            finally:
+                ray.shutdown()
+                shutil.rmtree(ray_tmp, ignore_errors=True)
+        identical = all(same_tables(work / "local", work / k) for k in ("ray1", "ray2"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    load_after = os.getloadavg()
+    overhead = 100 * (times["ray1"] / times["local"] - 1)
+    speedup = times["ray1"] / times["ray2"]
+    lines += [
+        f"molstrata benchmarks/ray_speedup.py, {dt.datetime.now().isoformat(timespec='seconds')}",
+        f"machine: {os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
+        f"{', '.join(f'{x:.2f}' for x in load_before)}, after "
+        f"{', '.join(f'{x:.2f}' for x in load_after)} (the CPUs are shared with other jobs)",
+        f"sweep: {encoder.name} (cached, {emb.n_layers} layers, dims {min(emb.dims)}-{max(emb.dims)}), "
+        f"linear probe, {len(tasks)} tasks x {len(seeds)} seeds = {n_cells} cells "
+        f"(task, seed) x {emb.n_layers} layers; {len(smiles)} molecules",
+        f"tasks: {', '.join(tasks)}; seeds: {', '.join(map(str, seeds))}",
+        "",
+        f"{'run':<34}{'sweep wall time':>16}",
+        f"{'local (in-process, 1 thread)':<34}{times['local']:>14.1f} s",
+        f"{'ray, 1 worker (num_cpus=1)':<34}{times['ray1']:>14.1f} s",
+        f"{'ray, 2 workers (num_cpus=2)':<34}{times['ray2']:>14.1f} s",
+        "",
+        f"speedup, 2 vs 1 Ray workers: {speedup:.2f}x (target >= 1.6x)",
+        f"Ray overhead vs local (1 worker vs in-process): {overhead:+.1f}% (target <= 10%)",
+        f"tables (probe_results, summary, leaderboard, predictions) byte-identical across the "
+        f"three runs: {'yes' if identical else 'NO'}",
+        f"Ray start-up, not in the times above: {starts[1]:.1f} s (1 CPU), {starts[2]:.1f} s "
+        "(2 CPUs), workers warmed",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
