@@ -35,7 +35,7 @@ def _patient_ray_start(mp: pytest.MonkeyPatch) -> None:
     Ray 2.60's raylet waits a hard-coded 15 s for the port files of its agents (Python
     processes that take longer than that to import ray when the CPUs are busy) and aborts;
     ``ray.init`` then waits a hard-coded 30 s for the raylet. With the agents' ports chosen
-    up front the raylet reads no port file, and the driver's wait retries for up to 3 min.
+    up front the raylet reads no port file, and the driver's wait retries for up to 2 min.
     """
     import ray._private.parameter as parameter
     import ray._private.services as services
@@ -49,7 +49,7 @@ def _patient_ray_start(mp: pytest.MonkeyPatch) -> None:
                 setattr(self, name, _free_port())
 
     def get_node(*args, **kwargs):
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 120
         while True:
             try:
                 return real_get_node(*args, **kwargs)
@@ -74,8 +74,15 @@ def ray_executor():
     _patient_ray_start(mp)
     tmp = tempfile.mkdtemp(prefix="msray", dir="/tmp")
     try:
-        ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=tmp,
-                 log_to_driver=False)
+        for attempt in (1, 2):  # a start-up that still timed out gets one more try
+            try:
+                ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=tmp,
+                         log_to_driver=False)
+                break
+            except Exception as exc:
+                ray.shutdown()
+                if attempt == 2 or "timed out during startup" not in str(exc):
+                    raise
         ex = RayExecutor("auto")
         assert ex.mode == "connected"
         yield ex
