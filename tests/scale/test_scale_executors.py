@@ -80,3 +80,130 @@ def test_only_the_ray_executor_imports_ray():
             if any(n == "ray" or n.startswith("ray.") for n in names):
                 importers.append(path.relative_to(SRC).as_posix())
     assert sorted(set(importers)) == ["scale/ray_executor.py"]
+
+
+# ------------------------------------------------------------------ RayExecutor's own logic
+class _Ref:
+    def __init__(self, value=None, error=None):
+        self.value, self.error = value, error
+
+
+class _FakeRay:
+    """Just enough of ``ray`` to check RayExecutor's connecting, options and bookkeeping in
+    this process: tasks run at submission; ``wait`` hands results back last-submitted first."""
+
+    def __init__(self, *, cluster: bool = False, gpus: int = 0):
+        self.cluster, self.gpus = cluster, gpus
+        self.initialized, self.inits, self.options, self.puts, self.cancelled = False, [], [], [], []
+
+    def is_initialized(self):
+        return self.initialized
+
+    def init(self, address=None, **kwargs):
+        self.inits.append((address, kwargs))
+        if address == "auto" and not self.cluster:
+            raise ConnectionError("Could not find any running Ray instance")
+        self.initialized = True
+
+    def shutdown(self):
+        self.initialized = False
+
+    def cluster_resources(self):
+        return {"CPU": 2.0, **({"GPU": float(self.gpus)} if self.gpus else {})}
+
+    def put(self, value):
+        self.puts.append(value)
+        return _Ref(value)
+
+    def remote(self, fn):
+        fake = self
+
+        class Remote:
+            def options(self, **kw):
+                fake.options.append(kw)
+                return self
+
+            def remote(self, item, **kw):
+                assert all(isinstance(v, _Ref) for v in kw.values())  # shared: by reference
+                try:
+                    return _Ref(fn(item, **{k: v.value for k, v in kw.items()}))
+                except Exception as exc:  # noqa: BLE001
+                    return _Ref(error=exc)
+
+        return Remote()
+
+    def wait(self, pending, num_returns=1):
+        return pending[-num_returns:], pending[:-num_returns]
+
+    def get(self, ref):
+        if ref.error is not None:
+            raise ref.error
+        return ref.value
+
+    def cancel(self, ref):
+        self.cancelled.append(ref)
+
+
+def _ray_executor(monkeypatch, fake, address="auto", **kw):
+    from molstrata.scale.ray_executor import RayExecutor
+
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    return RayExecutor(address, **kw)
+
+
+def test_auto_joins_a_running_cluster_else_starts_a_local_instance(monkeypatch):
+    fake = _FakeRay(cluster=True)
+    ex = _ray_executor(monkeypatch, fake)
+    assert ex.mode == "cluster" and fake.inits == [("auto", {})]
+    ex.close()
+    assert fake.initialized  # a cluster it joined is left running
+
+    fake = _FakeRay(cluster=False)
+    ex = _ray_executor(monkeypatch, fake, num_cpus=2)
+    assert ex.mode == "local"
+    assert fake.inits[0][0] == "auto"
+    assert fake.inits[1] == (None, {"num_cpus": 2, "include_dashboard": False})
+    ex.close()
+    assert not fake.initialized  # the instance it started is shut down
+
+
+def test_an_unreachable_address_is_named(monkeypatch):
+    class Unreachable(_FakeRay):
+        def init(self, address=None, **kwargs):
+            raise ConnectionError(f"no cluster at {address}")
+
+    with pytest.raises(ConfigError, match="--ray-address '10.9.9.9:6379'"):
+        _ray_executor(monkeypatch, Unreachable(), address="10.9.9.9:6379")
+    monkeypatch.setenv("RAY_ADDRESS", "10.9.9.9:6379")
+    from molstrata.scale.ray_executor import RayExecutor
+
+    with pytest.raises(ConfigError, match="RAY_ADDRESS"):  # never silently started locally
+        RayExecutor("auto")
+
+
+def test_map_returns_input_order_and_ships_shared_values_once(monkeypatch):
+    fake = _FakeRay()
+    ex = _ray_executor(monkeypatch, fake)
+    seen = []
+    out = ex.map(_power, [1, 2, 3, 4], shared={"exponent": 2, "offset": 10},
+                 resources={"num_gpus": 1}, on_result=lambda i, r: seen.append(i))
+    assert [r[0] for r in out] == [11, 14, 19, 26]
+    assert seen == [3, 2, 1, 0]  # completion order, not input order
+    assert fake.puts == [2, 10]  # each shared value put once, not once per item
+    # no GPU in the cluster: num_gpus is not requested (the task would wait forever)
+    assert fake.options[-1] == {"name": "_power", "num_cpus": 1, "max_retries": 3,
+                                "retry_exceptions": False}
+    assert ex.map(_power, [5], shared={"exponent": 1}, keep=False) == [None]
+
+    fake.gpus = 1
+    ex.map(_power, [1], shared={"exponent": 1}, resources={"num_gpus": 1})
+    assert fake.options[-1]["num_gpus"] == 1
+
+
+def test_a_failing_task_cancels_the_rest_and_raises(monkeypatch):
+    fake = _FakeRay()
+    ex = _ray_executor(monkeypatch, fake)
+    with pytest.raises(TypeError):
+        ex.map(_power, [1, "x", 3], shared={"exponent": 2})  # "x" ** 2 fails
+    assert len(fake.cancelled) == 1  # item 0 was still pending when item 1 failed

@@ -39,6 +39,7 @@ def _patient_ray_start(mp: pytest.MonkeyPatch) -> None:
     """
     import ray._private.parameter as parameter
     import ray._private.services as services
+    import ray._private.utils as ray_utils
 
     real_init, real_get_node = parameter.RayParams.__init__, services.get_node
 
@@ -60,11 +61,14 @@ def _patient_ray_start(mp: pytest.MonkeyPatch) -> None:
 
     mp.setattr(parameter.RayParams, "__init__", init)
     mp.setattr(services, "get_node", get_node)
+    # agents in "minimal" mode (as with `pip install ray`): fewer modules to import
+    mp.setattr(ray_utils, "get_dashboard_dependency_error", lambda: "minimal (tests)")
 
 
 @pytest.fixture(scope="module")
 def ray_executor():
-    """A fresh local Ray instance with 2 CPUs and a short temp dir; the executor joins it."""
+    """The executor's own local start (``address="local"``): a fresh Ray instance with 2 CPUs
+    and a short temp dir, shut down by ``close()``."""
     import ray
 
     from molstrata.scale.ray_executor import RayExecutor
@@ -73,21 +77,16 @@ def ray_executor():
     mp.delenv("RAY_ADDRESS", raising=False)
     _patient_ray_start(mp)
     tmp = tempfile.mkdtemp(prefix="msray", dir="/tmp")
+    ex = None
     try:
-        for attempt in (1, 2):  # a start-up that still timed out gets one more try
-            try:
-                ray.init(address="local", num_cpus=2, include_dashboard=False, _temp_dir=tmp,
-                         log_to_driver=False)
-                break
-            except Exception as exc:
-                ray.shutdown()
-                if attempt == 2 or "timed out during startup" not in str(exc):
-                    raise
-        ex = RayExecutor("auto")
-        assert ex.mode == "connected"
+        ex = RayExecutor("local", num_cpus=2,
+                         init_kwargs={"_temp_dir": tmp, "log_to_driver": False})
+        assert ex.mode == "local" and ray.cluster_resources()["CPU"] == 2
         yield ex
     finally:
-        ray.shutdown()
+        if ex is not None:
+            ex.close()
+        assert not ray.is_initialized()
         mp.undo()
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -14,6 +14,10 @@ Connecting (``address``)
 - anything else (``"10.0.0.5:6379"``, ``"ray://head:10001"``): connect there, or fail with a
   :class:`~molstrata.core.errors.ConfigError` naming the address.
 
+A local start takes seconds on a quiet machine. On a heavily loaded one Ray's raylet may
+give up waiting for its agent processes (a fixed 15 s in Ray 2.60); the start is then tried
+once more, and if it fails again, ``ray start --head`` beforehand avoids the problem.
+
 Workers of an existing cluster import molstrata themselves: install it (same version) in
 the Python environment every node runs.
 
@@ -45,6 +49,22 @@ def import_ray() -> Any:
             f"(import failed: {exc})"
         ) from exc
     return ray
+
+
+def _start_local(ray: Any, kwargs: Mapping[str, Any], attempts: int = 2) -> None:
+    """``ray.init`` a local instance; on a busy machine Ray's raylet may give up waiting for
+    its agents (a fixed 15 s), so a start-up that timed out is tried once more."""
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(**kwargs)
+            return
+        except Exception as exc:
+            ray.shutdown()
+            if attempt == attempts or "timed out during startup" not in str(exc):
+                raise ConfigError(
+                    f"could not start a local Ray instance ({exc}); on a busy machine start one "
+                    "first with `ray start --head`, then use --ray-address auto"
+                ) from exc
 
 
 class RayExecutor:
@@ -92,10 +112,10 @@ class RayExecutor:
                         f"RAY_ADDRESS={os.environ['RAY_ADDRESS']!r}: no Ray cluster answers there; "
                         "unset it to start a local Ray instance"
                     ) from None
-                ray.init(**local)
+                _start_local(ray, local)
                 self.mode, self._started = "local", True
         elif self.address == "local":
-            ray.init(address="local", **local)
+            _start_local(ray, {"address": "local", **local})
             self.mode, self._started = "local", True
         else:
             try:
