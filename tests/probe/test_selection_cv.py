@@ -19,7 +19,13 @@ from molstrata.core.errors import ConfigError
 from molstrata.data import TaskSplit
 from molstrata.probe import LinearProbe
 from molstrata.probe._probe import fit_layers, prepare
-from molstrata.probe.combine import MixProbe, ensemble_weights, mix_layers, temperature_weights, top_layers
+from molstrata.probe.combine import (
+    MixProbe,
+    ensemble_weights,
+    mix_layers,
+    temperature_weights,
+    top_layers,
+)
 from molstrata.probe.cv import cross_validate, scaffold_folds, scaffold_group_ids
 from molstrata.probe.selection import (
     DEFAULT_SELECTION,
@@ -336,3 +342,18 @@ def test_cv_strategies_find_the_signal_layer():
     for c in got.values():
         assert c.test_pred.shape == (len(split.test),) and np.isfinite(c.test_pred).all()
         assert c.weights.sum() == pytest.approx(1.0)
+
+
+def test_classification_cv_probe_setting(monkeypatch):
+    import molstrata.probe.cv as cv_mod
+
+    emb, split = toy("classification", n_train=160, n_valid=50, n_test=60, dims=(6, 8, 8), signal=1)
+    data = prepare(emb, split)
+    cells = fit_layers(data, model="linear", task_type="classification", metric="roc-auc", seed=1)
+    ridge = choose(data, cells, selections=["cv"], task_type="classification", metric="roc-auc", seed=1)
+    assert cv_mod.CLASSIFICATION_CV_PROBE == "ridge" and ridge["cv"].info["cv_probe"] == "ridge"
+    monkeypatch.setattr(cv_mod, "CLASSIFICATION_CV_PROBE", "logistic")
+    logistic = choose(data, cells, selections=["cv"], task_type="classification", metric="roc-auc", seed=1)
+    assert logistic["cv"].info["cv_probe"] == "logistic"
+    assert ridge["cv"].layer == logistic["cv"].layer == 1
+    assert ridge["cv"].info["cv_mean"] != logistic["cv"].info["cv_mean"]

@@ -11,7 +11,12 @@
 
 As for every final probe, the fitted models behind the test predictions are trained on the
 seed's train split with their regularisation chosen on its validation split; only the
-choices (which layers, m, tau) come from the cross-validation inside ``train_val``.
+choices (which layers, m, tau) come from the cross-validation inside ``train_val``. ``mix``
+makes no discrete choice and runs no CV: its weights are learned on train together with the
+head (ELMo trains them with the task loss), and the head's penalty is chosen on valid.
+Cross-validating the mix (k more alternating fits) would be possible but costs as much as
+the whole per-layer CV, for a choice (the penalty) that the validation split already makes
+for every other final probe.
 """
 
 from __future__ import annotations
@@ -184,8 +189,9 @@ class MixProbe:
        (the scale ``gamma = sum a`` is absorbed by the next head step, which standardises).
 
     It stops when no weight moves by more than ``tol`` or after ``max_iter`` rounds, and ends
-    with a head step, so the head fits the final weights. The heads of the rounds (logistic)
-    stop at :data:`~molstrata.probe.cv.CV_TOL`, the final head at the probe's tolerance.
+    with a head step, so the head fits the final weights. The heads of the rounds tune over
+    every other grid point and (logistic) stop at :data:`~molstrata.probe.cv.CV_TOL`; the
+    final head uses the full grid and the probe's tolerance.
 
     Parameters
     ----------
@@ -228,8 +234,12 @@ class MixProbe:
 
         Mtr = self._mixed(Ztr, a)
         params = dict(self.head_params)
-        if not final:  # the rounds only steer the weights: a looser logistic tolerance
+        if not final:  # the rounds only steer the weights: looser tolerance, coarser grid
+            from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
+
             params["tol"] = max(float(params.get("tol", 1e-6)), CV_TOL)
+            key, default = ("Cs", DEFAULT_CS) if self.task_type == "classification" else ("alphas", DEFAULT_ALPHAS)
+            params[key] = list(params.get(key) or default)[::2]
         head = LinearProbe(task_type=self.task_type, metric=self.metric, **params)
         head.fit([Mtr], ytr, [self._mixed(Zva, a)], yva)
         # the head's weights in mixed-feature units (it standardises its input as StandardScaler)

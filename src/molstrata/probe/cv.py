@@ -28,6 +28,10 @@ k = 5), half of what an outer loop with a separate inner split costs. MLP and GB
 which tune by early stopping rather than over a grid, are fit twice per pair (stopped on
 ``b`` and scored on ``a``, then the reverse).
 
+The sweep's CV (:func:`molstrata.probe.strategies.choose`) tunes over every other point of
+the probe's regularisation grid (:func:`~molstrata.probe.strategies.coarse_grid`), a decade
+apart with the defaults.
+
 Logistic fits in the CV stop at :data:`CV_TOL` (max-abs gradient of the mean loss; a
 ``tol`` in ``params`` overrides it) instead of the probe's final ``1e-6``: on MiniMol / ``cyp2c9_veith`` the mean CV scores moved by at
 most 3e-4 (one fold score by 1.2e-3), the chosen layer did not change, and the CV took less
@@ -51,6 +55,19 @@ import numpy as np
 from molstrata.core.errors import ConfigError
 from molstrata.probe.scoring import greater_is_better, score_columns
 
+#: eigendecompose the logistic fits' bases in float32 inside the CV: the basis only rotates
+#: and preconditions the problem, so the fits are unchanged to ~1e-6, and the wide (concat)
+#: eigenproblems take half the time. Ridge, whose solution reads the eigenvalues, keeps float64.
+FAST_EIGH = True
+#: the probe the CV fits on classification tasks when the probe is linear: ``"ridge"``, ridge
+#: regression on the 0/1 labels (a least-squares linear discriminant; closed form, so one
+#: eigendecomposition per layer and pair and no iterations), scored with the task's metric
+#: (roc-auc and pr-auc only rank the predictions); or ``"logistic"``, the final probe itself.
+#: Measured on MiniMol, seed 1, the 13 ADMET classification tasks, without the test set:
+#: ``cv`` chose the same layer with both in 10 tasks (``cv-1se``: 11), and in the other
+#: tasks the ridge choice's logistic CV score was within 0.01 of the logistic CV's best; the
+#: ridge CV took 2.5-3x less time. The final probes stay logistic.
+CLASSIFICATION_CV_PROBE = "ridge"
 #: default number of CV folds
 DEFAULT_FOLDS = 5
 #: stopping tolerance of the logistic fits inside the CV (the final probe keeps its own)
@@ -230,7 +247,12 @@ class _FoldStats:
             basis.mean = mean
             basis.scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
             Gs = (G - n * mean.transpose(1, 2) @ mean) / (basis.scale.transpose(1, 2) @ basis.scale)
-            lam, V = torch.linalg.eigh(0.5 * (Gs + Gs.transpose(1, 2)))
+            Gs = 0.5 * (Gs + Gs.transpose(1, 2))
+            if with_rows and FAST_EIGH:
+                lam, V = torch.linalg.eigh(Gs.to(torch.float32))
+                lam, V = lam.to(torch.float64), V.to(torch.float64)
+            else:
+                lam, V = torch.linalg.eigh(Gs)
             basis.lam, basis.V = lam.clamp_min(0.0), V
             basis.X = torch.cat([self.X[f] for f in use], dim=1) if with_rows else None
         c = (sxy - ybar * sx.transpose(1, 2)) / basis.scale.transpose(1, 2)
@@ -300,7 +322,9 @@ def cross_validate(
     y : ndarray (n_molecules,), their labels
     folds : ndarray of int (n_molecules,), from :func:`scaffold_folds`
     model : ``linear``, ``mlp`` or ``gbdt``
-    task_type, metric : the task's; ``metric`` both tunes and scores
+    task_type, metric : the task's; ``metric`` both tunes and scores. ``task_type="regression"``
+        with 0/1 labels and ``roc-auc`` / ``pr-auc`` fits ridge probes to the labels (see
+        :data:`CLASSIFICATION_CV_PROBE`)
     seed : seeds MLP / GBDT probes
     params : extra probe parameters (as for the final probe)
 

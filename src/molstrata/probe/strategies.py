@@ -168,6 +168,12 @@ def choose(
 ) -> dict[str, Choice]:
     """Every requested strategy's choice for one (task, seed), from train and valid only.
 
+    The CV (``cv``, ``cv-1se``, ``concat``, ``ensemble``) runs on ``train ∪ valid`` with
+    :func:`~molstrata.probe.cv.cross_validate`, over every other point of the regularisation
+    grid (:func:`coarse_grid`); for a linear probe on a classification task it fits ridge
+    probes to the 0/1 labels (:data:`~molstrata.probe.cv.CLASSIFICATION_CV_PROBE`). Every
+    test prediction comes from probes fit on train and tuned on valid with the full grid.
+
     Parameters
     ----------
     data : train / valid rows with labels, test rows without (from ``prepare``)
@@ -196,20 +202,21 @@ def choose(
 
     cv: CVResult | None = None
     y_tv = np.concatenate([data.y_train, data.y_valid])
+    cv_type = cv_task_type(model, task_type)
     if any(n in CV_SELECTIONS for n in names):
         folds = scaffold_folds(trainval_groups(data), cv_folds, seed)
         path = cache / f"cv_k{cv_folds}.npz" if cache else None
-        got = _load(path, folds=folds)
+        got = _load(path, folds=folds, cv_type=np.array(cv_type))
         if got is not None and got["fold_scores"].shape == (cv_folds, n_layers):
             cv = CVResult(folds=folds, fold_scores=got["fold_scores"], oof=got["oof"])
         else:
             X_tv = [np.concatenate([tr, va]) for tr, va in zip(data.train, data.valid, strict=True)]
-            cv = cross_validate(X_tv, y_tv, folds, model=model, task_type=task_type, metric=metric,
-                                seed=seed, params=params)
+            cv = cross_validate(X_tv, y_tv, folds, model=model, task_type=cv_type, metric=metric,
+                                seed=seed, params=coarse_grid(params, model, cv_type))
             del X_tv
-            _save(path, folds=folds, fold_scores=cv.fold_scores, oof=cv.oof)
-    cv_info = ({"cv_mean": [float(v) for v in cv_means(cv.fold_scores, metric)], "cv_folds": cv_folds}
-               if cv is not None else {})
+            _save(path, folds=folds, cv_type=np.array(cv_type), fold_scores=cv.fold_scores, oof=cv.oof)
+    cv_info = ({"cv_mean": [float(v) for v in cv_means(cv.fold_scores, metric)], "cv_folds": cv_folds,
+                "cv_probe": _cv_probe_name(model, cv_type)} if cv is not None else {})
 
     for name in names:
         if name == "valid":
@@ -226,7 +233,8 @@ def choose(
             out[name] = Choice(name, label, w, np.asarray(pred, dtype=np.float64), None,
                                {**cv_info, "tau": tau})
         elif name == "concat":
-            out[name] = _concat(data, cv, y_tv, n_layers, task_type=task_type, metric=metric, seed=seed,
+            out[name] = _concat(data, cv, y_tv, n_layers, task_type=task_type, cv_type=cv_type, metric=metric,
+                                seed=seed,
                                 model=model, params=params, cache=cache, cv_folds=cv_folds, info=cv_info)
         elif name == "mix":
             out[name] = _mix(data, n_layers, task_type=task_type, metric=metric, model=model,
@@ -234,10 +242,29 @@ def choose(
     return out
 
 
-def _coarse(params: Mapping[str, Any] | None, model: str, task_type: str) -> dict[str, Any]:
-    """Probe parameters for the CV of the concatenations: every other point of the linear
-    probe's regularisation grid (a decade apart), which halves the cost of the wide
-    logistic fits; the refit of the chosen concatenation uses the full grid."""
+def cv_task_type(model: str, task_type: str) -> str:
+    """The task type the CV fits: ``"regression"`` (ridge on the 0/1 labels) for a linear
+    probe on a classification task when :data:`~molstrata.probe.cv.CLASSIFICATION_CV_PROBE`
+    is ``"ridge"``, else the task's own."""
+    from molstrata.probe import cv as cv_mod
+
+    if model == "linear" and task_type == "classification" and cv_mod.CLASSIFICATION_CV_PROBE == "ridge":
+        return "regression"
+    return task_type
+
+
+def _cv_probe_name(model: str, cv_type: str) -> str:
+    if model != "linear":
+        return model
+    return "ridge" if cv_type == "regression" else "logistic"
+
+
+def coarse_grid(params: Mapping[str, Any] | None, model: str, task_type: str) -> dict[str, Any]:
+    """Probe parameters for the CV fits: every other point of the linear probe's
+    regularisation grid (a decade apart with the defaults), which halves the cost of the
+    logistic fits. The nested choice inside the CV is among these points; every probe
+    behind a test prediction (cells, the concat refit, the final mix head) uses the full
+    grid."""
     out = dict(params or {})
     if model == "linear":
         from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
@@ -248,22 +275,22 @@ def _coarse(params: Mapping[str, Any] | None, model: str, task_type: str) -> dic
 
 
 def _concat(data: ProbeData, cv: CVResult, y_tv: np.ndarray, n_layers: int, *, task_type: str,
-            metric: str, seed: int, model: str, params: Mapping[str, Any] | None,
+            cv_type: str, metric: str, seed: int, model: str, params: Mapping[str, Any] | None,
             cache: Path | None, cv_folds: int, info: dict) -> Choice:
-    """``concat``: top-m layers by CV, m chosen by the same CV (on every other point of the
-    regularisation grid, :func:`_coarse`), refit on train / tuned on valid (full grid)."""
+    """``concat``: top-m layers by CV, m chosen by the same CV (:func:`coarse_grid`), refit
+    on train / tuned on valid (full grid)."""
     sizes = sorted({min(m, n_layers) for m in CONCAT_SIZES})
     candidates = [top_layers(cv.fold_scores, metric, m) for m in sizes]
     candidates = [c for i, c in enumerate(candidates) if c not in candidates[:i]]
     path = cache / f"concat_k{cv_folds}.npz" if cache else None
     key = np.array(json.dumps(candidates))
-    got = _load(path, candidates=key, folds=cv.folds)
+    got = _load(path, candidates=key, folds=cv.folds, cv_type=np.array(cv_type))
     if got is None:
         if len(candidates) > 1:
             feats = [np.concatenate([np.concatenate([data.train[k], data.valid[k]]) for k in c], axis=1)
                      .astype(np.float32, copy=False) for c in candidates]
-            res = cross_validate(feats, y_tv, cv.folds, model=model, task_type=task_type, metric=metric,
-                                 seed=seed, params=_coarse(params, model, task_type))
+            res = cross_validate(feats, y_tv, cv.folds, model=model, task_type=cv_type, metric=metric,
+                                 seed=seed, params=coarse_grid(params, model, cv_type))
             del feats
             means = cv_means(res.fold_scores, metric)
             pick = select_cv(res.fold_scores, metric)  # ties: the smaller m
@@ -276,7 +303,7 @@ def _concat(data: ProbeData, cv: CVResult, y_tv: np.ndarray, n_layers: int, *, t
         pred_ok = est.predict([cat(data.test)])[0] if data.test_valid.any() else np.zeros(0)
         got = {"layers": np.asarray(layers), "cv_means": np.asarray(means, dtype=np.float64),
                "param": np.asarray(float(est.best_param_[0])), "test_pred": _full_test_pred(data, pred_ok)}
-        _save(path, candidates=key, folds=cv.folds, **got)
+        _save(path, candidates=key, folds=cv.folds, cv_type=np.array(cv_type), **got)
     layers = [int(k) for k in got["layers"]]
     w = np.zeros(n_layers)
     w[layers] = 1.0 / len(layers)
