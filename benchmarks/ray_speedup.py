@@ -49,10 +49,37 @@ TABLES = ("probe_results.csv", "summary.csv", "leaderboard.json")
 
 def _warm(_: int) -> int:
     """A trivial task that imports what a probe cell imports (run once per worker)."""
-    import molstrata.probe.runner  # noqa: F401
-    from molstrata.data import evaluate  # noqa: F401
+    import numpy as np
 
+    import molstrata.probe.runner  # noqa: F401
+    from molstrata.data import evaluate
+    from molstrata.probe.linear import LinearProbe  # noqa: F401
+
+    evaluate("roc-auc", np.array([0.0, 1.0]), np.array([0.2, 0.7]))
     return os.getpid()
+
+
+def cell_timer(log_dir: Path):
+    """``(real, timed)``: the sweep's cell function and a wrapper that records, per cell, its
+    wall time, the CPU time of its thread (the fit; one BLAS thread) and of its process."""
+    from molstrata.probe import runner
+
+    real = runner._probe_cell
+
+    def timed_cell(cell, **kw):
+        import json
+        import os
+        import time
+        import uuid
+
+        w0, t0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
+        out = real(cell, **kw)
+        rec = {"pid": os.getpid(), "wall": time.perf_counter() - w0,
+               "thread_cpu": time.thread_time() - t0, "process_cpu": time.process_time() - p0}
+        (log_dir / f"{uuid.uuid4().hex}.json").write_text(json.dumps(rec))
+        return out
+
+    return real, timed_cell
 
 
 def _patient_ray_start() -> None:
@@ -140,15 +167,28 @@ class Timed:
 
 
 def run_sweep(encoder, tasks: str, seeds: str, out: Path, data_dir: str | None,
-              executor) -> tuple[float, float]:
-    """(whole sweep, cell phase) wall times in seconds."""
-    from molstrata.probe import sweep
+              executor) -> tuple[float, float, dict[str, float]]:
+    """(whole sweep, cell phase) wall times in seconds, and the cells' summed timings."""
+    import json
 
+    from molstrata.probe import runner, sweep
+
+    log_dir = out.with_name(out.name + "_cells")
+    log_dir.mkdir(parents=True)
+    real, timed_cell = cell_timer(log_dir)
     timed = Timed(executor)
-    t0 = time.perf_counter()
-    sweep([encoder], tasks, seeds, out=out, data_dir=data_dir, report=False, progress=False,
-          executor=timed)
-    return time.perf_counter() - t0, timed.seconds
+    runner._probe_cell = timed_cell
+    try:
+        t0 = time.perf_counter()
+        sweep([encoder], tasks, seeds, out=out, data_dir=data_dir, report=False,
+              progress=False, executor=timed)
+        whole = time.perf_counter() - t0
+    finally:
+        runner._probe_cell = real
+    recs = [json.loads(f.read_text()) for f in log_dir.iterdir()]
+    sums = {k: sum(r[k] for r in recs) for k in ("wall", "thread_cpu", "process_cpu")}
+    sums["n"], sums["workers"] = len(recs), len({r["pid"] for r in recs})
+    return whole, timed.seconds, sums
 
 
 def same_tables(a: Path, b: Path) -> bool:
@@ -211,6 +251,7 @@ def main() -> None:
     load_after = os.getloadavg()
     whole = {k: v[0] for k, v in times.items()}
     cells = {k: v[1] for k, v in times.items()}
+    per_cell = {k: v[2] for k, v in times.items()}
     lines += [
         f"molstrata benchmarks/ray_speedup.py, {dt.datetime.now().isoformat(timespec='seconds')}",
         f"machine: {os.cpu_count()} CPUs; load average (1, 5, 15 min) before "
@@ -236,6 +277,16 @@ def main() -> None:
         f"Ray overhead vs local (1 worker vs in-process): cells "
         f"{100 * (cells['ray1'] / cells['local'] - 1):+.1f}%, whole sweep "
         f"{100 * (whole['ray1'] / whole['local'] - 1):+.1f}% (target <= 10%)",
+        "",
+        "inside the cells (summed over cells; from the cell function itself): wall time, CPU",
+        "time of the cell's thread (the fits) and of its whole process (adds Ray's threads)",
+        f"{'run':<32}{'cells':>6}{'workers':>8}{'wall':>10}{'fit CPU':>10}{'proc CPU':>10}",
+        *(f"{label:<32}{per_cell[k]['n']:>6}{per_cell[k]['workers']:>8}"
+          f"{per_cell[k]['wall']:>8.1f} s{per_cell[k]['thread_cpu']:>8.1f} s"
+          f"{per_cell[k]['process_cpu']:>8.1f} s" for k, label in (
+            ("local", "local"), ("ray1", "ray, 1 worker"), ("ray2", "ray, 2 workers"))),
+        "(wall / fit CPU above 1: the cells waited for a CPU, i.e. other jobs were running)",
+        "",
         f"tables (probe_results, summary, leaderboard, predictions) byte-identical across the "
         f"three runs: {'yes' if identical else 'NO'}",
         f"Ray start-up, not in the times above: {starts[1]:.1f} s (1 CPU), {starts[2]:.1f} s "
