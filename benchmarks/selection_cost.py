@@ -6,7 +6,9 @@ Measured side by side on the same embeddings, per (task, seed):
   valid (:func:`molstrata.probe._probe.fit_layers`); choosing the layer is then free;
 * ``cv``: the extra work of ``--selection cv`` / ``cv-1se`` / ``ensemble`` (they share it):
   scaffold groups and folds, and the nested scaffold-grouped CV of every layer inside
-  ``train_val`` (:func:`molstrata.probe.cv.cross_validate`);
+  ``train_val`` (:func:`molstrata.probe.cv.cross_validate`, as
+  :func:`molstrata.probe.strategies.choose` runs it: ridge CV for classification, every other
+  grid point);
 * ``concat``: the extra work of ``--selection concat`` (CV of the top-m concatenations and
   the refit of the chosen one);
 * ``mix``: the extra work of ``--selection mix`` (the alternating scalar-mix fit).
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 
 TASKS = "hia_hou,caco2_wang,herg,ppbr_az,ames,solubility_aqsoldb,cyp2c9_veith"
@@ -41,7 +44,6 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    import numpy as np
     import torch
 
     torch.set_num_threads(args.threads)
@@ -49,11 +51,8 @@ def main() -> None:
     from molstrata.embeddings import embed_cached
     from molstrata.encoders import load_encoder
     from molstrata.probe._probe import fit_layers, prepare
-    from molstrata.probe.strategies import choose
-    from molstrata.probe.cv import cross_validate, scaffold_folds
-    from molstrata.probe.strategies import trainval_groups
-
     from molstrata.probe.runner import resolve_tasks
+    from molstrata.probe.strategies import choose
 
     tasks = resolve_tasks(args.tasks)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -77,32 +76,25 @@ def main() -> None:
         t0 = time.perf_counter()
         cells = fit_layers(data, model="linear", task_type=split.task_type, metric=split.metric, seed=s)
         t_valid = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        folds = scaffold_folds(trainval_groups(data), args.cv_folds, s)
-        X_tv = [np.concatenate([a, b]) for a, b in zip(data.train, data.valid, strict=True)]
-        y_tv = np.concatenate([data.y_train, data.y_valid])
-        cross_validate(X_tv, y_tv, folds, task_type=split.task_type, metric=split.metric, seed=s)
-        t_cv = time.perf_counter() - t0
-        del X_tv
-        row = {"task": t, "seed": s, "n_trval": int(y_tv.size), "valid_s": t_valid, "cv_s": t_cv}
-        line = f"{t:28s} {s:4d} {y_tv.size:7d} {t_valid:8.2f} {t_cv:8.2f} {t_cv / t_valid:8.2f}"
-        for part in ("concat", "mix"):
-            if part in skip:
-                continue
-            # the CV itself is read back from a cache written by a first call, so the time is
-            # the part's own extra work
-            import tempfile
-
-            with tempfile.TemporaryDirectory() as tmp:
-                need = ["cv", part] if part == "concat" else [part]
-                if part == "concat":
-                    choose(data, cells, selections=["cv"], task_type=split.task_type, metric=split.metric,
-                           seed=s, cv_folds=args.cv_folds, cache_dir=tmp)
+        n_tv = int(data.y_train.size + data.y_valid.size)
+        with tempfile.TemporaryDirectory() as tmp:
+            # exactly what the sweep runs per (task, seed), each part timed on its own: the CV
+            # (scaffolds, folds, the nested CV of every layer), then concat and mix, which
+            # read the CV back from the cache the first call wrote
+            t0 = time.perf_counter()
+            choose(data, cells, selections=["cv"], task_type=split.task_type, metric=split.metric,
+                   seed=s, cv_folds=args.cv_folds, cache_dir=tmp)
+            t_cv = time.perf_counter() - t0
+            row = {"task": t, "seed": s, "n_trval": n_tv, "valid_s": t_valid, "cv_s": t_cv}
+            line = f"{t:28s} {s:4d} {n_tv:7d} {t_valid:8.2f} {t_cv:8.2f} {t_cv / t_valid:8.2f}"
+            for part in ("concat", "mix"):
+                if part in skip:
+                    continue
                 t0 = time.perf_counter()
-                choose(data, cells, selections=need, task_type=split.task_type, metric=split.metric,
+                choose(data, cells, selections=[part], task_type=split.task_type, metric=split.metric,
                        seed=s, cv_folds=args.cv_folds, cache_dir=tmp)
                 row[f"{part}_s"] = time.perf_counter() - t0
-            line += f" {row[f'{part}_s']:9.2f}" if part == "concat" else f" {row[f'{part}_s']:7.2f}"
+                line += f" {row[f'{part}_s']:9.2f}" if part == "concat" else f" {row[f'{part}_s']:7.2f}"
         print(line, flush=True)
         rows.append(row)
     tot = {k: sum(r[k] for r in rows) for k in rows[0] if k.endswith("_s")}

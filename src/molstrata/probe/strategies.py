@@ -233,9 +233,9 @@ def choose(
             out[name] = Choice(name, label, w, np.asarray(pred, dtype=np.float64), None,
                                {**cv_info, "tau": tau})
         elif name == "concat":
-            out[name] = _concat(data, cv, y_tv, n_layers, task_type=task_type, cv_type=cv_type, metric=metric,
-                                seed=seed,
-                                model=model, params=params, cache=cache, cv_folds=cv_folds, info=cv_info)
+            out[name] = _concat(data, cv, y_tv, n_layers, task_type=task_type, cv_type=cv_type,
+                                metric=metric, seed=seed, model=model, params=params, cache=cache,
+                                cv_folds=cv_folds, info=cv_info)
         elif name == "mix":
             out[name] = _mix(data, n_layers, task_type=task_type, metric=metric, model=model,
                              params=params, cache=cache)
