@@ -357,3 +357,16 @@ def test_classification_cv_probe_setting(monkeypatch):
     assert logistic["cv"].info["cv_probe"] == "logistic"
     assert ridge["cv"].layer == logistic["cv"].layer == 1
     assert ridge["cv"].info["cv_mean"] != logistic["cv"].info["cv_mean"]
+
+
+def test_probe_function_takes_every_strategy():
+    from molstrata.probe import probe
+
+    emb, split = toy(dims=(6, 8, 8), signal=1)
+    valid = probe(emb, split)
+    ens = probe(emb, split, strategy="ensemble")
+    assert valid.strategy == "valid-best" and ens.strategy == "ensemble"
+    assert ens.selection_label.startswith("ens")
+    np.testing.assert_allclose(ens.test_scores, valid.test_scores)  # the same per-layer probes
+    assert ens.selected_test_score == pytest.approx(mean_absolute_error(split.y("test"), ens.test_pred))
+    assert probe(emb, split, strategy="cv").selected_layer == 1
