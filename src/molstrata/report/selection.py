@@ -22,7 +22,8 @@ _EXPLAIN = (
     "(m chosen by the CV); `ensemble` averages every layer's probe with weights from the CV "
     "scores; `mix` learns a scalar mix of the equal-width layers with the linear head. The "
     "probes behind the test predictions are fit on the seed's train split with their "
-    "regularisation chosen on its validation split. Δ% compares the mean test score over seeds "
+    "regularisation chosen on its validation split (with the linear probe, the CV of a "
+    "classification task fits ridge probes to the 0/1 labels). Δ% compares the mean test score over seeds "
     "with the final layer's (the paper's formula). The **oracle** rows pick the layer on the "
     "**test** set; they only measure how optimistic test-picking is and are never a strategy."
 )
