@@ -78,8 +78,8 @@ def build_report(run_dir: str | Path) -> Path:
         f"- pooling: {params.get('pooling') or 'encoder default'}; molstrata "
         f"{cfg.get('molstrata', {}).get('version', '?')}, written {cfg.get('molstrata', {}).get('written', '?')}",
         "",
-        "Test scores are on TDC's fixed test set, computed once per layer after the layer was chosen "
-        "on validation; mean ± population std over seeds. Δ% is the relative gain of the selected "
+        "Test scores are on TDC's fixed test set, computed once, after the layer (or layer "
+        "combination) was chosen without it (validation split, or CV inside train_val); mean ± population std over seeds. Δ% is the relative gain of the selected "
         "layers over the final layer (MAE: `(final − selected) / final`; others: "
         "`(selected − final) / final`). The **oracle** columns pick the layer on the **test** set, "
         "as the paper did; they are shown only to measure how optimistic that is, never to choose.",

@@ -70,7 +70,7 @@ def depth_curves(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Pa
         ax.set_xlabel("relative depth", fontsize=7)
     fig.legend(loc="lower center", ncol=max(1, 2 * len(encoders)), fontsize=7, frameon=False)
     fig.suptitle("Probe score vs depth (solid: test mean ±1 std over seeds; dashed: valid; "
-                 "dots: layers selected on valid)", fontsize=9)
+                 "dots: layers selected without test)", fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -78,7 +78,7 @@ def depth_curves(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Pa
 
 
 def delta_heatmap(summary: pd.DataFrame, path: Path, column: str = "delta_pct",
-                  title: str = "Δ% of the layer selected on valid over the final layer (test)") -> Path:
+                  title: str = "Δ% of the selection (no test) over the final layer (test)") -> Path:
     """Tasks × encoders heatmap of ``column`` (Δ%), diverging around 0, values annotated."""
     plt = _plt()
     table = summary.pivot(index="task", columns="encoder", values=column)

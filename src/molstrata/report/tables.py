@@ -39,7 +39,7 @@ def summary_table(summary: pd.DataFrame, n_layers: dict[str, int]) -> str:
         rows.append({
             "encoder": r.encoder, "task": r.task, "metric": f"{r.metric}{lower}",
             "final layer (test)": f"{_fmt(r.final_test_mean)} ± {_fmt(r.final_test_std)}",
-            "selected on valid (test)": f"{_fmt(r.selected_test_mean)} ± {_fmt(r.selected_test_std)}",
+            "selected, no test (test)": f"{_fmt(r.selected_test_mean)} ± {_fmt(r.selected_test_std)}",
             "Δ% selected": _pct(r.delta_pct),
             "selected layers (per seed)": str(r.selected_layers).replace(";", ", "),
             "mean rel. depth": _fmt(depth, 2),
@@ -56,7 +56,7 @@ def overview_table(summary: pd.DataFrame) -> str:
         sel, ora = g["delta_pct"].to_numpy(float), g["oracle_delta_pct"].to_numpy(float)
         rows.append({
             "encoder": enc, "tasks": len(g),
-            "mean Δ% selected on valid": _pct(np.nanmean(sel)),
+            "mean Δ% selected (no test)": _pct(np.nanmean(sel)),
             "median Δ% selected": _pct(np.nanmedian(sel)),
             "tasks where selected beats final": f"{int((sel > 0).sum())}/{len(g)}",
             "max Δ% selected": _pct(np.nanmax(sel)),
