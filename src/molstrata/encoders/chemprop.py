@@ -411,17 +411,14 @@ class ChempropEncoder(Encoder):
         -------
         LayerEmbeddings with ``num_layers + 1`` arrays of shape (n_molecules, dim_k).
         """
-        from molstrata.core.errors import check_choice  # noqa: PLC0415
         from molstrata.encoders.graph_features import (  # noqa: PLC0415
+            atom_mask_settings,
             edges_touching,
             embed_atom_masked,
             masked_atoms,
         )
 
-        check_choice("augmentation", kind, self.augmentations)
-        frac = self.atom_mask_fraction if fraction is None else float(fraction)
-        bonds = self.atom_mask_bonds if mask_bonds is None else bool(mask_bonds)
-        masked_atoms(1, fraction=frac, seed=seed, index=0)  # validate before any work
+        frac, bonds = atom_mask_settings(self, kind, fraction, mask_bonds, seed)
 
         def masker(index: int) -> Any:
             def apply(mg: Any) -> Any:

@@ -33,6 +33,7 @@ from molstrata.encoders.graph_features import (
     ATOM_DIM,
     ATOM_MASK_FRACTION,
     BOND_DIM,
+    atom_mask_settings,
     batch_graphs,
     embed_atom_masked,
     mask_graph,
@@ -208,12 +209,7 @@ class GraphEncoder(Encoder):
         LayerEmbeddings with ``num_layers + 1`` arrays of shape (n_molecules, hidden), rows in
         input order; ``meta`` records ``augmentation``, ``seed``, ``fraction`` and ``mask_bonds``.
         """
-        from molstrata.core.errors import check_choice
-
-        check_choice("augmentation", kind, self.augmentations)
-        frac = self.atom_mask_fraction if fraction is None else float(fraction)
-        bonds = self.atom_mask_bonds if mask_bonds is None else bool(mask_bonds)
-        masked_atoms(1, fraction=frac, seed=seed, index=0)  # validate before any work
+        frac, bonds = atom_mask_settings(self, kind, fraction, mask_bonds, seed)
 
         def forward_rows(strings: list[str], rows: list[int]) -> BatchStates:
             from torch_geometric.data import Batch

@@ -139,6 +139,22 @@ def masked_atoms(n_atoms: int, *, fraction: float, seed: int, index: int) -> np.
     return np.sort(rng.choice(int(n_atoms), size=k, replace=False)).astype(np.int64)
 
 
+def atom_mask_settings(encoder: Any, kind: str, fraction: float | None, mask_bonds: bool | None,
+                       seed: int) -> tuple[float, bool]:
+    """Check an ``embed_augmented`` request and resolve its settings, before any work.
+
+    ``kind`` must be one of ``encoder.augmentations``; ``fraction`` / ``mask_bonds`` default to
+    the encoder's ``atom_mask_fraction`` / ``atom_mask_bonds``. Returns ``(fraction, mask_bonds)``.
+    """
+    from molstrata.core.errors import check_choice
+
+    check_choice("augmentation", kind, encoder.augmentations)
+    frac = encoder.atom_mask_fraction if fraction is None else float(fraction)
+    bonds = encoder.atom_mask_bonds if mask_bonds is None else bool(mask_bonds)
+    masked_atoms(1, fraction=frac, seed=seed, index=0)  # validates fraction and seed
+    return frac, bonds
+
+
 def edges_touching(edge_index: Any, atoms: np.ndarray) -> np.ndarray:
     """Boolean mask, shape (n_edges,): directed edges with a source or target in ``atoms``.
 

@@ -388,17 +388,14 @@ class MiniMolEncoder(Encoder):
         """
         import dataclasses
 
-        from molstrata.core.errors import check_choice
         from molstrata.encoders.graph_features import (
+            atom_mask_settings,
             edges_touching,
             embed_atom_masked,
             masked_atoms,
         )
 
-        check_choice("augmentation", kind, self.augmentations)
-        frac = self.atom_mask_fraction if fraction is None else float(fraction)
-        bonds = self.atom_mask_bonds if mask_bonds is None else bool(mask_bonds)
-        masked_atoms(1, fraction=frac, seed=seed, index=0)  # validate before any work
+        frac, bonds = atom_mask_settings(self, kind, fraction, mask_bonds, seed)
 
         def forward_rows(strings: list[str], rows: list[int]) -> BatchStates:
             graphs = []
