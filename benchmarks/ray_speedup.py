@@ -82,49 +82,6 @@ def cell_timer(log_dir: Path):
     return real, timed_cell
 
 
-def _patient_ray_start() -> None:
-    """Let a local Ray instance start on a loaded 2-core box.
-
-    Ray 2.60's raylet waits a hard-coded 15 s for its agents' port files and aborts when
-    they import ray more slowly than that (busy CPUs); ``ray.init`` waits a hard-coded 30 s
-    for the raylet. With the agents' ports chosen up front no port file is read, and the
-    driver's wait retries for up to 3 minutes. (Private Ray API: a benchmark-only patch.)
-    """
-    import socket
-
-    import ray._private.parameter as parameter
-    import ray._private.services as services
-    import ray._private.utils as ray_utils
-
-    real_init, real_get_node = parameter.RayParams.__init__, services.get_node
-
-    def free_port() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
-
-    def init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        for name in ("metrics_agent_port", "metrics_export_port", "runtime_env_agent_port"):
-            if not getattr(self, name):
-                setattr(self, name, free_port())
-
-    def get_node(*args, **kwargs):
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                return real_get_node(*args, **kwargs)
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1.0)
-
-    parameter.RayParams.__init__ = init
-    services.get_node = get_node
-    # agents in "minimal" mode (as with `pip install ray`): fewer modules to import
-    ray_utils.get_dashboard_dependency_error = lambda: "minimal (benchmark)"
-
-
 def start_ray(num_cpus: int, tmp: Path) -> float:
     """Start a local Ray instance with ``num_cpus`` CPUs; warm its workers. Seconds taken."""
     import ray
@@ -212,9 +169,9 @@ def main() -> None:
     from molstrata.encoders import load_encoder
     from molstrata.probe.runner import parse_seeds, resolve_tasks
     from molstrata.scale import LocalExecutor
-    from molstrata.scale.ray_executor import RayExecutor
+    from molstrata.scale.ray_executor import RayExecutor, patient_local_start
 
-    _patient_ray_start()
+    patient_local_start(wait_s=180)
     load_before = os.getloadavg()
     encoder = load_encoder(args.encoder, device="cpu")
     tasks, seeds = resolve_tasks(args.tasks), parse_seeds(args.seeds)

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,48 +21,6 @@ SEEDS = [1, 2]
 TABLES = ("probe_results.csv", "summary.csv", "leaderboard.json")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _patient_ray_start(mp: pytest.MonkeyPatch) -> None:
-    """Let a local Ray instance start on a loaded 2-core box (test-only workaround).
-
-    Ray 2.60's raylet waits a hard-coded 15 s for the port files of its agents (Python
-    processes that take longer than that to import ray when the CPUs are busy) and aborts;
-    ``ray.init`` then waits a hard-coded 30 s for the raylet. With the agents' ports chosen
-    up front the raylet reads no port file, and the driver's wait retries for up to 2 min.
-    """
-    import ray._private.parameter as parameter
-    import ray._private.services as services
-    import ray._private.utils as ray_utils
-
-    real_init, real_get_node = parameter.RayParams.__init__, services.get_node
-
-    def init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        for name in ("metrics_agent_port", "metrics_export_port", "runtime_env_agent_port"):
-            if not getattr(self, name):
-                setattr(self, name, _free_port())
-
-    def get_node(*args, **kwargs):
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                return real_get_node(*args, **kwargs)
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1.0)
-
-    mp.setattr(parameter.RayParams, "__init__", init)
-    mp.setattr(services, "get_node", get_node)
-    # agents in "minimal" mode (as with `pip install ray`): fewer modules to import
-    mp.setattr(ray_utils, "get_dashboard_dependency_error", lambda: "minimal (tests)")
-
-
 @pytest.fixture(scope="module")
 def ray_executor():
     """The executor's own local start (``address="local"``): a fresh Ray instance with 2 CPUs
@@ -75,7 +31,9 @@ def ray_executor():
 
     mp = pytest.MonkeyPatch()
     mp.delenv("RAY_ADDRESS", raising=False)
-    _patient_ray_start(mp)
+    from molstrata.scale.ray_executor import patient_local_start
+
+    patient_local_start(mp.setattr, wait_s=120)
     tmp = tempfile.mkdtemp(prefix="msray", dir="/tmp")
     ex = None
     try:

@@ -67,6 +67,53 @@ def _start_local(ray: Any, kwargs: Mapping[str, Any], attempts: int = 2) -> None
                 ) from exc
 
 
+def patient_local_start(setattr_fn: Callable[[Any, str, Any], None] = setattr,
+                        wait_s: float = 120.0) -> None:
+    """Let a local Ray instance start on a loaded box (tests and benchmarks only).
+
+    Ray 2.60's raylet waits a hard-coded 15 s for the port files of its agents (Python
+    processes that take longer than that to import ray when the CPUs are busy) and aborts;
+    ``ray.init`` then waits a hard-coded 30 s for the raylet. With the agents' ports chosen
+    up front the raylet reads no port file, and the driver's wait retries for ``wait_s``.
+    This patches **private** Ray API, so product code never calls it. ``setattr_fn`` is
+    ``monkeypatch.setattr`` in tests (undone afterwards) or the builtin ``setattr``.
+    """
+    import socket
+    import time
+
+    import ray._private.parameter as parameter
+    import ray._private.services as services
+    import ray._private.utils as ray_utils
+
+    real_init, real_get_node = parameter.RayParams.__init__, services.get_node
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        for name in ("metrics_agent_port", "metrics_export_port", "runtime_env_agent_port"):
+            if not getattr(self, name):
+                setattr(self, name, free_port())
+
+    def get_node(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return real_get_node(*args, **kwargs)
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+
+    setattr_fn(parameter.RayParams, "__init__", init)
+    setattr_fn(services, "get_node", get_node)
+    # agents in "minimal" mode (as with `pip install ray`): fewer modules to import
+    setattr_fn(ray_utils, "get_dashboard_dependency_error", lambda: "minimal (patient start)")
+
+
 class RayExecutor:
     """Run items as Ray tasks, on a cluster or a local Ray instance.
 
