@@ -219,23 +219,25 @@ def main() -> None:
         f"(task, seed) x {emb.n_layers} layers; {len(smiles)} molecules",
         f"tasks: {', '.join(tasks)}; seeds: {', '.join(map(str, seeds))}",
         "",
-        "wall times: 'whole sweep' = sweep() from start to tables written (reading and",
-        "checksumming the cached embeddings, serial, is in it); 'cells' = the executor's map",
-        "over the cells (Ray: embeddings into the object store once, dispatch, fits, results",
-        "back and each cell written by the driver)",
+        "wall times: 'whole sweep' = sweep() from start to tables written (loading the",
+        "splits and reading + checksumming the cached embeddings, serial, are in it);",
+        "'executor' = the executor's two maps: the probe cells, then the selection jobs",
+        "(the default ensemble strategy's scaffold CV, one job per (task, seed)); Ray:",
+        "embeddings into the object store, dispatch, fits, results back, files written",
+        "by the driver",
         "",
-        f"{'run':<32}{'whole sweep':>14}{'cells':>12}",
+        f"{'run':<32}{'whole sweep':>14}{'executor':>12}",
         *(f"{label:<32}{whole[k]:>12.1f} s{cells[k]:>10.1f} s" for k, label in (
             ("local", "local (in-process, 1 thread)"), ("ray1", "ray, 1 worker (num_cpus=1)"),
             ("ray2", "ray, 2 workers (num_cpus=2)"))),
         "",
-        f"speedup, 2 vs 1 Ray workers: cells {cells['ray1'] / cells['ray2']:.2f}x, whole sweep "
+        f"speedup, 2 vs 1 Ray workers: executor {cells['ray1'] / cells['ray2']:.2f}x, whole sweep "
         f"{whole['ray1'] / whole['ray2']:.2f}x (target >= 1.6x)",
-        f"Ray overhead vs local (1 worker vs in-process): cells "
+        f"Ray overhead vs local (1 worker vs in-process): executor "
         f"{100 * (cells['ray1'] / cells['local'] - 1):+.1f}%, whole sweep "
         f"{100 * (whole['ray1'] / whole['local'] - 1):+.1f}% (target <= 10%)",
         "",
-        "inside the cells (summed over cells; from the cell function itself): wall time, CPU",
+        "inside the probe cells (summed over cells; from the cell function itself): wall time, CPU",
         "time of the cell's thread (the fits) and of its whole process (adds Ray's threads)",
         f"{'run':<32}{'cells':>6}{'workers':>8}{'wall':>10}{'fit CPU':>10}{'proc CPU':>10}",
         *(f"{label:<32}{per_cell[k]['n']:>6}{per_cell[k]['workers']:>8}"

@@ -207,3 +207,39 @@ def test_a_failing_task_cancels_the_rest_and_raises(monkeypatch):
     with pytest.raises(TypeError):
         ex.map(_power, [1, "x", 3], shared={"exponent": 2})  # "x" ** 2 fails
     assert len(fake.cancelled) == 1  # item 0 was still pending when item 1 failed
+
+
+def test_the_selection_phase_through_an_executor_matches_and_ships_its_cache(
+        tiny_roberta_dir, data_dir, tmp_path, monkeypatch):
+    """The CV / combination strategies run through an executor's map (one job per (task,
+    seed)): same tables and the same cache files as the in-process loop, written back by the
+    calling process; a rerun through the executor reuses them (no CV recomputed)."""
+    import molstrata.probe.strategies as strategies
+    from molstrata.encoders import load_encoder
+    from molstrata.probe import sweep
+
+    monkeypatch.setenv("MOLSTRATA_CACHE_DIR", str(tmp_path / "cache"))
+    enc = load_encoder(str(tiny_roberta_dir), device="cpu")
+    runs = {}
+    for name, ex in (("plain", None), ("executor", LocalExecutor())):
+        runs[name] = tmp_path / name
+        sweep([enc], "caco2_wang", [1, 2], out=runs[name], data_dir=data_dir, report=False,
+              progress=False, strategy="valid,cv,ensemble,concat", executor=ex)
+    for table in ("probe_results.csv", "summary.csv", "leaderboard.json", "selection.csv"):
+        assert (runs["plain"] / table).read_bytes() == (runs["executor"] / table).read_bytes(), table
+
+    def cache_files(run: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(run)): p.read_bytes() for p in (run / "cells").rglob("*.npz")
+                if not p.name.startswith("layer")}
+
+    plain, shipped = cache_files(runs["plain"]), cache_files(runs["executor"])
+    assert len(plain) >= 2 and plain == shipped  # CV results of both seeds, byte-equal
+
+    def no_cv(*args, **kwargs):
+        raise AssertionError("the CV was recomputed instead of read from the run's cache")
+
+    monkeypatch.setattr(strategies, "cross_validate", no_cv)
+    before = (runs["executor"] / "selection.csv").read_bytes()
+    sweep([enc], "caco2_wang", [1, 2], out=runs["executor"], data_dir=data_dir, report=False,
+          progress=False, strategy="valid,cv,ensemble,concat", executor=LocalExecutor())
+    assert (runs["executor"] / "selection.csv").read_bytes() == before

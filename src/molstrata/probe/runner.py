@@ -300,22 +300,14 @@ def sweep(
                                        strategy="valid", notes=job_notes))
                 notes.extend(job_notes)
         else:  # CV and combination strategies; cached per (task, seed) beside the cells
-            from molstrata.probe.strategies import select_and_score
-
-            with _progress(progress) as bar:
-                sel_id = bar.add_task(f"selecting ({','.join(selections)})", total=len(jobs)) if bar else None
-                for t, s in jobs:
-                    split = splits[(t, s)]
-                    data = prepare(emb, split, index=index)
-                    primary, results = select_and_score(
-                        done[(t, s)], data, split, encoder=enc.name, model=model, selections=selections,
-                        params=params, cv_folds=cv_folds, notes=data.notes,
-                        cache_dir=_cell_path(out, enc.name, t, s, 0).parent)
-                    scores.append(primary)
-                    chosen.extend(results)
-                    notes.extend(data.notes)
-                    if bar:
-                        bar.update(sel_id, advance=1, description=f"selecting: {enc.name} · {t} · seed {s}")
+            picked = _select_jobs(jobs, emb=emb, index=index, splits=splits, done=done, out=out,
+                                  encoder=enc.name, model=model, params=params,
+                                  selections=selections, cv_folds=cv_folds, executor=executor,
+                                  progress=progress)
+            for primary, results, job_notes in picked:
+                scores.append(primary)
+                chosen.extend(results)
+                notes.extend(job_notes)
     files = write_tables(scores, out, selections=chosen)
     (out / "notes.txt").write_text("".join(f"{n}\n" for n in notes))
     if report:
@@ -323,6 +315,96 @@ def sweep(
 
         files["report"] = build_report(out)
     return ProbeRun(scores=scores, files=files, notes=notes, resumed_cells=resumed, selections=chosen)
+
+
+def _select_jobs(
+    jobs: Sequence[tuple[str, int]], *, emb: Any, index: Mapping[str, int],
+    splits: Mapping[tuple[str, int], Any], done: Mapping[tuple[str, int], Mapping[int, LayerCell]],
+    out: Path, encoder: str, model: str, params: Mapping[str, Any] | None, selections: list[str],
+    cv_folds: int, executor: Any, progress: bool,
+) -> list[tuple[Any, list[Any], list[str]]]:
+    """The selection phase (CV and combination strategies), one job per (task, seed), in
+    ``jobs`` order: ``(primary LayerScores, SelectionResults, notes)`` each.
+
+    In this process the strategies cache their CV / concat / mix results straight into the
+    (task, seed) cell folder. Through an executor each job runs where the executor puts it,
+    with the folder's cached files shipped in and the new ones shipped back and written here
+    (so workers need no shared filesystem, and a run resumes with any executor).
+    """
+    label = f"selecting ({','.join(selections)})"
+    common = {"model": model, "params": params, "selections": selections, "cv_folds": cv_folds,
+              "encoder": encoder}
+    folders = [_cell_path(out, encoder, t, s, 0).parent for t, s in jobs]
+    if executor is None:
+        picked = []
+        with _progress(progress) as bar:
+            sel_id = bar.add_task(label, total=len(jobs)) if bar else None
+            for (t, s), folder in zip(jobs, folders, strict=True):
+                picked.append(_select_one(
+                    (t, s), emb=emb, index=index, splits=splits, cells=done[(t, s)],
+                    cache_dir=folder, **common))
+                if bar:
+                    bar.update(sel_id, advance=1, description=f"selecting: {encoder} · {t} · seed {s}")
+        return picked
+    cached = {job: {p.name: p.read_bytes() for p in _selection_files(folder)}
+              for job, folder in zip(jobs, folders, strict=True)}
+
+    def store(i: int, result: tuple) -> None:  # on this process: write the new cache files
+        for name, blob in result[3].items():
+            folders[i].mkdir(parents=True, exist_ok=True)
+            tmp = folders[i] / f".{name}.tmp"
+            tmp.write_bytes(blob)
+            os.replace(tmp, folders[i] / name)
+
+    got = executor.map(_select_job, list(jobs), shared={
+        "emb": emb, "index": index, "splits": splits, "done": dict(done), "cached": cached, **common,
+    }, resources={"num_cpus": 1}, desc=label if progress else None, on_result=store)
+    return [(r[0], r[1], r[2]) for r in got]
+
+
+_CELL_FILE = re.compile(r"layer\d+\.npz")
+
+
+def _selection_files(folder: Path) -> list[Path]:
+    """The strategies' cache files in a (task, seed) cell folder (not the layer cells)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and not _CELL_FILE.fullmatch(p.name))
+
+
+def _select_one(
+    job: tuple[str, int], *, emb: Any, index: Mapping[str, int], splits: Mapping[tuple[str, int], Any],
+    cells: Mapping[int, LayerCell], encoder: str, model: str, params: Mapping[str, Any] | None,
+    selections: list[str], cv_folds: int, cache_dir: Path | None,
+) -> tuple[Any, list[Any], list[str]]:
+    """Every strategy's choice and test score for one (task, seed) (no test label before)."""
+    from molstrata.probe.strategies import select_and_score
+
+    split = splits[job]
+    data = prepare(emb, split, index=index)
+    primary, results = select_and_score(
+        cells, data, split, encoder=encoder, model=model, selections=selections, params=params,
+        cv_folds=cv_folds, notes=data.notes, cache_dir=cache_dir)
+    return primary, results, list(data.notes)
+
+
+def _select_job(
+    job: tuple[str, int], *, done: Mapping[tuple[str, int], Mapping[int, LayerCell]],
+    cached: Mapping[tuple[str, int], Mapping[str, bytes]], **kw: Any,
+) -> tuple[Any, list[Any], list[str], dict[str, bytes]]:
+    """:func:`_select_one` on a worker: its cache folder is a temporary copy of the run's
+    (``cached``: file name -> bytes); returns what it chose plus the files it added."""
+    import tempfile
+
+    before = cached.get(job, {})
+    with tempfile.TemporaryDirectory(prefix="molstrata-select-") as tmp:
+        for name, blob in before.items():
+            (Path(tmp) / name).write_bytes(blob)
+        primary, results, job_notes = _select_one(job, cells=done[job], cache_dir=Path(tmp), **kw)
+        new = {p.name: p.read_bytes() for p in _selection_files(Path(tmp))
+               if p.read_bytes() != before.get(p.name)}
+    return primary, results, job_notes, new
 
 
 def _layer_view(emb: Any, layers: Sequence[int]) -> Any:
