@@ -122,3 +122,35 @@ def test_sigterm_stops_cleanly_and_resumes(small_corpus_dir, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stopped_by"] == "signal" and 1 <= summary["step"] < 100000
     assert (out / "checkpoint" / "trainer_state.pt").is_file() and (out / "model" / "model.safetensors").is_file()
+
+
+def test_init_from_warm_starts_from_an_exported_model(small_corpus_dir, data_dir, tmp_path):
+    """``init_from``: the second stage starts from the first stage's exported weights and
+    tokenizer (not a fresh init), and a mismatched architecture is refused by name."""
+    from safetensors.torch import load_file
+    from transformers import RobertaForMaskedLM
+
+    first = tmp_path / "stage1"
+    train_smiles_mlm([small_corpus_dir], first, _cfg(steps=3), data_dir=data_dir, n_valid=8,
+                     progress=False)
+    start = RobertaForMaskedLM.from_pretrained(str(first / "model")).state_dict()
+    # zero steps of real change: lr so small that the weights stay within float noise
+    second = tmp_path / "stage2"
+    train_smiles_mlm([small_corpus_dir], second, _cfg(steps=1, lr=1e-12, init_from=str(first / "model")),
+                     data_dir=data_dir, n_valid=8, progress=False)
+    got = load_file(str(second / "checkpoint" / "model.safetensors"))
+    fresh = tmp_path / "fresh"
+    train_smiles_mlm([small_corpus_dir], fresh, _cfg(steps=1, lr=1e-12), data_dir=data_dir,
+                     n_valid=8, progress=False)
+    scratch = load_file(str(fresh / "checkpoint" / "model.safetensors"))
+    key = "roberta.encoder.layer.0.attention.self.query.weight"
+    assert torch.allclose(got[key], start[key], atol=1e-6)
+    assert not torch.allclose(scratch[key], start[key], atol=1e-3)
+    assert (second / "tokenizer" / "tokenizer.json").read_text() == (
+        first / "model" / "tokenizer.json").read_text()
+    with pytest.raises(ConfigError, match="architecture differs.*num_hidden_layers"):
+        train_smiles_mlm([small_corpus_dir], tmp_path / "bad", _cfg(steps=1, num_layers=3,
+                         init_from=str(first / "model")), data_dir=data_dir, n_valid=8, progress=False)
+    with pytest.raises(ConfigError, match="not an exported MLM folder"):
+        train_smiles_mlm([small_corpus_dir], tmp_path / "bad2", _cfg(steps=1,
+                         init_from=str(tmp_path / "nowhere")), data_dir=data_dir, n_valid=8, progress=False)

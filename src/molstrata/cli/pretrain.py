@@ -76,6 +76,11 @@ def smiles_command(
     threads: int = _THREADS,
     data_dir: Path = _DATA_DIR,
     resume: bool = _RESUME,
+    init_from: Path = typer.Option(
+        None, "--init-from",
+        help="Warm start from an exported MLM folder (e.g. the shipped molstrata-smiles): its "
+             "tokenizer and weights, a fresh optimizer and schedule (a new pretraining stage).",
+    ),
 ) -> None:
     """Masked-language-model pretraining of a RoBERTa SMILES encoder (regex tokenizer)."""
     from molstrata.pretrain.smiles_mlm import SmilesMLMConfig, train_smiles_mlm
@@ -84,7 +89,7 @@ def smiles_command(
         steps=steps, batch_size=batch_size, lr=lr, num_layers=layers, hidden_size=hidden,
         num_heads=heads, intermediate_size=intermediate, max_length=max_length,
         max_minutes=max_minutes, checkpoint_minutes=checkpoint_minutes, eval_every=eval_every,
-        seed=seed, threads=threads,
+        seed=seed, threads=threads, init_from=str(init_from) if init_from else None,
     )
     _run(train_smiles_mlm, corpus, out, cfg, data_dir, resume)
 

@@ -12,6 +12,8 @@ Recipe
 * a checkpoint (model, optimizer, scheduler, RNG states, step, elapsed time) every few
   minutes and at the end, written atomically; ``resume=True`` continues from it and gives
   the same result as an uninterrupted run (batches and masks depend only on seed and step);
+* ``init_from``: warm start from an exported MLM folder (its tokenizer and weights; fresh
+  optimizer and schedule), to continue a shipped model's pretraining in a new stage;
 * ``log.jsonl``: train loss/accuracy every ``log_every`` steps and held-out loss and
   masked-token accuracy every ``eval_every`` steps.
 
@@ -70,13 +72,14 @@ class SmilesMLMConfig:
     checkpoint_minutes: float = 5.0
     max_minutes: float | None = None
     threads: int = 2
+    init_from: str | None = None
     extra: dict = field(default_factory=dict)
 
     def model_keys(self) -> dict:
         """The fields that define the model and the data stream (must match on resume)."""
         keep = ("steps", "batch_size", "lr", "weight_decay", "warmup_frac", "num_layers",
                 "hidden_size", "num_heads", "intermediate_size", "max_length", "mask_prob",
-                "random_smiles_prob", "dropout", "seed")
+                "random_smiles_prob", "dropout", "seed", "init_from")
         return {k: getattr(self, k) for k in keep}
 
 
@@ -187,6 +190,30 @@ def build_model(cfg: SmilesMLMConfig, tokenizer: Any) -> Any:
     return RobertaForMaskedLM(config)
 
 
+def load_init_model(cfg: SmilesMLMConfig) -> tuple[Any, Any]:
+    """(tokenizer, ``RobertaForMaskedLM``) of the exported folder ``cfg.init_from`` (warm start).
+
+    Raises ``ConfigError`` when the folder is missing or its architecture differs from ``cfg``.
+    """
+    from transformers import AutoTokenizer, RobertaForMaskedLM
+
+    from molstrata.core.errors import ConfigError
+
+    folder = Path(str(cfg.init_from))
+    if not (folder / "config.json").is_file():
+        raise ConfigError(f"--init-from {folder}: not an exported MLM folder (no config.json)")
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = RobertaForMaskedLM.from_pretrained(str(folder))
+    c = model.config
+    want = {"num_hidden_layers": cfg.num_layers, "hidden_size": cfg.hidden_size,
+            "num_attention_heads": cfg.num_heads, "intermediate_size": cfg.intermediate_size}
+    diff = {k: (getattr(c, k), v) for k, v in want.items() if getattr(c, k) != v}
+    if diff:
+        raise ConfigError(f"--init-from {folder}: architecture differs from the flags "
+                          f"(saved, given): {diff}")
+    return tokenizer, model
+
+
 def masked_metrics(logits: Any, labels: Any) -> tuple[float, float, int]:
     """(summed cross-entropy, number correct, number of masked tokens)."""
     import torch.nn.functional as F
@@ -269,7 +296,11 @@ def train_smiles_mlm(
     out = open_run(out, cfg, resume)
     train, valid, corpus_info = prepare_corpus(corpus, out, data_dir, n_valid, cfg.seed)
     tok_dir = out / "tokenizer"
-    if resume and tok_dir.is_dir():
+    init_model = None
+    if cfg.init_from:
+        tokenizer, init_model = load_init_model(cfg)
+        tokenizer.save_pretrained(str(tok_dir))
+    elif resume and tok_dir.is_dir():
         tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
     else:
         tokenizer = build_smiles_tokenizer(train, model_max_length=cfg.max_length)
@@ -278,7 +309,8 @@ def train_smiles_mlm(
     valid_eval = valid[: cfg.n_eval]
     by_length = np.argsort([len(s) for s in train], kind="stable")
 
-    model = build_model(cfg, tokenizer)
+    model = init_model if init_model is not None else build_model(cfg, tokenizer)
+    model.train()
     decay, no_decay = [], []
     for n, p in model.named_parameters():
         (no_decay if p.ndim < 2 or "LayerNorm" in n else decay).append(p)
