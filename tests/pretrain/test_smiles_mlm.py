@@ -148,6 +148,20 @@ def test_init_from_warm_starts_from_an_exported_model(small_corpus_dir, data_dir
     assert not torch.allclose(scratch[key], start[key], atol=1e-3)
     assert (second / "tokenizer" / "tokenizer.json").read_text() == (
         first / "model" / "tokenizer.json").read_text()
+    # the exported card of stage 2 tells both stages and how to reproduce them in order
+    from molstrata.pretrain.export import export_smiles
+
+    export_smiles(first, tmp_path / "ship1", name="tiny")
+    third = tmp_path / "stage2b"
+    train_smiles_mlm([small_corpus_dir], third, _cfg(steps=2, init_from=str(tmp_path / "ship1")),
+                     data_dir=data_dir, n_valid=8, progress=False)
+    facts = export_smiles(third, tmp_path / "ship2", name="tiny")
+    card = (tmp_path / "ship2" / "MODEL_CARD.md").read_text()
+    assert [p["step"] for p in facts["previous_stages"]] == [3]
+    assert "warm start: stage 1 | 3 steps" in card and "all stages | 5 steps" in card
+    assert "--out RUN1 --steps 3" in card and "--out RUN2 --steps 2" in card
+    assert "--init-from RUN1/model" in card
+    assert (tmp_path / "ship2" / "curves_stage1.png").is_file()
     with pytest.raises(ConfigError, match="architecture differs.*num_hidden_layers"):
         train_smiles_mlm([small_corpus_dir], tmp_path / "bad", _cfg(steps=1, num_layers=3,
                          init_from=str(first / "model")), data_dir=data_dir, n_valid=8, progress=False)

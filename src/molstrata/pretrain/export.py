@@ -112,11 +112,28 @@ def _card_text(kind: str, name: str, facts: dict, objective: str) -> str:
         f"| batch size | {cfg['batch_size']} molecules |",
         f"| wall time | {facts['elapsed_s'] / 60:.0f} min on 1 shared CPU thread |",
     ]
+    for i, prev in enumerate(facts.get("previous_stages", ()), start=1):
+        lines.append(
+            f"| warm start: stage {i} | {prev['step']} steps of {prev['config']['batch_size']} "
+            f"molecules, {prev['elapsed_s'] / 60:.0f} min, final valid loss "
+            f"{prev.get('valid_loss', float('nan')):.4f}, acc {prev.get('valid_acc', float('nan')):.4f} "
+            f"(held-out set of {prev['config'].get('n_eval', '?')} molecules) |")
+    if facts.get("previous_stages"):
+        total = facts["step"] + sum(p["step"] for p in facts["previous_stages"])
+        wall = facts["elapsed_s"] + sum(p["elapsed_s"] for p in facts["previous_stages"])
+        lines.append(f"| all stages | {total} steps, {wall / 60:.0f} min |")
     for k in ("valid_loss", "valid_acc", "valid_r2_mean", "train_loss", "train_acc"):
         if k in facts:
             lines.append(f"| final {k.replace('_', ' ')} | {facts[k]:.4f} |")
-    lines += ["", "![pretraining curves](curves.png)", "", "## Reproduce", "",
-              "```", REPRODUCE[kind].format(**cfg), "```", "",
+    commands = [REPRODUCE[kind].format(**p["config"]) for p in facts.get("previous_stages", ())]
+    commands.append(REPRODUCE[kind].format(**cfg) + (" --init-from STAGE_MODEL" if cfg.get("init_from") else ""))
+    curves = "![pretraining curves](curves.png)"
+    if facts.get("previous_stages"):
+        curves = ("Stage 1: ![stage-1 curves](curves_stage1.png)\n\nThis stage (warm start): "
+                  + curves)
+        commands = [c.replace("--out RUN", f"--out RUN{i + 1}") for i, c in enumerate(commands)]
+        commands[-1] = commands[-1].replace("STAGE_MODEL", f"RUN{len(commands) - 1}/model")
+    lines += ["", curves, "", "## Reproduce", "", "```", *commands, "```", "",
               "Architecture and hyper-parameters: see `training.json` (`config`).", ""]
     if facts["stopped_by"] != "steps":
         lines += ["## Caveat", "",
@@ -136,6 +153,12 @@ def export_smiles(run: str | Path, dest: str | Path, name: str = "molstrata-smil
     run, dest = Path(run), Path(dest)
     facts = run_facts(run)
     cfg = SmilesMLMConfig(**facts["config"])
+    stage1_curves = None
+    if cfg.init_from:  # a warm-started stage: keep the earlier stages' facts and curves
+        init = Path(cfg.init_from)
+        prev = json.loads((init / "training.json").read_text()) if (init / "training.json").is_file() else {}
+        facts["previous_stages"] = [*prev.pop("previous_stages", []), prev] if prev else []
+        stage1_curves = (init / "curves.png").read_bytes() if (init / "curves.png").is_file() else None
     tok = AutoTokenizer.from_pretrained(str(run / "tokenizer"))
     model = build_model(cfg, tok)
     model.load_state_dict(load_file(str(run / "checkpoint" / "model.safetensors")))
@@ -143,6 +166,8 @@ def export_smiles(run: str | Path, dest: str | Path, name: str = "molstrata-smil
         shutil.rmtree(dest)
     export_model(model.eval(), tok, dest, meta=facts)
     plot_curves(run, dest / "curves.png", f"{name}: masked-language-model pretraining")
+    if stage1_curves is not None:
+        (dest / "curves_stage1.png").write_bytes(stage1_curves)
     (dest / "MODEL_CARD.md").write_text(_card_text(
         "smiles", name, facts,
         "masked-language modelling (15 % of tokens, 80/10/10) on randomised SMILES, "
