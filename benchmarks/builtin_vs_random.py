@@ -26,16 +26,23 @@ import pandas as pd
 
 
 def compare(model_name: str, tasks: list[str], *, seed: int, init_seed: int, data_dir: str | None,
-            device: str | None) -> pd.DataFrame:
-    """One row per task: metric, pretrained layer L, pretrained and random test scores at L."""
+            device: str | None, folder: str | None = None) -> pd.DataFrame:
+    """One row per task: metric, pretrained layer L, pretrained and random test scores at L.
+    ``folder``: candidate weights of the SMILES model (an exported MLM folder), checked under
+    the built-in's name before they replace the shipped ones."""
     from molstrata.data import load_task
     from molstrata.embeddings import embed_cached
     from molstrata.encoders import load_encoder
+    from molstrata.encoders.hf import load_hf
     from molstrata.probe import probe
     from molstrata.probe.scoring import greater_is_better
 
-    pre = load_encoder(model_name, device=device)
-    rnd = load_encoder(model_name, device=device, random_init=True, seed=init_seed)
+    if folder:
+        pre = load_hf(folder, name=model_name, device=device)
+        rnd = load_hf(folder, name=model_name, device=device, random_init=True, seed=init_seed)
+    else:
+        pre = load_encoder(model_name, device=device)
+        rnd = load_encoder(model_name, device=device, random_init=True, seed=init_seed)
     rows = []
     for task in tasks:
         t0 = time.monotonic()
@@ -67,12 +74,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--init-seed", type=int, default=0, help="seed of the random_init twin")
     ap.add_argument("--data-dir", default=None, help="TDC data folder (default MOLSTRATA_DATA_DIR)")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--folder", default=None,
+                    help="candidate weights (exported MLM folder) for the one SMILES model in --models")
     ap.add_argument("--out", default="benchmarks/results/builtin_vs_random.csv")
     args = ap.parse_args(argv)
 
     tasks = list_tasks("admet") if args.tasks == "all" else [t.strip() for t in args.tasks.split(",")]
     frames = [compare(m.strip(), tasks, seed=args.seed, init_seed=args.init_seed,
-                      data_dir=args.data_dir, device=args.device) for m in args.models.split(",")]
+                      data_dir=args.data_dir, device=args.device, folder=args.folder)
+              for m in args.models.split(",")]
     table = pd.concat(frames, ignore_index=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -169,6 +169,9 @@ def test_identity_changes_with_weights_tokenizer_length_and_truncation(tiny_robe
     # other weights, same folder layout
     other = tmp_path / "other"
     shutil.copytree(tiny_roberta_dir, other)
+    # the same model read from another folder is the same model (the cache key must match)
+    moved = load_hf(str(other), device="cpu", name=str(tiny_roberta_dir)).identity()
+    assert moved == base
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(other)

@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -255,7 +256,9 @@ class HFEncoder(Encoder):
                 "model_class": type(self.model).__name__,
                 "weights_sha256": state_dict_sha256(self.model),
                 "tokenizer_sha256": tokenizer_sha256(self.tokenizer),
-                "config_sha256": _sha256_json(self.model.config.to_dict()),
+                # the folder a model was read from is not part of what it computes
+                "config_sha256": _sha256_json({k: v for k, v in self.model.config.to_dict().items()
+                                               if k != "_name_or_path"}),
                 "num_layers": self.num_layers,
                 "full_num_layers": self.full_num_layers,
                 "max_length": self.max_length,
@@ -444,7 +447,9 @@ def load_hf(
     elif int(max_length) > limit:
         raise ConfigError(f"max_length={max_length} exceeds what {name_or_path!r} allows ({limit} tokens)")
     facts: dict[str, Any] = {
-        "source": str(name_or_path),
+        # a hub id names the model; a local folder's place does not (its weights, tokenizer
+        # and config hashes do), so a moved or installed-elsewhere folder keeps its identity
+        "source": "local folder" if Path(str(name_or_path)).is_dir() else str(name_or_path),
         "revision": revision or getattr(config, "_commit_hash", None),
         "random_init": bool(random_init),
     }
