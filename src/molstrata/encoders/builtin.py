@@ -61,11 +61,15 @@ def _trained_on(facts: dict[str, Any]) -> str:
     c = facts.get("corpus") or {}
     if not c:
         return "ChEMBL 30/31 SMILES minus every TDC ADMET test molecule (not trained yet)"
+    stages = [*facts.get("previous_stages", []), facts]
+    steps = " + ".join(f"{s.get('step', '?')} x {s.get('config', {}).get('batch_size', '?')}" for s in stages)
+    minutes = round(sum(float(s.get("elapsed_s", 0)) for s in stages) / 60)
     return (
         f"{c.get('n_train', '?')} ChEMBL 30/31 canonical SMILES after removing "
         f"{c.get('n_removed_tdc_test', '?')} molecules of the 22 TDC ADMET test sets "
         f"(train sha256 {str(c.get('sha256_train', '?'))[:16]}...); "
-        f"{facts.get('step', '?')} steps, {round(float(facts.get('elapsed_s', 0)) / 60)} min CPU wall time"
+        f"{steps} steps x molecules ({len(stages)} stage{'s' if len(stages) > 1 else ''}), "
+        f"{minutes} min CPU wall time"
     )
 
 

@@ -16,12 +16,12 @@ from molstrata.core.errors import ConfigError, DataNotFoundError
 
 REPRODUCE = {
     "smiles": ("molstrata pretrain smiles --corpus <unlabeled_smiles files> --data-dir <TDC data> "
-               "--out RUN --steps {steps} --batch-size {batch_size} --layers {num_layers} "
+               "--out RUN --steps {steps} --batch-size {batch_size} --lr {lr} --layers {num_layers} "
                "--hidden {hidden_size} --heads {num_heads} --intermediate {intermediate_size} "
                "--max-length {max_length} --eval-every {eval_every} --seed {seed} --threads 1 "
                "[--max-minutes M] [--resume]"),
     "graph": ("molstrata pretrain graph --corpus <unlabeled_smiles files> --data-dir <TDC data> "
-              "--out RUN --steps {steps} --batch-size {batch_size} --layers {num_layers} "
+              "--out RUN --steps {steps} --batch-size {batch_size} --lr {lr} --layers {num_layers} "
               "--hidden {hidden} --eval-every {eval_every} --seed {seed} --threads 1 "
               "[--max-minutes M] [--resume]"),
 }
@@ -122,6 +122,8 @@ def _card_text(kind: str, name: str, facts: dict, objective: str) -> str:
         total = facts["step"] + sum(p["step"] for p in facts["previous_stages"])
         wall = facts["elapsed_s"] + sum(p["elapsed_s"] for p in facts["previous_stages"])
         lines.append(f"| all stages | {total} steps, {wall / 60:.0f} min |")
+    if "n_eval" in cfg:
+        lines.append(f"| held-out evaluation | {cfg['n_eval']} molecules of the held-out split |")
     for k in ("valid_loss", "valid_acc", "valid_r2_mean", "train_loss", "train_acc"):
         if k in facts:
             lines.append(f"| final {k.replace('_', ' ')} | {facts[k]:.4f} |")
