@@ -166,7 +166,8 @@ def _figures(out: Path, task: str, metric: str, num_layers: int, results, frozen
     r = pearson(both["frozen"].to_numpy(), both["finetuned"].to_numpy())
     ax.set_xlabel(f"frozen probe test {metric}")
     ax.set_ylabel(f"finetuned test {metric}")
-    ax.set_title(f"{task}: frozen vs finetuned per layer (r = {r:.2f}, n = {len(both)})")
+    ax.set_title(f"{task}: frozen vs finetuned per layer\n(Pearson r = {r:.2f}, n = {len(both)} depths)",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(fig_dir / "frozen_vs_finetuned.png", dpi=120)
     plt.close(fig)
