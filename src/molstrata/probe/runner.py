@@ -402,9 +402,8 @@ def _select_job(
         for name, blob in before.items():
             (Path(tmp) / name).write_bytes(blob)
         primary, results, job_notes = _select_one(job, cells=done[job], cache_dir=Path(tmp), **kw)
-        new = {p.name: p.read_bytes() for p in _selection_files(Path(tmp))
-               if p.read_bytes() != before.get(p.name)}
-    return primary, results, job_notes, new
+        after = {p.name: p.read_bytes() for p in _selection_files(Path(tmp))}
+    return primary, results, job_notes, {n: b for n, b in after.items() if b != before.get(n)}
 
 
 def _layer_view(emb: Any, layers: Sequence[int]) -> Any:
