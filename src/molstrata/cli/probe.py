@@ -27,7 +27,7 @@ def probe_command(
     from rich.console import Console
 
     from molstrata.probe import sweep
-    from molstrata.probe.selection import DEFAULT_SELECTION, parse_selection, primary_selection
+    from molstrata.probe.selection import DEFAULT_SELECTION
     from molstrata.scale import from_cli
 
     console = Console(stderr=True)
@@ -45,10 +45,10 @@ def probe_command(
     from molstrata.probe.outputs import summary_frame
 
     summary = summary_frame(run.scores)
+    chosen_by = run.scores[0].strategy if run.scores else "valid"  # the strategy that filled summary.csv
     for enc, g in summary.groupby("encoder", sort=False):
         console.print(
-            f"{enc}: mean Δ% of the {primary_selection(parse_selection(strategy or DEFAULT_SELECTION))} "
-            f"choice (no test labels) over the final layer "
+            f"{enc}: mean Δ% of the {chosen_by} choice (no test labels) over the final layer "
             f"{g['delta_pct'].mean():+.2f}% over {len(g)} task(s) "
             f"(oracle, picked on test: {g['oracle_delta_pct'].mean():+.2f}%)"
         )

@@ -57,11 +57,17 @@ def _training_facts(name: str) -> dict[str, Any]:
     return {}
 
 
+def pretraining_stages(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The facts of every pretraining stage, oldest first: the warm starts recorded in
+    ``previous_stages``, then the run itself (each with ``step``, ``elapsed_s``, ``config``)."""
+    return [*facts.get("previous_stages", []), facts]
+
+
 def _trained_on(facts: dict[str, Any]) -> str:
     c = facts.get("corpus") or {}
     if not c:
         return "ChEMBL 30/31 SMILES minus every TDC ADMET test molecule (not trained yet)"
-    stages = [*facts.get("previous_stages", []), facts]
+    stages = pretraining_stages(facts)
     steps = " + ".join(f"{s.get('step', '?')} x {s.get('config', {}).get('batch_size', '?')}" for s in stages)
     minutes = round(sum(float(s.get("elapsed_s", 0)) for s in stages) / 60)
     return (

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from molstrata.core.errors import ConfigError, DataNotFoundError
+from molstrata.encoders.builtin import pretraining_stages
 
 REPRODUCE = {
     "smiles": ("molstrata pretrain smiles --corpus <unlabeled_smiles files> --data-dir <TDC data> "
@@ -118,23 +119,24 @@ def _card_text(kind: str, name: str, facts: dict, objective: str) -> str:
             f"molecules, {prev['elapsed_s'] / 60:.0f} min, final valid loss "
             f"{prev.get('valid_loss', float('nan')):.4f}, acc {prev.get('valid_acc', float('nan')):.4f} "
             f"(held-out set of {prev['config'].get('n_eval', '?')} molecules) |")
-    if facts.get("previous_stages"):
-        total = facts["step"] + sum(p["step"] for p in facts["previous_stages"])
-        wall = facts["elapsed_s"] + sum(p["elapsed_s"] for p in facts["previous_stages"])
+    stages = pretraining_stages(facts)
+    if len(stages) > 1:
+        total = sum(st["step"] for st in stages)
+        wall = sum(st["elapsed_s"] for st in stages)
         lines.append(f"| all stages | {total} steps, {wall / 60:.0f} min |")
     if "n_eval" in cfg:
         lines.append(f"| held-out evaluation | {cfg['n_eval']} molecules of the held-out split |")
     for k in ("valid_loss", "valid_acc", "valid_r2_mean", "train_loss", "train_acc"):
         if k in facts:
             lines.append(f"| final {k.replace('_', ' ')} | {facts[k]:.4f} |")
-    commands = [REPRODUCE[kind].format(**p["config"]) for p in facts.get("previous_stages", ())]
-    commands.append(REPRODUCE[kind].format(**cfg) + (" --init-from STAGE_MODEL" if cfg.get("init_from") else ""))
+    # one command per stage, in order; stage i+1 starts from stage i's exported model
+    commands = [REPRODUCE[kind].format(**st["config"]) for st in stages]
     curves = "![pretraining curves](curves.png)"
-    if facts.get("previous_stages"):
-        curves = ("Stage 1: ![stage-1 curves](curves_stage1.png)\n\nThis stage (warm start): "
-                  + curves)
-        commands = [c.replace("--out RUN", f"--out RUN{i + 1}") for i, c in enumerate(commands)]
-        commands[-1] = commands[-1].replace("STAGE_MODEL", f"RUN{len(commands) - 1}/model")
+    if len(stages) > 1:  # curves_stage<i>.png: the earlier stages' plots, carried by export_smiles
+        commands = [c.replace("--out RUN", f"--out RUN{i + 1}") + (f" --init-from RUN{i}/model" if i else "")
+                    for i, c in enumerate(commands)]
+        curves = "".join(f"Stage {i}: ![stage-{i} curves](curves_stage{i}.png)\n\n"
+                         for i in range(1, len(stages))) + "This stage (warm start): " + curves
     lines += ["", curves, "", "## Reproduce", "", "```", *commands, "```", "",
               "Architecture and hyper-parameters: see `training.json` (`config`).", ""]
     if facts["stopped_by"] != "steps":
@@ -155,12 +157,15 @@ def export_smiles(run: str | Path, dest: str | Path, name: str = "molstrata-smil
     run, dest = Path(run), Path(dest)
     facts = run_facts(run)
     cfg = SmilesMLMConfig(**facts["config"])
-    stage1_curves = None
+    stage_curves: dict[str, bytes] = {}
     if cfg.init_from:  # a warm-started stage: keep the earlier stages' facts and curves
         init = Path(cfg.init_from)
         prev = json.loads((init / "training.json").read_text()) if (init / "training.json").is_file() else {}
         facts["previous_stages"] = [*prev.pop("previous_stages", []), prev] if prev else []
-        stage1_curves = (init / "curves.png").read_bytes() if (init / "curves.png").is_file() else None
+        for old in init.glob("curves_stage*.png"):
+            stage_curves[old.name] = old.read_bytes()
+        if (init / "curves.png").is_file():  # the init model's own stage is the last earlier one
+            stage_curves[f"curves_stage{len(facts['previous_stages'])}.png"] = (init / "curves.png").read_bytes()
     tok = AutoTokenizer.from_pretrained(str(run / "tokenizer"))
     model = build_model(cfg, tok)
     model.load_state_dict(load_file(str(run / "checkpoint" / "model.safetensors")))
@@ -168,8 +173,8 @@ def export_smiles(run: str | Path, dest: str | Path, name: str = "molstrata-smil
         shutil.rmtree(dest)
     export_model(model.eval(), tok, dest, meta=facts)
     plot_curves(run, dest / "curves.png", f"{name}: masked-language-model pretraining")
-    if stage1_curves is not None:
-        (dest / "curves_stage1.png").write_bytes(stage1_curves)
+    for fname, png in stage_curves.items():
+        (dest / fname).write_bytes(png)
     (dest / "MODEL_CARD.md").write_text(_card_text(
         "smiles", name, facts,
         "masked-language modelling (15 % of tokens, 80/10/10) on randomised SMILES, "

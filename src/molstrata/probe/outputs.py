@@ -45,11 +45,19 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "encoder"
 
 
-def _atomic_text(path: Path, text: str) -> None:
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place (never half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    if isinstance(data, str):
+        tmp.write_text(data)
+    else:
+        tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    atomic_write(path, text)
 
 
 def _atomic_csv(path: Path, frame: pd.DataFrame) -> None:

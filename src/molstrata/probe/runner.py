@@ -21,7 +21,7 @@ import numpy as np
 
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.probe._probe import PROBES, LayerCell, LayerScores, assemble, fit_layers, prepare
-from molstrata.probe.outputs import slug, write_tables
+from molstrata.probe.outputs import atomic_write, slug, write_tables
 from molstrata.probe.selection import (
     CV_SELECTIONS,
     DEFAULT_SELECTION,
@@ -127,10 +127,7 @@ def _check_settings(out: Path, settings: Mapping[str, Any]) -> None:
                 "or delete that folder"
             )
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("settings.json.tmp")
-    tmp.write_text(json.dumps(dict(settings), sort_keys=True, indent=2))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(dict(settings), sort_keys=True, indent=2))
 
 
 # ------------------------------------------------------------------------------- sweep
@@ -351,10 +348,7 @@ def _select_jobs(
 
     def store(i: int, result: tuple) -> None:  # on this process: write the new cache files
         for name, blob in result[3].items():
-            folders[i].mkdir(parents=True, exist_ok=True)
-            tmp = folders[i] / f".{name}.tmp"
-            tmp.write_bytes(blob)
-            os.replace(tmp, folders[i] / name)
+            atomic_write(folders[i] / name, blob)
 
     got = executor.map(_select_job, list(jobs), shared={
         "emb": emb, "index": index, "splits": splits, "done": dict(done), "cached": cached, **common,
@@ -366,11 +360,11 @@ _CELL_FILE = re.compile(r"layer\d+\.npz")
 
 
 def _selection_files(folder: Path) -> list[Path]:
-    """The strategies' cache files in a (task, seed) cell folder (not the layer cells)."""
+    """The strategies' cache files (``*.npz``) in a (task, seed) cell folder: not the layer
+    cells, not a temporary file left by a killed write."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and not _CELL_FILE.fullmatch(p.name))
+    return sorted(p for p in folder.glob("*.npz") if p.is_file() and not _CELL_FILE.fullmatch(p.name))
 
 
 def _select_one(
@@ -456,10 +450,7 @@ def _check_identity(out: Path, enc: Any) -> None:
                 "settings); use another --out or delete that folder"
             )
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("identity.json.tmp")
-    tmp.write_text(ident)
-    os.replace(tmp, path)
+    atomic_write(path, ident)
 
 
 def _console():
