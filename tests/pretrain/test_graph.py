@@ -65,3 +65,54 @@ def test_graph_smoke_and_exact_resume(small_corpus_dir, data_dir, tmp_path):
         b = load_file(str(part / "checkpoint" / name))
         for k in a:
             assert torch.equal(a[k], b[k]), (name, k)
+
+
+def test_every_layer_supervision_trains_one_linear_head_per_layer(small_corpus_dir, data_dir, tmp_path):
+    from torch import nn
+
+    from molstrata.pretrain.graph import DescriptorHead, _loss, _predict
+
+    head = DescriptorHead.build(32, 7, "every-layer", num_layers=3)
+    assert isinstance(head, nn.ModuleList) and len(head) == 3
+    assert all(isinstance(h, nn.Linear) for h in head)
+    # the objective is the mean of the per-layer MSEs, not their sum or the last one
+    y = torch.zeros(4, 2)
+    preds = [torch.ones(4, 2), 3 * torch.ones(4, 2)]
+    assert float(_loss(preds, y)) == (1.0 + 9.0) / 2
+
+    from molstrata.encoders.gin import GINE
+    from molstrata.encoders.graph_features import batch_graphs
+
+    model = GINE(hidden=32, num_layers=3)
+    out = _predict(model, head, batch_graphs(["CCO", "c1ccccc1", "CC(=O)O"]))
+    assert [tuple(p.shape) for p in out] == [(3, 7)] * 3
+    last = _predict(model, DescriptorHead.build(32, 7, "last"), batch_graphs(["CCO"]))
+    assert len(last) == 1
+
+    runs = {}
+    for mode in ("every-layer", "last"):
+        runs[mode] = train_graph([small_corpus_dir], tmp_path / mode, _cfg(steps=2, supervise=mode),
+                                 data_dir=data_dir, n_valid=6, progress=False)
+        assert runs[mode]["supervise"] == mode and np.isfinite(runs[mode]["valid_r2_min_layer"])
+    # every-layer: the worst layer's R² is at most the last layer's; last: they are the same number
+    assert runs["every-layer"]["valid_r2_min_layer"] <= runs["every-layer"]["valid_r2_mean"]
+    assert runs["last"]["valid_r2_min_layer"] == runs["last"]["valid_r2_mean"]
+
+
+def test_unknown_supervise_is_a_config_error():
+    import pytest
+
+    from molstrata.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="supervise='middle'"):
+        _cfg(supervise="middle")
+
+
+def test_script_entry_point_parses_string_options(small_corpus_dir, data_dir, tmp_path, capsys):
+    from molstrata.pretrain.graph import main
+
+    main(["--corpus", str(small_corpus_dir), "--out", str(tmp_path / "r"), "--data-dir", str(data_dir),
+          "--steps", "1", "--batch-size", "4", "--num-layers", "1", "--hidden", "16",
+          "--stats-molecules", "10", "--n-eval", "4", "--supervise", "last"])
+    cfg = json.loads((tmp_path / "r" / "run_config.json").read_text())["config"]
+    assert cfg["supervise"] == "last" and cfg["num_layers"] == 1

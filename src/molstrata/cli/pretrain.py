@@ -113,6 +113,11 @@ def graph_command(
     threads: int = _THREADS,
     data_dir: Path = _DATA_DIR,
     resume: bool = _RESUME,
+    supervise: str = typer.Option(
+        "every-layer", "--supervise",
+        help="Where the descriptor heads read: 'every-layer' (a linear head on each message-passing "
+             "layer, the shipped recipe) or 'last' (an MLP on the last layer only).",
+    ),
 ) -> None:
     """Label-free GINE pretraining by regression of standardised RDKit descriptors."""
     from molstrata.pretrain.graph import GraphPretrainConfig, train_graph
@@ -120,7 +125,7 @@ def graph_command(
     cfg = GraphPretrainConfig(
         steps=steps, batch_size=batch_size, lr=lr, num_layers=layers, hidden=hidden,
         stats_molecules=stats_molecules, max_minutes=max_minutes, checkpoint_minutes=checkpoint_minutes,
-        eval_every=eval_every, seed=seed, threads=threads,
+        eval_every=eval_every, seed=seed, threads=threads, supervise=supervise,
     )
     _run(train_graph, corpus, out, cfg, data_dir, resume)
 

@@ -192,11 +192,13 @@ def graph_card(**_: Any) -> EncoderCard:
     facts = cfg.get("pretraining", {})
     n_layers = int(cfg.get("num_layers", 5))
     hidden = int(cfg.get("hidden", 256))
+    where = ("every message-passing layer's" if facts.get("config", {}).get("supervise") == "every-layer"
+             else "the last layer's")
     desc = ("GINE (GIN with edge features, torch_geometric) pretrained label-free by regressing "
-            "~120 standardised RDKit 2D descriptors from mean-pooled node states.")
+            f"~120 standardised RDKit 2D descriptors from {where} mean-pooled node states.")
     if facts:
         desc += (f" Held-out descriptor MSE {facts['valid_loss']:.3f} (standardised units), "
-                 f"mean R² {facts['valid_r2_mean']:.3f} after {facts['step']} steps.")
+                 f"mean R² {facts['valid_r2_mean']:.3f} (last layer) after {facts['step']} steps.")
     return _builtin_card(
         GRAPH_NAME, "graph", facts, kind="graph", n_layers=n_layers, hidden=hidden,
         description=desc, source="molstrata.encoders.gin + molstrata.pretrain.graph",

@@ -324,7 +324,7 @@ def script_main(config_cls: type, train: Callable[..., dict], description: str,
     for f in config_cls.__dataclass_fields__.values():
         if f.name == "extra":
             continue
-        typ = float if f.type in ("float", "float | None") else int
+        typ = {"float": float, "float | None": float, "str": str, "str | None": str}.get(str(f.type), int)
         ap.add_argument("--" + f.name.replace("_", "-"), type=typ, default=f.default)
     args = vars(ap.parse_args(argv))
     cfg = config_cls(**{k: args[k] for k in config_cls.__dataclass_fields__ if k in args})

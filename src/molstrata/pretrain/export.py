@@ -23,8 +23,8 @@ REPRODUCE = {
                "[--max-minutes M] [--resume]"),
     "graph": ("molstrata pretrain graph --corpus <unlabeled_smiles files> --data-dir <TDC data> "
               "--out RUN --steps {steps} --batch-size {batch_size} --lr {lr} --layers {num_layers} "
-              "--hidden {hidden} --eval-every {eval_every} --seed {seed} --threads 1 "
-              "[--max-minutes M] [--resume]"),
+              "--hidden {hidden} --eval-every {eval_every} --seed {seed} --supervise {supervise} "
+              "--threads 1 [--max-minutes M] [--resume]"),
 }
 
 
@@ -126,7 +126,7 @@ def _card_text(kind: str, name: str, facts: dict, objective: str) -> str:
         lines.append(f"| all stages | {total} steps, {wall / 60:.0f} min |")
     if "n_eval" in cfg:
         lines.append(f"| held-out evaluation | {cfg['n_eval']} molecules of the held-out split |")
-    for k in ("valid_loss", "valid_acc", "valid_r2_mean", "train_loss", "train_acc"):
+    for k in ("valid_loss", "valid_acc", "valid_r2_mean", "valid_r2_min_layer", "train_loss", "train_acc"):
         if k in facts:
             lines.append(f"| final {k.replace('_', ' ')} | {facts[k]:.4f} |")
     # one command per stage, in order; stage i+1 starts from stage i's exported model
@@ -182,6 +182,14 @@ def export_smiles(run: str | Path, dest: str | Path, name: str = "molstrata-smil
     return facts
 
 
+_SUPERVISE_TEXT = {
+    "every-layer": ("with one linear head on every message-passing layer (loss averaged over "
+                    "layers), so that every layer, as molstrata's linear probes read it, carries "
+                    "the descriptors."),
+    "last": "with an MLP head on the last layer only.",
+}
+
+
 def export_graph(run: str | Path, dest: str | Path, name: str = "molstrata-graph") -> dict:
     """Export a graph run's checkpoint to ``dest`` (safetensors + config + card); return the facts."""
     from safetensors.torch import load_file
@@ -194,6 +202,7 @@ def export_graph(run: str | Path, dest: str | Path, name: str = "molstrata-graph
     facts = run_facts(run)
     facts["objective"] = "rdkit-descriptor-regression"
     cfg = facts["config"]
+    cfg.setdefault("supervise", "last")  # runs from before the option existed
     model = GINE(hidden=cfg["hidden"], num_layers=cfg["num_layers"])
     model.load_state_dict(load_file(str(run / "checkpoint" / "model.safetensors")))
     if dest.exists():
@@ -202,9 +211,10 @@ def export_graph(run: str | Path, dest: str | Path, name: str = "molstrata-graph
     plot_curves(run, dest / "curves.png", f"{name}: RDKit-descriptor regression (MSE, standardised)")
     (dest / "MODEL_CARD.md").write_text(_card_text(
         "graph", name, facts,
-        "regression of ~120 standardised RDKit 2D descriptors from mean-pooled last-layer "
-        "node states (MSE), CheMeleon-style. Chosen because it needs no labels, is cheap on "
-        "CPU, and targets the physico-chemical quantities ADMET endpoints depend on."))
+        f"regression of ~120 standardised RDKit 2D descriptors from mean-pooled node states "
+        f"(MSE), CheMeleon-style, {_SUPERVISE_TEXT[cfg['supervise']]} Chosen because it needs no "
+        "labels, is cheap on CPU, and targets the physico-chemical quantities ADMET endpoints "
+        "depend on."))
     return facts
 
 

@@ -1,8 +1,16 @@
 """Label-free pretraining of the built-in GINE graph encoder by RDKit-descriptor regression.
 
 Objective: predict ~120 standardised RDKit 2D descriptors (:mod:`molstrata.pretrain.descriptors`)
-from the mean-pooled last-layer node states, with an MSE loss, as CheMeleon does with Mordred
-descriptors. Why this objective: it needs no labels, it is cheap on CPU (no negative sampling
+from mean-pooled node states, with an MSE loss, as CheMeleon does with Mordred descriptors.
+``supervise`` says from where:
+
+* ``"every-layer"`` (default): one linear head per message-passing layer (1..num_layers) on
+  that layer's mean-pooled states; the loss is the mean of the layers' MSEs. molstrata reads
+  and probes every layer with linear models, so every layer is asked to carry the
+  descriptors linearly (deep supervision), not only the last one.
+* ``"last"``: an MLP head on the last layer only (the first recipe of ``molstrata-graph``).
+
+Why this objective: it needs no labels, it is cheap on CPU (no negative sampling
 or substructure extraction as in context prediction), and the descriptors (logP, TPSA, charge
 and surface-area partitions, ring and atom counts...) are exactly the physico-chemical
 quantities that ADMET endpoints depend on, so the encoder's layers are pushed to encode them.
@@ -60,28 +68,55 @@ class GraphPretrainConfig:
     checkpoint_minutes: float = 5.0
     max_minutes: float | None = None
     threads: int = 1
+    supervise: str = "every-layer"
+
+    def __post_init__(self) -> None:
+        if self.supervise not in SUPERVISE:
+            raise ConfigError(f"supervise={self.supervise!r}: choose one of {', '.join(SUPERVISE)}")
 
     def model_keys(self) -> dict:
         keep = ("steps", "batch_size", "lr", "weight_decay", "warmup_frac", "num_layers",
-                "hidden", "dropout", "seed", "stats_molecules")
+                "hidden", "dropout", "seed", "stats_molecules", "supervise")
         return {k: getattr(self, k) for k in keep}
 
 
+#: where the descriptor heads read from (see the module docstring)
+SUPERVISE = ("every-layer", "last")
+
+
 class DescriptorHead:
-    """Factory for the regression head: mean-pooled last layer → MLP → n_descriptors."""
+    """Factory for the regression heads (see ``supervise`` in the module docstring).
+
+    ``every-layer``: a ``ModuleList`` of ``num_layers`` linear maps hidden → n_descriptors;
+    ``last``: one MLP hidden → hidden → n_descriptors.
+    """
 
     @staticmethod
-    def build(hidden: int, n_out: int) -> Any:
+    def build(hidden: int, n_out: int, supervise: str = "last", num_layers: int = 1) -> Any:
         from torch import nn
 
+        if supervise == "every-layer":
+            return nn.ModuleList(nn.Linear(hidden, n_out) for _ in range(num_layers))
         return nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
 
 
-def _pool_last(model: Any, batch: Any) -> Any:
+def _predict(model: Any, head: Any, batch: Any) -> list[Any]:
+    """Descriptor predictions, one (n_molecules, n_descriptors) tensor per supervised layer
+    (the last one last)."""
+    from torch import nn
     from torch_geometric.nn import global_mean_pool
 
     states = model(batch.x, batch.edge_index, batch.edge_attr)
-    return global_mean_pool(states[-1], batch.batch)
+    if isinstance(head, nn.ModuleList):  # every-layer: layers 1..num_layers
+        return [h(global_mean_pool(s, batch.batch)) for h, s in zip(head, states[1:], strict=True)]
+    return [head(global_mean_pool(states[-1], batch.batch))]
+
+
+def _loss(preds: list[Any], y: Any) -> Any:
+    """Mean over the supervised layers of the MSE in standardised units."""
+    import torch
+
+    return torch.stack([torch.nn.functional.mse_loss(p, y) for p in preds]).mean()
 
 
 def batch_indices(n: int, cfg: GraphPretrainConfig, step: int) -> np.ndarray:
@@ -99,25 +134,26 @@ def _targets(smiles: list[str], stats: dict, names: list[str]) -> Any:
 
 
 def evaluate(model: Any, head: Any, smiles: list[str], y: Any) -> dict:
-    """Held-out MSE (standardised units) and mean R² over descriptors."""
+    """Held-out loss (the training objective: MSE in standardised units, averaged over the
+    supervised layers), mean R² over descriptors at the last layer (``r2_mean``) and at the
+    worst supervised layer (``r2_min_layer``)."""
     import torch
 
     from molstrata.encoders.graph_features import batch_graphs
 
     model.eval()
     head.eval()
-    preds = []
+    chunks = []
     with torch.inference_mode():
         for start in range(0, len(smiles), 256):
-            preds.append(head(_pool_last(model, batch_graphs(smiles[start : start + 256]))))
+            chunks.append(_predict(model, head, batch_graphs(smiles[start : start + 256])))
     model.train()
     head.train()
-    p = torch.cat(preds)
-    mse = float(((p - y) ** 2).mean())
+    preds = [torch.cat(layer) for layer in zip(*chunks, strict=True)]
     var = y.var(dim=0, unbiased=False)
     keep = var > 1e-6
-    r2 = 1 - ((p - y) ** 2).mean(dim=0)[keep] / var[keep]
-    return {"loss": mse, "r2_mean": float(r2.mean())}
+    r2 = [float((1 - ((p - y) ** 2).mean(dim=0)[keep] / var[keep]).mean()) for p in preds]
+    return {"loss": float(_loss(preds, y)), "r2_mean": r2[-1], "r2_min_layer": min(r2)}
 
 
 def export_graph_model(model: Any, folder: str | Path, meta: dict) -> Path:
@@ -179,7 +215,7 @@ def train_graph(
 
     torch.manual_seed(cfg.seed)
     model = GINE(hidden=cfg.hidden, num_layers=cfg.num_layers, dropout=cfg.dropout)
-    head = DescriptorHead.build(cfg.hidden, len(names))
+    head = DescriptorHead.build(cfg.hidden, len(names), cfg.supervise, cfg.num_layers)
     modules = {"model": model, "head": head}  # checkpoint/model.safetensors, head.safetensors
     params = list(model.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -191,7 +227,7 @@ def train_graph(
     def train_step(step: int) -> tuple[Any, dict[str, float]]:
         smi = [train[i] for i in batch_indices(len(train), cfg, step)]
         y = _targets(smi, stats, names)
-        loss = torch.nn.functional.mse_loss(head(_pool_last(model, batch_graphs(smi))), y)
+        loss = _loss(_predict(model, head, batch_graphs(smi)), y)
         return loss, {"loss": float(loss.detach()), "n": 1}
 
     end = train_loop(
@@ -202,7 +238,9 @@ def train_graph(
         progress=progress,
     )
     summary = end.summary(cfg, corpus_info, valid_r2_mean=end.last_eval["r2_mean"],
-                          objective="rdkit-descriptor-regression", n_descriptors=len(names))
+                          valid_r2_min_layer=end.last_eval["r2_min_layer"],
+                          objective="rdkit-descriptor-regression", supervise=cfg.supervise,
+                          n_descriptors=len(names))
     export_graph_model(model.eval(), out / MODEL_DIR, {"pretraining": summary, "descriptor_names": names})
     write_summary(out, summary)
     return summary
