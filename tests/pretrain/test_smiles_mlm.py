@@ -162,6 +162,15 @@ def test_init_from_warm_starts_from_an_exported_model(small_corpus_dir, data_dir
     assert "--out RUN1 --steps 3" in card and "--out RUN2 --steps 2" in card
     assert "--init-from RUN1/model" in card
     assert (tmp_path / "ship2" / "curves_stage1.png").is_file()
+    # a run's own model/ folder carries the chain too, so it can seed the next stage directly
+    own = json.loads((third / "model" / "training.json").read_text())
+    assert [p["step"] for p in own["previous_stages"]] == [3] and own["step"] == 2
+    fourth = tmp_path / "stage3"
+    train_smiles_mlm([small_corpus_dir], fourth, _cfg(steps=1, init_from=str(third / "model")),
+                     data_dir=data_dir, n_valid=8, progress=False)
+    facts3 = export_smiles(fourth, tmp_path / "ship3", name="tiny")
+    assert [p["step"] for p in facts3["previous_stages"]] == [3, 2]
+    assert "--init-from RUN2/model" in (tmp_path / "ship3" / "MODEL_CARD.md").read_text()
     with pytest.raises(ConfigError, match="architecture differs.*num_hidden_layers"):
         train_smiles_mlm([small_corpus_dir], tmp_path / "bad", _cfg(steps=1, num_layers=3,
                          init_from=str(first / "model")), data_dir=data_dir, n_valid=8, progress=False)

@@ -147,6 +147,21 @@ def _card_text(kind: str, name: str, facts: dict, objective: str) -> str:
     return "\n".join(lines)
 
 
+def earlier_stages(init: str | Path) -> tuple[list[dict], dict[str, bytes]]:
+    """Facts and curve plots of the stages that produced the warm-start folder ``init``.
+
+    Returns ``(stages, curves)``: the stages oldest first (``init``'s own ``training.json``
+    last, after the ``previous_stages`` it carries) and ``{"curves_stage<i>.png": png}``.
+    """
+    init = Path(init)
+    prev = json.loads((init / "training.json").read_text()) if (init / "training.json").is_file() else {}
+    stages = [*prev.pop("previous_stages", []), prev] if prev else []
+    curves = {old.name: old.read_bytes() for old in init.glob("curves_stage*.png")}
+    if (init / "curves.png").is_file():  # the init model's own stage is the last earlier one
+        curves[f"curves_stage{len(stages)}.png"] = (init / "curves.png").read_bytes()
+    return stages, curves
+
+
 def export_smiles(run: str | Path, dest: str | Path, name: str = "molstrata-smiles") -> dict:
     """Export a SMILES MLM run's checkpoint to ``dest`` (HF folder + card); return the facts."""
     from safetensors.torch import load_file
@@ -159,13 +174,7 @@ def export_smiles(run: str | Path, dest: str | Path, name: str = "molstrata-smil
     cfg = SmilesMLMConfig(**facts["config"])
     stage_curves: dict[str, bytes] = {}
     if cfg.init_from:  # a warm-started stage: keep the earlier stages' facts and curves
-        init = Path(cfg.init_from)
-        prev = json.loads((init / "training.json").read_text()) if (init / "training.json").is_file() else {}
-        facts["previous_stages"] = [*prev.pop("previous_stages", []), prev] if prev else []
-        for old in init.glob("curves_stage*.png"):
-            stage_curves[old.name] = old.read_bytes()
-        if (init / "curves.png").is_file():  # the init model's own stage is the last earlier one
-            stage_curves[f"curves_stage{len(facts['previous_stages'])}.png"] = (init / "curves.png").read_bytes()
+        facts["previous_stages"], stage_curves = earlier_stages(cfg.init_from)
     tok = AutoTokenizer.from_pretrained(str(run / "tokenizer"))
     model = build_model(cfg, tok)
     model.load_state_dict(load_file(str(run / "checkpoint" / "model.safetensors")))

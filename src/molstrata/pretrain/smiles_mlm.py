@@ -340,7 +340,12 @@ def train_smiles_mlm(
         progress=progress,
     )
     summary = end.summary(cfg, corpus_info, valid_acc=end.last_eval["acc"])
-    export_model(model, tokenizer, out / MODEL_DIR, meta=summary)
+    meta = summary
+    if cfg.init_from:  # keep the chain of stages, so that RUN/model can seed the next stage
+        from molstrata.pretrain.export import earlier_stages
+
+        meta = {**summary, "previous_stages": earlier_stages(cfg.init_from)[0]}
+    export_model(model, tokenizer, out / MODEL_DIR, meta=meta)
     write_summary(out, summary)
     return summary
 
