@@ -177,3 +177,14 @@ def test_init_from_warm_starts_from_an_exported_model(small_corpus_dir, data_dir
     with pytest.raises(ConfigError, match="not an exported MLM folder"):
         train_smiles_mlm([small_corpus_dir], tmp_path / "bad2", _cfg(steps=1,
                          init_from=str(tmp_path / "nowhere")), data_dir=data_dir, n_valid=8, progress=False)
+
+
+def test_exported_tokenizer_keeps_no_padding_or_truncation_from_training(small_corpus_dir, data_dir, tmp_path):
+    """Training calls the tokenizer with padding and truncation; the saved one must not keep
+    them (it would cut long SMILES silently when loaded by the HF adapter)."""
+    train_smiles_mlm([small_corpus_dir], tmp_path / "r", _cfg(steps=1), data_dir=data_dir, n_valid=8,
+                     progress=False)
+    tok = json.loads((tmp_path / "r" / "model" / "tokenizer.json").read_text())
+    assert tok["truncation"] is None and tok["padding"] is None
+    cfg = json.loads((tmp_path / "r" / "model" / "tokenizer_config.json").read_text())
+    assert "truncation_strategy" not in cfg and "max_length" not in cfg and "model_max_length" in cfg

@@ -250,12 +250,33 @@ def evaluate(model: Any, tokenizer: Any, valid: list[str], cfg: SmilesMLMConfig)
 
 
 # ----------------------------------------------------------------------------- export
+#: tokenizer_config keys a fast tokenizer saves after it was called with padding/truncation
+_CALL_STATE_KEYS = ("max_length", "pad_to_multiple_of", "pad_token_type_id", "padding_side", "stride",
+                    "truncation_side", "truncation_strategy")
+
+
+def _drop_call_state(folder: Path) -> None:
+    """Remove the padding/truncation settings a tokenizer keeps from its last call (training
+    batches), so the saved tokenizer never truncates silently: length limits are the
+    embedding core's business."""
+    tok = folder / "tokenizer.json"
+    if tok.is_file():
+        data = json.loads(tok.read_text())
+        data["truncation"] = data["padding"] = None
+        tok.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    cfg = folder / "tokenizer_config.json"
+    if cfg.is_file():
+        data = json.loads(cfg.read_text())
+        cfg.write_text(json.dumps({k: v for k, v in data.items() if k not in _CALL_STATE_KEYS}, indent=2))
+
+
 def export_model(model: Any, tokenizer: Any, folder: str | Path, meta: dict | None = None) -> Path:
     """Write an ``AutoModel``/``AutoTokenizer``-loadable folder (safetensors) plus ``training.json``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
+    _drop_call_state(folder)
     if meta is not None:
         (folder / "training.json").write_text(json.dumps(meta, indent=2))
     return folder
