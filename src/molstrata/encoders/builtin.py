@@ -1,10 +1,10 @@
 """molstrata's own pretrained encoders, shipped inside the package (work offline).
 
-* ``molstrata-smiles``: a 6-layer RoBERTa SMILES masked-language model with
+* ``molstrata-smiles`` (alias ``default``: it beats its random_init twin on more TDC tasks,
+  17 of 22 against the graph model's 16): a 6-layer RoBERTa SMILES masked-language model with
   an atom-level regex tokenizer, loaded through the Hugging Face adapter
   (:func:`molstrata.encoders.hf.load_hf`); the folder is a plain HF model folder.
-* ``molstrata-graph`` (alias ``default``: it beats its random_init twin on more TDC tasks,
-  16 of 22 against 15): a 5-layer GINE (torch_geometric) pretrained by RDKit-descriptor
+* ``molstrata-graph``: a 5-layer GINE (torch_geometric) pretrained by RDKit-descriptor
   regression from every layer, loaded from safetensors (:mod:`molstrata.encoders.gin`).
 
 Both come from the recipes in :mod:`molstrata.pretrain` (``molstrata pretrain smiles|graph``);

@@ -117,11 +117,11 @@ def load_encoder(
 # ``default`` = the built-in model that beats its random_init twin on more of the 22 TDC
 # tasks (benchmarks/builtin_vs_random.py; benchmarks/results/README.md has the counts and rule)
 register_encoder(
-    "molstrata-smiles", "molstrata.encoders.builtin:load_smiles", "molstrata.encoders.builtin:smiles_card"
+    "molstrata-smiles", "molstrata.encoders.builtin:load_smiles", "molstrata.encoders.builtin:smiles_card",
+    aliases=("default",),
 )
 register_encoder(
-    "molstrata-graph", "molstrata.encoders.builtin:load_graph", "molstrata.encoders.builtin:graph_card",
-    aliases=("default",),
+    "molstrata-graph", "molstrata.encoders.builtin:load_graph", "molstrata.encoders.builtin:graph_card"
 )
 # Real pretrained encoders shipped in PyPI wheels (issue: real pretrained encoders).
 register_encoder("minimol", "molstrata.encoders.minimol:load_minimol", "molstrata.encoders.minimol:minimol_card")
