@@ -92,7 +92,7 @@ class DescriptorHead:
     """
 
     @staticmethod
-    def build(hidden: int, n_out: int, supervise: str = "last", num_layers: int = 1) -> Any:
+    def build(hidden: int, n_out: int, supervise: str, num_layers: int = 1) -> Any:
         from torch import nn
 
         if supervise == "every-layer":
