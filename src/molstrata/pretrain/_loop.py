@@ -310,6 +310,21 @@ def write_summary(out: Path, summary: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- entry point
+def earlier_stages(init: str | Path) -> tuple[list[dict], dict[str, bytes]]:
+    """Facts and curve plots of the stages that produced the warm-start folder ``init``.
+
+    Returns ``(stages, curves)``: the stages oldest first (``init``'s own ``training.json``
+    last, after the ``previous_stages`` it carries) and ``{"curves_stage<i>.png": png}``.
+    """
+    init = Path(init)
+    prev = json.loads((init / "training.json").read_text()) if (init / "training.json").is_file() else {}
+    stages = [*prev.pop("previous_stages", []), prev] if prev else []
+    curves = {old.name: old.read_bytes() for old in init.glob("curves_stage*.png")}
+    if (init / "curves.png").is_file():  # the init model's own stage is the last earlier one
+        curves[f"curves_stage{len(stages)}.png"] = (init / "curves.png").read_bytes()
+    return stages, curves
+
+
 def script_main(config_cls: type, train: Callable[..., dict], description: str,
                 argv: list[str] | None = None) -> None:
     """``python -m`` entry point of a recipe: ``--corpus``, ``--out``, ``--data-dir``,

@@ -14,6 +14,7 @@ from typing import Any
 
 from molstrata.core.errors import ConfigError, DataNotFoundError
 from molstrata.encoders.builtin import pretraining_stages
+from molstrata.pretrain._loop import earlier_stages
 
 REPRODUCE = {
     "smiles": ("molstrata pretrain smiles --corpus <unlabeled_smiles files> --data-dir <TDC data> "
@@ -145,21 +146,6 @@ def _card_text(kind: str, name: str, facts: dict, objective: str) -> str:
                   "(wall-clock budget on a shared 2-core CPU): a short pretraining, not a "
                   "converged model. Continue it with the same command plus `--resume`.", ""]
     return "\n".join(lines)
-
-
-def earlier_stages(init: str | Path) -> tuple[list[dict], dict[str, bytes]]:
-    """Facts and curve plots of the stages that produced the warm-start folder ``init``.
-
-    Returns ``(stages, curves)``: the stages oldest first (``init``'s own ``training.json``
-    last, after the ``previous_stages`` it carries) and ``{"curves_stage<i>.png": png}``.
-    """
-    init = Path(init)
-    prev = json.loads((init / "training.json").read_text()) if (init / "training.json").is_file() else {}
-    stages = [*prev.pop("previous_stages", []), prev] if prev else []
-    curves = {old.name: old.read_bytes() for old in init.glob("curves_stage*.png")}
-    if (init / "curves.png").is_file():  # the init model's own stage is the last earlier one
-        curves[f"curves_stage{len(stages)}.png"] = (init / "curves.png").read_bytes()
-    return stages, curves
 
 
 def export_smiles(run: str | Path, dest: str | Path, name: str = "molstrata-smiles") -> dict:

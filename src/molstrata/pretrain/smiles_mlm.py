@@ -33,6 +33,7 @@ from molstrata.pretrain._loop import (
     CKPT_DIR,
     MODEL_DIR,
     StopOnSignal,
+    earlier_stages,
     load_checkpoint,
     open_run,
     prepare_corpus,
@@ -250,33 +251,17 @@ def evaluate(model: Any, tokenizer: Any, valid: list[str], cfg: SmilesMLMConfig)
 
 
 # ----------------------------------------------------------------------------- export
-#: tokenizer_config keys a fast tokenizer saves after it was called with padding/truncation
-_CALL_STATE_KEYS = ("max_length", "pad_to_multiple_of", "pad_token_type_id", "padding_side", "stride",
-                    "truncation_side", "truncation_strategy")
-
-
-def _drop_call_state(folder: Path) -> None:
-    """Remove the padding/truncation settings a tokenizer keeps from its last call (training
-    batches), so the saved tokenizer never truncates silently: length limits are the
-    embedding core's business."""
-    tok = folder / "tokenizer.json"
-    if tok.is_file():
-        data = json.loads(tok.read_text())
-        data["truncation"] = data["padding"] = None
-        tok.write_text(json.dumps(data, indent=2, ensure_ascii=False))
-    cfg = folder / "tokenizer_config.json"
-    if cfg.is_file():
-        data = json.loads(cfg.read_text())
-        cfg.write_text(json.dumps({k: v for k, v in data.items() if k not in _CALL_STATE_KEYS}, indent=2))
-
-
 def export_model(model: Any, tokenizer: Any, folder: str | Path, meta: dict | None = None) -> Path:
     """Write an ``AutoModel``/``AutoTokenizer``-loadable folder (safetensors) plus ``training.json``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(folder), safe_serialization=True)
+    # training batches leave padding/truncation switched on in the fast tokenizer's backend;
+    # saved as is, the folder's tokenizer would cut long SMILES silently for every user
+    backend = tokenizer.backend_tokenizer
+    backend.no_truncation()
+    backend.no_padding()
     tokenizer.save_pretrained(str(folder))
-    _drop_call_state(folder)
     if meta is not None:
         (folder / "training.json").write_text(json.dumps(meta, indent=2))
     return folder
@@ -363,8 +348,6 @@ def train_smiles_mlm(
     summary = end.summary(cfg, corpus_info, valid_acc=end.last_eval["acc"])
     meta = summary
     if cfg.init_from:  # keep the chain of stages, so that RUN/model can seed the next stage
-        from molstrata.pretrain.export import earlier_stages
-
         meta = {**summary, "previous_stages": earlier_stages(cfg.init_from)[0]}
     export_model(model, tokenizer, out / MODEL_DIR, meta=meta)
     write_summary(out, summary)
