@@ -10,6 +10,7 @@ from molstrata.core.errors import (
     MolstrataError,
     NotFittedError,
     OptionalDependencyError,
+    StorageError,
     check_choice,
 )
 from molstrata.core.seed import seed_everything
@@ -23,6 +24,7 @@ __all__ = [
     "MolstrataError",
     "NotFittedError",
     "OptionalDependencyError",
+    "StorageError",
     "check_choice",
     "load_config",
     "save_config",

@@ -11,7 +11,9 @@ MOLSTRATA_CACHE_DIR
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 DATA_ENV = "MOLSTRATA_DATA_DIR"
@@ -39,3 +41,22 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("molstrata", appauthor=False))
+
+
+_NO_CACHE: list[bool] = []
+
+
+def cache_enabled() -> bool:
+    """False inside :func:`no_cache` (``--no-cache``): caches are neither read nor written."""
+    return not _NO_CACHE
+
+
+@contextlib.contextmanager
+def no_cache() -> Iterator[None]:
+    """Within this block every cache (embeddings, probe cells, selection and finetune
+    results) is bypassed: everything is computed and no cache file is read or written."""
+    _NO_CACHE.append(True)
+    try:
+        yield
+    finally:
+        _NO_CACHE.pop()
