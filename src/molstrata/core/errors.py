@@ -72,3 +72,6 @@ class StorageError(MolstrataError, OSError):
 
     The message is one line naming the path and the fix.
     """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
