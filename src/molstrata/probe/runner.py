@@ -10,7 +10,6 @@ folder is refused rather than mixed.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError, check_choice
+from molstrata.core.files import atomic_write as write_file
+from molstrata.core.files import read_cached
 from molstrata.probe._probe import PROBES, LayerCell, LayerScores, assemble, fit_layers, prepare
 from molstrata.probe.outputs import atomic_write, slug, write_tables
 from molstrata.probe.selection import (
@@ -98,27 +99,43 @@ def _cell_path(out: Path, enc: str, task: str, seed: int, layer: int) -> Path:
 
 
 def _write_cell(path: Path, cell: LayerCell) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, valid_score=cell.valid_score, param=cell.param, test_pred=cell.test_pred)
-    os.replace(tmp, path)
+    """Write one cell atomically (a full disk leaves the old file or none, and no temp file)."""
+    write_file(path, lambda fh: np.savez(fh, valid_score=cell.valid_score, param=cell.param,
+                                         test_pred=cell.test_pred), cache=False)
+
+
+def _load_cell(path: Path, n_test: int) -> LayerCell:
+    with np.load(path, allow_pickle=False) as z:
+        cell = LayerCell(float(z["valid_score"]), float(z["param"]), np.asarray(z["test_pred"]))
+    if cell.test_pred.shape != (n_test,):
+        raise ValueError(f"test_pred has shape {cell.test_pred.shape}, expected ({n_test},)")
+    return cell
 
 
 def _read_cell(path: Path, n_test: int) -> LayerCell | None:
-    try:
-        with np.load(path) as z:
-            cell = LayerCell(float(z["valid_score"]), float(z["param"]), np.asarray(z["test_pred"]))
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable: recompute
-    return cell if cell.test_pred.shape == (n_test,) else None
+    """The cell at ``path``; ``None`` when absent, or when damaged (with a warning)."""
+    return read_cached(path, lambda p: _load_cell(p, n_test), what="probe cell")
 
 
-def _check_settings(out: Path, settings: Mapping[str, Any]) -> None:
-    """Refuse to mix cells computed with other probe settings in one folder."""
+def _read_json_dict(path: Path) -> dict | None:
+    def read(p: Path) -> dict:
+        value = json.loads(p.read_text())
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+        return value
+
+    return read_cached(path, read, what="probe run file")
+
+
+def _check_settings(out: Path, settings: Mapping[str, Any]) -> bool:
+    """Refuse to mix cells computed with other probe settings in one folder.
+
+    Returns whether the folder's cells may be reused: ``False`` when ``settings.json`` is
+    damaged (it is rewritten, and every cell is recomputed).
+    """
     path = out / "cells" / "settings.json"
-    if path.is_file():
-        old = json.loads(path.read_text())
+    old = _read_json_dict(path)
+    if old is not None:
         diff = [k for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k)]
         if diff:
             shown = "; ".join(f"{k}: {old.get(k)!r} before, {settings.get(k)!r} now" for k in diff)
@@ -126,8 +143,10 @@ def _check_settings(out: Path, settings: Mapping[str, Any]) -> None:
                 f"{out} holds a probe run with other settings ({shown}); use another --out "
                 "or delete that folder"
             )
-        return
+        return True
+    damaged = path.exists()
     atomic_write(path, json.dumps(dict(settings), sort_keys=True, indent=2))
+    return not damaged
 
 
 # ------------------------------------------------------------------------------- sweep
@@ -149,6 +168,7 @@ def sweep(
     progress: bool = True,
     config: Mapping[str, Any] | None = None,
     executor: Any = None,
+    use_cache: bool = True,
 ) -> ProbeRun:
     """Probe every layer of each encoder on each task and seed; write the run folder.
 
@@ -178,6 +198,8 @@ def sweep(
         chunks and the probe cells; each cell is written here as it arrives. Default
         ``None``: everything in this process. The results do not depend on it, and a run
         started with one executor resumes with another.
+    use_cache : ``False`` (``--no-cache``) neither reads nor writes the embeddings cache
+        (``MOLSTRATA_CACHE_DIR``); the run folder's cells are still written and resumed.
 
     Returns
     -------
@@ -213,7 +235,7 @@ def sweep(
 
         effective["alphas"] = list(effective["alphas"] or DEFAULT_ALPHAS)
         effective["Cs"] = list(effective["Cs"] or DEFAULT_CS)
-    _check_settings(out, {"probe": model, "pooling": pooling,
+    trusted = _check_settings(out, {"probe": model, "pooling": pooling,
                           "params": json.loads(json.dumps(effective, default=str))})
     save_config(out, "probe", {
         **dict(config or {}),
@@ -235,7 +257,7 @@ def sweep(
         if enc.name in seen:
             raise ConfigError(f"encoder {enc.name!r} given twice")
         seen.add(enc.name)
-        _check_identity(out, enc)
+        trusted_enc = _check_identity(out, enc) and trusted
         smiles = list(dict.fromkeys(
             x for sp in splits.values() for part in ("train", "valid", "test") for x in sp.smiles(part)
         ))
@@ -243,7 +265,8 @@ def sweep(
             console.print(f"[bold]{enc.name}[/]: embedding {len(smiles)} unique molecules "
                           f"({len(task_names)} task(s)), every layer, from the cache when possible")
         emb = embed_cached(enc, smiles, pooling=pooling, on_invalid="mask",
-                           batch_size=batch_size, progress=progress, executor=executor)
+                           batch_size=batch_size, progress=progress, executor=executor,
+                           use_cache=use_cache)
         n_cut = int(emb.meta.get("n_truncated", 0) or 0)
         if n_cut:
             notes.append(f"{enc.name}: {n_cut} input(s) longer than the encoder's maximum length "
@@ -260,12 +283,14 @@ def sweep(
             n_test = len(splits[(t, s)].test)
             cells: dict[int, LayerCell] = {}
             for k in range(emb.n_layers):
-                cell = _read_cell(_cell_path(out, enc.name, t, s, k), n_test)
+                cell = _read_cell(_cell_path(out, enc.name, t, s, k), n_test) if trusted_enc else None
                 if cell is not None:
                     cells[k] = cell
+            missing = [k for k in range(emb.n_layers) if k not in cells]
+            if model == "linear" and missing:  # refit the batch whole: same bytes as a clean run
+                cells, missing = {}, list(range(emb.n_layers))
             done[(t, s)] = cells
             resumed += len(cells)
-            missing = [k for k in range(emb.n_layers) if k not in cells]
             # linear probes do all layers in one batched pass; others one layer at a time
             todo += [(t, s, ks) for ks in ([missing] if model == "linear" and missing else [[k] for k in missing])]
         with _progress(progress) as bar:
@@ -439,18 +464,24 @@ def _probe_cell(
     return {int(layers[j]): c for j, c in new.items()}
 
 
-def _check_identity(out: Path, enc: Any) -> None:
-    """Cells of an encoder are only reused for the same weights / settings."""
+def _check_identity(out: Path, enc: Any) -> bool:
+    """Cells of an encoder are only reused for the same weights / settings.
+
+    Returns whether its cells may be reused: ``False`` when ``identity.json`` is damaged
+    (it is rewritten, and the encoder's cells are recomputed).
+    """
     ident = json.dumps(enc.identity(), sort_keys=True, default=str)
     path = out / "cells" / slug(enc.name) / "identity.json"
-    if path.is_file():
+    if _read_json_dict(path) is not None:
         if path.read_text() != ident:
             raise ConfigError(
                 f"{out} holds probe cells of another {enc.name!r} (different weights or "
                 "settings); use another --out or delete that folder"
             )
-        return
+        return True
+    damaged = path.exists()
     atomic_write(path, ident)
+    return not damaged
 
 
 def _console():
