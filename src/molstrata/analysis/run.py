@@ -121,13 +121,14 @@ def _progress(show: bool, total: int, label: str) -> Iterator[Any]:
         yield _Bar(bar, bar.add_task(label, total=total))
 
 
-def _embed(encoder: Any, smiles: list[str], pooling: str | None, progress: bool | None) -> LayerEmbeddings:
+def _embed(encoder: Any, smiles: list[str], pooling: str | None, progress: bool | None,
+           use_cache: bool = True) -> LayerEmbeddings:
     """Pooled embeddings, through the on-disk cache when the embeddings stage provides it."""
     try:
         from molstrata.embeddings import embed_cached
     except ImportError:
         return encoder.embed(smiles, pooling=pooling, progress=progress)
-    return embed_cached(encoder, smiles, pooling=pooling, progress=progress)
+    return embed_cached(encoder, smiles, pooling=pooling, progress=progress, use_cache=use_cache)
 
 
 def _subsample(n: int, k: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -157,6 +158,7 @@ def analyze(
     cka: str = "linear",
     progress: bool | None = None,
     source: str | None = None,
+    use_cache: bool = True,
 ) -> DepthProfile:
     """Label-free information-flow analysis of every layer.
 
@@ -183,6 +185,7 @@ def analyze(
     cka : CKA estimator, one of :data:`~molstrata.analysis.cka.CKA_METHODS`
     progress : show a progress bar (default: when more than 200 molecules)
     source : where the SMILES come from, for error messages
+    use_cache : ``False`` (``--no-cache``) neither reads nor writes the embeddings cache
 
     Returns
     -------
@@ -229,7 +232,7 @@ def analyze(
         show = progress if progress is not None else len(rows) > 200
         with warnings.catch_warnings():  # reported below with input row numbers
             warnings.filterwarnings("ignore", message=".*longer than max_length.*")
-            emb = _embed(encoder, [parsed.smiles[i] for i in rows], pooling, show)
+            emb = _embed(encoder, [parsed.smiles[i] for i in rows], pooling, show, use_cache)
         cut = np.asarray(emb.meta.get("truncated_rows", []), dtype=np.int64)
         if len(cut):
             shown = ", ".join(str(int(r)) for r in rows[cut][:10])

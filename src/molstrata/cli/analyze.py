@@ -54,6 +54,7 @@ def analyze_command(
     probe_results: Path | None = typer.Option(None, "--probe-results", help="probe_results.csv of the same encoder: adds metric-probe correlations and regret."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
 ) -> None:
     """Entropy, effective rank, curvature, CKA and invariance metrics for every layer."""
     import pandas as pd
@@ -92,7 +93,7 @@ def analyze_command(
         enc, smiles, pooling=pooling, max_molecules=max_molecules, seed=seed, metrics=chosen,
         token_molecules=token_molecules, aug_molecules=aug_molecules,
         n_augmentations=n_augmentations, augmentation=augmentation, cka=cka, progress=True,
-        source=source,
+        source=source, use_cache=not no_cache,
     )
     if probe_notes:
         import dataclasses
