@@ -18,6 +18,7 @@ from molstrata.analysis.entropy import dataset_entropy, effective_rank, matrix_e
 from molstrata.analysis.invariance import dime, infonce, lidar
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, check_choice
+from molstrata.core.paths import honours_use_cache
 
 #: every metric :func:`analyze` can compute, with its unit and whether it needs an encoder
 METRICS: dict[str, tuple[str, bool]] = {
@@ -138,6 +139,7 @@ def _subsample(n: int, k: int | None, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=int(k), replace=False))
 
 
+@honours_use_cache
 def analyze(
     encoder_or_embeddings: Any,
     smiles: Sequence[str] | None = None,

@@ -83,6 +83,8 @@ def storage_error(exc: OSError, path: str | Path, *, cache: bool | None = None) 
         msg = f"no space left on the device holding {path}; free space or {elsewhere}"
     elif code in _READ_ONLY:
         msg = f"cannot write {path}: permission denied (read-only); {elsewhere}"
+    elif code == errno.EISDIR:
+        msg = f"{path} is a folder where a file belongs; remove it or {elsewhere}"
     elif code in (errno.ENOTDIR, errno.EEXIST) and (blocker := _file_in_the_way(path.parent)):
         msg = f"{blocker} is a file where a folder is needed (for {path}); remove it or {elsewhere}"
     elif code in (errno.ENOTDIR, errno.EEXIST) and (blocker := _file_in_the_way(path)):

@@ -12,9 +12,11 @@ MOLSTRATA_CACHE_DIR
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 DATA_ENV = "MOLSTRATA_DATA_DIR"
 CACHE_ENV = "MOLSTRATA_CACHE_DIR"
@@ -60,3 +62,21 @@ def no_cache() -> Iterator[None]:
         yield
     finally:
         _NO_CACHE.pop()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def honours_use_cache(fn: F) -> F:
+    """Decorate an entry point with a ``use_cache`` keyword: ``use_cache=False`` runs it
+    inside :func:`no_cache`, so that every cache it reaches (embeddings, scaffolds,
+    conformers) is bypassed."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("use_cache", True):
+            return fn(*args, **kwargs)
+        with no_cache():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -22,6 +22,7 @@ import pandas as pd
 
 from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
+from molstrata.core.paths import honours_use_cache
 from molstrata.finetune.model import HeadConfig
 from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune
 from molstrata.finetune.train import TrainConfig
@@ -146,6 +147,7 @@ def _load_cell(path: Path) -> FinetuneResult:
     )
 
 
+@honours_use_cache
 def run_finetune(
     encoder: str,
     task: str,

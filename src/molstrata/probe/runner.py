@@ -21,6 +21,7 @@ import numpy as np
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.core.files import atomic_write as write_file
 from molstrata.core.files import read_cached
+from molstrata.core.paths import honours_use_cache
 from molstrata.probe._probe import PROBES, LayerCell, LayerScores, assemble, fit_layers, prepare
 from molstrata.probe.outputs import atomic_write, slug, write_tables
 from molstrata.probe.selection import (
@@ -150,6 +151,7 @@ def _check_settings(out: Path, settings: Mapping[str, Any]) -> bool:
 
 
 # ------------------------------------------------------------------------------- sweep
+@honours_use_cache
 def sweep(
     encoders: Sequence[Any] | str = ("default",),
     tasks: str | Sequence[str] = "admet",
