@@ -42,9 +42,15 @@ def read_cached(path: str | Path, reader: Callable[[Path], T], *, what: str = "c
     try:
         return reader(path)
     except Exception as exc:  # noqa: BLE001 - any damage means: recompute
-        warnings.warn(f"{what} {path} is damaged ({type(exc).__name__}: {exc}); recomputing",
+        warnings.warn(f"{what} {path} is damaged ({_one_line(exc)}); recomputing",
                       UserWarning, stacklevel=2)
         return None
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """``Type: message`` on one line, cut to ``limit`` characters."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_cache(path: Path) -> bool:
