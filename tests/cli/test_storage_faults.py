@@ -123,3 +123,11 @@ def test_probe_with_read_only_cache_and_no_cache(data_dir, tmp_path, cache, monk
     finally:
         restore_writable(cache)
     assert (tmp_path / "b" / "summary.csv").is_file()
+
+
+def test_numpy_short_write_without_errno_reads_as_a_full_disk(tmp_path):
+    """numpy's ``tofile`` on a full disk raises ``OSError("N requested and M written")``."""
+    from molstrata.core.files import storage_error
+
+    err = storage_error(OSError("232960 requested and 85984 written"), tmp_path / "layer_003.npy")
+    assert "no space left" in str(err) and "free space" in str(err)

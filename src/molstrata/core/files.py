@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import uuid
 import warnings
 from collections.abc import Callable
@@ -72,6 +73,19 @@ def _file_in_the_way(path: Path) -> Path | None:
     return None
 
 
+def _short_write(exc: OSError, path: Path) -> bool:
+    """Whether an errno-less OSError is a short write on a full device."""
+    if "requested and" in str(exc) and "written" in str(exc):
+        return True
+    for p in (path, *path.parents):
+        if p.exists():
+            try:
+                return shutil.disk_usage(p).free < 1024**2
+            except OSError:
+                return False
+    return False
+
+
 def storage_error(exc: OSError, path: str | Path, *, cache: bool | None = None) -> StorageError:
     """A one-line :class:`StorageError` for ``exc`` raised while writing ``path``.
 
@@ -85,6 +99,8 @@ def storage_error(exc: OSError, path: str | Path, *, cache: bool | None = None) 
     elsewhere = ("set MOLSTRATA_CACHE_DIR to a writable folder or pass --no-cache" if cache
                  else "choose another --out folder")
     code = exc.errno
+    if code is None and _short_write(exc, path):  # numpy's tofile: "N requested and M written"
+        code = errno.ENOSPC
     if code in _NO_SPACE:
         msg = f"no space left on the device holding {path}; free space or {elsewhere}"
     elif code in _READ_ONLY:
