@@ -46,6 +46,7 @@ from molstrata.data._split import (
     scaffold_split_indices,
 )
 from molstrata.data._tasksplit import TaskSplit
+from molstrata.data.smiles import RDKIT_REJECTS, check_smiles
 
 SPLITS = ("scaffold", "random")
 ON_INVALID = ("raise", "omit", "mask")
@@ -210,7 +211,9 @@ def split_table(
     groups = _groups(source, table["Drug"])
     failed = groups.failed
     if len(failed) and on_invalid == "raise":
-        raise InvalidSmilesError(failed, table["Drug"].iloc[failed].tolist(), source=source)
+        bad = table["Drug"].iloc[failed].tolist()
+        reasons = [check_smiles(s) or RDKIT_REJECTS for s in bad]
+        raise InvalidSmilesError(failed, bad, source=source, reasons=reasons)
 
     if on_invalid == "mask" and len(failed):
         groups = ScaffoldGroups(
