@@ -126,14 +126,20 @@ def check_labels(split: TaskSplit) -> None:
                 )
             if len(classes) < 2:
                 raise LabelError(
-                    f"task {name}: every {part} label is {classes[0]:g} (a single class; "
-                    f"{_where(split, part, np.arange(len(values)))}); {split.metric} and a "
-                    "classifier need both classes 0 and 1"
+                    f"task {name}: every {part} label is {classes[0]:g} (a single class"
+                    f"{_in(split, part)}); {split.metric} and a classifier need both classes"
+                    " 0 and 1"
                 )
         elif len(classes) < 2 and (part == "train" or split.metric == "spearman"):
             use = "a probe cannot be fitted" if part == "train" else "Spearman is undefined"
             raise LabelError(
-                f"task {name}: all {len(values)} {part} targets equal {classes[0]:g} "
-                f"({_where(split, part, np.arange(len(values)))}); {use}"
+                f"task {name}: all {len(values)} {part} targets equal {classes[0]:g}"
+                f"{_in(split, part)}; {use}"
             )
+
+
+def _in(split: TaskSplit, part: str) -> str:
+    """``" in <file>"`` for a part read from a file, else ``""``."""
+    source = split.sources.get(part) if split.sources else None
+    return f" in {source[0]}" if source is not None else ""
 
