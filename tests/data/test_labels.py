@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from molstrata.core.errors import LabelError
+from molstrata.core import errors
 from molstrata.data import load_csv_task, load_task
-from molstrata.report.tables import format_pct, overview_table, summary_table
+from molstrata.report import tables
 
 
 def _admet_copy(data_dir: Path, tmp_path: Path, task: str) -> Path:
@@ -40,7 +40,7 @@ def test_nan_test_labels_name_task_file_and_lines(data_dir, tmp_path):
     root = _admet_copy(data_dir, tmp_path, "caco2_wang")
     test_csv = root / "admet_group" / "caco2_wang" / "test.csv"
     _edit(test_csv, [5, 17], np.nan)
-    with pytest.raises(LabelError) as info:
+    with pytest.raises(errors.LabelError) as info:
         _load("caco2_wang", root).check_labels()
     msg = str(info.value)
     assert "caco2_wang" in msg and str(test_csv) in msg and "lines 7, 19" in msg  # header = line 1
@@ -51,7 +51,7 @@ def test_train_val_label_lines_follow_the_split(data_dir, tmp_path):
     root = _admet_copy(data_dir, tmp_path, "caco2_wang")
     path = root / "admet_group" / "caco2_wang" / "train_val.csv"
     _edit(path, [100], "not a number")
-    with pytest.raises(LabelError, match=rf"non-numeric .*'not a number'.* {path} line 102$"):
+    with pytest.raises(errors.LabelError, match=rf"non-numeric .*'not a number'.* {path} line 102$"):
         _load("caco2_wang", root).check_labels()
 
 
@@ -65,7 +65,7 @@ def test_probe_stops_on_nan_test_labels_before_any_cell(data_dir, tmp_path):
         "probe", "--encoder", "default", "--device", "cpu", "--tasks", "caco2_wang",
         "--seeds", "1", "--out", str(out), "--data-dir", str(root), "--no-report",
     ])
-    assert isinstance(result.exception, LabelError), result.output
+    assert isinstance(result.exception, errors.LabelError), result.output
     assert "test.csv line 5" in str(result.exception)
     assert list(out.rglob("*.npz")) == [] and not (out / "summary.csv").exists()
 
@@ -80,7 +80,7 @@ def test_finetune_checks_labels_first(data_dir, tmp_path, monkeypatch):
         raise AssertionError("computed something before the labels were checked")
 
     monkeypatch.setattr(ft, "frozen_scores", no_training)
-    with pytest.raises(LabelError, match="test.csv line 2"):
+    with pytest.raises(errors.LabelError, match="test.csv line 2"):
         ft.run_finetune("default", "caco2_wang", seeds=[1], layers="all", out=tmp_path / "ft",
                         data_dir=root, device="cpu", progress=False)
 
@@ -88,14 +88,14 @@ def test_finetune_checks_labels_first(data_dir, tmp_path, monkeypatch):
 def test_single_class_is_a_clear_error(data_dir, tmp_path):
     root = _admet_copy(data_dir, tmp_path, "hia_hou")
     _edit(root / "admet_group" / "hia_hou" / "test.csv", slice(None), 1)
-    with pytest.raises(LabelError, match=r"hia_hou: every test label is 1 \(a single class in .*hia_hou/test.csv\)"):
+    with pytest.raises(errors.LabelError, match=r"hia_hou: every test label is 1 \(a single class in .*hia_hou/test.csv\)"):
         _load("hia_hou", root).check_labels()
 
 
 def test_constant_regression_targets_are_a_clear_error(data_dir, tmp_path):
     root = _admet_copy(data_dir, tmp_path, "caco2_wang")
     _edit(root / "admet_group" / "caco2_wang" / "train_val.csv", slice(None), -5.0)
-    with pytest.raises(LabelError, match=r"all \d+ train targets equal -5 in .*train_val.csv; a probe cannot be fitted"):
+    with pytest.raises(errors.LabelError, match=r"all \d+ train targets equal -5 in .*train_val.csv; a probe cannot be fitted"):
         _load("caco2_wang", root).check_labels()
 
 
@@ -110,23 +110,23 @@ def test_probe_api_checks_labels(data_dir, tmp_path):
     rng = np.random.default_rng(0)
     emb = LayerEmbeddings(layers=(rng.normal(size=(len(smiles), 4)).astype(np.float32),),
                           valid=np.ones(len(smiles), bool), smiles=smiles)
-    with pytest.raises(LabelError, match="single class"):
+    with pytest.raises(errors.LabelError, match="single class"):
         probe(emb, split)
 
 
 def test_user_csv_label_errors_give_file_lines(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("smiles,y\nCCO,1.0\n\nCCN,\nCCC,abc\n")  # a blank line 3: CCN is on line 4
-    with pytest.raises(LabelError, match=rf"non-numeric labels, e.g. 'abc', at {bad} line 5$"):
+    with pytest.raises(errors.LabelError, match=rf"non-numeric labels, e.g. 'abc', at {bad} line 5$"):
         load_csv_task(bad, target_cols="y")
     bad.write_text("smiles,y\nCCO,1.0\nCCN,\nCCC,2\n")
-    with pytest.raises(LabelError, match=rf"csv:bad: column 'y' has missing labels at {bad} line 3"):
+    with pytest.raises(errors.LabelError, match=rf"csv:bad: column 'y' has missing labels at {bad} line 3"):
         load_csv_task(bad, target_cols="y")
 
 
 def test_delta_percent_is_never_plus_nan():
-    assert format_pct(float("nan")) == "n/a" and format_pct(None) == "n/a"
-    assert format_pct(4.06) == "+4.1%" and format_pct(-1.234, 2) == "-1.23%"
+    assert tables.format_pct(float("nan")) == "n/a" and tables.format_pct(None) == "n/a"
+    assert tables.format_pct(4.06) == "+4.1%" and tables.format_pct(-1.234, 2) == "-1.23%"
     summary = pd.DataFrame([{
         "encoder": "e", "task": "t", "metric": "roc-auc", "final_test_mean": np.nan,
         "final_test_std": np.nan, "selected_test_mean": np.nan, "selected_test_std": np.nan,
@@ -134,5 +134,5 @@ def test_delta_percent_is_never_plus_nan():
     }])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of an all-NaN column
-        text = summary_table(summary, {"e": 3}) + overview_table(summary)
+        text = tables.summary_table(summary, {"e": 3}) + tables.overview_table(summary)
     assert "nan%" not in text and "n/a" in text

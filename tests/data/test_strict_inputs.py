@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from molstrata.core.errors import InputTypeError, InvalidSmilesError, MolstrataError
+from molstrata.core import errors
+from molstrata.core.errors import InvalidSmilesError, MolstrataError
 from molstrata.data import load_csv_task
-from molstrata.data.smiles import canonicalize, check_smiles, parse_smiles
+from molstrata.data import smiles as smiles_module
+from molstrata.data.smiles import canonicalize, parse_smiles
 
 # strings RDKit accepts only by reading another molecule: (input, what RDKit reads, reason)
 MISREAD = [
@@ -39,7 +41,7 @@ def test_rdkit_misreads_these_strings():
 
 @pytest.mark.parametrize(("text", "reason"), [(t, r) for t, _, r in MISREAD])
 def test_misread_strings_are_invalid_with_reason(text, reason):
-    assert reason in check_smiles(text)
+    assert reason in smiles_module.check_smiles(text)
     assert canonicalize(text) is None
     parsed = parse_smiles(["CCO", text, "c1ccccc1"], on_invalid="mask")
     assert parsed.valid.tolist() == [True, False, True]
@@ -75,15 +77,15 @@ def test_bytes_are_decoded_as_utf8_or_invalid():
 
 @pytest.mark.parametrize("bare", ["CCO", b"CCO"])
 def test_a_bare_string_is_refused(bare):
-    with pytest.raises(InputTypeError, match="sequence of SMILES") as info:
+    with pytest.raises(errors.InputTypeError, match="sequence of SMILES") as info:
         parse_smiles(bare)
     assert isinstance(info.value, (MolstrataError, TypeError))
 
 
 def test_encoder_refuses_a_bare_string(encoder):
-    with pytest.raises(InputTypeError, match=r"wrap it in a list: \['CCO'\]"):
+    with pytest.raises(errors.InputTypeError, match=r"wrap it in a list: \['CCO'\]"):
         encoder.embed("CCO")
-    with pytest.raises(InputTypeError):
+    with pytest.raises(errors.InputTypeError):
         encoder.embed(b"CCO")
 
 
