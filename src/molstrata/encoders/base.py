@@ -8,7 +8,7 @@ batching, OOM recovery and progress bars for free (molfeat's convert → embed s
 
 By default molecules are fed to the model as RDKit canonical SMILES, so that an embedding
 depends on the molecule, not on how its SMILES was written, and the cache can key on it.
-``canonicalize=False`` feeds the validated input strings unchanged (randomised-SMILES
+``canonicalize=False`` feeds the validated input strings as given, less outer whitespace (randomised-SMILES
 augmentation); the cache then keys on those strings.
 
 Inputs longer than an encoder's ``max_length`` follow its ``on_too_long`` policy:
