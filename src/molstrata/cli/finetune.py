@@ -90,11 +90,13 @@ def finetune_command(
         top_m=top_m, out=out, data_dir=data_dir, device=device,
         keep_checkpoints=keep_checkpoints, executor=from_cli(executor_name, ray_address)[0],
     )
+    from molstrata.report.tables import format_pct
+
     console = Console()
     for row in res["summary"].itertuples(index=False):
         console.print(
             f"  {row.task} ({row.metric}) layer {row.layer}: {row.test_mean:.4f} ± "
-            f"{row.test_std:.4f}  Δ% vs full {row.delta_pct:+.1f}  (frozen probe "
+            f"{row.test_std:.4f}  Δ% vs full {format_pct(row.delta_pct)}  (frozen probe "
             f"{row.frozen_test_mean:.4f})"
         )
     corr = res["correlations"]

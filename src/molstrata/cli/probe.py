@@ -43,23 +43,24 @@ def probe_command(
     for note in run.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     from molstrata.probe.outputs import summary_frame
+    from molstrata.report.tables import format_pct
 
     summary = summary_frame(run.scores)
     chosen_by = run.scores[0].strategy if run.scores else "valid"  # the strategy that filled summary.csv
     for enc, g in summary.groupby("encoder", sort=False):
         console.print(
             f"{enc}: mean Δ% of the {chosen_by} choice (no test labels) over the final layer "
-            f"{g['delta_pct'].mean():+.2f}% over {len(g)} task(s) "
-            f"(oracle, picked on test: {g['oracle_delta_pct'].mean():+.2f}%)"
+            f"{format_pct(g['delta_pct'].mean(), 2)} over {len(g)} task(s) "
+            f"(oracle, picked on test: {format_pct(g['oracle_delta_pct'].mean(), 2)})"
         )
     if run.selections:
         from molstrata.probe.outputs import selection_frame, selection_summary_frame
 
         table = selection_summary_frame(selection_frame(run.selections, run.scores))
         for r in table.itertuples(index=False):
-            console.print(f"{r.encoder} · {r.strategy}: mean Δ% over the final layer {r.mean_delta_pct:+.2f}% "
+            console.print(f"{r.encoder} · {r.strategy}: mean Δ% over the final layer {format_pct(r.mean_delta_pct, 2)} "
                           f"(better on {r.tasks_better}, worse on {r.tasks_worse} of {r.tasks} task(s); "
-                          f"worst {r.worst_task} {r.worst_delta_pct:+.1f}%)", highlight=False)
+                          f"worst {r.worst_task} {format_pct(r.worst_delta_pct)})", highlight=False)
     console.print(f"wrote {out}/ (probe_results.csv, summary.csv, leaderboard, predictions/, "
                   f"{'selection.csv, ' if run.selections else ''}"
                   f"config.toml{'' if no_report else ', figures/, report.md'})")

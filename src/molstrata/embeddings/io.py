@@ -79,6 +79,7 @@ def write_embeddings(
         "n_molecules": emb.n_molecules,
         "n_valid": int(emb.valid.sum()),
         "invalid_rows": [int(i) for i in np.flatnonzero(~emb.valid)],
+        "invalid_reasons": emb.meta.get("invalid_reasons"),
         "truncated_rows": sorted(int(i) for i in truncated),
         "max_length": emb.meta.get("max_length"),
         "canonicalize": emb.meta.get("canonicalize"),

@@ -201,7 +201,7 @@ def run_finetune(
     enc = load_encoder(encoder, device=device)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
-    splits = {s: load_task(task, seed=s, data_dir=data_dir) for s in seeds}
+    splits = {s: load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}
     first = splits[seeds[0]]
     if getattr(first, "n_tasks", 1) != 1:
         raise ConfigError(f"task {task!r} has {first.n_tasks} targets; finetune supports one")

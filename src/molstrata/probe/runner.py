@@ -224,7 +224,7 @@ def sweep(
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
     })
     console = _console() if progress else None
-    splits = {(t, s): load_task(t, seed=s, data_dir=data_dir) for t in task_names for s in seed_list}
+    splits = {(t, s): load_task(t, seed=s, data_dir=data_dir).check_labels() for t in task_names for s in seed_list}
     notes: list[str] = []
     scores: list[LayerScores] = []
     chosen: list[Any] = []
