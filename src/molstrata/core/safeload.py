@@ -32,6 +32,8 @@ from molstrata.core.errors import ConfigError, DataNotFoundError
 
 #: the first bytes of a zip archive (torch >= 1.6 saves checkpoints as zip files)
 _ZIP_MAGIC = b"PK\x03\x04"
+#: how a user lets an encoder unpickle a checkpoint fully (named in refusals)
+TRUST_OPT_IN = "trust_checkpoint=True (CLI: --trust-checkpoint)"
 
 
 class UntrustedFileError(ConfigError):
@@ -128,13 +130,24 @@ def _global_in(message: str) -> str | None:
     return m.group(1) if m else None
 
 
-def load_tensors(path: str | Path, *, what: str = "checkpoint") -> Any:
+def load_tensors(
+    path: str | Path,
+    *,
+    what: str = "checkpoint",
+    allow_classes: Iterable[type] = (),
+    trust: bool = False,
+    opt_in: str | None = None,
+) -> Any:
     """Read a zip-format torch file with ``torch.load(weights_only=True)``, on the CPU.
 
     Parameters
     ----------
     path : a file written by ``torch.save`` (zip format, torch >= 1.6)
     what : what the file is, for messages (``"MiniMol checkpoint"``)
+    allow_classes : exact extra classes the file may hold
+        (``torch.serialization.safe_globals``), e.g. ``argparse.Namespace``
+    trust : read it with the full unpickler (runs any code in it): trusted files only
+    opt_in : how the user passes ``trust``, named in the refusals; ``None``: no opt-in
 
     Returns
     -------
@@ -142,15 +155,21 @@ def load_tensors(path: str | Path, *, what: str = "checkpoint") -> Any:
     """
     import torch
 
-    path = check_torch_zip(path, what=what)
+    if trust:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise DataNotFoundError(f"{what} not found: {path}")
+        return torch.load(path, map_location="cpu", weights_only=False)
+    path = check_torch_zip(path, what=what, opt_in=opt_in)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(allow_classes)):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         name = _global_in(str(exc))
-        why = f"names the Python global {name}" if name else str(exc).strip().splitlines()[-1]
+        why = f"names the Python global {name}" if name else "holds Python objects beyond tensors"
         raise UntrustedFileError(
             f"{what} {path} is not a tensors-only torch file: it {why}, which molstrata does "
-            "not unpickle (unpickling it can run code)"
+            f"not unpickle by default (unpickling it can run code){_trust_hint(opt_in)}"
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -124,7 +124,6 @@ CHEMPROP_GLOBALS: tuple[tuple[str, str], ...] = (
         "dim_zero_sum", "dim_zero_cat", "dim_zero_mean", "dim_zero_max", "dim_zero_min",
     )),
 )
-TRUST_OPT_IN = "trust_checkpoint=True (CLI: --trust-checkpoint)"
 
 
 def load_checkpoint_dict(path: str | Path, *, trust_checkpoint: bool = False) -> dict:
@@ -143,7 +142,7 @@ def load_checkpoint_dict(path: str | Path, *, trust_checkpoint: bool = False) ->
     -------
     dict with at least ``hyper_parameters`` and ``state_dict``
     """
-    from molstrata.core.safeload import load_torch_restricted  # noqa: PLC0415
+    from molstrata.core.safeload import TRUST_OPT_IN, load_torch_restricted  # noqa: PLC0415
 
     _require_chemprop()
     path = Path(path).expanduser()
