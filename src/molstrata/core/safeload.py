@@ -206,8 +206,8 @@ def load_torch_restricted(
         if not path.is_file():
             raise DataNotFoundError(f"{what} not found: {path}")
         return torch.load(path, map_location="cpu", weights_only=False)
-    path = check_torch_zip(path, what=what, opt_in=opt_in)
     module = restricted_pickle_module(allow)
+    path = check_torch_zip(path, what=what, opt_in=opt_in)
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=module)
     except UntrustedGlobalError as exc:
@@ -227,10 +227,10 @@ def load_pickle_restricted(
 ) -> Any:
     """Read a plain pickle file that may name only the pairs in ``allow`` (default: none,
     i.e. plain data: dicts, lists, tuples, sets, strings, bytes, numbers)."""
+    cls = restricted_pickle_module(allow).Unpickler
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataNotFoundError(f"{what} not found: {path}")
-    cls = restricted_pickle_module(allow).Unpickler
     try:
         return cls(io.BytesIO(path.read_bytes())).load()
     except UntrustedGlobalError as exc:
