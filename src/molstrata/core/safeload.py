@@ -124,10 +124,14 @@ def check_torch_zip(path: str | Path, *, what: str, opt_in: str | None = None) -
     return path
 
 
-def _global_in(message: str) -> str | None:
-    """The global torch's weights-only unpickler refused, from its (long) message."""
-    m = re.search(r"GLOBAL (\S+)", message) or re.search(r"unrecognized function (.+?)(?:$|\n)", message)
-    return m.group(1) if m else None
+def _weights_only_reason(message: str) -> str:
+    """Why torch's weights-only unpickler refused a file, in a few words, from its message."""
+    m = re.search(r"GLOBAL (\S+)", message) or re.search(r"unrecognized function (\S+)", message)
+    if m:
+        return f"names the Python global {m.group(1)}"
+    tail = message.split("WeightsUnpickler error:")[-1].strip().splitlines()
+    detail = f" ({tail[0].strip()})" if tail and tail[0].strip() else ""
+    return f"holds Python objects beyond tensors{detail}"
 
 
 def load_tensors(
@@ -165,8 +169,7 @@ def load_tensors(
         with torch.serialization.safe_globals(list(allow_classes)):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        name = _global_in(str(exc))
-        why = f"names the Python global {name}" if name else "holds Python objects beyond tensors"
+        why = _weights_only_reason(str(exc))
         raise UntrustedFileError(
             f"{what} {path} is not a tensors-only torch file: it {why}, which molstrata does "
             f"not unpickle by default (unpickling it can run code){_trust_hint(opt_in)}"
