@@ -30,13 +30,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from molstrata.core.errors import ConfigError  # noqa: E402
-from molstrata.core.safeload import (  # noqa: E402
-    RestrictedUnpickler,
-    UntrustedGlobalError,
-    load_pickle_restricted,
-    load_tensors,
-    load_torch_restricted,
-)
 from molstrata.encoders import load_encoder  # noqa: E402
 
 KINDS = ("legacy", "zip-exec", "zip-dotted")
@@ -358,12 +351,16 @@ ALLOW = (("collections", "OrderedDict"), ("torch.nn.modules.module", "Module"))
 def _unpickle(data: bytes, allow=ALLOW):
     import io
 
+    from molstrata.core.safeload import RestrictedUnpickler
+
     cls = type("U", (RestrictedUnpickler,), {"allowed": frozenset(allow)})
     return cls(io.BytesIO(data)).load()
 
 
 def test_restricted_unpickler_checks_exact_pairs_without_dotted_walks(hostile):
     import collections
+
+    from molstrata.core.safeload import UntrustedGlobalError, load_pickle_restricted
 
     assert _unpickle(pickle.dumps(collections.OrderedDict(a=1), protocol=4)) == {"a": 1}
     with pytest.raises(UntrustedGlobalError, match="inspect.attrgetter"):
@@ -384,6 +381,8 @@ class _Box:
 def test_restricted_unpickler_refuses_state_on_objects_outside_the_list(tmp_path):
     import collections
 
+    from molstrata.core.safeload import UntrustedGlobalError
+
     od = collections.OrderedDict(a=1)
     od.__dict__["evil"] = 1  # OrderedDict pickles its __dict__ as BUILD state
     data = pickle.dumps(od, protocol=2)
@@ -397,6 +396,8 @@ def test_restricted_unpickler_refuses_state_on_objects_outside_the_list(tmp_path
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_safeload_helpers_refuse_every_kind(hostile, kind):
+    from molstrata.core.safeload import load_tensors, load_torch_restricted
+
     path = hostile.torch_file(kind)
     for call in (
         lambda: load_tensors(path, what="test file"),
