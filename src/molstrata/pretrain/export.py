@@ -39,7 +39,6 @@ def _read_log(run: Path) -> list[dict]:
 
 def run_facts(run: str | Path) -> dict[str, Any]:
     """Step, wall time, last held-out metrics, corpus and config of a run's checkpoint."""
-    import torch
 
     run = Path(run)
     state_path = run / "checkpoint" / "trainer_state.pt"
