@@ -245,6 +245,21 @@ def test_annalog_vocabulary_refuses_globals(hostile, kind):
     _refused(exc, path, "ANNalog vocabulary", "Python global")
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_annalog_checkpoint_refuses_hostile_files(hostile, kind, monkeypatch):
+    from molstrata.encoders import annalog as an
+
+    vocab = hostile.folder / "vocab.pkl"
+    specials = list(an.SPECIALS)
+    vocab.write_bytes(pickle.dumps({"itos": specials, "stoi": {t: i for i, t in enumerate(specials)}}))
+    path = hostile.torch_file(kind, name="Lev_extended.pt")
+    monkeypatch.setattr(an, "annalog_files", lambda: (path, vocab))
+    with pytest.raises(ConfigError) as exc:
+        load_encoder("annalog", device="cpu")
+    assert not hostile.ran()
+    _refused(exc, path, "ANNalog checkpoint")
+
+
 # ---------------------------------------------------------------------------- Uni-Mol
 @pytest.mark.parametrize("kind", KINDS)
 def test_unimol_refuses_hostile_checkpoints(hostile, kind):
