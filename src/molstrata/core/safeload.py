@@ -19,6 +19,7 @@ hold code), each with one line naming the file, the reason and the opt-in, if an
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
 import re
@@ -165,8 +166,11 @@ def load_tensors(
             raise DataNotFoundError(f"{what} not found: {path}")
         return torch.load(path, map_location="cpu", weights_only=False)
     path = check_torch_zip(path, what=what, opt_in=opt_in)
+    extra = list(allow_classes)
+    # safe_globals exists from torch 2.5; without extra classes it is not needed
+    allowed = torch.serialization.safe_globals(extra) if extra else contextlib.nullcontext()
     try:
-        with torch.serialization.safe_globals(list(allow_classes)):
+        with allowed:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         why = _weights_only_reason(str(exc))
