@@ -54,6 +54,7 @@ def analyze_command(
     probe_results: Path | None = typer.Option(None, "--probe-results", help="probe_results.csv of the same encoder: adds metric-probe correlations and regret."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
 ) -> None:
     """Entropy, effective rank, curvature, CKA and invariance metrics for every layer."""
     import pandas as pd
@@ -82,7 +83,7 @@ def analyze_command(
             raise DataNotFoundError(f"--probe-results {probe_results}: no such file")
         probes = pd.read_csv(probe_results)
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    enc = load_encoder(encoder, device=device)
+    enc = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     probe_notes: list[str] = []
     if probes is not None:  # fail before the analysis, not after it
         from molstrata.analysis.recommend import check_probe_results

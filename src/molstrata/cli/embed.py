@@ -64,6 +64,7 @@ def embed_command(
     init_seed: int = typer.Option(0, "--init-seed", help="Seed of --random-init."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let a model folder run its own Python code."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per cache chunk; pip install 'molstrata[ray]')."),
@@ -119,7 +120,7 @@ def embed_command(
     try:
         enc = load_encoder(
             encoder, device=device, max_layer=max_layer, random_init=random_init,
-            trust_remote_code=trust_remote_code, **options,
+            trust_remote_code=trust_remote_code, trust_checkpoint=trust_checkpoint, **options,
         )
     except TypeError as exc:
         if "unexpected keyword" not in str(exc) or not options:
@@ -149,7 +150,8 @@ def embed_command(
         "on_invalid": on_invalid, "max_length": enc.max_length, "on_too_long": on_too_long,
         "include_special": include_special, "seed": seed, "random_init": random_init,
         "init_seed": init_seed if random_init else None, "device": device,
-        "trust_remote_code": trust_remote_code, "no_cache": no_cache, "data_dir": data_dir,
+        "trust_remote_code": trust_remote_code, "trust_checkpoint": trust_checkpoint,
+        "no_cache": no_cache, "data_dir": data_dir,
         "executor": executor_entry,
     })
     n_bad = int((~emb.valid).sum())

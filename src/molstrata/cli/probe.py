@@ -21,6 +21,7 @@ def probe_command(
     cv_folds: int = typer.Option(5, "--cv-folds", min=3, help="k of the scaffold-grouped CV of the cv, cv-1se, concat and ensemble selections."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only (molstrata report DIR draws the report later)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (Ray tasks; pip install 'molstrata[ray]')."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
@@ -36,7 +37,7 @@ def probe_command(
         encoder, tasks, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
         batch_size=batch_size, device=device, strategy=strategy or DEFAULT_SELECTION, cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
-        executor=executor,
+        executor=executor, trust_checkpoint=trust_checkpoint,
     )
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")

@@ -105,7 +105,7 @@ def read_embeddings(folder: str | Path, *, mmap: bool = True) -> LayerEmbeddings
     manifest = json.loads(path.read_text())
     mols = pd.read_csv(folder / manifest["molecules_file"], keep_default_na=False)
     layers = tuple(
-        np.load(folder / f, mmap_mode="r" if mmap else None) for f in manifest["layer_files"]
+        np.load(folder / f, mmap_mode="r" if mmap else None, allow_pickle=False) for f in manifest["layer_files"]
     )
     meta = {k: manifest.get(k) for k in ("identity", "truncated_rows", "max_length", "canonicalize")}
     return LayerEmbeddings(

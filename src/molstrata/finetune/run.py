@@ -162,6 +162,7 @@ def run_finetune(
     keep_checkpoints: bool = False,
     progress: bool = True,
     executor: Any = None,
+    trust_checkpoint: bool = False,
 ) -> dict[str, Any]:
     """Finetune ``encoder`` on ``task`` at several depths and seeds, and write the report.
 
@@ -182,6 +183,8 @@ def run_finetune(
         and predicts test here, from those checkpoints, as without an executor. Default
         ``None``: everything in this process. Not part of the run's identity: a run started
         locally resumes on Ray and vice versa.
+    trust_checkpoint : let the encoder unpickle its checkpoint fully (runs any code in it;
+        :func:`~molstrata.encoders.load_encoder`): trusted files only
 
     Returns
     -------
@@ -198,7 +201,7 @@ def run_finetune(
         raise ConfigError("--seeds is empty")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    enc = load_encoder(encoder, device=device)
+    enc = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
     splits = {s: load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from molstrata.core.errors import ConfigError
+from molstrata.core.safeload import load_tensors
 from molstrata.finetune.targets import TargetScaler
 
 if TYPE_CHECKING:
@@ -213,8 +214,12 @@ def _save(path: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`fit` (``torch.load(weights_only=True)``)."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Read a checkpoint written by :func:`fit` (``torch.load(weights_only=True)``, zip files
+    only: :func:`molstrata.core.safeload.load_tensors`)."""
+    ck = load_tensors(path, what="finetune checkpoint")
+    if not isinstance(ck, dict):
+        raise ConfigError(f"finetune checkpoint {path} holds a {type(ck).__name__}, not a dict")
+    return ck
 
 
 def _amp_settings(device: torch.device, amp: bool | None) -> tuple[bool, torch.dtype]:

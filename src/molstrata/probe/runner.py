@@ -107,7 +107,7 @@ def _write_cell(path: Path, cell: LayerCell) -> None:
 
 def _read_cell(path: Path, n_test: int) -> LayerCell | None:
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:  # a pickled object array is refused
             cell = LayerCell(float(z["valid_score"]), float(z["param"]), np.asarray(z["test_pred"]))
     except (OSError, ValueError, KeyError):
         return None  # unreadable: recompute
@@ -149,6 +149,7 @@ def sweep(
     progress: bool = True,
     config: Mapping[str, Any] | None = None,
     executor: Any = None,
+    trust_checkpoint: bool = False,
 ) -> ProbeRun:
     """Probe every layer of each encoder on each task and seed; write the run folder.
 
@@ -178,6 +179,8 @@ def sweep(
         chunks and the probe cells; each cell is written here as it arrives. Default
         ``None``: everything in this process. The results do not depend on it, and a run
         started with one executor resumes with another.
+    trust_checkpoint : let encoders unpickle checkpoints fully (runs any code in them;
+        :func:`~molstrata.encoders.load_encoder`): trusted files only
 
     Returns
     -------
@@ -231,7 +234,8 @@ def sweep(
     resumed = 0
     seen: set[str] = set()
     for enc_ref in encoders:
-        enc = load_encoder(enc_ref, device=device) if isinstance(enc_ref, str) else enc_ref
+        enc = (load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint)
+               if isinstance(enc_ref, str) else enc_ref)
         if enc.name in seen:
             raise ConfigError(f"encoder {enc.name!r} given twice")
         seen.add(enc.name)
