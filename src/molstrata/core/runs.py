@@ -199,6 +199,18 @@ def clear_run(out: str | Path, command: str | None) -> list[Path]:
     return gone
 
 
+def _config_command(out: Path) -> str | None:
+    """The command named by ``out/config.toml`` (any molstrata version), else ``None``."""
+    import tomllib
+
+    try:
+        with open(out / "config.toml", "rb") as fh:
+            command = tomllib.load(fh).get("molstrata", {}).get("command")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(command) if command else None
+
+
 def prepare_out(
     out: str | Path, record: Mapping[str, Any], *, overwrite: bool = False,
 ) -> dict[str, Any] | None:
@@ -222,17 +234,23 @@ def prepare_out(
         return None
     old = read_record(out)
     command = str(record["command"])
-    if old is None:
-        found = _owned(out, list(OUTPUTS))
+    if old is None:  # an older molstrata's run (config.toml only), or not molstrata's files
+        earlier = _config_command(out)
+        found = _owned(out, [earlier] if earlier in OUTPUTS else list(OUTPUTS))
         if not found:
             return None  # empty, or only the user's own files
+        shown = ", ".join(p.name for p in found[:4]) + (", ..." if len(found) > 4 else "")
+        if earlier is None:
+            raise ConfigError(
+                f"--out {out} holds files molstrata would write ({shown}) but no {RUN_FILE} or "
+                "config.toml: they are not a molstrata run, so they are never removed; move "
+                "them or choose another --out")
         if overwrite:
-            clear_run(out, None)
+            clear_run(out, earlier)
             return None
         raise ConfigError(
-            f"--out {out} holds files of another run ({', '.join(p.name for p in found[:4])}"
-            f"{', ...' if len(found) > 4 else ''}) without a {RUN_FILE}; pass --overwrite to "
-            "replace them, or choose another --out")
+            f"--out {out} holds a `molstrata {earlier}` run without a {RUN_FILE} (written by an "
+            f"older molstrata: {shown}); pass --overwrite to replace it, or choose another --out")
     if overwrite:
         clear_run(out, str(old.get("command")))
         return None
