@@ -257,11 +257,15 @@ def sweep(
     for sp in splits.values():
         inputs.update(split_inputs(sp, data_dir))
     identities = {e.name: encoder_identity(e) for e in loaded}
+    # the selection strategies are not part of the run: they reuse its cells (their own
+    # results are cached beside them under names that hold their settings)
     record = build_record("probe", {
-        **cell_settings, "encoders": [e.name for e in loaded], "tasks": task_names,
-        "seeds": seed_list, "selection": selections, "cv_folds": cv_folds,
+        **cell_settings, "encoders": [e.name for e in loaded], "tasks": task_names, "seeds": seed_list,
     }, inputs, identities)
     prepare_out(out, record, overwrite=overwrite)
+    if selections == ["valid"]:  # no selection tables this time: none of an earlier rerun stays
+        for name in ("selection.csv", "selection_summary.csv", "selection_seeds.csv"):
+            (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     write_record(out, record)
     save_config(out, "probe", {
