@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from altered_data import altered_data_dir
 from typer.testing import CliRunner
+
+from altered_data import altered_data_dir
 
 OPTS = ["--task", "hia_hou", "--seeds", "1", "--lrs", "1e-3", "--epochs", "1", "--batch-size", "32",
         "--layers", "1", "--device", "cpu"]

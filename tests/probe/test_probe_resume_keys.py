@@ -7,8 +7,8 @@ import json
 
 import pandas as pd
 import pytest
-from altered_data import altered_data_dir
 
+from altered_data import altered_data_dir
 from molstrata.core.errors import ConfigError, DataNotFoundError
 from molstrata.probe import sweep
 

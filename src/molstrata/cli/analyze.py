@@ -89,7 +89,16 @@ def analyze_command(
         from molstrata.analysis.recommend import check_probe_results
 
         probe_notes = check_probe_results(probes, probe_results, enc)
-    from molstrata.core.runs import build_record, clear_run, describe, encoder_identity, file_hashes, prepare_out, split_inputs, write_record
+    from molstrata.core.runs import (
+        build_record,
+        clear_run,
+        describe,
+        encoder_identity,
+        file_hashes,
+        prepare_out,
+        split_inputs,
+        write_record,
+    )
 
     inputs = split_inputs(split, data_dir) if task is not None else file_hashes({input_csv.name: input_csv})
     if probe_results is not None:

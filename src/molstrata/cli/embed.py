@@ -128,7 +128,15 @@ def embed_command(
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise ConfigError(f"encoder {encoder!r} does not accept {flags} ({exc})") from None
     from molstrata.core.errors import InvalidSmilesError
-    from molstrata.core.runs import build_record, clear_run, encoder_identity, file_hashes, prepare_out, split_inputs, write_record
+    from molstrata.core.runs import (
+        build_record,
+        clear_run,
+        encoder_identity,
+        file_hashes,
+        prepare_out,
+        split_inputs,
+        write_record,
+    )
     from molstrata.scale import from_cli
 
     record = build_record("embed", {

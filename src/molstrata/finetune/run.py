@@ -288,7 +288,13 @@ def _start_run(out: Path, params: dict[str, Any], enc: Any, splits: dict[int, An
     A resume is refused when an input changed (task files, labels, encoder weights), naming
     the file and its old and new sha256, unless ``overwrite`` (which starts over)."""
     from molstrata.core.runs import (
-        build_record, describe, encoder_identity, prepare_out, split_inputs, write_record)
+        build_record,
+        describe,
+        encoder_identity,
+        prepare_out,
+        split_inputs,
+        write_record,
+    )
 
     inputs: dict[str, str] = {}
     for split in splits.values():

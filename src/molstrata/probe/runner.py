@@ -249,7 +249,13 @@ def sweep(
         if enc.name in [e.name for e in loaded]:
             raise ConfigError(f"encoder {enc.name!r} given twice")
         loaded.append(enc)
-    from molstrata.core.runs import build_record, encoder_identity, prepare_out, split_inputs, write_record
+    from molstrata.core.runs import (
+        build_record,
+        encoder_identity,
+        prepare_out,
+        split_inputs,
+        write_record,
+    )
 
     cell_settings = {"probe": model, "pooling": pooling,
                      "params": json.loads(json.dumps(effective, default=str))}
