@@ -49,3 +49,23 @@ def test_other_settings_refused(tiny_roberta_dir, data_dir, tmp_path):
     assert _finetune(tiny_roberta_dir, data_dir, out).exit_code == 0
     again = _finetune(tiny_roberta_dir, data_dir, out, "--weight-decay", "0.1")
     assert again.exit_code != 0 and "other settings" in str(again.exception)
+
+
+def test_one_task_over_two_leaves_no_stale_task(tiny_roberta_dir, data_dir, tmp_path):
+    out = tmp_path / "run"
+    from molstrata.cli import app
+
+    def run(tasks, *extra):
+        opts = [o if o != "hia_hou" else tasks for o in OPTS]
+        return CliRunner().invoke(app, ["finetune", "--encoder", str(tiny_roberta_dir), *opts,
+                                        "--data-dir", str(data_dir), "--out", str(out), *extra])
+
+    assert run("hia_hou,caco2_wang").exit_code == 0
+    assert (out / "caco2_wang" / "run.json").is_file()
+    refused = run("hia_hou")
+    assert refused.exit_code != 0 and "--overwrite" in str(refused.exception)
+    (out / "mine.txt").write_text("the user's")
+    assert run("hia_hou", "--overwrite").exit_code == 0
+    assert not (out / "caco2_wang").exists() and not (out / "hia_hou").exists()
+    assert set(pd.read_csv(out / "finetune_results.csv")["task"]) == {"hia_hou"}
+    assert (out / "mine.txt").is_file()

@@ -191,6 +191,9 @@ def clear_run(out: str | Path, command: str | None) -> list[Path]:
     if not out.is_dir():
         return []
     gone = _owned(out, [command] if command in OUTPUTS else list(OUTPUTS))
+    if command in ("finetune", None):  # a multi-task finetune's per-task runs, <out>/<task>/
+        gone += sorted(p for p in out.iterdir() if p.is_dir() and p not in gone
+                       and (read_record(p) or {}).get("command") == "finetune")
     for path in gone:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)

@@ -326,5 +326,11 @@ def run_finetune_tasks(encoder: str, tasks: Sequence[str], *, out: str | Path = 
     out = Path(out)
     if len(tasks) == 1:
         return run_finetune(encoder, tasks[0], out=out, **kwargs)
+    from molstrata.core.runs import build_record, prepare_out, write_record
+
+    # the combined folder is a run of its own (each task's folder is keyed on its data)
+    record = build_record("finetune", {"encoder": encoder, "tasks": tasks}, {})
+    prepare_out(out, record, overwrite=bool(kwargs.get("overwrite", False)))
     runs = {t: run_finetune(encoder, t, out=out / t, **kwargs) for t in tasks}
+    write_record(out, record)
     return write_combined(out, encoder, runs)
