@@ -58,6 +58,7 @@ def finetune_command(
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per (depth, seed, lr) trial, --out on a shared filesystem; pip install 'molstrata[ray]')."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (only molstrata's files of it are removed); needed when its data changed."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
 ) -> None:
     """Finetune truncated encoders with an LR sweep chosen on validation; write tables,
@@ -91,6 +92,7 @@ def finetune_command(
         top_m=top_m, out=out, data_dir=data_dir, device=device,
         keep_checkpoints=keep_checkpoints, executor=from_cli(executor_name, ray_address)[0],
         trust_checkpoint=trust_checkpoint,
+        overwrite=overwrite,
     )
     from molstrata.report.tables import format_pct
 

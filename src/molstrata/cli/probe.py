@@ -12,7 +12,7 @@ def probe_command(
     tasks: str = typer.Option("admet", "--tasks", "-t", help="'admet' (the 22 TDC ADMET tasks) or comma-separated task names (molstrata tasks)."),
     seeds: str = typer.Option("1,2,3,4,5", "--seeds", "-s", help="Split seeds, e.g. 1,2,3,4,5 or 1-5 (TDC's protocol: 1-5)."),
     probe: str = typer.Option("linear", "--probe", "-p", help="linear (ridge/logistic) | mlp | gbdt (LightGBM)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder; rerunning into it resumes a killed sweep."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder; rerunning the same run into it resumes it (cells whose data changed are recomputed)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with admet_group/<task>/{train_val,test}.csv (default MOLSTRATA_DATA_DIR)."),
     pooling: str | None = typer.Option(None, "--pooling", help="mean | cls | max | sum (default: the encoder's)."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
@@ -22,6 +22,7 @@ def probe_command(
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only (molstrata report DIR draws the report later)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (Ray tasks; pip install 'molstrata[ray]')."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
@@ -37,7 +38,7 @@ def probe_command(
         encoder, tasks, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
         batch_size=batch_size, device=device, strategy=strategy or DEFAULT_SELECTION, cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
-        executor=executor, trust_checkpoint=trust_checkpoint,
+        executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
     )
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")
