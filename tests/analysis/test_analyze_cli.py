@@ -52,7 +52,7 @@ def test_cli_on_a_tiny_hf_roberta(tiny_roberta_dir, smiles_csv, tmp_path):
     assert cfg["params"]["max_molecules"] == 25 and cfg["params"]["seed"] == 1
     # a rerun replaces the section instead of appending a second one
     _run("--encoder", tiny_roberta_dir, "--input", smiles_csv, "--out", out,
-         "--max-molecules", 25, "--metrics", "dataset_entropy,cka_final")
+         "--max-molecules", 25, "--metrics", "dataset_entropy,cka_final", "--overwrite")
     assert (out / "report.md").read_text().count("## Information flow across depth") == 1
 
 

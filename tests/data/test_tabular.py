@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from molstrata.core import errors
 from molstrata.core.errors import ConfigError, DataNotFoundError, InvalidSmilesError
 from molstrata.data import evaluate, load_csv_task, load_task
 
@@ -163,7 +164,7 @@ def test_csv_errors_name_the_problem(tmp_path):
         load_csv_task(MOLS30, target_cols="activity")
     with pytest.raises(ConfigError, match="--smiles-col"):
         load_csv_task(MOLS30, smiles_col="SMILES", target_cols="logPapp")
-    with pytest.raises(ConfigError, match="0 or 1"):
+    with pytest.raises(errors.LabelError, match="0 or 1"):
         load_csv_task(MOLS30, target_cols="logPapp", task_type="classification")
     with pytest.raises(ConfigError, match="valid choices"):
         load_csv_task(MOLS30, target_cols="logPapp", split="stratified")
@@ -171,10 +172,10 @@ def test_csv_errors_name_the_problem(tmp_path):
         load_csv_task(MOLS30, target_cols="logPapp", frac=(0.5, 0.2, 0.2))
     bad = tmp_path / "bad.csv"
     bad.write_text("smiles,y\nCCO,1.0\nCCN,\nCCC,abc\n")
-    with pytest.raises(ConfigError, match=r"non-numeric labels at rows \[2\]"):
+    with pytest.raises(errors.LabelError, match=r"non-numeric labels, e.g. 'abc', at .*bad.csv line 4"):
         load_csv_task(bad, target_cols="y")
     bad.write_text("smiles,y\nCCO,1.0\nCCN,\nCCC,2\n")
-    with pytest.raises(ConfigError, match=r"missing labels at rows \[1\]"):
+    with pytest.raises(errors.LabelError, match=r"missing labels at .*bad.csv line 3"):
         load_csv_task(bad, target_cols="y")
 
 

@@ -111,7 +111,7 @@ def test_checkpoints_read_safely(unimol_dir, tmp_path):
     import datetime
 
     torch.save({"model": {}, "extra": datetime.date(2022, 8, 16)}, tmp_path / "evil.pt")
-    with pytest.raises(ConfigError, match="allow_pickle"):
+    with pytest.raises(ConfigError, match="trust_checkpoint=True"):
         load_unimol(path=tmp_path / "evil.pt", dict_path=unimol_dir / "mol.dict.txt", arch=ARCH)
     torch.save({"model": {"embed_tokens.weight": torch.zeros(3, 3)}}, tmp_path / "other.pt")
     with pytest.raises(ConfigError, match="weights missing"):

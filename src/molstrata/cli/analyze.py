@@ -54,6 +54,8 @@ def analyze_command(
     probe_results: Path | None = typer.Option(None, "--probe-results", help="probe_results.csv of the same encoder: adds metric-probe correlations and regret."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
 ) -> None:
     """Entropy, effective rank, curvature, CKA and invariance metrics for every layer."""
@@ -83,12 +85,42 @@ def analyze_command(
             raise DataNotFoundError(f"--probe-results {probe_results}: no such file")
         probes = pd.read_csv(probe_results)
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    enc = load_encoder(encoder, device=device)
+    enc = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     probe_notes: list[str] = []
     if probes is not None:  # fail before the analysis, not after it
         from molstrata.analysis.recommend import check_probe_results
 
         probe_notes = check_probe_results(probes, probe_results, enc)
+    from molstrata.core.runs import (
+        build_record,
+        clear_run,
+        describe,
+        encoder_identity,
+        file_hashes,
+        prepare_out,
+        split_inputs,
+        write_record,
+    )
+
+    inputs = split_inputs(split, data_dir) if task is not None else file_hashes({input_csv.name: input_csv})
+    if probe_results is not None:
+        inputs.update(file_hashes({f"probe-results {probe_results.name}": probe_results}))
+    record = build_record("analyze", {
+        "encoder": encoder, "task": task, "input": input_csv, "smiles_col": smiles_col,
+        "max_molecules": max_molecules, "seed": seed, "pooling": pooling, "metrics": chosen,
+        "token_molecules": token_molecules, "aug_molecules": aug_molecules,
+        "n_augmentations": n_augmentations, "augmentation": augmentation, "cka": cka, "rule": rule,
+        "probe_results": probe_results,
+    }, inputs, {enc.name: encoder_identity(enc)})
+    old = prepare_out(out, record, overwrite=overwrite)  # another run in --out: refused
+    console = Console(stderr=True)
+    if old is not None:
+        changed = describe({**old.get("inputs", {}), **old.get("encoders", {})},
+                           {**record["inputs"], **record["encoders"]})
+        if changed:
+            console.print(f"[yellow]note:[/] {out} was analysed from other inputs ({changed}); "
+                          "recomputing everything", highlight=False)
+        clear_run(out, "analyze")
     profile = analyze(
         enc, smiles, pooling=pooling, max_molecules=max_molecules, seed=seed, metrics=chosen,
         token_molecules=token_molecules, aug_molecules=aug_molecules,
@@ -106,7 +138,7 @@ def analyze_command(
         "device": device, "data_dir": str(data_dir) if data_dir else None,
     }
     files = write_outputs(profile, out, params=params, probe_results=probes, rule=rule)
-    console = Console(stderr=True)
+    write_record(out, record)
     rec = None
     try:
         rec = profile.recommend_layer(rule)

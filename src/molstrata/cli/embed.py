@@ -64,9 +64,11 @@ def embed_command(
     init_seed: int = typer.Option(0, "--init-seed", help="Seed of --random-init."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let a model folder run its own Python code."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per cache chunk; pip install 'molstrata[ray]')."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
 ) -> None:
     """Embed molecules with every layer of an encoder and write them to --out."""
@@ -119,7 +121,7 @@ def embed_command(
     try:
         enc = load_encoder(
             encoder, device=device, max_layer=max_layer, random_init=random_init,
-            trust_remote_code=trust_remote_code, **options,
+            trust_remote_code=trust_remote_code, trust_checkpoint=trust_checkpoint, **options,
         )
     except TypeError as exc:
         if "unexpected keyword" not in str(exc) or not options:
@@ -127,7 +129,25 @@ def embed_command(
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise ConfigError(f"encoder {encoder!r} does not accept {flags} ({exc})") from None
     from molstrata.core.errors import InvalidSmilesError
+    from molstrata.core.runs import (
+        build_record,
+        clear_run,
+        encoder_identity,
+        file_hashes,
+        prepare_out,
+        split_inputs,
+        write_record,
+    )
     from molstrata.scale import from_cli
+
+    record = build_record("embed", {
+        "encoder": encoder, "task": task, "input": input_csv, "smiles_col": smiles_col,
+        "id_col": id_col, "pooling": pooling, "max_layer": max_layer, "on_invalid": on_invalid,
+        "max_length": max_length, "on_too_long": on_too_long, "include_special": include_special,
+        "seed": seed, "random_init": random_init, "init_seed": init_seed if random_init else None,
+    }, split_inputs(split, data_dir) if task is not None else file_hashes({input_csv.name: input_csv}),
+        {enc.name: encoder_identity(enc)})
+    prepare_out(out, record, overwrite=overwrite)  # refuses another run before any work
 
     executor, executor_entry = from_cli(executor_name, ray_address)
     try:
@@ -142,14 +162,17 @@ def embed_command(
         columns["id"] = ids
     if split_col is not None:
         columns["split"] = split_col
+    clear_run(out, "embed")  # this run's older files (other inputs may give other layers)
     write_embeddings(emb, out, columns=columns, extra=extra)
+    write_record(out, record)
     save_config(out, "embed", {
         "encoder": encoder, "task": task, "input": input_csv, "smiles_col": smiles_col,
         "id_col": id_col, "pooling": emb.pooling, "max_layer": max_layer, "batch_size": batch_size,
         "on_invalid": on_invalid, "max_length": enc.max_length, "on_too_long": on_too_long,
         "include_special": include_special, "seed": seed, "random_init": random_init,
         "init_seed": init_seed if random_init else None, "device": device,
-        "trust_remote_code": trust_remote_code, "no_cache": no_cache, "data_dir": data_dir,
+        "trust_remote_code": trust_remote_code, "trust_checkpoint": trust_checkpoint,
+        "no_cache": no_cache, "data_dir": data_dir,
         "executor": executor_entry,
     })
     n_bad = int((~emb.valid).sum())

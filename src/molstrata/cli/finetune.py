@@ -55,8 +55,10 @@ def finetune_command(
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder (default MOLSTRATA_DATA_DIR)."),
     keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep per-epoch checkpoints after each sweep."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per (depth, seed, lr) trial, --out on a shared filesystem; pip install 'molstrata[ray]')."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (only molstrata's files of it are removed); needed when its data changed."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
 ) -> None:
@@ -90,13 +92,17 @@ def finetune_command(
         head=HeadConfig(hidden=head_hidden, dropout=head_dropout), pooling=pooling,
         top_m=top_m, out=out, data_dir=data_dir, device=device,
         keep_checkpoints=keep_checkpoints, executor=from_cli(executor_name, ray_address)[0],
+        trust_checkpoint=trust_checkpoint,
+        overwrite=overwrite,
         use_cache=not no_cache,
     )
+    from molstrata.report.tables import format_pct
+
     console = Console()
     for row in res["summary"].itertuples(index=False):
         console.print(
             f"  {row.task} ({row.metric}) layer {row.layer}: {row.test_mean:.4f} ± "
-            f"{row.test_std:.4f}  Δ% vs full {row.delta_pct:+.1f}  (frozen probe "
+            f"{row.test_std:.4f}  Δ% vs full {format_pct(row.delta_pct)}  (frozen probe "
             f"{row.frozen_test_mean:.4f})"
         )
     corr = res["correlations"]

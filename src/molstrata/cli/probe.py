@@ -12,7 +12,7 @@ def probe_command(
     tasks: str = typer.Option("admet", "--tasks", "-t", help="'admet' (the 22 TDC ADMET tasks) or comma-separated task names (molstrata tasks)."),
     seeds: str = typer.Option("1,2,3,4,5", "--seeds", "-s", help="Split seeds, e.g. 1,2,3,4,5 or 1-5 (TDC's protocol: 1-5)."),
     probe: str = typer.Option("linear", "--probe", "-p", help="linear (ridge/logistic) | mlp | gbdt (LightGBM)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Run folder; rerunning into it resumes a killed sweep."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder; rerunning the same run into it resumes it (cells whose data changed are recomputed)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with admet_group/<task>/{train_val,test}.csv (default MOLSTRATA_DATA_DIR)."),
     pooling: str | None = typer.Option(None, "--pooling", help="mean | cls | max | sum (default: the encoder's)."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
@@ -21,6 +21,8 @@ def probe_command(
     cv_folds: int = typer.Option(5, "--cv-folds", min=3, help="k of the scaffold-grouped CV of the cv, cv-1se, concat and ensemble selections."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only (molstrata report DIR draws the report later)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (Ray tasks; pip install 'molstrata[ray]')."),
+    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
 ) -> None:
@@ -37,30 +39,32 @@ def probe_command(
         encoder, tasks, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
         batch_size=batch_size, device=device, strategy=strategy or DEFAULT_SELECTION, cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
-        executor=executor, use_cache=not no_cache,
+        executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
+        use_cache=not no_cache,
     )
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")
     for note in run.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     from molstrata.probe.outputs import summary_frame
+    from molstrata.report.tables import format_pct
 
     summary = summary_frame(run.scores)
     chosen_by = run.scores[0].strategy if run.scores else "valid"  # the strategy that filled summary.csv
     for enc, g in summary.groupby("encoder", sort=False):
         console.print(
             f"{enc}: mean Δ% of the {chosen_by} choice (no test labels) over the final layer "
-            f"{g['delta_pct'].mean():+.2f}% over {len(g)} task(s) "
-            f"(oracle, picked on test: {g['oracle_delta_pct'].mean():+.2f}%)"
+            f"{format_pct(g['delta_pct'].mean(), 2)} over {len(g)} task(s) "
+            f"(oracle, picked on test: {format_pct(g['oracle_delta_pct'].mean(), 2)})"
         )
     if run.selections:
         from molstrata.probe.outputs import selection_frame, selection_summary_frame
 
         table = selection_summary_frame(selection_frame(run.selections, run.scores))
         for r in table.itertuples(index=False):
-            console.print(f"{r.encoder} · {r.strategy}: mean Δ% over the final layer {r.mean_delta_pct:+.2f}% "
+            console.print(f"{r.encoder} · {r.strategy}: mean Δ% over the final layer {format_pct(r.mean_delta_pct, 2)} "
                           f"(better on {r.tasks_better}, worse on {r.tasks_worse} of {r.tasks} task(s); "
-                          f"worst {r.worst_task} {r.worst_delta_pct:+.1f}%)", highlight=False)
+                          f"worst {r.worst_task} {format_pct(r.worst_delta_pct)})", highlight=False)
     console.print(f"wrote {out}/ (probe_results.csv, summary.csv, leaderboard, predictions/, "
                   f"{'selection.csv, ' if run.selections else ''}"
                   f"config.toml{'' if no_report else ', figures/, report.md'})")

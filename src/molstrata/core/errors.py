@@ -41,19 +41,41 @@ class InvalidSmilesError(MolstrataError, ValueError):
         The offending strings, aligned with ``indices``.
     source : str or None
         Where the rows came from (a file, a task), when known.
+    reasons : list of str
+        Why each row is invalid, aligned with ``indices`` (e.g. ``"internal whitespace at
+        position 2; RDKit would read only 'CC'"``).
     """
 
-    def __init__(self, indices: Sequence[int], smiles: Sequence[str], source: str | None = None):
+    def __init__(
+        self,
+        indices: Sequence[int],
+        smiles: Sequence[str],
+        source: str | None = None,
+        reasons: Sequence[str] | None = None,
+    ):
         self.indices = [int(i) for i in indices]
         self.smiles = [str(s) for s in smiles]
         self.source = source
-        shown = ", ".join(f"row {i}: {s!r}" for i, s in list(zip(self.indices, self.smiles, strict=True))[:10])
+        self.reasons = [str(r) for r in reasons] if reasons is not None else [""] * len(self.indices)
+        rows = list(zip(self.indices, self.smiles, self.reasons, strict=True))[:10]
+        shown = ", ".join(f"row {i}: {s!r}" + (f" ({r})" if r else "") for i, s, r in rows)
         more = f" (and {len(self.indices) - 10} more)" if len(self.indices) > 10 else ""
         where = f" in {source}" if source else ""
         super().__init__(
             f"{len(self.indices)} invalid SMILES{where}: {shown}{more}. "
             "Fix them, or pass on_invalid='mask' to keep NaN rows with a validity mask."
         )
+
+
+class InputTypeError(MolstrataError, TypeError):
+    """An argument has the wrong type, e.g. one SMILES string where a sequence is expected."""
+
+
+class LabelError(MolstrataError, ValueError):
+    """Task labels cannot be used as they are (missing, non-numeric, a single class, constant).
+
+    The message names the task, the file and its 1-based line numbers (header = line 1).
+    """
 
 
 class NotFittedError(MolstrataError, ValueError):

@@ -30,18 +30,22 @@ _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _READ_ONLY = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
-def read_cached(path: str | Path, reader: Callable[[Path], T], *, what: str = "cached file") -> T | None:
+def read_cached(path: str | Path, reader: Callable[[Path], T], *, what: str = "cached file",
+                keep: tuple[type[BaseException], ...] = ()) -> T | None:
     """``reader(path)``, or ``None`` (with a warning naming ``path``) when it cannot be read.
 
     A missing file returns ``None`` silently. Any exception raised by ``reader`` (a
     truncated zip, an empty file, JSON of the wrong shape...) is reported as a
-    :class:`UserWarning` ending in "recomputing", and ``None`` is returned.
+    :class:`UserWarning` ending in "recomputing", and ``None`` is returned; except those of
+    the ``keep`` types (e.g. a refused untrusted file), which propagate.
     """
     path = Path(path)
     if not os.path.lexists(path):
         return None
     try:
         return reader(path)
+    except keep:
+        raise
     except Exception as exc:  # noqa: BLE001 - any damage means: recompute
         warnings.warn(f"{what} {path} is damaged ({_one_line(exc)}); recomputing",
                       UserWarning, stacklevel=2)

@@ -55,6 +55,9 @@ def load_admet(name: str, seed: int, data_dir: str | os.PathLike | None = None) 
         target_cols=("Y",),
         invalid={"train": empty, "valid": empty, "test": test_invalid.copy()},
         omitted=omitted.reset_index(drop=True),
+        sources={"train": (str(train_val_path), np.asarray(train_idx, dtype=np.int64)),
+                 "valid": (str(train_val_path), np.asarray(valid_idx, dtype=np.int64)),
+                 "test": (str(test_path), np.arange(len(test), dtype=np.int64))},
     )
 
 

@@ -70,13 +70,17 @@ def scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
     from rdkit import Chem, RDLogger
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
+    from molstrata.data.smiles import ASCII_WHITESPACE, check_smiles
+
     RDLogger.DisableLog("rdApp.*")
     groups: dict[str, set[int]] = {}
     failed: list[int] = []
     for i, smi in enumerate(_progress(smiles, "Bemis-Murcko scaffolds")):
         # PyTDC: MurckoScaffoldSmiles raises -> row omitted. Blank strings (RDKit reads an
-        # empty molecule) count as failures too; no TDC file has one.
-        mol = Chem.MolFromSmiles(smi) if isinstance(smi, str) and smi.strip() else None
+        # empty molecule) and strings RDKit would misread (check_smiles: internal whitespace,
+        # non-ASCII, control characters) count as failures too; no TDC file has one.
+        ok = isinstance(smi, str) and check_smiles(smi) is None
+        mol = Chem.MolFromSmiles(smi.strip(ASCII_WHITESPACE)) if ok else None
         if mol is None:
             failed.append(i)
             continue
@@ -163,7 +167,7 @@ def random_split_indices(
     return perm[:n_train], perm[n_train : n_train + n_valid], perm[n_train + n_valid :]
 
 
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"  # 2: strict SMILES check (molstrata.data.smiles)
 
 
 def cached_scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:

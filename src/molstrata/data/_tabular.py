@@ -32,9 +32,11 @@ from molstrata.core.errors import (
     ConfigError,
     DataNotFoundError,
     InvalidSmilesError,
+    LabelError,
     check_choice,
 )
 from molstrata.core.paths import DATA_ENV, user_data_dir
+from molstrata.data._labels import describe_lines
 from molstrata.data._registry import MOLECULENET_TASKS, TaskInfo
 from molstrata.data._source import data_root
 from molstrata.data._split import (
@@ -44,6 +46,7 @@ from molstrata.data._split import (
     scaffold_split_indices,
 )
 from molstrata.data._tasksplit import TaskSplit
+from molstrata.data.smiles import RDKIT_REJECTS, check_smiles
 
 SPLITS = ("scaffold", "random")
 ON_INVALID = ("raise", "omit", "mask")
@@ -208,7 +211,9 @@ def split_table(
     groups = _groups(source, table["Drug"])
     failed = groups.failed
     if len(failed) and on_invalid == "raise":
-        raise InvalidSmilesError(failed, table["Drug"].iloc[failed].tolist(), source=source)
+        bad = table["Drug"].iloc[failed].tolist()
+        reasons = [check_smiles(s) or RDKIT_REJECTS for s in bad]
+        raise InvalidSmilesError(failed, bad, source=source, reasons=reasons)
 
     if on_invalid == "mask" and len(failed):
         groups = ScaffoldGroups(
@@ -222,9 +227,11 @@ def split_table(
 
     invalid = {}
     frames = {}
+    sources = {}
     bad = set(failed.tolist())
     for part, rows in zip(("train", "valid", "test"), parts, strict=True):
         frames[part] = table.iloc[rows].reset_index(drop=True)
+        sources[part] = (source, np.asarray(rows, dtype=np.int64))
         invalid[part] = np.asarray([k for k, r in enumerate(rows) if r in bad], dtype=np.int64)
 
     omitted = table.iloc[groups.failed].copy()
@@ -248,6 +255,7 @@ def split_table(
         target_cols=("Y",) if len(target_cols) == 1 else tuple(target_cols),
         invalid=invalid,
         omitted=omitted.reset_index(drop=True),
+        sources=sources,
     )
 
 
@@ -265,22 +273,22 @@ def _standard_table(frame, smiles_col, target_cols, id_col, info, source, allow_
         values = pd.to_numeric(raw, errors="coerce")
         bad = np.flatnonzero(values.isna().to_numpy() & raw.notna().to_numpy())
         if len(bad):
-            raise ConfigError(
-                f"column {col!r} of {source} has non-numeric labels at rows {bad[:10].tolist()} "
-                f"(0-based data rows), e.g. {raw.iloc[bad[0]]!r}"
+            raise LabelError(
+                f"task {info.name}: column {col!r} has non-numeric labels, e.g. "
+                f"{raw.iloc[bad[0]]!r}, at {describe_lines(source, bad)}"
             )
         missing = np.flatnonzero(values.isna().to_numpy())
         if len(missing) and not allow_missing:
-            raise ConfigError(
-                f"column {col!r} of {source} has missing labels at rows "
-                f"{missing[:10].tolist()} (0-based data rows); drop or fill them"
+            raise LabelError(
+                f"task {info.name}: column {col!r} has missing labels at "
+                f"{describe_lines(source, missing)}; drop or fill them"
             )
         if info.task_type == "classification":
             off = np.flatnonzero(values.notna().to_numpy() & ~values.isin([0, 1]).to_numpy())
             if len(off):
-                raise ConfigError(
-                    f"classification labels must be 0 or 1; column {col!r} of {source} has "
-                    f"{raw.iloc[off[0]]!r} at rows {off[:10].tolist()} (0-based data rows)"
+                raise LabelError(
+                    f"task {info.name}: classification labels must be 0 or 1; column {col!r} "
+                    f"has {raw.iloc[off[0]]!r} at {describe_lines(source, off)}"
                 )
         table[out] = values.astype(np.float64).to_numpy()
     return table

@@ -42,6 +42,9 @@ class TaskSplit:
         Rows of the source that are in none of the parts because the scaffold split could
         not compute their scaffold (RDKit rejects the SMILES), as PyTDC does. Same columns
         plus ``source_row`` (0-based row in the source file). Empty for most tasks.
+    sources : mapping of str to (str, ndarray of int)
+        For each part, the file its rows come from and their 0-based data rows in it, so
+        label errors name file lines (:meth:`check_labels`). Empty for parts built in memory.
     """
 
     name: str
@@ -55,6 +58,7 @@ class TaskSplit:
     target_cols: tuple[str, ...] = ("Y",)
     invalid: Mapping[str, np.ndarray] = field(default_factory=dict)
     omitted: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sources: Mapping[str, tuple[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def n_tasks(self) -> int:
@@ -84,6 +88,18 @@ class TaskSplit:
         """
         values = self.part(part)[list(self.target_cols)].to_numpy(dtype=np.float64)
         return values[:, 0] if self.n_tasks == 1 else values
+
+    def check_labels(self) -> TaskSplit:
+        """Raise :class:`~molstrata.core.errors.LabelError` unless every label can be used.
+
+        Missing, NaN or non-numeric labels, a single class, or all-equal regression targets
+        are refused with the task, the file and its 1-based line numbers (header = line 1);
+        see :func:`molstrata.data._labels.check_labels`. Returns ``self``.
+        """
+        from molstrata.data._labels import check_labels
+
+        check_labels(self)
+        return self
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{p}={len(self.part(p))}" for p in PARTS)

@@ -194,7 +194,7 @@ class _Chunk:
         """Read-only memmaps, (n, dim_k) float32 each."""
         if self._layers is None:
             self._layers = [
-                np.load(self.path / _layer_name(k), mmap_mode="r") for k in range(len(self.meta["dims"]))
+                np.load(self.path / _layer_name(k), mmap_mode="r", allow_pickle=False) for k in range(len(self.meta["dims"]))
             ]
             for k, (arr, d) in enumerate(zip(self._layers, self.meta["dims"], strict=True)):
                 if arr.shape != (self.meta["n"], d) or arr.dtype != np.float32:

@@ -108,6 +108,7 @@ def _write_files(
         "n_molecules": emb.n_molecules,
         "n_valid": int(emb.valid.sum()),
         "invalid_rows": [int(i) for i in np.flatnonzero(~emb.valid)],
+        "invalid_reasons": emb.meta.get("invalid_reasons"),
         "truncated_rows": sorted(int(i) for i in truncated),
         "max_length": emb.meta.get("max_length"),
         "canonicalize": emb.meta.get("canonicalize"),
@@ -131,7 +132,7 @@ def read_embeddings(folder: str | Path, *, mmap: bool = True) -> LayerEmbeddings
     manifest = json.loads(path.read_text())
     mols = pd.read_csv(folder / manifest["molecules_file"], keep_default_na=False)
     layers = tuple(
-        np.load(folder / f, mmap_mode="r" if mmap else None) for f in manifest["layer_files"]
+        np.load(folder / f, mmap_mode="r" if mmap else None, allow_pickle=False) for f in manifest["layer_files"]
     )
     meta = {k: manifest.get(k) for k in ("identity", "truncated_rows", "max_length", "canonicalize")}
     return LayerEmbeddings(

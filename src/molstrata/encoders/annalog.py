@@ -20,17 +20,15 @@ molecule's states do not depend on its batch.
 
 The architecture is rebuilt here (same parameter names) rather than imported, because
 importing ``annalog`` needs its generation-time dependencies; the weights are read with
-``torch.load(weights_only=True)`` and the vocabulary with an unpickler that accepts no
-globals at all. ``tests/encoders/test_annalog.py`` checks the states against the package's
+``torch.load(weights_only=True)`` (zip files only) and the vocabulary with an unpickler that
+accepts no globals at all (:mod:`molstrata.core.safeload`). ``tests/encoders/test_annalog.py`` checks the states against the package's
 own ``seq2seq_attention.Encoder`` when it can be imported.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import io
 import math
-import pickle
 import re
 import warnings
 from pathlib import Path
@@ -38,6 +36,7 @@ from typing import Any
 
 from molstrata.core.errors import ConfigError, DataNotFoundError, OptionalDependencyError
 from molstrata.core.hashing import file_sha256
+from molstrata.core.safeload import load_pickle_restricted, load_tensors
 from molstrata.encoders.base import BatchStates, Encoder
 from molstrata.encoders.card import EncoderCard
 
@@ -74,18 +73,14 @@ def annalog_files() -> tuple[Path, Path]:
     return ckpt, vocab
 
 
-class _NoGlobalsUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"vocabulary file names a Python global {module}.{name}")
-
-
 def load_vocab(path: str | Path) -> dict[str, int]:
-    """ANNalog's token → index map (``stoi``); the file may hold only plain data."""
+    """ANNalog's token → index map (``stoi``); the file may hold only plain data.
+
+    Read by :func:`molstrata.core.safeload.load_pickle_restricted` with an empty allowlist: a
+    file that names any Python global is refused before anything in it runs.
+    """
     path = Path(path)
-    try:
-        payload = _NoGlobalsUnpickler(io.BytesIO(path.read_bytes())).load()
-    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
-        raise ConfigError(f"cannot read ANNalog vocabulary {path}: {exc}") from exc
+    payload = load_pickle_restricted(path, allow=(), what="ANNalog vocabulary")
     if not isinstance(payload, dict) or not isinstance(payload.get("stoi"), dict):
         raise ConfigError(f"{path}: expected a dict with 'itos' and 'stoi'")
     stoi = {str(k): int(v) for k, v in payload["stoi"].items()}
@@ -312,7 +307,7 @@ def load_annalog(
             if p.dim() > 1:
                 torch.nn.init.xavier_uniform_(p)
     else:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        state = load_tensors(ckpt, what="ANNalog checkpoint")
         enc = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
         module.load_state_dict(enc, strict=True)
     identity = {

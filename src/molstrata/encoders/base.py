@@ -8,7 +8,7 @@ batching, OOM recovery and progress bars for free (molfeat's convert → embed s
 
 By default molecules are fed to the model as RDKit canonical SMILES, so that an embedding
 depends on the molecule, not on how its SMILES was written, and the cache can key on it.
-``canonicalize=False`` feeds the validated input strings unchanged (randomised-SMILES
+``canonicalize=False`` feeds the validated input strings as given, less outer whitespace (randomised-SMILES
 augmentation); the cache then keys on those strings.
 
 Inputs longer than an encoder's ``max_length`` follow its ``on_too_long`` policy:
@@ -28,7 +28,7 @@ import numpy as np
 
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, MolstrataError
-from molstrata.data.smiles import ParsedSmiles, parse_smiles
+from molstrata.data.smiles import ASCII_WHITESPACE, ParsedSmiles, parse_smiles
 from molstrata.encoders.pooling import Pooling
 
 
@@ -145,8 +145,9 @@ class Encoder(ABC):
     @staticmethod
     def fed_strings(parsed: ParsedSmiles, canonicalize: bool = True) -> list[str]:
         """The strings fed to the model for the valid rows of ``parsed``, in row order."""
-        source = parsed.canonical if canonicalize else parsed.smiles
-        return [source[i] for i in np.flatnonzero(parsed.valid)]
+        if canonicalize:
+            return [parsed.canonical[i] for i in np.flatnonzero(parsed.valid)]
+        return [parsed.smiles[i].strip(ASCII_WHITESPACE) for i in np.flatnonzero(parsed.valid)]
 
     def check_lengths(
         self, fed: list[str], rows: np.ndarray, *, sizes: np.ndarray | None = None
@@ -213,8 +214,8 @@ class Encoder(ABC):
         Returns
         -------
         LayerEmbeddings with ``num_layers + 1`` arrays of shape (n_molecules, dim_k);
-        ``meta`` holds ``truncated_rows``, ``n_truncated``, ``invalid_rows``, ``canonicalize``
-        and ``identity``.
+        ``meta`` holds ``truncated_rows``, ``n_truncated``, ``invalid_rows`` (with
+        ``invalid_reasons``, aligned), ``canonicalize`` and ``identity``.
         """
         from molstrata.embeddings.extract import embed_canonical  # noqa: PLC0415
 
@@ -247,6 +248,7 @@ class Encoder(ABC):
             "truncated_rows": [int(r) for r in truncated],
             "n_truncated": len(truncated),
             "invalid_rows": [int(r) for r in parsed.invalid_indices],
+            "invalid_reasons": list(parsed.invalid_reasons.values()),
             "canonicalize": bool(canonicalize),
             "include_special": bool(include_special),
             "max_length": self.max_length,

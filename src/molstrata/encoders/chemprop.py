@@ -30,21 +30,21 @@ clear error: their inputs cannot be derived from a SMILES alone.
 Loading checkpoints safely
 --------------------------
 chemprop checkpoints (``.pt`` from ``chemprop train``/``save_model``, Lightning ``.ckpt``)
-are Python pickles holding model classes, not just tensors, so ``torch.load(...,
-weights_only=True)`` refuses them (``AttributeDict`` cannot be rebuilt by the weights-only
-unpickler). molstrata unpickles them with an allowlist instead: only tensors, containers,
-chemprop's ``chemprop.nn`` classes, ``torch.nn`` module classes, Lightning's
-``AttributeDict`` and three torchmetrics helpers may be named by the file; anything else
-stops the load with :class:`~molstrata.core.errors.ConfigError`. A checkpoint that names
-other globals is loaded only with ``trust_checkpoint=True`` (or ``trust_remote_code=True``;
-CLI ``--trust-remote-code``), which runs the full unpickler: do that only for files you trust.
+are Python pickles holding model classes, not just tensors, and torch's weights-only
+unpickler cannot rebuild them (Lightning's ``AttributeDict`` is a ``dict`` subclass). molstrata
+reads them with :func:`molstrata.core.safeload.load_torch_restricted`: a zip-format file whose
+pickle may name only the exact ``(module, qualified name)`` pairs of :data:`CHEMPROP_GLOBALS`
+(chemprop's ``chemprop.nn`` classes, a few ``torch.nn`` modules, tensors, Lightning's
+``AttributeDict``, torchmetrics helpers). Legacy (non-zip) torch files, TorchScript archives
+and files naming anything else stop the load with
+:class:`~molstrata.core.safeload.UntrustedFileError` before any of their code runs; they load
+only with ``trust_checkpoint=True`` (CLI ``--trust-checkpoint``), which runs the full
+unpickler: do that only for files you trust.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import pickle
-import types
 from pathlib import Path
 from typing import Any
 
@@ -78,90 +78,80 @@ def _require_chemprop() -> Any:
 
 
 # ---------------------------------------------------------------------------- safe loading
-_ALLOWED_GLOBALS = {
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("__builtin__", "set"),
-    ("__builtin__", "frozenset"),
+#: every ``(module, qualified name)`` a chemprop v2 checkpoint may name; nothing else is
+#: resolved (no prefixes, no dotted names). chemprop 2.3's own ``chemprop.nn`` classes, the
+#: torch and Lightning pieces its ``save_model``/Lightning checkpoints hold.
+CHEMPROP_GLOBALS: tuple[tuple[str, str], ...] = (
+    ("builtins", "set"), ("builtins", "frozenset"),
+    ("__builtin__", "set"), ("__builtin__", "frozenset"),
     ("collections", "OrderedDict"),
-    ("torch", "device"),
-    ("torch", "Size"),
+    ("torch", "device"), ("torch", "Size"),
+    *(("torch", t) for t in ("float16", "float32", "float64", "bfloat16", "int64", "int32",
+                             "bool", "uint8", "int8", "int16")),
     ("torch._utils", "_rebuild_tensor_v2"),
     ("torch._utils", "_rebuild_parameter"),
     ("torch._utils", "_rebuild_parameter_with_state"),
+    ("torch.nn.modules.linear", "Linear"), ("torch.nn.modules.linear", "Identity"),
+    ("torch.nn.modules.dropout", "Dropout"),
+    ("torch.nn.modules.container", "Sequential"), ("torch.nn.modules.container", "ModuleList"),
+    ("torch.nn.modules.batchnorm", "BatchNorm1d"),
+    *(("torch.nn.modules.activation", a) for a in (
+        "ReLU", "LeakyReLU", "PReLU", "Tanh", "ELU", "SELU", "Sigmoid", "Softplus", "Softmax",
+    )),
+    ("chemprop.nn.utils", "Activation"),
+    ("chemprop.nn.message_passing.base", "BondMessagePassing"),
+    ("chemprop.nn.message_passing.base", "AtomMessagePassing"),
+    *(("chemprop.nn.agg", a) for a in (
+        "MeanAggregation", "SumAggregation", "NormAggregation", "AttentiveAggregation",
+    )),
+    *(("chemprop.nn.predictors", p) for p in (
+        "RegressionFFN", "MveFFN", "EvidentialFFN", "QuantileFFN", "BinaryClassificationFFN",
+        "BinaryDirichletFFN", "MulticlassClassificationFFN", "MulticlassDirichletFFN",
+        "SpectralFFN", "_Exp",
+    )),
+    ("chemprop.nn.ffn", "MLP"),
+    *(("chemprop.nn.transforms", t) for t in ("ScaleTransform", "UnscaleTransform", "GraphTransform")),
+    *(("chemprop.nn.metrics", m) for m in (
+        "MSE", "MAE", "RMSE", "BoundedMSE", "BoundedMAE", "BoundedRMSE", "R2Score", "MVELoss",
+        "EvidentialLoss", "PointQuantileLoss", "BCELoss", "CrossEntropyLoss", "BinaryMCCLoss",
+        "BinaryMCCMetric", "MulticlassMCCLoss", "MulticlassMCCMetric", "BinaryAUROC",
+        "BinaryAUPRC", "BinaryAccuracy", "BinaryF1Score", "DirichletLoss", "SID", "Wasserstein",
+        "QuantileLoss",
+    )),
     ("lightning.fabric.utilities.data", "AttributeDict"),
     ("torchmetrics.metric", "jit_distributed_available"),
-    ("torchmetrics.utilities.data", "dim_zero_sum"),
-    ("torchmetrics.utilities.data", "dim_zero_cat"),
-    ("torchmetrics.utilities.data", "dim_zero_mean"),
-    ("torchmetrics.utilities.data", "dim_zero_max"),
-    ("torchmetrics.utilities.data", "dim_zero_min"),
-}
-#: modules whose *classes* (never functions) a checkpoint may name
-_ALLOWED_CLASS_MODULES = ("chemprop.nn.", "torch.nn.modules.")
-
-
-class UntrustedGlobalError(pickle.UnpicklingError):
-    """A checkpoint names a Python global outside the allowlist."""
-
-
-class _AllowlistUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` that resolves only allowlisted globals (Python docs' recipe)."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
-        if module == "torch" and not name.startswith("_"):
-            import torch  # noqa: PLC0415
-
-            obj = getattr(torch, name, None)
-            if isinstance(obj, torch.dtype):
-                return obj
-        if module.startswith(_ALLOWED_CLASS_MODULES):
-            obj = super().find_class(module, name)
-            if isinstance(obj, type):
-                return obj
-        raise UntrustedGlobalError(f"{module}.{name}")
-
-
-_ALLOWLIST_PICKLE = types.SimpleNamespace(
-    Unpickler=_AllowlistUnpickler, load=pickle.load, __name__="molstrata_allowlist_pickle"
+    *(("torchmetrics.utilities.data", f) for f in (
+        "dim_zero_sum", "dim_zero_cat", "dim_zero_mean", "dim_zero_max", "dim_zero_min",
+    )),
 )
 
 
 def load_checkpoint_dict(path: str | Path, *, trust_checkpoint: bool = False) -> dict:
     """Read a chemprop v2 checkpoint into a dict, without running arbitrary pickled code.
 
+    Without ``trust_checkpoint`` the file must be a zip-format torch file (not legacy, not
+    TorchScript) whose pickle names only :data:`CHEMPROP_GLOBALS`
+    (:func:`molstrata.core.safeload.load_torch_restricted`).
+
     Parameters
     ----------
     path : a ``.pt`` (``chemprop.models.save_model``) or Lightning ``.ckpt`` file
-    trust_checkpoint : use the full unpickler (arbitrary code): only for files you trust
+    trust_checkpoint : use the full unpickler (runs any code in the file): trusted files only
 
     Returns
     -------
     dict with at least ``hyper_parameters`` and ``state_dict``
     """
-    import torch  # noqa: PLC0415
+    from molstrata.core.safeload import TRUST_OPT_IN, load_torch_restricted  # noqa: PLC0415
 
     _require_chemprop()
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataNotFoundError(f"chemprop checkpoint not found: {path}")
-    try:
-        if trust_checkpoint:
-            d = torch.load(path, map_location="cpu", weights_only=False)
-        else:
-            d = torch.load(
-                path, map_location="cpu", weights_only=False, pickle_module=_ALLOWLIST_PICKLE
-            )
-    except UntrustedGlobalError as exc:
-        raise ConfigError(
-            f"checkpoint {path} names the Python global {exc}, which molstrata does not "
-            "unpickle by default (unpickling runs code). If you trust this file, pass "
-            "trust_checkpoint=True (CLI: --trust-remote-code)."
-        ) from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-        raise ConfigError(f"cannot read chemprop checkpoint {path}: {exc}") from exc
+    d = load_torch_restricted(
+        path, allow=CHEMPROP_GLOBALS, what="chemprop checkpoint", trust=trust_checkpoint,
+        opt_in=TRUST_OPT_IN,
+    )
     if not isinstance(d, dict) or "hyper_parameters" not in d or "state_dict" not in d:
         raise ConfigError(
             f"{path} is not a chemprop v2 checkpoint: expected a dict with 'hyper_parameters' "
@@ -513,8 +503,10 @@ def load_chemprop(
     device : ``"cpu"``, ``"cuda"``...; default CUDA when available
     max_layer : keep layers ``0 .. max_layer`` (``<= depth``: fewer message-passing steps)
     random_init : the same architecture with fresh weights, seeded by ``seed``
-    trust_remote_code, trust_checkpoint : either one allows the full unpickler for a file
-        that names globals outside molstrata's allowlist (runs code: trusted files only)
+    trust_remote_code : unused (a chemprop checkpoint ships no model code); accepted for the
+        common signature. It does not allow the full unpickler: that is ``trust_checkpoint``
+    trust_checkpoint : read the file with the full unpickler (legacy non-zip files, globals
+        outside :data:`CHEMPROP_GLOBALS`): it runs any code in the file, trusted files only
     seed : seed for ``random_init``
     name : encoder name (default ``chemprop:<path>``)
 
@@ -530,7 +522,7 @@ def load_chemprop(
     if not str(path).strip():
         raise ConfigError("chemprop encoder needs a checkpoint path: 'chemprop:<path-to-.pt>'")
     path = Path(path).expanduser()
-    d = load_checkpoint_dict(path, trust_checkpoint=trust_checkpoint or trust_remote_code)
+    d = load_checkpoint_dict(path, trust_checkpoint=trust_checkpoint)
     source = str(path)
     mpnn = _seeded_fresh(d, seed, source) if random_init else build_mpnn(d, source=source)
     identity = {
@@ -576,6 +568,7 @@ def load_admet_ai(
     max_layer: int | None = None,
     random_init: bool = False,
     trust_remote_code: bool = False,
+    trust_checkpoint: bool = False,
     group: str = "regression",
     index: int = 0,
     seed: int = 0,
@@ -589,13 +582,14 @@ def load_admet_ai(
     if kw:
         raise ConfigError(
             f"unknown option(s) for 'admet-ai': {', '.join(sorted(kw))}; valid: device, "
-            "max_layer, random_init, trust_remote_code, group, index, seed"
+            "max_layer, random_init, trust_remote_code, trust_checkpoint, group, index, seed"
         )
     path = admet_ai_checkpoint(group, index)
     name = "admet-ai" if (group, index) == ("regression", 0) else f"admet-ai:{group}/{index}"
     return load_chemprop(
         path, device=device, max_layer=max_layer, random_init=random_init,
-        trust_remote_code=trust_remote_code, seed=seed, name=name,
+        trust_remote_code=trust_remote_code, trust_checkpoint=trust_checkpoint, seed=seed,
+        name=name,
     )
 
 
@@ -633,8 +627,9 @@ def admet_ai_card() -> EncoderCard:
             "Trained on TDC ADMET data, including molecules in the TDC ADMET group's test "
             "sets: probing it on TDC tasks leaks labels. Treat it as a reference point, not "
             "a fair competitor.",
-            "Checkpoints are pickles: molstrata unpickles them with an allowlist of chemprop, "
-            "torch and Lightning classes; other globals need trust_checkpoint=True.",
+            "Checkpoints are pickles: molstrata unpickles them with an exact allowlist of "
+            "chemprop, torch and Lightning classes (CHEMPROP_GLOBALS); legacy (non-zip) files "
+            "and other globals load only with trust_checkpoint=True (--trust-checkpoint).",
         ],
         extra=None,
         weights_present=present,

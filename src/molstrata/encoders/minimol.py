@@ -239,12 +239,11 @@ def _check_config(path: Path) -> None:
 
 def _load_state_dict(path: Path) -> dict:
     """The GNN-side tensors of MiniMol's checkpoint (safe load: tensors only)."""
-    import torch
+    from molstrata.core.safeload import load_tensors
 
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise ConfigError(f"cannot read {path} as a tensors-only checkpoint: {exc}") from exc
+    raw = load_tensors(path, what="MiniMol checkpoint")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"MiniMol checkpoint {path} holds a {type(raw).__name__}, not a state dict")
     skip = ("model.task_heads.", "model.encoder_manager.pe_encoders.rw_pos.first_normalization.")
     return {
         k[len("model.") :]: v

@@ -134,11 +134,11 @@ def build_orb_v3(variant: str = "direct-20-omat", *, num_steps: int = NUM_STEPS,
 
 
 def _load_weights(model: Any, path: Path) -> None:
-    import torch
+    from molstrata.core.safeload import load_tensors
 
-    if not path.is_file():
-        raise DataNotFoundError(f"Orb checkpoint not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_tensors(path, what="Orb checkpoint")
+    if not isinstance(state, dict):
+        raise ConfigError(f"Orb checkpoint {path} holds a {type(state).__name__}, not a state dict")
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     if missing:

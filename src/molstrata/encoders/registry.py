@@ -8,6 +8,7 @@ Names that are not registered are tried as a local Hugging Face model folder or 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,13 @@ def get_card(name: str) -> EncoderCard:
     return _resolve(entry.card)(**dict(entry.kwargs))
 
 
+def _trust_option(loader: Callable[..., Any], trust_checkpoint: bool) -> dict[str, bool]:
+    """``{"trust_checkpoint": True}`` for loaders that unpickle checkpoints, else ``{}``."""
+    if trust_checkpoint and "trust_checkpoint" in inspect.signature(loader).parameters:
+        return {"trust_checkpoint": True}
+    return {}
+
+
 def load_encoder(
     name_or_path: str,
     *,
@@ -77,6 +85,7 @@ def load_encoder(
     max_layer: int | None = None,
     random_init: bool = False,
     trust_remote_code: bool = False,
+    trust_checkpoint: bool = False,
     **options: Any,
 ) -> Encoder:
     """Load an encoder by registered name, ``prefix:path``, local HF folder or HF id.
@@ -89,18 +98,23 @@ def load_encoder(
     max_layer : keep only the first ``max_layer`` blocks (built truncated, not sliced)
     random_init : same architecture, freshly initialised weights (seeded by ``seed``)
     trust_remote_code : allow a model folder's own Python code to run (off by default)
+    trust_checkpoint : let encoders that read pickled checkpoints (``chemprop:<path>``,
+        ``admet-ai``, Uni-Mol) unpickle a file that names Python globals outside their exact
+        allowlist, or a legacy (non-zip) torch file: that runs any code in the file, so only
+        for files you trust (off by default; ignored by encoders that read tensors only)
     """
     common = dict(device=device, max_layer=max_layer, random_init=random_init, **options)
     name = resolve_name(name_or_path)
     if name in _REGISTRY:
         entry = _REGISTRY[name]
         loader = _resolve(entry.loader)
+        common.update(_trust_option(loader, trust_checkpoint))
         return loader(**dict(entry.kwargs), trust_remote_code=trust_remote_code, **common)
     for prefix, target in _PREFIXES.items():
         if name.startswith(prefix):
-            return _resolve(target)(
-                name[len(prefix):], trust_remote_code=trust_remote_code, **common
-            )
+            loader = _resolve(target)
+            common.update(_trust_option(loader, trust_checkpoint))
+            return loader(name[len(prefix):], trust_remote_code=trust_remote_code, **common)
     path = Path(name).expanduser()
     looks_like_hub_id = name.count("/") == 1 and not path.exists() and not name.startswith((".", "/"))
     if path.is_dir() or looks_like_hub_id:

@@ -128,30 +128,24 @@ def build_unimol_v1(
     return model.eval()
 
 
-def read_checkpoint(path: str | Path, *, allow_pickle: bool = False) -> dict[str, Any]:
+def read_checkpoint(path: str | Path, *, trust_checkpoint: bool = False) -> dict[str, Any]:
     """The state dict of a Uni-Mol ``.pt`` checkpoint, read with ``weights_only=True``.
 
     Uni-Core checkpoints also pickle an ``argparse.Namespace`` of training arguments, which
-    is allowed explicitly. Anything else needs ``allow_pickle=True`` (trusted files only).
+    is allowed explicitly. Legacy (non-zip) files and anything else need
+    ``trust_checkpoint=True`` (the full unpickler: trusted files only).
     """
-    import pickle
+    from molstrata.core.safeload import TRUST_OPT_IN, load_tensors
 
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"Uni-Mol checkpoint not found: {path}")
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            state = torch.load(path, map_location="cpu", weights_only=not allow_pickle)
-    except pickle.UnpicklingError as exc:
-        raise ConfigError(
-            f"{path} holds Python objects beyond tensors ({str(exc).splitlines()[0]}); load it "
-            "with allow_pickle=True only if you trust the file"
-        ) from exc
+    state = load_tensors(
+        path, what="Uni-Mol checkpoint", allow_classes=[argparse.Namespace],
+        trust=trust_checkpoint, opt_in=TRUST_OPT_IN,
+    )
     for key in ("model", "model_state_dict"):
         if isinstance(state, dict) and key in state:
             state = state[key]
+    if not isinstance(state, dict):
+        raise ConfigError(f"Uni-Mol checkpoint {path} holds a {type(state).__name__}, not a state dict")
     return dict(state)
 
 
@@ -285,7 +279,7 @@ def load_unimol(
     conformer_seed: int = 0,
     max_atoms: int = 256,
     on_too_long: str = "warn",
-    allow_pickle: bool = False,
+    trust_checkpoint: bool = False,
     arch: dict[str, Any] | None = None,
     name: str | None = None,
     model_size: str = "84m",
@@ -305,7 +299,8 @@ def load_unimol(
     random_init : same architecture, weights drawn with ``seed``; no checkpoint read
     conformer_seed : RDKit embedding seed of the conformers
     max_atoms : atoms kept per molecule (unimol-tools' default: 256)
-    allow_pickle : read a checkpoint holding arbitrary Python objects (trusted files only)
+    trust_checkpoint : read a legacy (non-zip) checkpoint or one holding arbitrary Python
+        objects with the full unpickler (runs code: trusted files only)
     arch : ``molecule_architecture()`` overrides (small test models)
     model_size : Uni-Mol2 size (``"84m"``, ``"164m"``, ``"310m"``, ``"570m"``, ``"1.1B"``);
         its checkpoint defaults to ``UNIMOL_WEIGHT_DIR/modelzoo/<size>/checkpoint.pt``
@@ -318,7 +313,7 @@ def load_unimol(
         _unimol_module()
         return _load_v2(model_size=model_size, path=path, device=device, max_layer=max_layer,
                         random_init=random_init, seed=seed, conformer_seed=conformer_seed,
-                        allow_pickle=allow_pickle, arch=arch, name=name)
+                        trust_checkpoint=trust_checkpoint, arch=arch, name=name)
     _unimol_module()
     ckpt = Path(path) if path is not None else weight_dir() / WEIGHTS[bool(remove_hs)]
     dict_file = Path(dict_path) if dict_path is not None else ckpt.parent / DICT_FILE
@@ -333,7 +328,7 @@ def load_unimol(
         raise ConfigError(f"max_layer={max_layer} is out of range: Uni-Mol v1 has {full_layers} blocks")
     state = None
     if not random_init:
-        state = read_checkpoint(ckpt, allow_pickle=allow_pickle)
+        state = read_checkpoint(ckpt, trust_checkpoint=trust_checkpoint)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = build_unimol_v1(dict_file, remove_hs=remove_hs, num_layers=max_layer, arch=arch)
@@ -513,7 +508,7 @@ class UniMolV2Encoder(Conformer3DEncoder):
 
 def _load_v2(*, model_size: str, path: str | Path | None, device: str | None,
              max_layer: int | None, random_init: bool, seed: int, conformer_seed: int,
-             allow_pickle: bool, arch: dict[str, Any] | None, name: str | None) -> UniMolV2Encoder:
+             trust_checkpoint: bool, arch: dict[str, Any] | None, name: str | None) -> UniMolV2Encoder:
     import torch
 
     check_choice("model_size", model_size, tuple(NUM_LAYERS_V2))
@@ -531,7 +526,7 @@ def _load_v2(*, model_size: str, path: str | Path | None, device: str | None,
                 f"{MODEL_CONFIG_V2['weight'][model_size]} from the dptech/Uni-Mol2 hub "
                 "repository into UNIMOL_WEIGHT_DIR, or pass path=."
             )
-    state = read_checkpoint(ckpt, allow_pickle=allow_pickle) if ckpt is not None else None
+    state = read_checkpoint(ckpt, trust_checkpoint=trust_checkpoint) if ckpt is not None else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = build_unimol_v2(model_size, num_layers=max_layer, arch=arch)

@@ -165,6 +165,8 @@ def run_finetune(
     keep_checkpoints: bool = False,
     progress: bool = True,
     executor: Any = None,
+    trust_checkpoint: bool = False,
+    overwrite: bool = False,
     use_cache: bool = True,
 ) -> dict[str, Any]:
     """Finetune ``encoder`` on ``task`` at several depths and seeds, and write the report.
@@ -186,6 +188,11 @@ def run_finetune(
         and predicts test here, from those checkpoints, as without an executor. Default
         ``None``: everything in this process. Not part of the run's identity: a run started
         locally resumes on Ray and vice versa.
+    trust_checkpoint : let the encoder unpickle its checkpoint fully (runs any code in it;
+        :func:`~molstrata.encoders.load_encoder`): trusted files only
+    overwrite : replace the run in ``out`` (only molstrata's files of it are removed).
+        Without it, ``out`` may hold only the same run (``run.json``: same settings, input
+        files, labels and encoder); a changed input is refused with its old and new sha256.
     use_cache : ``False`` (``--no-cache``) bypasses the embeddings cache of the frozen
         probes; the run folder's cells and checkpoints are still written and resumed.
 
@@ -203,14 +210,22 @@ def run_finetune(
     if not seeds:
         raise ConfigError("--seeds is empty")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    enc = load_encoder(encoder, device=device)
+    enc = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
-    splits = {s: load_task(task, seed=s, data_dir=data_dir) for s in seeds}
+    splits = {s: load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}
     first = splits[seeds[0]]
     if getattr(first, "n_tasks", 1) != 1:
         raise ConfigError(f"task {task!r} has {first.n_tasks} targets; finetune supports one")
+    params = {
+        "encoder": encoder, "task": task, "layers": str(layers) if isinstance(layers, str) else list(layers),
+        "seeds": seeds, "lrs": [float(x) for x in lrs], "top_m": top_m,
+        "pooling": pooling or enc.default_pooling,
+        # lr and seed are set per run from "lrs" and "seeds"
+        "train": {k: v for k, v in asdict(config).items() if k not in ("lr", "seed")},
+        "head": asdict(head or HeadConfig()),
+    }
+    _start_run(out, params, enc, splits, data_dir, overwrite=overwrite)
 
     frozen_rows = []
     for s, split in splits.items():
@@ -224,23 +239,7 @@ def run_finetune(
 
     from molstrata.core.config import save_config
 
-    params = {
-        "encoder": encoder, "task": task, "layers": str(layers) if isinstance(layers, str) else list(layers),
-        "resolved_layers": chosen, "seeds": seeds, "lrs": [float(x) for x in lrs], "top_m": top_m,
-        "pooling": pooling or enc.default_pooling,
-        # lr and seed are set per run from "lrs" and "seeds"
-        "train": {k: v for k, v in asdict(config).items() if k not in ("lr", "seed")},
-        "head": asdict(head or HeadConfig()),
-    }
-    stamp = out / "run_params.json"
-    text = json.dumps(params, sort_keys=True, default=str)
-    if stamp.exists() and stamp.read_text() != text:
-        raise ConfigError(
-            f"{out} holds a finetune run with other settings (see {stamp}); resume it with the "
-            "same options or choose another --out"
-        )
-    stamp.write_text(text)
-    save_config(out, "finetune", {**params, "data_dir": data_dir, "device": device,
+    save_config(out, "finetune", {**params, "resolved_layers": chosen, "data_dir": data_dir, "device": device,
                                   "executor": executor.describe() if executor else {"executor": "local"}})
 
     cells = [(k, s) for s in seeds for k in chosen]
@@ -292,6 +291,37 @@ def run_finetune(
                          frozen=frozen, splits=splits)
 
 
+def _start_run(out: Path, params: dict[str, Any], enc: Any, splits: dict[int, Any],
+               data_dir: str | Path | None, *, overwrite: bool) -> None:
+    """Check ``out`` (:func:`molstrata.core.runs.prepare_out`) and write its ``run.json``.
+
+    A resume is refused when an input changed (task files, labels, encoder weights), naming
+    the file and its old and new sha256, unless ``overwrite`` (which starts over)."""
+    from molstrata.core.runs import (
+        build_record,
+        describe,
+        encoder_identity,
+        prepare_out,
+        split_inputs,
+        write_record,
+    )
+
+    inputs: dict[str, str] = {}
+    for split in splits.values():
+        inputs.update(split_inputs(split, data_dir))
+    record = build_record("finetune", params, inputs, {enc.name: encoder_identity(enc)})
+    old = prepare_out(out, record, overwrite=overwrite)
+    if old is not None:
+        diff = describe({**old.get("inputs", {}), **{f"encoder {k}": v for k, v in old.get("encoders", {}).items()}},
+                        {**record["inputs"], **{f"encoder {k}": v for k, v in record["encoders"].items()}})
+        if diff:
+            raise ConfigError(
+                f"--out {out} holds this finetune run computed from other inputs: {diff}; pass "
+                "--overwrite to start it over, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    write_record(out, record)
+
+
 def run_finetune_tasks(encoder: str, tasks: Sequence[str], *, out: str | Path = "finetune_run",
                        **kwargs: Any) -> dict[str, Any]:
     """:func:`run_finetune` for several tasks, each in ``out/<task>/``, plus combined tables
@@ -306,5 +336,11 @@ def run_finetune_tasks(encoder: str, tasks: Sequence[str], *, out: str | Path = 
     out = Path(out)
     if len(tasks) == 1:
         return run_finetune(encoder, tasks[0], out=out, **kwargs)
+    from molstrata.core.runs import build_record, prepare_out, write_record
+
+    # the combined folder is a run of its own (each task's folder is keyed on its data)
+    record = build_record("finetune", {"encoder": encoder, "tasks": tasks}, {})
+    prepare_out(out, record, overwrite=bool(kwargs.get("overwrite", False)))
     runs = {t: run_finetune(encoder, t, out=out / t, **kwargs) for t in tasks}
+    write_record(out, record)
     return write_combined(out, encoder, runs)

@@ -23,6 +23,7 @@ import torch
 
 from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
+from molstrata.core.safeload import UntrustedFileError, load_tensors
 from molstrata.finetune.targets import TargetScaler
 
 if TYPE_CHECKING:
@@ -224,8 +225,12 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`fit` (``torch.load(weights_only=True)``)."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Read a checkpoint written by :func:`fit` (``torch.load(weights_only=True)``, zip files
+    only: :func:`molstrata.core.safeload.load_tensors`)."""
+    ck = load_tensors(path, what="finetune checkpoint")
+    if not isinstance(ck, dict):
+        raise ConfigError(f"finetune checkpoint {path} holds a {type(ck).__name__}, not a dict")
+    return ck
 
 
 def _amp_settings(device: torch.device, amp: bool | None) -> tuple[bool, torch.dtype]:
@@ -320,7 +325,8 @@ def fit(
     best_score, best_epoch, best_state, bad_epochs = float("nan"), 0, None, 0
     start_epoch, stopped = 1, False
     path = Path(checkpoint) if checkpoint is not None else None
-    ck = read_cached(path, _read_checkpoint, what="finetune checkpoint") if path is not None else None
+    ck = (read_cached(path, _read_checkpoint, what="finetune checkpoint", keep=(UntrustedFileError,))
+          if path is not None else None)  # damaged: retrained; hostile: refused, never run
     if ck is not None:
         if ck.get("fingerprint") != fingerprint:
             raise ConfigError(

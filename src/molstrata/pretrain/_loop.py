@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from molstrata.core.errors import ConfigError
+from molstrata.core.safeload import load_tensors
 
 CKPT_DIR = "checkpoint"
 MODEL_DIR = "model"
@@ -186,7 +187,7 @@ def load_checkpoint(out: Path, modules: Mapping[str, Any], opt: Any, sched: Any,
     for stem, module in modules.items():
         module.load_state_dict(load_file(str(ck / f"{stem}.safetensors")), strict=strict)
     # our own file, written by save_checkpoint: tensors, ints and dicts only
-    state = torch.load(ck / "trainer_state.pt", weights_only=True)
+    state = load_tensors(ck / "trainer_state.pt", what="pretraining checkpoint")
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])

@@ -69,7 +69,7 @@ def compute_to_folder(smiles: list[str], folder: str | Path, *, chunk: int = 100
                 log.write(f"{min(start + chunk, len(smiles))}/{len(smiles)} molecules, "
                           f"{time.monotonic() - t0:.0f} s\n")
                 log.flush()
-            parts.append(np.load(f))
+            parts.append(np.load(f, allow_pickle=False))
     return np.concatenate(parts) if parts else np.zeros((0, len(names)), np.float32)
 
 
@@ -82,7 +82,7 @@ def load_descriptor_folder(folder: str | Path) -> tuple[np.ndarray, list[str]]:
     for i, f in enumerate(files):  # only the contiguous prefix of chunks
         if f.name != f"desc_{i:05d}.npy":
             break
-        parts.append(np.load(f))
+        parts.append(np.load(f, allow_pickle=False))
     arr = np.concatenate(parts) if parts else np.zeros((0, len(names)), np.float32)
     return arr, names
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from molstrata.core.errors import ConfigError, DataNotFoundError
+from molstrata.core.safeload import load_tensors
 from molstrata.encoders.builtin import pretraining_stages
 from molstrata.pretrain._loop import earlier_stages
 
@@ -38,13 +39,12 @@ def _read_log(run: Path) -> list[dict]:
 
 def run_facts(run: str | Path) -> dict[str, Any]:
     """Step, wall time, last held-out metrics, corpus and config of a run's checkpoint."""
-    import torch
 
     run = Path(run)
     state_path = run / "checkpoint" / "trainer_state.pt"
     if not state_path.is_file():
         raise DataNotFoundError(f"no checkpoint in {run / 'checkpoint'}")
-    state = torch.load(state_path, weights_only=True)
+    state = load_tensors(state_path, what="pretraining checkpoint")
     run_cfg = json.loads((run / "run_config.json").read_text())
     log = _read_log(run)
     step = int(state["step"])

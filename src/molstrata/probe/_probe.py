@@ -309,6 +309,7 @@ def probe(
     >>> scores = probe(emb, split)  # doctest: +SKIP
     >>> scores.selected_layer, scores.test_scores[scores.selected_layer]  # doctest: +SKIP
     """
+    split.check_labels()
     data = prepare(embeddings, split)
     cells = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
                        seed=int(split.seed), params=params)

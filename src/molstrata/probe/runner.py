@@ -3,8 +3,10 @@
 Each encoder embeds the union of all requested tasks' molecules once (through the
 embeddings cache); every (task, seed) then indexes into that one array. Finished
 (task, seed, layer) cells are written atomically to ``<out>/cells/`` as they complete, so a
-killed sweep restarts where it stopped; a rerun with other probe settings in the same
-folder is refused rather than mixed.
+killed sweep restarts where it stopped. ``<out>/run.json`` (:mod:`molstrata.core.runs`)
+names the run: a rerun with other settings is refused unless ``overwrite``; each (task, seed)
+cell folder holds a ``key.json`` of its inputs (file and label hashes, split seed, encoder
+identity, probe settings), and cells are reused only when it matches.
 """
 
 from __future__ import annotations
@@ -118,36 +120,42 @@ def _read_cell(path: Path, n_test: int) -> LayerCell | None:
     return read_cached(path, lambda p: _load_cell(p, n_test), what="probe cell")
 
 
-def _read_json_dict(path: Path) -> dict | None:
-    def read(p: Path) -> dict:
-        value = json.loads(p.read_text())
-        if not isinstance(value, dict):
-            raise ValueError(f"expected a JSON object, got {type(value).__name__}")
-        return value
+def _cell_key(enc_identity: str, settings: Mapping[str, Any], inputs: Mapping[str, str],
+              task: str, seed: int) -> dict[str, str]:
+    """What the cells of one (encoder, task, seed) were computed from, flat: the task's input
+    hashes (``train_val.csv``, ``test.csv``, ``labels``), the split seed, the encoder's
+    identity hash and each probe setting (JSON)."""
+    prefix = f"{task}/"
+    key = {k[len(prefix):].replace(f"@seed{seed}", ""): v for k, v in inputs.items()
+           if k.startswith(prefix) and ("@seed" not in k or k.endswith(f"@seed{seed}"))}
+    key["split seed"] = str(seed)
+    key["encoder identity"] = enc_identity
+    key.update({f"--{k}": json.dumps(v, sort_keys=True) for k, v in settings.items()})
+    return key
 
-    return read_cached(path, read, what="probe run file")
 
+def _check_cells(folder: Path, key: Mapping[str, str]) -> str:
+    """Make ``folder`` (one (task, seed)'s cells) hold only cells computed from ``key``.
 
-def _check_settings(out: Path, settings: Mapping[str, Any]) -> bool:
-    """Refuse to mix cells computed with other probe settings in one folder.
+    A folder whose ``key.json`` differs (other data, labels, encoder or settings) is
+    emptied; returns what differed in one line (``""`` when the cells are reusable)."""
+    import shutil
 
-    Returns whether the folder's cells may be reused: ``False`` when ``settings.json`` is
-    damaged (it is rewritten, and every cell is recomputed).
-    """
-    path = out / "cells" / "settings.json"
-    old = _read_json_dict(path)
-    if old is not None:
-        diff = [k for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k)]
-        if diff:
-            shown = "; ".join(f"{k}: {old.get(k)!r} before, {settings.get(k)!r} now" for k in diff)
-            raise ConfigError(
-                f"{out} holds a probe run with other settings ({shown}); use another --out "
-                "or delete that folder"
-            )
-        return True
-    damaged = path.exists()
-    atomic_write(path, json.dumps(dict(settings), sort_keys=True, indent=2))
-    return not damaged
+    from molstrata.core.runs import describe
+
+    path = folder / "key.json"
+    why = ""
+    if folder.is_dir():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = None
+        if old != dict(key):
+            why = (describe(old, key) if isinstance(old, dict) else "") or "cells without a key"
+            shutil.rmtree(folder)
+    if why or not path.is_file():
+        atomic_write(path, json.dumps(dict(key), sort_keys=True, indent=2))
+    return why
 
 
 # ------------------------------------------------------------------------------- sweep
@@ -170,6 +178,8 @@ def sweep(
     progress: bool = True,
     config: Mapping[str, Any] | None = None,
     executor: Any = None,
+    trust_checkpoint: bool = False,
+    overwrite: bool = False,
     use_cache: bool = True,
 ) -> ProbeRun:
     """Probe every layer of each encoder on each task and seed; write the run folder.
@@ -200,6 +210,12 @@ def sweep(
         chunks and the probe cells; each cell is written here as it arrives. Default
         ``None``: everything in this process. The results do not depend on it, and a run
         started with one executor resumes with another.
+    trust_checkpoint : let encoders unpickle checkpoints fully (runs any code in them;
+        :func:`~molstrata.encoders.load_encoder`): trusted files only
+    overwrite : replace another run in ``out`` (only molstrata's files of it are removed).
+        Without it such a folder is refused; a rerun of the same run resumes, reusing a
+        cell only when its ``key.json`` (input file and label hashes, split seed, encoder
+        identity, probe settings) matches, and recomputing (with a note) otherwise.
     use_cache : ``False`` (``--no-cache``) neither reads nor writes the embeddings cache
         (``MOLSTRATA_CACHE_DIR``); the run folder's cells are still written and resumed.
 
@@ -226,7 +242,6 @@ def sweep(
     task_names = resolve_tasks(tasks)
     seed_list = parse_seeds(seeds)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     from molstrata.probe._probe import make_probe
 
     effective = make_probe(model, "regression", None, 0, **dict(params or {})).get_params()
@@ -237,8 +252,40 @@ def sweep(
 
         effective["alphas"] = list(effective["alphas"] or DEFAULT_ALPHAS)
         effective["Cs"] = list(effective["Cs"] or DEFAULT_CS)
-    trusted = _check_settings(out, {"probe": model, "pooling": pooling,
-                          "params": json.loads(json.dumps(effective, default=str))})
+    # everything is validated (data read, encoders loaded) before anything is written to out
+    splits = {(t, s): load_task(t, seed=s, data_dir=data_dir).check_labels() for t in task_names for s in seed_list}
+    loaded = []
+    for enc_ref in encoders:
+        enc = (load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint)
+               if isinstance(enc_ref, str) else enc_ref)
+        if enc.name in [e.name for e in loaded]:
+            raise ConfigError(f"encoder {enc.name!r} given twice")
+        loaded.append(enc)
+    from molstrata.core.runs import (
+        build_record,
+        encoder_identity,
+        prepare_out,
+        split_inputs,
+        write_record,
+    )
+
+    cell_settings = {"probe": model, "pooling": pooling,
+                     "params": json.loads(json.dumps(effective, default=str))}
+    inputs: dict[str, str] = {}
+    for sp in splits.values():
+        inputs.update(split_inputs(sp, data_dir))
+    identities = {e.name: encoder_identity(e) for e in loaded}
+    # the selection strategies are not part of the run: they reuse its cells (their own
+    # results are cached beside them under names that hold their settings)
+    record = build_record("probe", {
+        **cell_settings, "encoders": [e.name for e in loaded], "tasks": task_names, "seeds": seed_list,
+    }, inputs, identities)
+    prepare_out(out, record, overwrite=overwrite)
+    if selections == ["valid"]:  # no selection tables this time: none of an earlier rerun stays
+        for name in ("selection.csv", "selection_summary.csv", "selection_seeds.csv"):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    write_record(out, record)
     save_config(out, "probe", {
         **dict(config or {}),
         "encoders": [e if isinstance(e, str) else e.name for e in encoders],
@@ -248,18 +295,22 @@ def sweep(
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
     })
     console = _console() if progress else None
-    splits = {(t, s): load_task(t, seed=s, data_dir=data_dir) for t in task_names for s in seed_list}
     notes: list[str] = []
     scores: list[LayerScores] = []
     chosen: list[Any] = []
     resumed = 0
-    seen: set[str] = set()
-    for enc_ref in encoders:
-        enc = load_encoder(enc_ref, device=device) if isinstance(enc_ref, str) else enc_ref
-        if enc.name in seen:
-            raise ConfigError(f"encoder {enc.name!r} given twice")
-        seen.add(enc.name)
-        trusted_enc = _check_identity(out, enc) and trusted
+    for enc in loaded:
+        _write_identity(out, enc)
+        stale: dict[tuple[str, str], list[int]] = {}
+        for t, s in ((t, s) for t in task_names for s in seed_list):
+            why = _check_cells(_cell_path(out, enc.name, t, s, 0).parent,
+                               _cell_key(identities[enc.name], cell_settings, inputs, t, s))
+            if why:
+                stale.setdefault((t, why), []).append(s)
+        for (t, why), stale_seeds in stale.items():
+            note = (f"{enc.name} · task {t}: {why}; recomputing the cells of seed(s) "
+                    f"{', '.join(map(str, stale_seeds))}")
+            notes.append(note)  # printed by the CLI with the other notes
         smiles = list(dict.fromkeys(
             x for sp in splits.values() for part in ("train", "valid", "test") for x in sp.smiles(part)
         ))
@@ -285,7 +336,7 @@ def sweep(
             n_test = len(splits[(t, s)].test)
             cells: dict[int, LayerCell] = {}
             for k in range(emb.n_layers):
-                cell = _read_cell(_cell_path(out, enc.name, t, s, k), n_test) if trusted_enc else None
+                cell = _read_cell(_cell_path(out, enc.name, t, s, k), n_test)
                 if cell is not None:
                     cells[k] = cell
             missing = [k for k in range(emb.n_layers) if k not in cells]
@@ -466,24 +517,12 @@ def _probe_cell(
     return {int(layers[j]): c for j, c in new.items()}
 
 
-def _check_identity(out: Path, enc: Any) -> bool:
-    """Cells of an encoder are only reused for the same weights / settings.
-
-    Returns whether its cells may be reused: ``False`` when ``identity.json`` is damaged
-    (it is rewritten, and the encoder's cells are recomputed).
-    """
-    ident = json.dumps(enc.identity(), sort_keys=True, default=str)
-    path = out / "cells" / slug(enc.name) / "identity.json"
-    if _read_json_dict(path) is not None:
-        if path.read_text() != ident:
-            raise ConfigError(
-                f"{out} holds probe cells of another {enc.name!r} (different weights or "
-                "settings); use another --out or delete that folder"
-            )
-        return True
-    damaged = path.exists()
-    atomic_write(path, ident)
-    return not damaged
+def _write_identity(out: Path, enc: Any) -> None:
+    """``cells/<encoder>/identity.json``: the probed encoder's identity (read by
+    :func:`molstrata.analysis.recommend.check_probe_results`); each cell's ``key.json``
+    decides whether it is reused."""
+    atomic_write(out / "cells" / slug(enc.name) / "identity.json",
+                 json.dumps(enc.identity(), sort_keys=True, default=str))
 
 
 def _console():

@@ -10,8 +10,17 @@ def _fmt(x: float, digits: int = 3) -> str:
     return "nan" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
-def _pct(x: float) -> str:
-    return "nan" if x is None or not np.isfinite(x) else f"{x:+.1f}%"
+def format_pct(x: float | None, digits: int = 1) -> str:
+    """A signed percentage (``"+4.1%"``), or ``"n/a"`` when ``x`` is missing, NaN or infinite.
+
+    Every Δ% molstrata prints goes through here, so none reads ``"+nan%"``.
+    """
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:+.{digits}f}%"
+
+
+_pct = format_pct
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -61,6 +70,6 @@ def overview_table(summary: pd.DataFrame) -> str:
             "tasks where selected beats final": f"{int((sel > 0).sum())}/{len(g)}",
             "max Δ% selected": _pct(np.nanmax(sel)),
             "mean oracle Δ% (picked on TEST)": _pct(np.nanmean(ora)),
-            "optimism of test-picking (points)": f"{np.nanmean(ora) - np.nanmean(sel):+.1f}",
+            "optimism of test-picking (points)": format_pct(np.nanmean(ora) - np.nanmean(sel)).rstrip("%"),
         })
     return markdown_table(pd.DataFrame(rows))
