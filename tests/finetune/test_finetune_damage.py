@@ -107,3 +107,17 @@ def test_damaged_result_cell_warns_and_gives_identical_outputs(finetune_clean, t
         run(out)
     assert _outputs(out) == _outputs(clean)
     assert cell.read_bytes() == (clean / "cells" / cell.name).read_bytes()
+
+
+def test_a_legacy_pickle_checkpoint_is_refused_not_overwritten(tiny_encoder, caco2_tiny, tmp_path):
+    """Damage is retrained; a pickle (possibly hostile, #17 §1) is refused and left as it is."""
+    import pickle
+
+    from molstrata.core.errors import ConfigError
+
+    ckpt = tmp_path / "run.pt"
+    ckpt.write_bytes(pickle.dumps({"fingerprint": "x"}, protocol=2))
+    before = ckpt.read_bytes()
+    with pytest.raises(ConfigError, match="legacy"):
+        _run(tiny_encoder, caco2_tiny, checkpoint=ckpt)
+    assert ckpt.read_bytes() == before

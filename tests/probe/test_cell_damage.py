@@ -35,20 +35,17 @@ def clean(hash_encoder, data_dir, tmp_path):
     return out
 
 
-def _wrong_shape_json(name: str):
-    def damage(seed_dir: Path) -> None:
-        (seed_dir.parents[2] / name if name == "settings.json" else seed_dir.parents[1] / name).write_text("[]")
-    return damage
-
-
 DAMAGES = {
     "cell_truncated": lambda d: truncate(d / "layer001.npz", 0.5),
     "cell_empty": lambda d: truncate(d / "layer000.npz", 0.0),
     "cell_garbage": lambda d: (d / "layer002.npz").write_bytes(b"PK\x03\x04garbage"),
     "cv_cache_truncated": lambda d: truncate(next(d.glob("cv_k*.npz")), 0.3),
     "cv_cache_empty": lambda d: truncate(next(d.glob("cv_k*.npz")), 0.0),
-    "settings_wrong_shape": _wrong_shape_json("settings.json"),
-    "identity_wrong_shape": _wrong_shape_json("identity.json"),
+}
+#: damaged cell keys are handled by the resume logic (#17 §2): a note, and the cells recomputed
+KEY_DAMAGES = {
+    "key_json_wrong_shape": lambda d: (d / "key.json").write_text("[]"),
+    "key_json_truncated": lambda d: truncate(d / "key.json", 0.5),
 }
 
 
@@ -67,6 +64,19 @@ def test_damaged_run_file_warns_and_gives_identical_tables(hash_encoder, clean, 
         with np.load(p) as z:
             assert z["test_pred"].ndim == 1
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("damage", sorted(KEY_DAMAGES))
+def test_damaged_cell_key_recomputes_identically(hash_encoder, clean, data_dir, tmp_path, damage):
+    out = tmp_path / "run"
+    shutil.copytree(clean, out)
+    KEY_DAMAGES[damage](_seed_dir(out))
+    run = sweep([hash_encoder], TASK, [1], out=out, data_dir=data_dir, report=False, progress=False)
+    assert any("recomputing" in n for n in run.notes)
+    got, ref = _tables(out), _tables(clean)
+    assert "recomputing" in got.pop("notes.txt").decode()  # the note says so
+    ref.pop("notes.txt")
+    assert got == ref
 
 
 def test_linear_refits_the_whole_task_seed_when_one_cell_is_lost(hash_encoder, clean,

@@ -217,7 +217,17 @@ _CHECKPOINT_KEYS = ("fingerprint", "history", "best_score", "best_epoch", "best_
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
-    """:func:`load_checkpoint`, checking that it holds what :func:`fit` resumes from."""
+    """:func:`load_checkpoint`, checking that it holds what :func:`fit` resumes from.
+
+    :func:`fit` writes zip checkpoints: a file that is neither a zip nor a pickle (empty,
+    garbage) is damage (ValueError: retrained); a legacy pickle is refused by the loader.
+    """
+    import zipfile
+
+    with open(path, "rb") as fh:
+        head = fh.read(1)
+    if head != b"\x80" and not zipfile.is_zipfile(path):
+        raise ValueError("neither a zip nor a pickle file")
     ck = load_checkpoint(path)
     if not isinstance(ck, dict) or any(k not in ck for k in _CHECKPOINT_KEYS):
         raise ValueError("not a finetune checkpoint (keys missing)")
