@@ -204,8 +204,8 @@ class _Chunk:
 
 def _discard(path: Path, why: str) -> None:
     """Warn that ``path`` is damaged and remove it (StorageError when it cannot be removed)."""
-    warnings.warn(f"embeddings cache: {path} is damaged ({why}); recomputing", UserWarning,
-                  stacklevel=3)
+    warnings.warn(f"embeddings cache: discarding {path}, it is damaged ({why}); recomputing",
+                  UserWarning, stacklevel=3)
     trash = path.parent / f".tmp-corrupt-{path.name}-{uuid.uuid4().hex[:8]}"
     try:
         path.rename(trash)
