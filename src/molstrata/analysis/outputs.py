@@ -13,6 +13,7 @@ import pandas as pd
 from molstrata.analysis.figures import plot_cka, plot_metrics
 from molstrata.analysis.recommend import metric_probe_correlation, recommend_layer, regret_table
 from molstrata.analysis.run import METRICS, DepthProfile
+from molstrata.core.files import atomic_write, read_cached
 
 _BEGIN = "<!-- molstrata:analyze:begin -->"
 _END = "<!-- molstrata:analyze:end -->"
@@ -34,9 +35,7 @@ def markdown_table(df: pd.DataFrame, index: bool = True) -> str:
 
 
 def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
+    atomic_write(path, df.to_csv(index=False), cache=False)
 
 
 def write_outputs(
@@ -169,12 +168,10 @@ def _section(
 
 def _write_section(path: Path, section: str) -> None:
     """Insert or replace the analysis section of ``report.md`` (atomic write)."""
-    text = path.read_text() if path.exists() else "# molstrata report\n"
+    text = read_cached(path, lambda p: p.read_text(encoding="utf-8"), what="report") or "# molstrata report\n"
     pattern = re.compile(re.escape(_BEGIN) + r".*?" + re.escape(_END), flags=re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write(path, text, cache=False)

@@ -18,6 +18,7 @@ from molstrata.analysis.entropy import dataset_entropy, effective_rank, matrix_e
 from molstrata.analysis.invariance import dime, infonce, lidar
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, check_choice
+from molstrata.core.paths import honours_use_cache
 
 #: every metric :func:`analyze` can compute, with its unit and whether it needs an encoder
 METRICS: dict[str, tuple[str, bool]] = {
@@ -121,13 +122,14 @@ def _progress(show: bool, total: int, label: str) -> Iterator[Any]:
         yield _Bar(bar, bar.add_task(label, total=total))
 
 
-def _embed(encoder: Any, smiles: list[str], pooling: str | None, progress: bool | None) -> LayerEmbeddings:
+def _embed(encoder: Any, smiles: list[str], pooling: str | None, progress: bool | None,
+           use_cache: bool = True) -> LayerEmbeddings:
     """Pooled embeddings, through the on-disk cache when the embeddings stage provides it."""
     try:
         from molstrata.embeddings import embed_cached
     except ImportError:
         return encoder.embed(smiles, pooling=pooling, progress=progress)
-    return embed_cached(encoder, smiles, pooling=pooling, progress=progress)
+    return embed_cached(encoder, smiles, pooling=pooling, progress=progress, use_cache=use_cache)
 
 
 def _subsample(n: int, k: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -137,6 +139,7 @@ def _subsample(n: int, k: int | None, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(n, size=int(k), replace=False))
 
 
+@honours_use_cache
 def analyze(
     encoder_or_embeddings: Any,
     smiles: Sequence[str] | None = None,
@@ -157,6 +160,7 @@ def analyze(
     cka: str = "linear",
     progress: bool | None = None,
     source: str | None = None,
+    use_cache: bool = True,
 ) -> DepthProfile:
     """Label-free information-flow analysis of every layer.
 
@@ -183,6 +187,7 @@ def analyze(
     cka : CKA estimator, one of :data:`~molstrata.analysis.cka.CKA_METHODS`
     progress : show a progress bar (default: when more than 200 molecules)
     source : where the SMILES come from, for error messages
+    use_cache : ``False`` (``--no-cache``) neither reads nor writes the embeddings cache
 
     Returns
     -------
@@ -229,7 +234,7 @@ def analyze(
         show = progress if progress is not None else len(rows) > 200
         with warnings.catch_warnings():  # reported below with input row numbers
             warnings.filterwarnings("ignore", message=".*longer than max_length.*")
-            emb = _embed(encoder, [parsed.smiles[i] for i in rows], pooling, show)
+            emb = _embed(encoder, [parsed.smiles[i] for i in rows], pooling, show, use_cache)
         cut = np.asarray(emb.meta.get("truncated_rows", []), dtype=np.int64)
         if len(cut):
             shown = ", ".join(str(int(r)) for r in rows[cut][:10])

@@ -3,8 +3,9 @@
 Each sub-command lives in its own module under ``molstrata.cli`` and registers itself on
 ``app`` through ``register(app)``; :data:`SUBCOMMANDS` lists them in help order (chemprop's
 pattern). A command parses its options, calls one stage's entry function, and writes results.
-User mistakes (any :class:`~molstrata.core.errors.MolstrataError`) print one red line and
-exit with code 2, never a traceback.
+User mistakes (any :class:`~molstrata.core.errors.MolstrataError`) and storage faults (any
+:class:`OSError`: read-only folder, full disk...) print one red line and exit with code 2,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -52,8 +53,13 @@ def main() -> None:
 
     try:
         app()
-    except MolstrataError as exc:
+    except (MolstrataError, OSError) as exc:  # user mistakes and storage faults: one line
         from rich.console import Console
 
+        if isinstance(exc, OSError) and not isinstance(exc, MolstrataError):
+            from molstrata.core.files import storage_error
+
+            where = exc.filename or exc.filename2
+            exc = storage_error(exc, where) if where else exc
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -56,6 +56,7 @@ def analyze_command(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
 ) -> None:
     """Entropy, effective rank, curvature, CKA and invariance metrics for every layer."""
     import pandas as pd
@@ -124,7 +125,7 @@ def analyze_command(
         enc, smiles, pooling=pooling, max_molecules=max_molecules, seed=seed, metrics=chosen,
         token_molecules=token_molecules, aug_molecules=aug_molecules,
         n_augmentations=n_augmentations, augmentation=augmentation, cka=cka, progress=True,
-        source=source,
+        source=source, use_cache=not no_cache,
     )
     if probe_notes:
         import dataclasses

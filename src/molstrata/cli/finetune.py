@@ -60,6 +60,7 @@ def finetune_command(
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per (depth, seed, lr) trial, --out on a shared filesystem; pip install 'molstrata[ray]')."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (only molstrata's files of it are removed); needed when its data changed."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
 ) -> None:
     """Finetune truncated encoders with an LR sweep chosen on validation; write tables,
     figures, leaderboard.json and report.md."""
@@ -93,6 +94,7 @@ def finetune_command(
         keep_checkpoints=keep_checkpoints, executor=from_cli(executor_name, ray_address)[0],
         trust_checkpoint=trust_checkpoint,
         overwrite=overwrite,
+        use_cache=not no_cache,
     )
     from molstrata.report.tables import format_pct
 

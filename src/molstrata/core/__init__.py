@@ -12,6 +12,7 @@ from molstrata.core.errors import (
     MolstrataError,
     NotFittedError,
     OptionalDependencyError,
+    StorageError,
     check_choice,
 )
 from molstrata.core.seed import seed_everything
@@ -27,6 +28,7 @@ __all__ = [
     "MolstrataError",
     "NotFittedError",
     "OptionalDependencyError",
+    "StorageError",
     "check_choice",
     "load_config",
     "save_config",

@@ -47,9 +47,9 @@ def save_config(path: str | Path, command: str, params: Mapping[str, Any]) -> Pa
         },
         "params": _clean(dict(params)),
     }
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_bytes(tomli_w.dumps(doc).encode())
-    tmp.replace(path)
+    from molstrata.core.files import atomic_write
+
+    atomic_write(path, tomli_w.dumps(doc).encode(), cache=False)
     return path
 
 

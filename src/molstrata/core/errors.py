@@ -87,3 +87,13 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
     if value not in choices:
         valid = ", ".join(repr(c) for c in choices)
         raise ConfigError(f"invalid {name} {value!r}; valid choices: {valid}")
+
+
+class StorageError(MolstrataError, OSError):
+    """A file or folder could not be written (read-only, not a folder, disk full...).
+
+    The message is one line naming the path and the fix.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

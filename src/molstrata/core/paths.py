@@ -11,8 +11,12 @@ MOLSTRATA_CACHE_DIR
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 DATA_ENV = "MOLSTRATA_DATA_DIR"
 CACHE_ENV = "MOLSTRATA_CACHE_DIR"
@@ -39,3 +43,40 @@ def cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("molstrata", appauthor=False))
+
+
+_NO_CACHE: list[bool] = []
+
+
+def cache_enabled() -> bool:
+    """False inside :func:`no_cache` (``--no-cache``): caches are neither read nor written."""
+    return not _NO_CACHE
+
+
+@contextlib.contextmanager
+def no_cache() -> Iterator[None]:
+    """Within this block every cache (embeddings, probe cells, selection and finetune
+    results) is bypassed: everything is computed and no cache file is read or written."""
+    _NO_CACHE.append(True)
+    try:
+        yield
+    finally:
+        _NO_CACHE.pop()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def honours_use_cache(fn: F) -> F:
+    """Decorate an entry point with a ``use_cache`` keyword: ``use_cache=False`` runs it
+    inside :func:`no_cache`, so that every cache it reaches (embeddings, scaffolds,
+    conformers) is bypassed."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("use_cache", True):
+            return fn(*args, **kwargs)
+        with no_cache():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -36,7 +36,7 @@ FORMAT = 1
 #: top-level entries each command writes in its ``--out`` (glob patterns)
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "embed": ("layer_*.npy", "layer_*.npy.tmp", "molecules.csv", "manifest.json",
-              ".manifest.json.tmp"),
+              ".manifest.json.tmp", ".staging-*"),
     "probe": ("cells", "predictions", "leaderboard", "figures", "probe_results.csv",
               "summary.csv", "leaderboard.json", "probe_params.csv", "selection.csv",
               "selection_seeds.csv", "selection_summary.csv", "notes.txt", "report.md"),
@@ -46,7 +46,8 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "analyze": ("figures", "layer_metrics.csv", "cka.csv", "molecules.csv",
                 "metric_probe_correlation.csv", "recommendation_regret.csv", "report.md"),
 }
-_COMMON = ("config.toml", "config.toml.tmp", "run.json", "run.json.tmp")
+_COMMON = ("config.toml", "config.toml.tmp", "run.json", "run.json.tmp",
+           ".config.toml.*.tmp", ".run.json.*.tmp")  # the last two: molstrata.core.files.atomic_write
 
 
 # ------------------------------------------------------------------------------ hashes
@@ -145,11 +146,10 @@ def write_record(out: str | Path, record: Mapping[str, Any]) -> Path:
     """Write ``run.json`` atomically into ``out`` (created if needed)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / RUN_FILE
-    tmp = path.with_name(RUN_FILE + ".tmp")
-    tmp.write_text(json.dumps(dict(record), sort_keys=True, indent=2) + "\n")
-    tmp.replace(path)
-    return path
+    from molstrata.core.files import atomic_write
+
+    return atomic_write(out / RUN_FILE, json.dumps(dict(record), sort_keys=True, indent=2) + "\n",
+                        cache=False)
 
 
 def _short(value: Any) -> str:

@@ -184,8 +184,10 @@ def cached_scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
 
     import rdkit
 
-    from molstrata.core.paths import cache_dir
+    from molstrata.core.paths import cache_dir, cache_enabled
 
+    if not cache_enabled():  # --no-cache
+        return scaffold_groups(smiles)
     digest = hashlib.sha256()
     digest.update(f"v{_CACHE_VERSION}|rdkit {rdkit.__version__}|".encode())
     for smi in smiles:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from molstrata.core.errors import ConfigError, MolstrataError
-from molstrata.core.paths import cache_dir
+from molstrata.core.files import atomic_write, read_cached
+from molstrata.core.paths import cache_dir, cache_enabled
 
 #: bump when the recipe changes: old cache entries are then ignored
 RECIPE_VERSION = 1
@@ -179,27 +179,22 @@ def _cache_path(root: Path, smiles: str, seed: int) -> Path:
     return root / h[:2] / f"{h}.npz"
 
 
+def _load(path: Path, smiles: str) -> Conformer | None:
+    with np.load(path, allow_pickle=False) as f:
+        if str(f["smiles"]) != smiles:  # hash collision or foreign file
+            return None
+        return Conformer(smiles, f["z"].astype(np.int64), f["xyz"].astype(np.float32), str(f["method"]))
+
+
 def _read(path: Path, smiles: str) -> Conformer | None:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if str(f["smiles"]) != smiles:  # hash collision or foreign file
-                return None
-            return Conformer(smiles, f["z"].astype(np.int64), f["xyz"].astype(np.float32), str(f["method"]))
-    except (OSError, KeyError, ValueError):
-        return None  # unreadable entry: recompute
+    """The cached conformer, or ``None`` (absent, foreign, or damaged: warned, recomputed)."""
+    return read_cached(path, lambda p: _load(p, smiles), what="conformer cache entry")
 
 
 def _write(path: Path, conf: Conformer) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, smiles=np.str_(conf.smiles), z=conf.atomic_numbers, xyz=conf.coords,
-                     method=np.str_(conf.method))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: np.savez(
+        fh, smiles=np.str_(conf.smiles), z=conf.atomic_numbers, xyz=conf.coords,
+        method=np.str_(conf.method)), cache=True)
 
 
 def _job(args: tuple[str, int]) -> tuple[Conformer | None, str]:
@@ -244,6 +239,7 @@ def generate_conformers(
     out: list[Conformer | None] = [None] * n
     reasons: dict[int, str] = {}
     root = cache_dir() / "conformers"
+    cache = cache and cache_enabled()
     todo: dict[str, list[int]] = {}
     for i, s in enumerate(smiles):
         hit = _read(_cache_path(root, s, seed), s) if cache else None

@@ -38,8 +38,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from molstrata.core.embeddings import LayerEmbeddings
+from molstrata.core.files import atomic_write, ensure_dir, storage_error
 from molstrata.core.hashing import file_sha256
 from molstrata.core.paths import cache_dir as _default_cache_dir
+from molstrata.core.paths import cache_enabled
 from molstrata.data.smiles import parse_smiles
 
 if TYPE_CHECKING:
@@ -158,14 +160,30 @@ class _Chunk:
 
     @classmethod
     def read(cls, path: Path) -> _Chunk:
+        """Read ``meta.json`` and ``smiles.json``; ValueError unless both have the right shape."""
+        if not path.is_dir():
+            raise ValueError("not a folder")
         meta = json.loads((path / "meta.json").read_text())
         smiles = json.loads((path / "smiles.json").read_text())
-        if meta.get("format") != FORMAT_VERSION or len(smiles) != meta["n"]:
+        if not isinstance(meta, dict) or not isinstance(smiles, list):
+            raise ValueError("meta.json or smiles.json has the wrong shape")
+        dims, sums = meta.get("dims"), meta.get("sha256")
+        if (meta.get("format") != FORMAT_VERSION or not isinstance(meta.get("n"), int)
+                or len(smiles) != meta["n"] or not all(isinstance(x, str) for x in smiles)):
             raise ValueError("unexpected format or row count")
+        if not isinstance(dims, list) or not all(isinstance(d, int) for d in dims):
+            raise ValueError("meta.json has no list of layer dims")
+        if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
+            raise ValueError("meta.json has no sha256 checksums")
+        if not isinstance(meta.get("truncated", []), list):
+            raise ValueError("meta.json: truncated is not a list")
         return cls(path, smiles, meta)
 
     def verify(self) -> None:
         """Raise ValueError unless every file matches its recorded sha256."""
+        expected = {"smiles.json", *(_layer_name(k) for k in range(len(self.meta["dims"])))}
+        if set(self.meta["sha256"]) != expected:
+            raise ValueError("the checksum list does not name every file")
         for fname, digest in self.meta["sha256"].items():
             if file_sha256(self.path / fname) != digest:
                 raise ValueError(f"checksum mismatch in {fname}")
@@ -185,13 +203,20 @@ class _Chunk:
 
 
 def _discard(path: Path, why: str) -> None:
-    warnings.warn(f"embeddings cache: discarding {path} ({why}); it will be recomputed", stacklevel=3)
+    """Warn that ``path`` is damaged and remove it (StorageError when it cannot be removed)."""
+    warnings.warn(f"embeddings cache: discarding {path}, it is damaged ({why}); recomputing",
+                  UserWarning, stacklevel=3)
     trash = path.parent / f".tmp-corrupt-{path.name}-{uuid.uuid4().hex[:8]}"
     try:
         path.rename(trash)
-    except OSError:
+    except FileNotFoundError:  # removed meanwhile by another process
         return
-    shutil.rmtree(trash, ignore_errors=True)
+    except OSError as exc:
+        raise storage_error(exc, path, cache=True) from exc
+    if trash.is_dir() and not trash.is_symlink():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink(missing_ok=True)
 
 
 class EmbeddingCache:
@@ -202,12 +227,12 @@ class EmbeddingCache:
         self.path = Path(root) / "embeddings" / key.setting_digest()[:32]
         self.chunks_dir = self.path / "chunks"
         self.views_dir = self.path / "views"
-        self.chunks_dir.mkdir(parents=True, exist_ok=True)
+        ensure_dir(self.chunks_dir, cache=True)  # one clear line when read-only or a file
         setting = self.path / "setting.json"
-        if not setting.exists():
-            tmp = self.path / f".tmp-setting-{uuid.uuid4().hex[:8]}"
-            tmp.write_text(json.dumps(key.setting(), indent=1, sort_keys=True))
-            tmp.replace(setting)
+        if not setting.is_file():
+            if os.path.lexists(setting):
+                _discard(setting, "not a file")
+            atomic_write(setting, json.dumps(key.setting(), indent=1, sort_keys=True), cache=True)
         self._clean_stale()
 
     def _clean_stale(self) -> None:
@@ -227,12 +252,12 @@ class EmbeddingCache:
         chunks: list[_Chunk] = []
         where: dict[str, tuple[int, int]] = {}
         for p in sorted(self.chunks_dir.iterdir()):
-            if p.name.startswith(".") or not p.is_dir():
+            if p.name.startswith("."):
                 continue
             try:
                 chunk = _Chunk.read(p)
-            except (OSError, ValueError, KeyError) as exc:
-                _discard(p, f"unreadable: {exc}")
+            except Exception as exc:  # noqa: BLE001 - any damage: recompute
+                _discard(p, f"unreadable: {type(exc).__name__}: {exc}")
                 continue
             c = len(chunks)
             chunks.append(chunk)
@@ -244,8 +269,13 @@ class EmbeddingCache:
         """Store one computed chunk atomically. ``truncated``: its rows cut by max length."""
         digest = _sha256("\n".join(smiles).encode())[:32]
         final = self.chunks_dir / digest
+        if os.path.lexists(final) and not final.is_dir():
+            _discard(final, "a file where a chunk folder belongs")
         if not final.exists():
-            _write_folder(final, smiles, layers, {"truncated": [int(t) for t in truncated]})
+            try:
+                _write_folder(final, smiles, layers, {"truncated": [int(t) for t in truncated]})
+            except OSError as exc:
+                raise storage_error(exc, final, cache=True) from exc
         return final
 
 
@@ -305,7 +335,7 @@ def embed_cached(
     from molstrata.core.errors import ConfigError
     from molstrata.embeddings.extract import progress_bar
 
-    if not use_cache:
+    if not use_cache or not cache_enabled():
         return encoder.embed(
             smiles, pooling=pooling, batch_size=batch_size, on_invalid=on_invalid,
             include_special=include_special, progress=progress, canonicalize=canonicalize,
@@ -328,8 +358,8 @@ def embed_cached(
         try:
             chunks[c].verify()
             chunks[c].layers()
-        except (OSError, ValueError) as exc:
-            _discard(chunks[c].path, str(exc))
+        except Exception as exc:  # noqa: BLE001 - any damage: recompute
+            _discard(chunks[c].path, f"{type(exc).__name__}: {exc}")
             where = {s: loc for s, loc in where.items() if loc[0] != c}
     missing = [s for s in unique if s not in where]
     hits = len(unique) - len(missing)
@@ -460,8 +490,21 @@ def _view(
             view = _Chunk.read(final)
             view.verify()
             return list(view.layers()), final
-        except (OSError, ValueError, KeyError) as exc:
-            _discard(final, str(exc))
+        except Exception as exc:  # noqa: BLE001 - any damage: recompute
+            _discard(final, f"{type(exc).__name__}: {exc}")
+    try:
+        return _write_view(cache, final, digest, labels, idx, src, chunks, dims)
+    except OSError as exc:
+        raise storage_error(exc, final, cache=True) from exc
+
+
+def _write_view(
+    cache: EmbeddingCache, final: Path, digest: str, labels: list[str], idx: np.ndarray,
+    src: list[tuple[int, int]], chunks: list[_Chunk], dims: list[int],
+) -> tuple[list[np.ndarray], Path]:
+    n = len(labels)
+    if os.path.lexists(final) and not final.is_dir():
+        _discard(final, "a file where a view folder belongs")
     cache.views_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache.views_dir / f".tmp-{digest}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()

@@ -16,6 +16,9 @@ Plain ``.npy`` files load anywhere with ``np.load(path, mmap_mode="r")``.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ import numpy as np
 
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import DataNotFoundError
+from molstrata.core.files import storage_error
 
 FORMAT = "molstrata-embeddings/1"
 
@@ -42,20 +46,45 @@ def write_embeddings(
         length n_molecules
     extra : more manifest fields (source file, task...)
 
+    Every file is first written to a staging folder inside ``out_dir`` and moved into place
+    only once all are written (``manifest.json`` last): a full disk or a kill leaves ``out_dir``
+    as it was, with no temporary file and no lone layer file, and raises a one-line
+    :class:`~molstrata.core.errors.StorageError`.
+
     Returns
     -------
     Path of ``manifest.json``.
     """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob(".staging-*"):  # left by a killed run
+            shutil.rmtree(old, ignore_errors=True)
+        stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    except OSError as exc:
+        raise storage_error(exc, out, cache=False) from exc
+    try:
+        names = _write_files(emb, stage, columns=columns, extra=extra)
+        for name in names:  # renames within one folder: no space needed, manifest last
+            os.replace(stage / name, out / name)
+    except OSError as exc:
+        raise storage_error(exc, out, cache=False) from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return out / "manifest.json"
+
+
+def _write_files(
+    emb: LayerEmbeddings, out: Path, *, columns: Mapping[str, Sequence[Any]] | None,
+    extra: Mapping[str, Any] | None,
+) -> list[str]:
+    """Write every file of the format into ``out``; return their names, manifest last."""
     import pandas as pd
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     files = []
     for k, layer in enumerate(emb.layers):
         name = f"layer_{k:03d}.npy"
-        tmp = out / f".{name}.tmp.npy"
-        np.save(tmp, np.asarray(layer, dtype=np.float32))
-        tmp.replace(out / name)
+        np.save(out / name, np.asarray(layer, dtype=np.float32))
         files.append(name)
     truncated = set(emb.meta.get("truncated_rows", []))
     table = {"row": np.arange(emb.n_molecules)}
@@ -88,10 +117,8 @@ def write_embeddings(
         "molecules_file": "molecules.csv",
         **dict(extra or {}),
     }
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    tmp.replace(out / "manifest.json")
-    return out / "manifest.json"
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    return [*files, "molecules.csv", "manifest.json"]
 
 
 def read_embeddings(folder: str | Path, *, mmap: bool = True) -> LayerEmbeddings:

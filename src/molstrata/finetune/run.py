@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from molstrata.core.errors import ConfigError
+from molstrata.core.files import atomic_write, read_cached
+from molstrata.core.paths import honours_use_cache
 from molstrata.finetune.model import HeadConfig
 from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune
 from molstrata.finetune.train import TrainConfig
@@ -53,7 +55,8 @@ def parse_layers(spec: str | Sequence[int], num_layers: int) -> str | list[int]:
     return sorted(set(layers))
 
 
-def frozen_scores(encoder: Any, split: Any, *, pooling: str | None = None) -> pd.DataFrame:
+def frozen_scores(encoder: Any, split: Any, *, pooling: str | None = None,
+                  use_cache: bool = True) -> pd.DataFrame:
     """A frozen linear probe on every layer of ``encoder`` for one split.
 
     Ridge (regression) or logistic (classification), regularisation chosen on validation
@@ -62,7 +65,7 @@ def frozen_scores(encoder: Any, split: Any, *, pooling: str | None = None) -> pd
     Returns
     -------
     DataFrame with columns ``layer, split, score``: a ``valid`` and a ``test`` row per layer
-    (layer 0 = the embedding output).
+    (layer 0 = the embedding output). ``use_cache=False`` bypasses the embeddings cache.
     """
     from molstrata.embeddings import embed_cached
     from molstrata.probe.linear import LinearProbe
@@ -72,7 +75,7 @@ def frozen_scores(encoder: Any, split: Any, *, pooling: str | None = None) -> pd
     for name in ("train", "valid", "test"):
         frame = split.part(name) if hasattr(split, "part") else getattr(split, name)
         emb = embed_cached(encoder, frame["Drug"].astype(str).tolist(), pooling=pooling,
-                           on_invalid="mask")
+                           on_invalid="mask", use_cache=use_cache)
         parts[name] = (emb, frame["Y"].to_numpy(dtype=np.float64))
     (etr, ytr), (eva, yva), (ete, yte) = parts["train"], parts["valid"], parts["test"]
     probe = LinearProbe(task_type=split.task_type, metric=split.metric).fit(
@@ -129,14 +132,13 @@ def _save_cell(path: Path, res: FinetuneResult, test_ids: Sequence[Any]) -> None
         "history": res.history.to_dict(orient="list"), "invalid": res.invalid,
         "test_ids": [str(x) for x in test_ids],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(payload), cache=False)
 
 
 def _load_cell(path: Path) -> FinetuneResult:
     d = json.loads(path.read_text())
+    if not isinstance(d, dict):
+        raise ValueError(f"expected a JSON object, got {type(d).__name__}")
     return FinetuneResult(
         task=d["task"], metric=d["metric"], task_type=d["task_type"], n_layers=d["n_layers"],
         seed=d["seed"], history=pd.DataFrame(d["history"]), best_lr=d["best_lr"],
@@ -145,6 +147,7 @@ def _load_cell(path: Path) -> FinetuneResult:
     )
 
 
+@honours_use_cache
 def run_finetune(
     encoder: str,
     task: str,
@@ -164,6 +167,7 @@ def run_finetune(
     executor: Any = None,
     trust_checkpoint: bool = False,
     overwrite: bool = False,
+    use_cache: bool = True,
 ) -> dict[str, Any]:
     """Finetune ``encoder`` on ``task`` at several depths and seeds, and write the report.
 
@@ -189,6 +193,8 @@ def run_finetune(
     overwrite : replace the run in ``out`` (only molstrata's files of it are removed).
         Without it, ``out`` may hold only the same run (``run.json``: same settings, input
         files, labels and encoder); a changed input is refused with its old and new sha256.
+    use_cache : ``False`` (``--no-cache``) bypasses the embeddings cache of the frozen
+        probes; the run folder's cells and checkpoints are still written and resumed.
 
     Returns
     -------
@@ -223,7 +229,7 @@ def run_finetune(
 
     frozen_rows = []
     for s, split in splits.items():
-        df = frozen_scores(enc, split, pooling=pooling)
+        df = frozen_scores(enc, split, pooling=pooling, use_cache=use_cache)
         frozen_rows.append(df.assign(seed=s))
     frozen = pd.concat(frozen_rows, ignore_index=True)
     frozen.insert(0, "encoder", encoder)
@@ -257,8 +263,9 @@ def run_finetune(
     try:
         for k, s in cells:
             path = _cell_path(out, task, k, s)
-            if path.exists():
-                results[(k, s)] = _load_cell(path)
+            cell = read_cached(path, _load_cell, what="finetune result")
+            if cell is not None:
+                results[(k, s)] = cell
             else:
                 def _tick(rep, k=k, s=s):
                     if bar is not None:

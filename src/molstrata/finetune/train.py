@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from molstrata.core.errors import ConfigError
-from molstrata.core.safeload import load_tensors
+from molstrata.core.files import atomic_write, read_cached
+from molstrata.core.safeload import UntrustedFileError, load_tensors
 from molstrata.finetune.targets import TargetScaler
 
 if TYPE_CHECKING:
@@ -207,10 +208,30 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _save(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: a kill never leaves a half-written checkpoint
+    """Atomic: a kill or a full disk never leaves a half-written checkpoint or a temp file."""
+    atomic_write(path, lambda fh: torch.save(payload, fh), cache=False)
+
+
+_CHECKPOINT_KEYS = ("fingerprint", "history", "best_score", "best_epoch", "best_state",
+                    "bad_epochs", "done")
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    """:func:`load_checkpoint`, checking that it holds what :func:`fit` resumes from.
+
+    :func:`fit` writes zip checkpoints: a file that is neither a zip nor a pickle (empty,
+    garbage) is damage (ValueError: retrained); a legacy pickle is refused by the loader.
+    """
+    import zipfile
+
+    with open(path, "rb") as fh:
+        head = fh.read(1)
+    if head != b"\x80" and not zipfile.is_zipfile(path):
+        raise ValueError("neither a zip nor a pickle file")
+    ck = load_checkpoint(path)
+    if not isinstance(ck, dict) or any(k not in ck for k in _CHECKPOINT_KEYS):
+        raise ValueError("not a finetune checkpoint (keys missing)")
+    return ck
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -314,8 +335,9 @@ def fit(
     best_score, best_epoch, best_state, bad_epochs = float("nan"), 0, None, 0
     start_epoch, stopped = 1, False
     path = Path(checkpoint) if checkpoint is not None else None
-    if path is not None and path.exists():
-        ck = load_checkpoint(path)
+    ck = (read_cached(path, _read_checkpoint, what="finetune checkpoint", keep=(UntrustedFileError,))
+          if path is not None else None)  # damaged: retrained; hostile: refused, never run
+    if ck is not None:
         if ck.get("fingerprint") != fingerprint:
             raise ConfigError(
                 f"checkpoint {path} comes from a different configuration or data; "

@@ -17,7 +17,6 @@ With several encoders, leaderboards and predictions are written per encoder unde
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from molstrata.core.files import atomic_write as write_file
 from molstrata.probe._probe import LayerScores
 from molstrata.probe.selection import SELECTIONS, delta_pct, oracle_layer
 
@@ -46,14 +46,9 @@ def slug(name: str) -> str:
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if isinstance(data, str):
-        tmp.write_text(data)
-    else:
-        tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` through a temporary file renamed into place (never half a
+    file; a full disk leaves no temporary file and raises a one-line StorageError)."""
+    write_file(path, data, cache=False)
 
 
 def _atomic_text(path: Path, text: str) -> None:

@@ -12,7 +12,6 @@ identity, probe settings), and cells are reused only when it matches.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,9 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError, check_choice
+from molstrata.core.files import atomic_write as write_file
+from molstrata.core.files import read_cached
+from molstrata.core.paths import honours_use_cache
 from molstrata.probe._probe import PROBES, LayerCell, LayerScores, assemble, fit_layers, prepare
 from molstrata.probe.outputs import atomic_write, slug, write_tables
 from molstrata.probe.selection import (
@@ -100,20 +102,22 @@ def _cell_path(out: Path, enc: str, task: str, seed: int, layer: int) -> Path:
 
 
 def _write_cell(path: Path, cell: LayerCell) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, valid_score=cell.valid_score, param=cell.param, test_pred=cell.test_pred)
-    os.replace(tmp, path)
+    """Write one cell atomically (a full disk leaves the old file or none, and no temp file)."""
+    write_file(path, lambda fh: np.savez(fh, valid_score=cell.valid_score, param=cell.param,
+                                         test_pred=cell.test_pred), cache=False)
+
+
+def _load_cell(path: Path, n_test: int) -> LayerCell:
+    with np.load(path, allow_pickle=False) as z:
+        cell = LayerCell(float(z["valid_score"]), float(z["param"]), np.asarray(z["test_pred"]))
+    if cell.test_pred.shape != (n_test,):
+        raise ValueError(f"test_pred has shape {cell.test_pred.shape}, expected ({n_test},)")
+    return cell
 
 
 def _read_cell(path: Path, n_test: int) -> LayerCell | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:  # a pickled object array is refused
-            cell = LayerCell(float(z["valid_score"]), float(z["param"]), np.asarray(z["test_pred"]))
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable: recompute
-    return cell if cell.test_pred.shape == (n_test,) else None
+    """The cell at ``path``; ``None`` when absent, or when damaged (with a warning)."""
+    return read_cached(path, lambda p: _load_cell(p, n_test), what="probe cell")
 
 
 def _cell_key(enc_identity: str, settings: Mapping[str, Any], inputs: Mapping[str, str],
@@ -155,6 +159,7 @@ def _check_cells(folder: Path, key: Mapping[str, str]) -> str:
 
 
 # ------------------------------------------------------------------------------- sweep
+@honours_use_cache
 def sweep(
     encoders: Sequence[Any] | str = ("default",),
     tasks: str | Sequence[str] = "admet",
@@ -175,6 +180,7 @@ def sweep(
     executor: Any = None,
     trust_checkpoint: bool = False,
     overwrite: bool = False,
+    use_cache: bool = True,
 ) -> ProbeRun:
     """Probe every layer of each encoder on each task and seed; write the run folder.
 
@@ -210,6 +216,8 @@ def sweep(
         Without it such a folder is refused; a rerun of the same run resumes, reusing a
         cell only when its ``key.json`` (input file and label hashes, split seed, encoder
         identity, probe settings) matches, and recomputing (with a note) otherwise.
+    use_cache : ``False`` (``--no-cache``) neither reads nor writes the embeddings cache
+        (``MOLSTRATA_CACHE_DIR``); the run folder's cells are still written and resumed.
 
     Returns
     -------
@@ -310,7 +318,8 @@ def sweep(
             console.print(f"[bold]{enc.name}[/]: embedding {len(smiles)} unique molecules "
                           f"({len(task_names)} task(s)), every layer, from the cache when possible")
         emb = embed_cached(enc, smiles, pooling=pooling, on_invalid="mask",
-                           batch_size=batch_size, progress=progress, executor=executor)
+                           batch_size=batch_size, progress=progress, executor=executor,
+                           use_cache=use_cache)
         n_cut = int(emb.meta.get("n_truncated", 0) or 0)
         if n_cut:
             notes.append(f"{enc.name}: {n_cut} input(s) longer than the encoder's maximum length "
@@ -330,9 +339,11 @@ def sweep(
                 cell = _read_cell(_cell_path(out, enc.name, t, s, k), n_test)
                 if cell is not None:
                     cells[k] = cell
+            missing = [k for k in range(emb.n_layers) if k not in cells]
+            if model == "linear" and missing:  # refit the batch whole: same bytes as a clean run
+                cells, missing = {}, list(range(emb.n_layers))
             done[(t, s)] = cells
             resumed += len(cells)
-            missing = [k for k in range(emb.n_layers) if k not in cells]
             # linear probes do all layers in one batched pass; others one layer at a time
             todo += [(t, s, ks) for ks in ([missing] if model == "linear" and missing else [[k] for k in missing])]
         with _progress(progress) as bar:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError
+from molstrata.core.files import atomic_write, read_cached
 from molstrata.probe._probe import LayerCell, LayerScores, ProbeData, assemble, make_probe
 from molstrata.probe.combine import CONCAT_SIZES, MixProbe, ensemble_weights, mix_layers, top_layers
 from molstrata.probe.cv import (
@@ -96,13 +96,18 @@ class SelectionResult:
 
 # ------------------------------------------------------------------------------ cache
 def _load(path: Path | None, **expect: Any) -> dict[str, np.ndarray] | None:
-    if path is None or not path.is_file():
+    """The arrays cached at ``path``, or ``None`` when absent, stale (other ``expect``ed
+    values) or damaged (with a warning): the caller recomputes."""
+    if path is None:
         return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: np.asarray(z[k]) for k in z.files}
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable: recompute
+
+    def read(p: Path) -> dict[str, np.ndarray]:
+        with np.load(p, allow_pickle=False) as z:
+            return {k: np.asarray(z[k]) for k in z.files}
+
+    data = read_cached(path, read, what="selection cache")
+    if data is None:
+        return None
     if int(data.get("version", -1)) != CACHE_VERSION:
         return None
     for key, value in expect.items():
@@ -114,11 +119,7 @@ def _load(path: Path | None, **expect: Any) -> dict[str, np.ndarray] | None:
 def _save(path: Path | None, **arrays: Any) -> None:
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, version=CACHE_VERSION, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: np.savez(fh, version=CACHE_VERSION, **arrays), cache=False)
 
 
 # ---------------------------------------------------------------------------- choices

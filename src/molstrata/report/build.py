@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -127,7 +126,6 @@ def build_report(run_dir: str | Path) -> Path:
         "",
     ]
     path = run / "report.md"
-    tmp = path.with_name("report.md.tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, path)
-    return path
+    from molstrata.core.files import atomic_write
+
+    return atomic_write(path, "\n".join(lines), cache=False)
