@@ -66,3 +66,17 @@ def best_indices(scores: np.ndarray, higher_is_better: bool, *, rtol: float = RT
     s = np.asarray(scores, dtype=np.float64)
     return np.asarray([best_index(row, higher_is_better, rtol=rtol, atol=atol) or 0 for row in s],
                       dtype=int)
+
+
+def clearly_better(score: float, best: float, higher_is_better: bool, *, rtol: float = RTOL,
+                   atol: float = ATOL) -> bool:
+    """For choices made as candidates arrive (epochs, learning rates): whether ``score``
+    beats the best so far by more than the tolerance of :func:`best_index`, so that the
+    earlier candidate keeps a tie. NaN is never better; anything finite beats a NaN best.
+    """
+    if not np.isfinite(score):
+        return False
+    if not np.isfinite(best):
+        return True
+    margin = atol + rtol * abs(best)
+    return score > best + margin if higher_is_better else score < best - margin
