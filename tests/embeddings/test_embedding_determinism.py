@@ -17,7 +17,10 @@ import pytest
 from molstrata import load_encoder
 from molstrata.embeddings import embed_cached
 
-REPO = Path(__file__).resolve().parents[2]
+import molstrata
+
+#: the source tree under test (children import the same one)
+SRC = Path(molstrata.__file__).resolve().parents[1]
 
 
 def _molecules(data_dir: Path, n: int = 80) -> list[str]:
@@ -70,7 +73,7 @@ print(json.dumps({"threads": torch.get_num_threads(),
 
 def _child_digests(smiles: list[str], threads: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(smiles)], env=env, check=True,
                          capture_output=True, text=True, timeout=600)
     return json.loads(out.stdout.strip().splitlines()[-1])
