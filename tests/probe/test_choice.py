@@ -45,3 +45,13 @@ def test_ensemble_temperature_tie_goes_to_the_first():
     fold_scores = np.array([[0.1, 0.1 + 1e-14, 0.2]] * 3)
     _, tau = ensemble_weights(fold_scores, oof, y, folds, "mae")
     assert tau == 0.0
+
+
+def test_top_layers_tie_goes_to_the_shallower():
+    from molstrata.probe.combine import top_layers
+
+    eps = 3e-14
+    fs = np.array([[0.5, 0.7, 0.7 + eps, 0.6]] * 3)
+    assert top_layers(fs, "roc-auc", 1) == [1]
+    assert top_layers(fs, "roc-auc", 2) == [1, 2]
+    assert top_layers(fs, "roc-auc", 3) == [1, 2, 3]

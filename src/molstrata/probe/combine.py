@@ -61,8 +61,13 @@ def top_layers(fold_scores: np.ndarray, metric: str, m: int) -> list[int]:
     finite = np.flatnonzero(np.isfinite(s))
     if finite.size == 0:
         raise ConfigError("every mean CV score is NaN; no layer can be chosen")
-    order = finite[np.argsort(-s[finite], kind="stable")]
-    return sorted(int(k) for k in order[:m])
+    picked: list[int] = []
+    left = s.copy()
+    for _ in range(min(int(m), finite.size)):  # the best, then the best of the rest...
+        k = int(best_index(left, higher_is_better=True))  # ties: the shallower layer
+        picked.append(k)
+        left[k] = np.nan
+    return sorted(picked)
 
 
 def _fold_mean_score(metric: str, y: np.ndarray, pred: np.ndarray, folds: np.ndarray) -> float:
