@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import molstrata
 from molstrata import load_encoder
 from molstrata.embeddings import embed_cached
-
-import molstrata
 
 #: the source tree under test (children import the same one)
 SRC = Path(molstrata.__file__).resolve().parents[1]

@@ -373,9 +373,8 @@ def _select_one(
     selections: list[str], cv_folds: int, cache_dir: Path | None,
 ) -> tuple[Any, list[Any], list[str]]:
     """Every strategy's choice and test score for one (task, seed) (no test label before)."""
-    from molstrata.probe.strategies import select_and_score
-
     from molstrata.core.threads import fixed_threads
+    from molstrata.probe.strategies import select_and_score
 
     split = splits[job]
     data = prepare(emb, split, index=index)
