@@ -30,18 +30,19 @@ def encoder(tiny_roberta_dir):
 
 
 class Counting:
-    """Wrap an encoder's _forward to count molecules run, and optionally crash after n batches."""
+    """Wrap an encoder's _forward to count molecules run, and optionally crash once n
+    molecules have been run."""
 
     def __init__(self, encoder, monkeypatch, crash_after: int | None = None):
         self.n_molecules = 0
         self.n_batches = 0
         original = type(encoder)._forward
 
-        def forward(enc, smiles):
-            if crash_after is not None and self.n_batches >= crash_after:
+        def forward(enc, smiles):  # a lone molecule runs as two copies: count it once
+            if crash_after is not None and self.n_molecules >= crash_after:
                 raise KeyboardInterrupt("injected crash")
             self.n_batches += 1
-            self.n_molecules += len(smiles)
+            self.n_molecules += len(set(smiles))
             return original(enc, smiles)
 
         monkeypatch.setattr(type(encoder), "_forward", forward)
@@ -119,7 +120,7 @@ def test_use_cache_false_writes_nothing(encoder, tmp_path):
 
 def test_resume_after_crash_is_bit_identical(encoder, monkeypatch, tmp_path):
     reference = embed_cached(encoder, SMILES, cache_dir=tmp_path / "ref", chunk_size=4, batch_size=2)
-    Counting(encoder, monkeypatch, crash_after=5)  # dies inside the third chunk
+    Counting(encoder, monkeypatch, crash_after=8)  # dies inside the third chunk
     with pytest.raises(KeyboardInterrupt):
         embed_cached(encoder, SMILES, cache_dir=tmp_path / "run", chunk_size=4, batch_size=2)
     monkeypatch.undo()

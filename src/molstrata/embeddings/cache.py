@@ -75,7 +75,7 @@ class CacheKey:
     max_length : longest input in tokens (``None``: no limit)
     num_layers : blocks kept (the truncation depth)
     include_special : whether special tokens were pooled
-    version : molstrata version and cache format
+    version : molstrata version, cache format and batching policy (which decides the bytes)
     smiles : the exact string fed to the model (canonical unless ``canonicalize=False``)
     """
 
@@ -94,12 +94,14 @@ class CacheKey:
     ) -> CacheKey:
         """The key of ``smiles`` embedded by ``encoder`` with these settings."""
         from molstrata import __version__
+        from molstrata.embeddings.extract import BATCHING_VERSION
 
         ident = json.dumps(encoder.identity(), sort_keys=True, default=str)
         return cls(
             encoder=encoder.name, identity=_sha256(ident.encode()), pooling=str(pooling),
             max_length=encoder.max_length, num_layers=int(encoder.num_layers),
-            include_special=bool(include_special), version=f"{__version__}/{FORMAT_VERSION}",
+            include_special=bool(include_special),
+            version=f"{__version__}/{FORMAT_VERSION}/batching{BATCHING_VERSION}",
             smiles=smiles,
         )
 

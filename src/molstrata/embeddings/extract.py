@@ -1,17 +1,22 @@
-"""Run an encoder over many molecules: size-bucketed batches chosen by a token budget, one
-forward pass per batch, out-of-memory recovery by halving, pooling of every layer, and the
-input order restored.
+"""Run an encoder over many molecules: batches of molecules of one size, one forward pass
+per batch, out-of-memory recovery by halving, pooling of every layer, and the input order
+restored.
 
-Batching policy
----------------
-Molecules are sorted by :meth:`Encoder._sizes` (token count for transformers, atom count for
-graphs; a stable sort, so ties keep input order) and cut into consecutive batches. With
-``batch_size`` given, a batch holds at most that many molecules. Without it, a batch holds as
-many molecules as fit ``token_budget`` padded positions (``n_in_batch * longest <= budget``),
-at most :attr:`Encoder.max_batch_size`. On an out-of-memory error the batch is halved and
-retried, and every later batch keeps the smaller cap. The plan depends only on the inputs and
-these two numbers, so reruns batch identically (which the cache relies on for bit-identical
-resumes).
+Batching policy (same inputs, same bytes)
+-----------------------------------------
+A molecule's vector must not depend on what else is asked, so a batch never pads: it holds
+molecules of one exact size (:meth:`Encoder._sizes`: tokens for transformers, atoms for
+graphs). Padding to a longer partner changes the shapes of every matrix product and with
+them the summation order: the built-in SMILES model's vectors moved by up to 1e-6 with their
+batch (``benchmarks/embed_determinism.py`` measures it). Within one size, rows of a batch
+do not interact and the bytes do not depend on how many rows share the batch, except that a
+batch of one row takes other kernels (and is thread-count dependent); a lone molecule is
+therefore run twice in one batch of two rows and the copy dropped.
+
+Molecules are sorted by size (stable, so ties keep input order) and each size is cut into
+consecutive batches of at most ``batch_size`` molecules, or, without it, of at most
+``token_budget // size`` (and :attr:`Encoder.max_batch_size`). On an out-of-memory error the
+batch is halved and retried, and every later batch keeps the smaller cap.
 """
 
 from __future__ import annotations
@@ -40,28 +45,48 @@ def _is_oom(exc: BaseException) -> bool:
     return "out of memory" in text or "can't allocate memory" in text  # CUDA / MPS / CPU
 
 
+#: bump when the batching policy changes the bytes of an embedding (part of cache keys)
+BATCHING_VERSION = 2
+
+
 def batch_order(sizes: np.ndarray, *, sort: bool = True) -> np.ndarray:
     """Positions in processing order: by increasing size (stable) or unchanged.
 
     Parameters
     ----------
     sizes : ndarray of int, shape (n_molecules,)
-    sort : bucket by size (default); ``False`` keeps input order (for benchmarks)
+    sort : bucket by size (default); ``False`` keeps input order (batches still hold one
+        size only, so unsorted input just gives smaller batches)
     """
     sizes = np.asarray(sizes)
     return np.argsort(sizes, kind="stable") if sort else np.arange(len(sizes))
 
 
 def _take(sizes_in_order: np.ndarray, start: int, cap: int, budget: int | None) -> int:
-    """How many molecules from ``start`` go in the next batch."""
-    n = min(cap, len(sizes_in_order) - start)
-    if budget is None or n <= 1:
-        return max(n, 1)
-    # padded positions if we take j molecules: j * max(sizes[start:start+j])
-    window = np.maximum.accumulate(np.maximum(sizes_in_order[start : start + n], 1))
-    padded = window * np.arange(1, n + 1)
-    fits = int(np.searchsorted(padded, budget, side="right"))
-    return max(fits, 1)
+    """How many molecules from ``start`` go in the next batch: consecutive ones of the same
+    size, at most ``cap``, and at most ``budget // size`` when a budget is given."""
+    rest = sizes_in_order[start:]
+    size = int(rest[0])
+    change = np.flatnonzero(rest != size)
+    n = min(cap, int(change[0]) if change.size else len(rest))
+    if budget is not None:
+        n = min(n, budget // max(size, 1))
+    return max(n, 1)
+
+
+def _forward_alone_safe(encoder: Encoder, strings: list[str]) -> BatchStates:
+    """``encoder._forward`` on ``strings``; a single molecule runs as a batch of two copies
+    (a one-row batch takes other kernels), and the copy is dropped."""
+    if len(strings) != 1:
+        return encoder._forward(strings)
+    states = encoder._forward(strings * 2)
+    states.hidden = [h[:1] for h in states.hidden]
+    states.mask = states.mask[:1]
+    if states.special is not None:
+        states.special = states.special[:1]
+    if "truncated" in states.info:
+        states.info["truncated"] = [j for j in states.info["truncated"] if j < 1]
+    return states
 
 
 def iter_batches(
@@ -75,14 +100,15 @@ def iter_batches(
 ) -> Iterator[tuple[np.ndarray, BatchStates]]:
     """Yield ``(rows, states)``: positions in ``smiles`` and the model states of that batch.
 
-    Every molecule is yielded exactly once. ``_forward`` runs under ``torch.inference_mode``.
+    Every molecule is yielded exactly once, in a batch of molecules of its own size (no
+    padding). ``_forward`` runs under ``torch.inference_mode``.
 
     Parameters
     ----------
     encoder : the encoder to run
     smiles : sequence of str, length n_molecules, already validated strings to feed
     batch_size : at most this many molecules per batch; default: token budget
-    token_budget : at most this many padded positions per batch; default
+    token_budget : at most this many positions per batch; default
         :attr:`Encoder.token_budget` when ``batch_size`` is not given
     sort : bucket by size (default ``True``)
     sizes : precomputed :meth:`Encoder._sizes`, shape (n_molecules,)
@@ -112,7 +138,7 @@ def iter_batches(
         rows = order[start : start + take]
         try:
             with torch.inference_mode():
-                states = encoder._forward([smiles[i] for i in rows])
+                states = _forward_alone_safe(encoder, [smiles[i] for i in rows])
         except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError is a RuntimeError
             if _is_oom(exc) and take > 1:
                 cap = max(1, take // 2)

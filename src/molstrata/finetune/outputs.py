@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from molstrata.finetune.train import higher_is_better
+from molstrata.probe._choice import best_index
 
 
 def delta_pct(full: float, other: float, metric: str) -> float:
@@ -118,14 +119,10 @@ def selection_table(results: dict[tuple[int, int], Any]) -> pd.DataFrame:
     """Per seed, the finetuned depth with the best validation score (ties: shallowest)."""
     rows = []
     for s in sorted({s for _, s in results}):
-        cells = sorted((k, r) for (k, ss), r in results.items() if ss == s)
+        cells = sorted(((k, r) for (k, ss), r in results.items() if ss == s), key=lambda c: c[0])
         metric = cells[0][1].metric
-        best_k, best = cells[0]
-        for k, r in cells[1:]:
-            better = r.valid_score > best.valid_score if higher_is_better(metric) \
-                else r.valid_score < best.valid_score
-            if better:
-                best_k, best = k, r
+        pick = best_index([r.valid_score for _, r in cells], higher_is_better(metric))
+        best_k, best = cells[pick or 0]  # ties (within tolerance): the shallowest
         rows.append({"seed": s, "selected_layer": best_k, "valid_score": best.valid_score,
                      "test_score": best.test_score, "lr": best.best_lr, "epoch": best.best_epoch})
     return pd.DataFrame(rows)

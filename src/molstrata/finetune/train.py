@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -142,12 +141,12 @@ def higher_is_better(metric: str) -> bool:
 
 
 def is_better(score: float, best: float, metric: str) -> bool:
-    """Whether ``score`` is strictly better than ``best``; NaN is never better."""
-    if not math.isfinite(score):
-        return False
-    if not math.isfinite(best):
-        return True
-    return score > best if higher_is_better(metric) else score < best
+    """Whether ``score`` is better than ``best`` by more than the tie tolerance of
+    :mod:`molstrata.probe._choice` (so the earlier epoch or learning rate keeps a tie); NaN
+    is never better."""
+    from molstrata.probe._choice import clearly_better
+
+    return clearly_better(score, best, higher_is_better(metric))
 
 
 def evaluate(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:

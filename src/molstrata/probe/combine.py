@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
+from molstrata.probe._choice import best_index
 from molstrata.probe.scoring import greater_is_better, score_columns
 from molstrata.probe.selection import cv_means
 
@@ -60,8 +61,13 @@ def top_layers(fold_scores: np.ndarray, metric: str, m: int) -> list[int]:
     finite = np.flatnonzero(np.isfinite(s))
     if finite.size == 0:
         raise ConfigError("every mean CV score is NaN; no layer can be chosen")
-    order = finite[np.argsort(-s[finite], kind="stable")]
-    return sorted(int(k) for k in order[:m])
+    picked: list[int] = []
+    left = s.copy()
+    for _ in range(min(int(m), finite.size)):  # the best, then the best of the rest...
+        k = int(best_index(left, higher_is_better=True))  # ties: the shallower layer
+        picked.append(k)
+        left[k] = np.nan
+    return sorted(picked)
 
 
 def _fold_mean_score(metric: str, y: np.ndarray, pred: np.ndarray, folds: np.ndarray) -> float:
@@ -93,7 +99,7 @@ def temperature_weights(fold_scores: np.ndarray, metric: str, tau: float) -> np.
     finite = np.isfinite(s)
     if not finite.any():
         raise ConfigError("every mean CV score is NaN; no ensemble weights")
-    best = int(np.flatnonzero(finite)[np.argmax(s[finite])])
+    best = int(best_index(s, higher_is_better=True))
     w = np.zeros(s.size)
     if tau == 0:
         w[best] = 1.0
@@ -134,20 +140,16 @@ def ensemble_weights(
     fs = np.array(fold_scores, dtype=np.float64)
     oof = np.asarray(oof, dtype=np.float64)
     fs[:, ~np.isfinite(oof).all(axis=0)] = np.nan  # incomplete columns: no weight
-    best: tuple[float, np.ndarray, float] | None = None
+    weights, scores = [], []
     for tau in temperatures:
         w = temperature_weights(fs, metric, float(tau))
         used = w > 0
-        pred = oof[:, used] @ w[used]
-        score = _fold_mean_score(metric, y, pred, folds)
-        if not np.isfinite(score):
-            continue
-        signed = score if greater_is_better(metric) else -score
-        if best is None or signed > best[0]:
-            best = (signed, w, float(tau))
+        weights.append(w)
+        scores.append(_fold_mean_score(metric, y, oof[:, used] @ w[used], folds))
+    best = best_index(scores, greater_is_better(metric))  # ties: the first temperature
     if best is None:
         raise ConfigError("no ensemble temperature has a finite CV score")
-    return best[1], best[2]
+    return weights[best], float(temperatures[best])
 
 
 # ----------------------------------------------------------------------------- mix

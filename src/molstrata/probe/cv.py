@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError
+from molstrata.probe._choice import best_index
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: eigendecompose the logistic fits' bases in float32 inside the CV: the basis only rotates
@@ -178,12 +179,9 @@ def _safe_scores(metric: str, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def _best(scores: np.ndarray, metric: str) -> int | None:
-    """Index of the best finite score (first on ties), None when all are NaN."""
-    if not np.isfinite(scores).any():
-        return None
-    worst = -np.inf if greater_is_better(metric) else np.inf
-    s = np.where(np.isfinite(scores), scores, worst)
-    return int(np.argmax(s) if greater_is_better(metric) else np.argmin(s))
+    """Index of the best finite score (first on ties within tolerance: :mod:`molstrata.probe._choice`),
+    None when all are NaN."""
+    return best_index(scores, greater_is_better(metric))
 
 
 def _both_classes(y: np.ndarray) -> bool:

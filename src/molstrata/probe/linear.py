@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
+from molstrata.probe._choice import best_indices
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: default ridge grid (alpha, on standardised features): 1e-1 ... 1e5, half decades
@@ -356,10 +357,8 @@ class LinearProbe:
         self.grid_ = grid
         self.n_layers_ = n_layers
         self.valid_grid_scores_ = valid_grid
-        filled = np.where(np.isnan(valid_grid), -np.inf if greater_is_better(metric) else np.inf,
-                          valid_grid)
-        # ties: the first grid point
-        best = filled.argmax(axis=1) if greater_is_better(metric) else filled.argmin(axis=1)
+        # ties (within the tolerance of probe._choice): the first grid point
+        best = best_indices(valid_grid, greater_is_better(metric))
         self.best_index_ = best.astype(int)
         self.best_param_ = grid[best]
         self.valid_scores_ = valid_grid[np.arange(n_layers), best]

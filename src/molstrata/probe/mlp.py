@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from molstrata.probe._base import PerLayerProbe
+from molstrata.probe._choice import clearly_better
 from molstrata.probe.scoring import greater_is_better, score
 
 
@@ -80,7 +81,7 @@ class MLPProbe(PerLayerProbe):
                 out = net(xv).squeeze(1).numpy().astype(np.float64)
             pred = out * y_std + y_mean if reg else 1.0 / (1.0 + np.exp(-out))
             s = score(metric, yv, pred)
-            if best is None or (np.isfinite(s) and (s > best if better else s < best)):
+            if best is None or clearly_better(s, best, better):  # ties: the earlier epoch
                 best, best_epoch, wait = s, epoch, 0
                 best_state = {n: p.detach().clone() for n, p in net.state_dict().items()}
             else:

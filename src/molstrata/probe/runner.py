@@ -451,13 +451,15 @@ def _select_one(
     selections: list[str], cv_folds: int, cache_dir: Path | None,
 ) -> tuple[Any, list[Any], list[str]]:
     """Every strategy's choice and test score for one (task, seed) (no test label before)."""
+    from molstrata.core.threads import fixed_threads
     from molstrata.probe.strategies import select_and_score
 
     split = splits[job]
     data = prepare(emb, split, index=index)
-    primary, results = select_and_score(
-        cells, data, split, encoder=encoder, model=model, selections=selections, params=params,
-        cv_folds=cv_folds, notes=data.notes, cache_dir=cache_dir)
+    with fixed_threads():  # same bytes whatever the thread count or executor
+        primary, results = select_and_score(
+            cells, data, split, encoder=encoder, model=model, selections=selections, params=params,
+            cv_folds=cv_folds, notes=data.notes, cache_dir=cache_dir)
     return primary, results, list(data.notes)
 
 
@@ -509,11 +511,14 @@ def _probe_cell(
     -------
     dict layer -> LayerCell
     """
+    from molstrata.core.threads import fixed_threads
+
     task, seed, layers = cell
     split = splits[(task, seed)]
     data = prepare(_layer_view(emb, layers), split, index=index)
-    new = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
-                     seed=seed, params=params)
+    with fixed_threads():  # same bytes whatever the thread count or executor
+        new = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
+                         seed=seed, params=params)
     return {int(layers[j]): c for j, c in new.items()}
 
 

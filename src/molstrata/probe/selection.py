@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from molstrata.core.errors import ConfigError, check_choice
+from molstrata.probe._choice import best_index
 from molstrata.probe.scoring import METRICS, greater_is_better
 
 
@@ -36,10 +37,9 @@ def _best_index(scores: np.ndarray, metric: str, what: str) -> int:
         raise ConfigError(f"{what} must be a non-empty 1-D array (n_layers,), got shape {s.shape}")
     if np.isnan(s).all():
         raise ConfigError(f"every {what} is NaN; no layer can be chosen")
-    worst = -np.inf if greater_is_better(metric) else np.inf
-    s = np.where(np.isnan(s), worst, s)
-    # ties go to the shallowest layer: the cheapest encoder to truncate to
-    return int(np.argmax(s) if greater_is_better(metric) else np.argmin(s))
+    # ties (within the tolerance of probe._choice) go to the shallowest layer: the cheapest
+    # encoder to truncate to
+    return int(best_index(s, greater_is_better(metric)))
 
 
 def _valid_best(valid_scores: np.ndarray, metric: str) -> int:
@@ -184,17 +184,16 @@ def select_cv_1se(fold_scores: np.ndarray, metric: str) -> int:
     s = _signed(fold_scores, metric, "fold_scores")
     final = s.shape[1] - 1
     diff = s - s[:, [final]]  # (n_folds, n_layers), positive = better than the final layer
-    best, best_mean = final, -np.inf
+    means = np.full(final, np.nan)  # mean CV score of the layers that beat the final one
     for k in range(final):
         d = diff[:, k][np.isfinite(diff[:, k])]
         if d.size < 2:
             continue
         mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
         if mean > se:
-            m = float(np.nanmean(s[:, k]))
-            if m > best_mean:  # strict: ties keep the shallower layer
-                best, best_mean = k, m
-    return int(best)
+            means[k] = float(np.nanmean(s[:, k]))
+    best = best_index(means, higher_is_better=True)  # ties keep the shallower layer
+    return final if best is None else int(best)
 
 
 def register_strategy(name: str, func: Callable[[np.ndarray, str], int]) -> None:
