@@ -43,6 +43,7 @@ from molstrata.core.hashing import file_sha256
 from molstrata.core.paths import cache_dir as _default_cache_dir
 from molstrata.core.paths import cache_enabled
 from molstrata.data.smiles import parse_smiles
+from molstrata.encoders.flow import BATCHING_VERSION, embed_canonical, layer_dims, progress_bar
 
 if TYPE_CHECKING:
     from molstrata.encoders.base import Encoder
@@ -94,7 +95,6 @@ class CacheKey:
     ) -> CacheKey:
         """The key of ``smiles`` embedded by ``encoder`` with these settings."""
         from molstrata import __version__
-        from molstrata.embeddings.extract import BATCHING_VERSION
 
         ident = json.dumps(encoder.identity(), sort_keys=True, default=str)
         return cls(
@@ -314,7 +314,7 @@ def embed_cached(
     on_invalid : ``"raise"`` (:class:`InvalidSmilesError` listing rows) or ``"mask"`` (NaN
         rows, ``valid`` False; rows never shift)
     batch_size : molecules per forward pass (default: token budget); see
-        :func:`molstrata.embeddings.extract.iter_batches`
+        :func:`molstrata.encoders.flow.iter_batches`
     progress : show a progress bar; default: more than 2,000 molecules to compute
     cache_dir : cache root; default ``MOLSTRATA_CACHE_DIR`` or the platformdirs user cache
     use_cache : ``False`` computes everything and writes nothing (same as ``encoder.embed``)
@@ -335,7 +335,6 @@ def embed_cached(
     ``meta`` adds ``cache`` = {``hits``, ``computed``, ``path``} to what ``embed`` reports.
     """
     from molstrata.core.errors import ConfigError
-    from molstrata.embeddings.extract import progress_bar
 
     if not use_cache or not cache_enabled():
         return encoder.embed(
@@ -443,8 +442,6 @@ def embed_chunk(
     layers : n_layers float32 arrays of shape (n_rows, dim_k)
     truncated : rows the encoder reported as cut
     """
-    from molstrata.embeddings.extract import embed_canonical
-
     layers, info = embed_canonical(
         encoder, list(part), pooling=pooling, batch_size=batch_size, token_budget=token_budget,
         include_special=include_special, advance=advance or (lambda n: None),
@@ -455,8 +452,6 @@ def embed_chunk(
 def _dims(encoder: Encoder, chunks: list[_Chunk]) -> list[int]:
     if chunks:
         return [int(d) for d in chunks[0].meta["dims"]]
-    from molstrata.embeddings.extract import layer_dims
-
     return layer_dims(encoder)
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, MolstrataError
 from molstrata.data.smiles import ASCII_WHITESPACE, ParsedSmiles, parse_smiles
+from molstrata.encoders.flow import embed_canonical, iter_batches
 from molstrata.encoders.pooling import Pooling
 
 
@@ -217,8 +218,6 @@ class Encoder(ABC):
         ``meta`` holds ``truncated_rows``, ``n_truncated``, ``invalid_rows`` (with
         ``invalid_reasons``, aligned), ``canonicalize`` and ``identity``.
         """
-        from molstrata.embeddings.extract import embed_canonical  # noqa: PLC0415
-
         method = self._check_pooling(pooling)
         parsed = parse_smiles(smiles, on_invalid=on_invalid)
         idx = np.flatnonzero(parsed.valid)
@@ -271,8 +270,6 @@ class Encoder(ABC):
         by size; the input order is restored. Used by the label-free analysis (token
         entropy, curvature, randomised-SMILES augmentation with ``canonicalize=False``).
         """
-        from molstrata.embeddings.extract import iter_batches  # noqa: PLC0415
-
         parsed = parse_smiles(smiles, on_invalid="raise")
         fed = self.fed_strings(parsed, canonicalize)
         self.check_lengths(fed, np.arange(len(fed)))
