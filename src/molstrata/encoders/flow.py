@@ -188,6 +188,7 @@ def embed_canonical(
     progress: bool | None = None,
     sort: bool = True,
     advance: Callable[[int], None] | None = None,
+    sizes: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Pooled embeddings of every layer for already-validated ``smiles``.
 
@@ -199,7 +200,7 @@ def embed_canonical(
     encoder : the encoder to run
     smiles : sequence of str, length n_molecules
     pooling : a :class:`Pooling`
-    batch_size, token_budget, sort : see :func:`iter_batches`
+    batch_size, token_budget, sort, sizes : see :func:`iter_batches`
     include_special : pool special tokens too (mean/max/sum)
     progress : show a progress bar (default: more than 2,000 molecules)
     advance : callback receiving the number of molecules done after each batch (used by
@@ -221,7 +222,8 @@ def embed_canonical(
     def run(step: Callable[[int], None]) -> None:
         nonlocal out
         for rows, states in iter_batches(
-            encoder, smiles, batch_size=batch_size, token_budget=token_budget, sort=sort
+            encoder, smiles, batch_size=batch_size, token_budget=token_budget, sort=sort,
+            sizes=sizes,
         ):
             with torch.inference_mode():
                 pooled = pool_states(states, pooling, include_special=include_special)
