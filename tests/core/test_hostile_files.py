@@ -277,7 +277,7 @@ def test_unimol_refuses_hostile_checkpoints(hostile, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_minimol_refuses_hostile_checkpoints(hostile, kind):
     pytest.importorskip("torch_geometric")
-    from molstrata.encoders.minimol import find_weights
+    from molstrata.encoders.graph.minimol import find_weights
 
     try:
         package, _ = find_weights(None, download=False)

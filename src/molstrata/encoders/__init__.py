@@ -2,7 +2,6 @@
 
 from molstrata.encoders.base import BatchStates, Encoder, InputTooLongError
 from molstrata.encoders.card import EncoderCard
-from molstrata.encoders.hf import HFEncoder, load_hf
 from molstrata.encoders.pooling import Pooling, pool
 from molstrata.encoders.registry import (
     get_card,
@@ -11,6 +10,7 @@ from molstrata.encoders.registry import (
     register_prefix,
     registered_names,
 )
+from molstrata.encoders.smiles.hf import HFEncoder, load_hf
 
 __all__ = [
     "BatchStates",

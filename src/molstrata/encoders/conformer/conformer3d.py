@@ -21,7 +21,7 @@ import numpy as np
 
 from molstrata.core.errors import ConfigError
 from molstrata.encoders.base import Encoder
-from molstrata.encoders.hf import state_dict_sha256
+from molstrata.encoders.smiles.hf import state_dict_sha256
 
 _E = TypeVar("_E", bound="Conformer3DEncoder")
 

@@ -43,8 +43,8 @@ from molstrata.core.errors import (
 )
 from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
-from molstrata.encoders.conformer3d import Conformer3DEncoder, layer_outputs
-from molstrata.encoders.hf import state_dict_sha256
+from molstrata.encoders.conformer.conformer3d import Conformer3DEncoder, layer_outputs
+from molstrata.encoders.smiles.hf import state_dict_sha256
 
 INSTALL_HINT = (
     '`pip install --no-deps "unimol-tools>=0.1.6,<0.2"` then `pip install "molstrata[unimol]"` '

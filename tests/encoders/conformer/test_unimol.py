@@ -13,7 +13,7 @@ pytest.importorskip("unimol_tools", reason="needs the unimol extra")
 
 from molstrata import load_encoder  # noqa: E402
 from molstrata.core.errors import ConfigError  # noqa: E402
-from molstrata.encoders.unimol import UniMolEncoder, load_unimol  # noqa: E402
+from molstrata.encoders.conformer.unimol import UniMolEncoder, load_unimol  # noqa: E402
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "OC(=O)CCl"]
 ARCH = dict(encoder_layers=4, encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_attention_heads=4)
@@ -168,7 +168,7 @@ def test_v2_layers_match_unimol_tools_and_truncate(unimol2_ckpt):
     from rdkit import Chem
 
     from molstrata.data.smiles import parse_smiles
-    from molstrata.encoders.unimol import UniMolV2Encoder
+    from molstrata.encoders.conformer.unimol import UniMolV2Encoder
 
     enc = load_unimol("v2", path=unimol2_ckpt, arch=ARCH2, device="cpu")
     assert isinstance(enc, UniMolV2Encoder) and enc.num_layers == 3
