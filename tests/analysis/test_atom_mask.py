@@ -252,7 +252,7 @@ def test_analyze_reports_no_mask_fraction_for_random_smiles(toy_encoder, small_s
 # ----------------------------------------------------------------------------- MiniMol
 @pytest.fixture(scope="module")
 def minimol():
-    from molstrata.encoders import minimol as mm
+    from molstrata.encoders.graph import minimol as mm
 
     return mm.load_minimol(device="cpu", random_init=True, seed=0, download=False)
 

@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from molstrata.core.errors import ChecksumError, ConfigError, DataNotFoundError, InvalidSmilesError
-from molstrata.encoders import minimol as mm
+from molstrata.encoders.graph import minimol as mm
 from molstrata.encoders.graph.minimol_featurize import featurize
 
 TOL = 1e-4
