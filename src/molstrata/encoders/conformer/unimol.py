@@ -27,6 +27,7 @@ exposed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,11 +72,12 @@ def weight_dir() -> Path:
     env = os.environ.get("UNIMOL_WEIGHT_DIR", "").strip()
     if env:
         return Path(env).expanduser()
-    try:
-        from unimol_tools.weights.weighthub import get_weight_dir
-    except ImportError:
+    # unimol-tools' own default (weights/weighthub.py: the folder of its ``weights`` package),
+    # found without importing the package, which would import torch
+    spec = importlib.util.find_spec("unimol_tools")
+    if spec is None or not spec.submodule_search_locations:
         return Path("unimol_tools/weights")
-    return Path(get_weight_dir())
+    return Path(next(iter(spec.submodule_search_locations))).resolve() / "weights"
 
 
 @contextmanager
