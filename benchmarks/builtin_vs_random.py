@@ -37,7 +37,7 @@ def compare(model_name: str, tasks: list[str], *, seed: int, init_seed: int, dat
     from molstrata.data import load_task
     from molstrata.embeddings import embed_cached
     from molstrata.encoders import load_encoder
-    from molstrata.encoders.hf import load_hf
+    from molstrata.encoders.smiles.hf import load_hf
     from molstrata.probe import probe
     from molstrata.probe.scoring import greater_is_better
 

@@ -114,7 +114,7 @@ def main() -> None:
     from molstrata.data.smiles import parse_smiles
     from molstrata.embeddings import embed_cached
     from molstrata.embeddings.extract import embed_canonical
-    from molstrata.encoders.hf import load_hf
+    from molstrata.encoders.smiles.hf import load_hf
 
     torch.set_num_threads(args.threads)
     data = env_data_dir() or Path(__file__).resolve().parents[2] / "shared" / "data"

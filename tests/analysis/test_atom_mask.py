@@ -12,7 +12,7 @@ from rdkit import Chem
 
 from molstrata.analysis import analyze, augmented_views, dime, infonce
 from molstrata.core.errors import ConfigError, InvalidSmilesError
-from molstrata.encoders.graph_features import (
+from molstrata.encoders.graph.graph_features import (
     edges_touching,
     mask_graph,
     masked_atoms,
@@ -252,14 +252,14 @@ def test_analyze_reports_no_mask_fraction_for_random_smiles(toy_encoder, small_s
 # ----------------------------------------------------------------------------- MiniMol
 @pytest.fixture(scope="module")
 def minimol():
-    from molstrata.encoders import minimol as mm
+    from molstrata.encoders.graph import minimol as mm
 
     return mm.load_minimol(device="cpu", random_init=True, seed=0, download=False)
 
 
 def test_minimol_view_equals_a_direct_forward_on_masked_node_features(minimol):
-    from molstrata.encoders.minimol import collate
-    from molstrata.encoders.minimol_featurize import featurize
+    from molstrata.encoders.graph.minimol import collate
+    from molstrata.encoders.graph.minimol_featurize import featurize
 
     smi = SMILES[:6]
     view = minimol.embed_augmented(smi, kind="atom_mask", seed=11, pooling="max")
@@ -293,7 +293,7 @@ def test_chemprop_view_matches_chemprops_own_fingerprint_on_masked_atoms(tmp_pat
     from chemprop.models import MPNN
     from chemprop.models.utils import save_model
 
-    from molstrata.encoders.chemprop import load_chemprop
+    from molstrata.encoders.graph.chemprop import load_chemprop
 
     torch.manual_seed(0)
     model = MPNN(cnn.BondMessagePassing(d_h=32, depth=3), cnn.MeanAggregation(),
@@ -321,7 +321,7 @@ def test_chemprop_view_matches_chemprops_own_fingerprint_on_masked_atoms(tmp_pat
 
 # ----------------------------------------------------------------------------- probe join
 def _tiny_gine(seed: int):
-    from molstrata.encoders.gin import GINE, GraphEncoder
+    from molstrata.encoders.graph.gin import GINE, GraphEncoder
 
     torch.manual_seed(seed)
     return GraphEncoder(GINE(hidden=16, num_layers=3), name="tiny-gine", device="cpu")

@@ -200,7 +200,7 @@ def test_trust_remote_code_does_not_unpickle_checkpoints(hostile):
 @pytest.mark.parametrize("group", ["regression", "classification"])
 def test_every_admet_ai_checkpoint_loads_without_trust(group):
     _needs_chemprop()
-    from molstrata.encoders import chemprop as cp
+    from molstrata.encoders.graph import chemprop as cp
 
     try:
         cp.admet_ai_checkpoint(group, 0)
@@ -235,7 +235,7 @@ def test_cli_embed_refuses_a_hostile_checkpoint_in_one_line(hostile):
 # ---------------------------------------------------------------------------- annalog
 @pytest.mark.parametrize("kind", ["zip-exec", "zip-dotted"])
 def test_annalog_vocabulary_refuses_globals(hostile, kind):
-    from molstrata.encoders import annalog as an
+    from molstrata.encoders.smiles import annalog as an
 
     path = hostile.folder / "vocab.pkl"
     path.write_bytes(hostile.pickle_bytes(kind))
@@ -247,7 +247,7 @@ def test_annalog_vocabulary_refuses_globals(hostile, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_annalog_checkpoint_refuses_hostile_files(hostile, kind, monkeypatch):
-    from molstrata.encoders import annalog as an
+    from molstrata.encoders.smiles import annalog as an
 
     vocab = hostile.folder / "vocab.pkl"
     specials = list(an.SPECIALS)
@@ -277,7 +277,7 @@ def test_unimol_refuses_hostile_checkpoints(hostile, kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_minimol_refuses_hostile_checkpoints(hostile, kind):
     pytest.importorskip("torch_geometric")
-    from molstrata.encoders.minimol import find_weights
+    from molstrata.encoders.graph.minimol import find_weights
 
     try:
         package, _ = find_weights(None, download=False)

@@ -21,7 +21,7 @@ def hf_encoder(tiny_roberta_dir):
 
 @pytest.fixture
 def gin_encoder():
-    from molstrata.encoders.gin import GINE, GraphEncoder
+    from molstrata.encoders.graph.gin import GINE, GraphEncoder
 
     torch.manual_seed(0)
     return GraphEncoder(GINE(hidden=32, num_layers=3), name="tiny-gine", device="cpu")

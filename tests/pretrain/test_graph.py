@@ -43,7 +43,7 @@ def test_descriptors_match_rdkit_and_standardise():
 def test_graph_smoke_and_exact_resume(small_corpus_dir, data_dir, tmp_path):
     from safetensors.torch import load_file
 
-    from molstrata.encoders.gin import load_gine
+    from molstrata.encoders.graph.gin import load_gine
 
     full = tmp_path / "full"
     s = train_graph([small_corpus_dir], full, _cfg(steps=4), data_dir=data_dir, n_valid=6, progress=False)
@@ -80,8 +80,8 @@ def test_every_layer_supervision_trains_one_linear_head_per_layer(small_corpus_d
     preds = [torch.ones(4, 2), 3 * torch.ones(4, 2)]
     assert float(_loss(preds, y)) == (1.0 + 9.0) / 2
 
-    from molstrata.encoders.gin import GINE
-    from molstrata.encoders.graph_features import batch_graphs
+    from molstrata.encoders.graph.gin import GINE
+    from molstrata.encoders.graph.graph_features import batch_graphs
 
     model = GINE(hidden=32, num_layers=3)
     out = _predict(model, head, batch_graphs(["CCO", "c1ccccc1", "CC(=O)O"]))

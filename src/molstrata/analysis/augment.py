@@ -13,7 +13,7 @@ Two augmentations are known:
   chemprop models have no mask token (none was pretrained by masking): a masked atom's
   input features are set to zero (and optionally those of its bonds), a documented stand-in
   that keeps the graph and gives distinct-but-related views
-  (:func:`molstrata.encoders.graph_features.masked_atoms`).
+  (:func:`molstrata.encoders.graph.graph_features.masked_atoms`).
 
 **Hook.** An encoder declares what it supports with a class attribute
 ``augmentations: tuple[str, ...]`` (for example ``("atom_mask",)`` on a GIN) and, for any
@@ -21,9 +21,9 @@ kind other than ``"random_smiles"``, implements
 ``embed_augmented(smiles, *, kind, seed, pooling) -> LayerEmbeddings`` returning one
 augmented view (one row per input SMILES, same layers as ``embed``); an atom-masking hook
 may also accept ``fraction=`` (passed only when the caller sets one). Implemented by
-:class:`~molstrata.encoders.gin.GraphEncoder` (``molstrata-graph``),
-:class:`~molstrata.encoders.minimol.MiniMolEncoder` and
-:class:`~molstrata.encoders.chemprop.ChempropEncoder`. An encoder that declares nothing is
+:class:`~molstrata.encoders.graph.gin.GraphEncoder` (``molstrata-graph``),
+:class:`~molstrata.encoders.graph.minimol.MiniMolEncoder` and
+:class:`~molstrata.encoders.graph.chemprop.ChempropEncoder`. An encoder that declares nothing is
 treated as a sequence encoder (``("random_smiles",)``), fed randomised SMILES through
 ``embed(..., canonicalize=False)``; a graph encoder without the hook (Uni-Mol, Orb...) then
 gives identical views, which :func:`augmented_views` detects and reports.

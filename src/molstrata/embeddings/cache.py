@@ -42,7 +42,8 @@ from molstrata.core.files import atomic_write, ensure_dir, storage_error
 from molstrata.core.hashing import file_sha256
 from molstrata.core.paths import cache_dir as _default_cache_dir
 from molstrata.core.paths import cache_enabled
-from molstrata.data.smiles import parse_smiles
+from molstrata.encoders.flow import BATCHING_VERSION, embed_canonical, layer_dims, progress_bar
+from molstrata.encoders.prelude import plan_embedding
 
 if TYPE_CHECKING:
     from molstrata.encoders.base import Encoder
@@ -94,7 +95,6 @@ class CacheKey:
     ) -> CacheKey:
         """The key of ``smiles`` embedded by ``encoder`` with these settings."""
         from molstrata import __version__
-        from molstrata.embeddings.extract import BATCHING_VERSION
 
         ident = json.dumps(encoder.identity(), sort_keys=True, default=str)
         return cls(
@@ -314,7 +314,7 @@ def embed_cached(
     on_invalid : ``"raise"`` (:class:`InvalidSmilesError` listing rows) or ``"mask"`` (NaN
         rows, ``valid`` False; rows never shift)
     batch_size : molecules per forward pass (default: token budget); see
-        :func:`molstrata.embeddings.extract.iter_batches`
+        :func:`molstrata.encoders.flow.iter_batches`
     progress : show a progress bar; default: more than 2,000 molecules to compute
     cache_dir : cache root; default ``MOLSTRATA_CACHE_DIR`` or the platformdirs user cache
     use_cache : ``False`` computes everything and writes nothing (same as ``encoder.embed``)
@@ -335,7 +335,6 @@ def embed_cached(
     ``meta`` adds ``cache`` = {``hits``, ``computed``, ``path``} to what ``embed`` reports.
     """
     from molstrata.core.errors import ConfigError
-    from molstrata.embeddings.extract import progress_bar
 
     if not use_cache or not cache_enabled():
         return encoder.embed(
@@ -346,11 +345,12 @@ def embed_cached(
     chunk_size = int(chunk_size or CHUNK_SIZE)
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
-    method = encoder._check_pooling(pooling)
-    parsed = parse_smiles(smiles, on_invalid=on_invalid)
-    idx = np.flatnonzero(parsed.valid)
-    fed = encoder.fed_strings(parsed, canonicalize)
-    key = CacheKey.for_encoder(encoder, pooling=method.value, include_special=include_special)
+    plan = plan_embedding(  # raises before anything is computed or read
+        encoder, smiles, pooling=pooling, on_invalid=on_invalid, canonicalize=canonicalize,
+        include_special=include_special, progress=progress,
+    )
+    fed, idx = plan.fed, plan.rows
+    key = CacheKey.for_encoder(encoder, pooling=plan.pooling.value, include_special=include_special)
     cache = EmbeddingCache(Path(cache_dir) if cache_dir else _default_cache_dir(), key)
 
     where, chunks = cache.index()
@@ -366,44 +366,19 @@ def embed_cached(
     missing = [s for s in unique if s not in where]
     hits = len(unique) - len(missing)
 
-    # sizes once per unique string: they order the chunks and apply the length policy
-    need_sizes = missing if encoder.max_length is None else unique
-    size_of = dict(zip(need_sizes, encoder._sizes(need_sizes).tolist(), strict=True)) if need_sizes else {}
-    missing_sizes = np.asarray([size_of[s] for s in missing], dtype=np.int64)
-    all_sizes = np.asarray([size_of[s] for s in fed], dtype=np.int64) if encoder.max_length else None
-    cut_rows = encoder.check_lengths(fed, idx, sizes=all_sizes)  # raises before computing
-
     if missing:
-        order = np.argsort(missing_sizes, kind="stable")
-        starts = range(0, len(order), chunk_size)
-        parts = [[missing[i] for i in order[start : start + chunk_size]] for start in starts]
-        settings = {"encoder": encoder, "pooling": method, "batch_size": batch_size,
+        settings = {"encoder": encoder, "pooling": plan.pooling, "batch_size": batch_size,
                     "token_budget": token_budget, "include_special": include_special}
-
-        def store(j: int, result: tuple[list[np.ndarray], list[int]]) -> None:
-            layers, info_cut = result[0], set(result[1])
-            if encoder.max_length is not None:
-                sizes = missing_sizes[order[starts[j] : starts[j] + chunk_size]]
-                info_cut |= set(np.flatnonzero(sizes > encoder.max_length).tolist())
-            cache.write_chunk(parts[j], layers, sorted(info_cut))
-
-        with progress_bar(f"embedding with {encoder.name}", len(missing), progress) as step:
-            if executor is None:
-                for j, part in enumerate(parts):
-                    store(j, embed_chunk(part, **settings, advance=step))
-            else:  # chunks computed elsewhere, written here as they arrive
-                executor.map(
-                    embed_chunk, parts, shared=settings, resources={"num_cpus": 1, "num_gpus": 1},
-                    on_result=lambda j, r: (store(j, r), step(len(parts[j]))), keep=False,
-                )
+        _compute_missing(cache, missing, plan.sizes(missing), settings, chunk_size=chunk_size,
+                         progress=progress, executor=executor)
         where, chunks = cache.index()
         for c in sorted({where[s][0] for s in missing}):
             chunks[c].verify()
 
-    n = len(parsed.smiles)
+    n = plan.n
     dims = _dims(encoder, chunks)
     src = [where[s] for s in fed]
-    truncated = set(cut_rows.tolist())
+    truncated = set(plan.cut.tolist())
     cut_in_chunk = {c: set(chunks[c].meta.get("truncated", ())) for c in {c for c, _ in src}}
     for row, (c, r) in zip(idx, src, strict=True):
         if r in cut_in_chunk[c]:
@@ -414,16 +389,40 @@ def embed_cached(
         _gather(layers, idx, src, chunks)
         view = None
     else:
-        layers, view = _view(cache, key, parsed.smiles, fed, idx, src, chunks, dims)
-    meta = encoder._meta(parsed, sorted(truncated), canonicalize, include_special)
-    meta["cache"] = {
+        layers, view = _view(cache, key, plan.parsed.smiles, fed, idx, src, chunks, dims)
+    return plan.result(layers, sorted(truncated), cache={
         "hits": hits, "computed": len(missing), "path": str(cache.path),
         **({"view": str(view)} if view else {}),
-    }
-    return LayerEmbeddings(
-        layers=tuple(layers), valid=parsed.valid, smiles=parsed.smiles, encoder=encoder.name,
-        pooling=method.value, meta=meta,
-    )
+    })
+
+
+def _compute_missing(
+    cache: EmbeddingCache, missing: list[str], missing_sizes: np.ndarray, settings: dict[str, Any],
+    *, chunk_size: int, progress: bool | None, executor: Any,
+) -> None:
+    """Embed the ``missing`` strings (sizes: shape (n_missing,)) in chunks of
+    ``chunk_size`` cut from them sorted by size (stable), writing each chunk as it arrives."""
+    encoder = settings["encoder"]
+    order = np.argsort(missing_sizes, kind="stable")
+    starts = range(0, len(order), chunk_size)
+    parts = [[missing[i] for i in order[start : start + chunk_size]] for start in starts]
+
+    def store(j: int, result: tuple[list[np.ndarray], list[int]]) -> None:
+        layers, info_cut = result[0], set(result[1])
+        if encoder.max_length is not None:
+            sizes = missing_sizes[order[starts[j] : starts[j] + chunk_size]]
+            info_cut |= set(np.flatnonzero(sizes > encoder.max_length).tolist())
+        cache.write_chunk(parts[j], layers, sorted(info_cut))
+
+    with progress_bar(f"embedding with {encoder.name}", len(missing), progress) as step:
+        if executor is None:
+            for j, part in enumerate(parts):
+                store(j, embed_chunk(part, **settings, advance=step))
+        else:  # chunks computed elsewhere, written here as they arrive
+            executor.map(
+                embed_chunk, parts, shared=settings, resources={"num_cpus": 1, "num_gpus": 1},
+                on_result=lambda j, r: (store(j, r), step(len(parts[j]))), keep=False,
+            )
 
 
 def embed_chunk(
@@ -443,8 +442,6 @@ def embed_chunk(
     layers : n_layers float32 arrays of shape (n_rows, dim_k)
     truncated : rows the encoder reported as cut
     """
-    from molstrata.embeddings.extract import embed_canonical
-
     layers, info = embed_canonical(
         encoder, list(part), pooling=pooling, batch_size=batch_size, token_budget=token_budget,
         include_special=include_special, advance=advance or (lambda n: None),
@@ -455,8 +452,6 @@ def embed_chunk(
 def _dims(encoder: Encoder, chunks: list[_Chunk]) -> list[int]:
     if chunks:
         return [int(d) for d in chunks[0].meta["dims"]]
-    from molstrata.embeddings.extract import layer_dims
-
     return layer_dims(encoder)
 
 

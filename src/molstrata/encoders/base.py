@@ -29,7 +29,9 @@ import numpy as np
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, MolstrataError
 from molstrata.data.smiles import ASCII_WHITESPACE, ParsedSmiles, parse_smiles
+from molstrata.encoders.flow import embed_canonical, iter_batches
 from molstrata.encoders.pooling import Pooling
+from molstrata.encoders.prelude import plan_embedding
 
 
 @dataclass
@@ -122,6 +124,31 @@ class Encoder(ABC):
         """
         return np.asarray([self._size(s) for s in smiles], dtype=np.int64)
 
+    def prepare(self, smiles: Sequence[str], *, rows: np.ndarray | None = None,
+                progress: bool | None = None) -> None:
+        """Hook: work done once for all fed strings before the first batch (e.g. 3D
+        conformers); errors name ``rows``, the input row of each string. Default: nothing.
+
+        Parameters
+        ----------
+        smiles : the fed strings, length n_valid
+        rows : ndarray of int, shape (n_valid,), their row positions in the user's input
+        progress : show a progress bar (``None``: the encoder decides)
+        """
+        return None
+
+    def row_meta(self, smiles: Sequence[str], rows: np.ndarray, n_rows: int) -> dict[str, Any]:
+        """Hook: per-row facts added to ``LayerEmbeddings.meta`` (e.g. ``conformer_methods``,
+        lists of length ``n_rows``), after :meth:`prepare`. Default: none.
+
+        Parameters
+        ----------
+        smiles : the fed strings, length n_valid
+        rows : ndarray of int, shape (n_valid,), their row positions
+        n_rows : number of input rows, valid or not
+        """
+        return {}
+
     def identity(self) -> dict[str, Any]:
         """Facts that define this encoder's outputs, hashed into cache keys.
 
@@ -179,7 +206,7 @@ class Encoder(ABC):
             f"{len(long)} input(s) longer than max_length={self.max_length} of encoder "
             f"{self.name!r} were cut to it (rows {shown}{'...' if len(long) > 10 else ''}); "
             "see meta['truncated_rows']",
-            stacklevel=3,
+            stacklevel=4,  # check_lengths <- plan_embedding <- embed / embed_cached <- caller
         )
         return np.sort(rows[long]).astype(np.int64)
 
@@ -217,29 +244,15 @@ class Encoder(ABC):
         ``meta`` holds ``truncated_rows``, ``n_truncated``, ``invalid_rows`` (with
         ``invalid_reasons``, aligned), ``canonicalize`` and ``identity``.
         """
-        from molstrata.embeddings.extract import embed_canonical  # noqa: PLC0415
-
-        method = self._check_pooling(pooling)
-        parsed = parse_smiles(smiles, on_invalid=on_invalid)
-        idx = np.flatnonzero(parsed.valid)
-        fed = self.fed_strings(parsed, canonicalize)
-        cut = self.check_lengths(fed, idx)
-        pooled, info = embed_canonical(
-            self, fed, pooling=method, batch_size=batch_size, token_budget=token_budget,
+        plan = plan_embedding(
+            self, smiles, pooling=pooling, on_invalid=on_invalid, canonicalize=canonicalize,
             include_special=include_special, progress=progress,
         )
-        n = len(parsed.smiles)
-        layers = []
-        for arr in pooled:
-            full = np.full((n, arr.shape[1]), np.nan, dtype=np.float32)
-            full[idx] = arr
-            layers.append(full)
-        truncated = sorted(set(cut.tolist()) | {int(idx[j]) for j in info["truncated_rows"]})
-        return LayerEmbeddings(
-            layers=tuple(layers), valid=parsed.valid, smiles=parsed.smiles,
-            encoder=self.name, pooling=method.value,
-            meta=self._meta(parsed, truncated, canonicalize, include_special),
+        pooled, info = embed_canonical(
+            self, plan.fed, pooling=plan.pooling, batch_size=batch_size, token_budget=token_budget,
+            include_special=include_special, progress=progress, sizes=plan.sizes(plan.fed),
         )
+        return plan.result(plan.scatter(pooled), plan.truncated(info["truncated_rows"]))
 
     def _meta(
         self, parsed: ParsedSmiles, truncated: list[int], canonicalize: bool, include_special: bool
@@ -271,8 +284,6 @@ class Encoder(ABC):
         by size; the input order is restored. Used by the label-free analysis (token
         entropy, curvature, randomised-SMILES augmentation with ``canonicalize=False``).
         """
-        from molstrata.embeddings.extract import iter_batches  # noqa: PLC0415
-
         parsed = parse_smiles(smiles, on_invalid="raise")
         fed = self.fed_strings(parsed, canonicalize)
         self.check_lengths(fed, np.arange(len(fed)))

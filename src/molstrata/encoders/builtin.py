@@ -3,9 +3,9 @@
 * ``molstrata-smiles`` (alias ``default``: it beats its random_init twin on more TDC tasks,
   17 of 22 against the graph model's 16): a 6-layer RoBERTa SMILES masked-language model with
   an atom-level regex tokenizer, loaded through the Hugging Face adapter
-  (:func:`molstrata.encoders.hf.load_hf`); the folder is a plain HF model folder.
+  (:func:`molstrata.encoders.smiles.hf.load_hf`); the folder is a plain HF model folder.
 * ``molstrata-graph``: a 5-layer GINE (torch_geometric) pretrained by RDKit-descriptor
-  regression from every layer, loaded from safetensors (:mod:`molstrata.encoders.gin`).
+  regression from every layer, loaded from safetensors (:mod:`molstrata.encoders.graph.gin`).
 
 Both come from the recipes in :mod:`molstrata.pretrain` (``molstrata pretrain smiles|graph``);
 each weight folder holds ``MODEL_CARD.md`` with the corpus, its hash, the molecules removed,
@@ -93,13 +93,13 @@ def load_smiles(
         (the folder has no custom code, so ``trust_remote_code`` is never needed)
     random_init : same architecture and tokenizer, weights freshly drawn with ``seed``
     seed : seed of ``random_init``
-    **options : passed to :func:`molstrata.encoders.hf.load_hf` (``max_length``, ``on_too_long``...)
+    **options : passed to :func:`molstrata.encoders.smiles.hf.load_hf` (``max_length``, ``on_too_long``...)
 
     Returns
     -------
     HFEncoder named ``molstrata-smiles`` with ``num_layers + 1`` = 7 layers of width 256.
     """
-    from molstrata.encoders.hf import load_hf
+    from molstrata.encoders.smiles.hf import load_hf
 
     folder = weights_dir(SMILES_NAME)
     if not _smiles_present(folder):
@@ -173,7 +173,7 @@ def load_graph(
     GraphEncoder with ``num_layers + 1`` = 6 layers of width 256 (mean/sum/max pooling).
     """
     from molstrata.core.errors import ConfigError
-    from molstrata.encoders.gin import GraphEncoder, load_gine
+    from molstrata.encoders.graph.gin import GraphEncoder, load_gine
 
     if options:
         raise ConfigError(f"unknown option(s) for {GRAPH_NAME!r}: {', '.join(sorted(options))}")
@@ -202,6 +202,6 @@ def graph_card(**_: Any) -> EncoderCard:
                  f"mean R² {facts['valid_r2_mean']:.3f} (last layer) after {facts['step']} steps.")
     return _builtin_card(
         GRAPH_NAME, "graph", facts, kind="graph", n_layers=n_layers, hidden=hidden,
-        description=desc, source="molstrata.encoders.gin + molstrata.pretrain.graph",
+        description=desc, source="molstrata.encoders.graph.gin + molstrata.pretrain.graph",
         verified="GraphEncoder layers checked against a direct GINE forward", present=_graph_present(folder),
     )

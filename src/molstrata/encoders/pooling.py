@@ -2,14 +2,17 @@
 
 Pooling lives with the encoders, not in ``embeddings/``, because the finetuning head pools
 the same way and the arrows in the design only point right: ``finetune`` imports
-``encoders``, never ``embeddings``.
+``encoders``, never ``embeddings``. torch is imported on the first :func:`pool`, so that
+``import molstrata.encoders`` and ``molstrata encoders`` load no torch.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported when pooling runs, so that listing encoders needs none
+    import torch
 
 
 class Pooling(StrEnum):
@@ -42,6 +45,8 @@ def pool(
     unmasked positions, ``sum`` adds masked positions, and ``cls`` takes position
     ``cls_index`` whatever the mask. Returns (B, d) in the dtype of ``hidden``.
     """
+    import torch
+
     method = Pooling.parse(method)
     if method is Pooling.CLS:
         return hidden[:, cls_index]

@@ -118,7 +118,7 @@ def load_encoder(
     path = Path(name).expanduser()
     looks_like_hub_id = name.count("/") == 1 and not path.exists() and not name.startswith((".", "/"))
     if path.is_dir() or looks_like_hub_id:
-        hf = _resolve("molstrata.encoders.hf:load_hf")
+        hf = _resolve("molstrata.encoders.smiles.hf:load_hf")
         return hf(name, trust_remote_code=trust_remote_code, **common)
     raise ConfigError(
         f"unknown encoder {name_or_path!r}: not a registered name, not a 'chemprop:<path>', "
@@ -138,17 +138,17 @@ register_encoder(
     "molstrata-graph", "molstrata.encoders.builtin:load_graph", "molstrata.encoders.builtin:graph_card"
 )
 # Real pretrained encoders shipped in PyPI wheels (issue: real pretrained encoders).
-register_encoder("minimol", "molstrata.encoders.minimol:load_minimol", "molstrata.encoders.minimol:minimol_card")
-register_encoder("annalog", "molstrata.encoders.annalog:load_annalog", "molstrata.encoders.annalog:annalog_card")
+register_encoder("minimol", "molstrata.encoders.graph.minimol:load_minimol", "molstrata.encoders.graph.minimol:minimol_card")
+register_encoder("annalog", "molstrata.encoders.smiles.annalog:load_annalog", "molstrata.encoders.smiles.annalog:annalog_card")
 register_encoder(
-    "admet-ai", "molstrata.encoders.chemprop:load_admet_ai", "molstrata.encoders.chemprop:admet_ai_card"
+    "admet-ai", "molstrata.encoders.graph.chemprop:load_admet_ai", "molstrata.encoders.graph.chemprop:admet_ai_card"
 )
-register_prefix("chemprop:", "molstrata.encoders.chemprop:load_chemprop")
+register_prefix("chemprop:", "molstrata.encoders.graph.chemprop:load_chemprop")
 # The paper's encoders (issue 8): named HF SMILES models (encoders/zoo.py) and 3D models.
 for _zoo_name in ("chemberta-77m-mlm", "chemberta-zinc-base", "chemgpt-4.7m", "molformer-xl"):
     register_encoder(_zoo_name, "molstrata.encoders.zoo:load_zoo", "molstrata.encoders.zoo:zoo_card", model=_zoo_name)
-register_encoder("unimol-v1", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v1")
-register_encoder("unimol2-84m", "molstrata.encoders.unimol:load_unimol", "molstrata.encoders.unimol:unimol_card", version="v2", model_size="84m")
-register_encoder("orb-v3-direct", "molstrata.encoders.orb:load_orb", "molstrata.encoders.orb:orb_card", variant="direct-20-omat")
-register_encoder("orb-v3-conservative", "molstrata.encoders.orb:load_orb", "molstrata.encoders.orb:orb_card", variant="conservative-inf-omat")
-register_encoder("pos-egnn", "molstrata.encoders.posegnn:load_posegnn", "molstrata.encoders.posegnn:posegnn_card")
+register_encoder("unimol-v1", "molstrata.encoders.conformer.unimol:load_unimol", "molstrata.encoders.conformer.unimol:unimol_card", version="v1")
+register_encoder("unimol2-84m", "molstrata.encoders.conformer.unimol:load_unimol", "molstrata.encoders.conformer.unimol:unimol_card", version="v2", model_size="84m")
+register_encoder("orb-v3-direct", "molstrata.encoders.conformer.orb:load_orb", "molstrata.encoders.conformer.orb:orb_card", variant="direct-20-omat")
+register_encoder("orb-v3-conservative", "molstrata.encoders.conformer.orb:load_orb", "molstrata.encoders.conformer.orb:orb_card", variant="conservative-inf-omat")
+register_encoder("pos-egnn", "molstrata.encoders.conformer.posegnn:load_posegnn", "molstrata.encoders.conformer.posegnn:posegnn_card")

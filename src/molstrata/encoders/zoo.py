@@ -1,6 +1,6 @@
 """Named Hugging Face SMILES models from the layer-wise probing literature.
 
-Each entry is a thin loader over :func:`molstrata.encoders.hf.load_hf` (every hidden state,
+Each entry is a thin loader over :func:`molstrata.encoders.smiles.hf.load_hf` (every hidden state,
 truncation at load, identity hashing) plus an :class:`EncoderCard`:
 
 =====================  ==================================  ======  =============================
@@ -35,7 +35,7 @@ import numpy as np
 from molstrata.core.errors import ConfigError, OptionalDependencyError
 from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
-from molstrata.encoders.hf import HFEncoder, load_hf
+from molstrata.encoders.smiles.hf import HFEncoder, load_hf
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ def export_graph(run: str | Path, dest: str | Path, name: str = "molstrata-graph
     """Export a graph run's checkpoint to ``dest`` (safetensors + config + card); return the facts."""
     from safetensors.torch import load_file
 
-    from molstrata.encoders.gin import GINE
+    from molstrata.encoders.graph.gin import GINE
     from molstrata.pretrain.descriptors import descriptor_names
     from molstrata.pretrain.graph import export_graph_model
 

@@ -139,7 +139,7 @@ def evaluate(model: Any, head: Any, smiles: list[str], y: Any) -> dict:
     worst supervised layer (``r2_min_layer``)."""
     import torch
 
-    from molstrata.encoders.graph_features import batch_graphs
+    from molstrata.encoders.graph.graph_features import batch_graphs
 
     model.eval()
     head.eval()
@@ -187,8 +187,8 @@ def train_graph(
     """
     import torch
 
-    from molstrata.encoders.gin import GINE
-    from molstrata.encoders.graph_features import batch_graphs
+    from molstrata.encoders.graph.gin import GINE
+    from molstrata.encoders.graph.graph_features import batch_graphs
     from molstrata.pretrain.descriptors import (
         compute_descriptors,
         descriptor_names,

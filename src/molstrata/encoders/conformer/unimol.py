@@ -27,6 +27,7 @@ exposed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,8 +44,8 @@ from molstrata.core.errors import (
 )
 from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
-from molstrata.encoders.conformer3d import Conformer3DEncoder, layer_outputs
-from molstrata.encoders.hf import state_dict_sha256
+from molstrata.encoders.conformer.conformer3d import Conformer3DEncoder, layer_outputs
+from molstrata.encoders.smiles.hf import state_dict_sha256
 
 INSTALL_HINT = (
     '`pip install --no-deps "unimol-tools>=0.1.6,<0.2"` then `pip install "molstrata[unimol]"` '
@@ -71,11 +72,12 @@ def weight_dir() -> Path:
     env = os.environ.get("UNIMOL_WEIGHT_DIR", "").strip()
     if env:
         return Path(env).expanduser()
-    try:
-        from unimol_tools.weights.weighthub import get_weight_dir
-    except ImportError:
+    # unimol-tools' own default (weights/weighthub.py: the folder of its ``weights`` package),
+    # found without importing the package, which would import torch
+    spec = importlib.util.find_spec("unimol_tools")
+    if spec is None or not spec.submodule_search_locations:
         return Path("unimol_tools/weights")
-    return Path(get_weight_dir())
+    return Path(next(iter(spec.submodule_search_locations))).resolve() / "weights"
 
 
 @contextmanager

@@ -26,8 +26,8 @@ import pytest
 import torch
 
 from molstrata.core.errors import ChecksumError, ConfigError, DataNotFoundError, InvalidSmilesError
-from molstrata.encoders import minimol as mm
-from molstrata.encoders.minimol_featurize import featurize
+from molstrata.encoders.graph import minimol as mm
+from molstrata.encoders.graph.minimol_featurize import featurize
 
 TOL = 1e-4
 DEGENERATE_GAP = 1e-8  # relative eigenvalue gap below which the eigenbasis is ambiguous

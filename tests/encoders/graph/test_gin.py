@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from molstrata.core.errors import ConfigError, InvalidSmilesError
-from molstrata.encoders.gin import GINE, GraphEncoder
-from molstrata.encoders.graph_features import ATOM_DIM, BOND_DIM, smiles_to_graph
+from molstrata.encoders.graph.gin import GINE, GraphEncoder
+from molstrata.encoders.graph.graph_features import ATOM_DIM, BOND_DIM, smiles_to_graph
 
 SMILES = ["CCO", "c1ccccc1O", "C[N+](C)(C)C.[Cl-]", "N#CC(=O)N[C@@H](C)C(=O)O"]
 

@@ -3,7 +3,8 @@
 :class:`Conformer3DEncoder` makes the RDKit conformers of all molecules before embedding
 (cached, in parallel, with a progress bar; :mod:`molstrata.data.conformers`), keeps them by
 SMILES in ``self._conformers`` (shared with truncated copies) and reports the method of each
-row in ``meta["conformer_methods"]``. It also owns the parts of the adapters that are the same
+row in ``meta["conformer_methods"]``: its ``prepare`` and ``row_meta`` hooks, which the
+shared prelude (:mod:`molstrata.encoders.prelude`) runs on the plain and the cached path. It also owns the parts of the adapters that are the same
 for every 3D model: device placement, the ``module`` property, the identity (weights hash,
 conformer seed and recipe, facts), cutting a block list for :meth:`truncate`, and recording
 the per-layer outputs with forward hooks.
@@ -12,15 +13,15 @@ the per-layer outputs with forward hooks.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
 
-from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError
 from molstrata.encoders.base import Encoder
-from molstrata.encoders.hf import state_dict_sha256
+from molstrata.encoders.smiles.hf import state_dict_sha256
 
 _E = TypeVar("_E", bound="Conformer3DEncoder")
 
@@ -146,28 +147,19 @@ class Conformer3DEncoder(Encoder):
             raise ConformerError(idx, [s for _, s in hits], [bad[s] for _, s in hits])
         self._conformers.update(zip(need, made.conformers, strict=True))
 
-    def embed(self, smiles: Sequence[str], **kwargs: Any) -> LayerEmbeddings:
-        """As :meth:`Encoder.embed`; conformers are made first (cached, parallel, with a
-        progress bar) and the conformer method per row is in ``meta["conformer_methods"]``."""
-        from molstrata.data.smiles import parse_smiles
-
-        parsed = parse_smiles(smiles, on_invalid=kwargs.get("on_invalid", "raise"))
-        fed = self.fed_strings(parsed, kwargs.get("canonicalize", True))
-        self.prepare(fed, rows=np.flatnonzero(parsed.valid), progress=kwargs.get("progress"))
-        out = super().embed(smiles, **kwargs)
-        methods: list[str | None] = [None] * len(parsed.smiles)
-        for row, s in zip(np.flatnonzero(parsed.valid), fed, strict=True):
+    def row_meta(self, smiles: Sequence[str], rows: np.ndarray, n_rows: int) -> dict[str, Any]:
+        """``conformer_methods``: the conformer method of each row (``None`` where invalid);
+        warns, naming the rows, when some molecules only got 2D coordinates."""
+        methods: list[str | None] = [None] * n_rows
+        for row, s in zip(rows, smiles, strict=True):
             methods[int(row)] = self._conformers[s].method
-        out.meta["conformer_methods"] = methods
         flat = [i for i, m in enumerate(methods) if m == "2d"]
         if flat:
-            import warnings
-
             warnings.warn(
                 f"{len(flat)} molecule(s) got 2D coordinates (ETKDG failed, z = 0) and were "
                 f"embedded by the 3D encoder {self.name!r} anyway: rows "
                 f"{', '.join(map(str, flat[:10]))}{'...' if len(flat) > 10 else ''}; see "
                 "meta['conformer_methods']",
-                stacklevel=2,
+                stacklevel=4,  # row_meta <- plan_embedding <- embed / embed_cached <- caller
             )
-        return out
+        return {"conformer_methods": methods}

@@ -401,7 +401,7 @@ class ChempropEncoder(Encoder):
         -------
         LayerEmbeddings with ``num_layers + 1`` arrays of shape (n_molecules, dim_k).
         """
-        from molstrata.encoders.graph_features import (  # noqa: PLC0415
+        from molstrata.encoders.graph.graph_features import (  # noqa: PLC0415
             atom_mask_settings,
             edges_touching,
             embed_atom_masked,

@@ -256,7 +256,7 @@ def _load_state_dict(path: Path) -> dict:
 @lru_cache(maxsize=16384)
 def _graph(smiles: str):
     """Featurise with a cache (float16 arrays, ~5 kB a molecule) so finetuning epochs reuse it."""
-    from molstrata.encoders.minimol_featurize import featurize
+    from molstrata.encoders.graph.minimol_featurize import featurize
 
     return featurize(smiles)
 
@@ -297,7 +297,7 @@ def _lapack_signature() -> str:
     on those signs; putting this in the cache identity keeps caches written on machines
     that disagree apart.
     """
-    from molstrata.encoders.minimol_featurize import featurize
+    from molstrata.encoders.graph.minimol_featurize import featurize
 
     g = featurize("CC(=O)Nc1ccc(O)cc1C(=O)OCC1CCN(C)C1")
     return hashlib.sha256(g.eigvecs.tobytes()).hexdigest()[:12]
@@ -387,7 +387,7 @@ class MiniMolEncoder(Encoder):
         """
         import dataclasses
 
-        from molstrata.encoders.graph_features import (
+        from molstrata.encoders.graph.graph_features import (
             atom_mask_settings,
             edges_touching,
             embed_atom_masked,
@@ -426,7 +426,7 @@ class MiniMolEncoder(Encoder):
 
     def truncate(self, n_layers: int) -> MiniMolEncoder:
         """A copy with only GNN layers 0..n_layers-1 (``embed`` gives ``n_layers + 1`` arrays)."""
-        from molstrata.encoders.minimol_net import MiniMolNet
+        from molstrata.encoders.graph.minimol_net import MiniMolNet
 
         if not 1 <= int(n_layers) <= self.num_layers:
             raise ConfigError(
@@ -485,7 +485,7 @@ def load_minimol(
         raise ConfigError("max_length does not apply to 'minimol': it has no input length limit")
     import torch
 
-    from molstrata.encoders.minimol_net import MiniMolNet
+    from molstrata.encoders.graph.minimol_net import MiniMolNet
 
     depth = NUM_LAYERS if max_layer is None else int(max_layer)
     if not 1 <= depth <= NUM_LAYERS:

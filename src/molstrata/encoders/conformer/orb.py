@@ -35,7 +35,7 @@ from molstrata.core.errors import (
 )
 from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
-from molstrata.encoders.conformer3d import Conformer3DEncoder, layer_outputs
+from molstrata.encoders.conformer.conformer3d import Conformer3DEncoder, layer_outputs
 
 INSTALL_HINT = (
     '`pip install --no-deps "orb-models>=0.5.5,<0.6"` then `pip install "molstrata[orb]"` '

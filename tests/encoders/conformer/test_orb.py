@@ -12,7 +12,7 @@ pytest.importorskip("ase", reason="needs the orb extra")
 
 from molstrata import load_encoder  # noqa: E402
 from molstrata.core.errors import ConfigError, DataNotFoundError  # noqa: E402
-from molstrata.encoders.orb import OrbEncoder, load_orb  # noqa: E402
+from molstrata.encoders.conformer.orb import OrbEncoder, load_orb  # noqa: E402
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
 ARCH = dict(latent_dim=32, base_mlp_hidden_dim=64, head_mlp_hidden_dim=32)

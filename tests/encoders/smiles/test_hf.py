@@ -13,7 +13,7 @@ import torch
 from molstrata import load_encoder
 from molstrata.core.errors import ConfigError
 from molstrata.encoders.base import InputTooLongError
-from molstrata.encoders.hf import HFEncoder, load_hf
+from molstrata.encoders.smiles.hf import HFEncoder, load_hf
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ torch = pytest.importorskip("torch")
 
 from molstrata.core.errors import ConfigError, OptionalDependencyError  # noqa: E402
 from molstrata.data.smiles import parse_smiles  # noqa: E402
-from molstrata.encoders import annalog as an  # noqa: E402
 from molstrata.encoders import get_card, load_encoder  # noqa: E402
 from molstrata.encoders.base import InputTooLongError  # noqa: E402
+from molstrata.encoders.smiles import annalog as an  # noqa: E402
 
 HAS_WHEEL = importlib.util.find_spec("annalog") is not None
 pytestmark = pytest.mark.skipif(

@@ -215,7 +215,7 @@ def embed_atom_masked(
     """
     from molstrata.core.embeddings import LayerEmbeddings
     from molstrata.data.smiles import parse_smiles
-    from molstrata.embeddings.extract import embed_canonical
+    from molstrata.encoders.flow import embed_canonical
 
     method = encoder._check_pooling(pooling)
     parsed = parse_smiles(list(smiles), on_invalid="raise")
@@ -235,7 +235,7 @@ def embed_atom_masked(
 
 
 class _RowForward:
-    """Stands in for an encoder in :func:`~molstrata.embeddings.extract.embed_canonical`:
+    """Stands in for an encoder in :func:`~molstrata.encoders.flow.embed_canonical`:
     the "molecules" it is given are row numbers, so its ``_forward`` knows which input rows
     each batch holds, while sizes and batch caps are the real encoder's."""
 

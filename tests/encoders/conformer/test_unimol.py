@@ -13,7 +13,7 @@ pytest.importorskip("unimol_tools", reason="needs the unimol extra")
 
 from molstrata import load_encoder  # noqa: E402
 from molstrata.core.errors import ConfigError  # noqa: E402
-from molstrata.encoders.unimol import UniMolEncoder, load_unimol  # noqa: E402
+from molstrata.encoders.conformer.unimol import UniMolEncoder, load_unimol  # noqa: E402
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "OC(=O)CCl"]
 ARCH = dict(encoder_layers=4, encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_attention_heads=4)
@@ -168,7 +168,7 @@ def test_v2_layers_match_unimol_tools_and_truncate(unimol2_ckpt):
     from rdkit import Chem
 
     from molstrata.data.smiles import parse_smiles
-    from molstrata.encoders.unimol import UniMolV2Encoder
+    from molstrata.encoders.conformer.unimol import UniMolV2Encoder
 
     enc = load_unimol("v2", path=unimol2_ckpt, arch=ARCH2, device="cpu")
     assert isinstance(enc, UniMolV2Encoder) and enc.num_layers == 3
@@ -207,3 +207,31 @@ def test_2d_fallback_is_reported_by_row(unimol_dir, monkeypatch):
     with pytest.warns(UserWarning, match="rows 3"):
         emb = enc.embed(SMILES)  # row 3 (OC(=O)CCl) has 8 atoms with H
     assert emb.meta["conformer_methods"] == ["etkdg+mmff"] * 3 + ["2d"]
+
+
+def test_cached_path_runs_the_3d_prelude(unimol_dir, monkeypatch):
+    """embed_cached on a 3D encoder makes the conformers with the user's row numbers, records
+    conformer_methods and warns about 2D fallbacks, like embed, with the same bytes (#18)."""
+    import os
+
+    from rdkit.Chem import AllChem
+
+    from molstrata.embeddings import embed_cached
+
+    enc = _load(unimol_dir)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # in-process, so the patch below applies
+    real = AllChem.EmbedMolecule
+    monkeypatch.setattr(AllChem, "EmbedMolecule",
+                        lambda mol, params: -1 if mol.GetNumAtoms() == 8 else real(mol, params))
+    inputs = SMILES[:2] + ["not a smiles"] + SMILES[2:]  # OC(=O)CCl (8 atoms with H) is row 4
+    expected = ["etkdg+mmff", "etkdg+mmff", None, "etkdg+mmff", "2d"]
+    for computed in (4, 0):  # computed, then read back from the cache
+        with pytest.warns(UserWarning, match="rows 4"):
+            cached = embed_cached(enc, inputs, on_invalid="mask")
+        assert cached.meta["cache"]["computed"] == computed
+        assert cached.meta["conformer_methods"] == expected
+    with pytest.warns(UserWarning, match="rows 4"):
+        plain = enc.embed(inputs, on_invalid="mask")
+    assert plain.meta["conformer_methods"] == expected
+    for k in range(len(plain)):
+        np.testing.assert_array_equal(cached[k], plain[k])

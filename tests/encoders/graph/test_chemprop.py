@@ -30,8 +30,8 @@ from molstrata.core.errors import (  # noqa: E402
     OptionalDependencyError,
 )
 from molstrata.data.smiles import parse_smiles  # noqa: E402
-from molstrata.encoders import chemprop as cp  # noqa: E402
 from molstrata.encoders import get_card, load_encoder  # noqa: E402
+from molstrata.encoders.graph import chemprop as cp  # noqa: E402
 
 SMILES = [
     "CCO",

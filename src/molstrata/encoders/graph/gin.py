@@ -29,7 +29,7 @@ from torch import nn
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, DataNotFoundError
 from molstrata.encoders.base import BatchStates, Encoder
-from molstrata.encoders.graph_features import (
+from molstrata.encoders.graph.graph_features import (
     ATOM_DIM,
     ATOM_MASK_FRACTION,
     BOND_DIM,
@@ -189,7 +189,7 @@ class GraphEncoder(Encoder):
         """One atom-masked view of every molecule, pooled per layer (the augmentation hook).
 
         Molecule ``i`` (its position in ``smiles``) gets the atoms of
-        :func:`~molstrata.encoders.graph_features.masked_atoms` ``(n_atoms_i, fraction, seed, i)``
+        :func:`~molstrata.encoders.graph.graph_features.masked_atoms` ``(n_atoms_i, fraction, seed, i)``
         masked: their one-hot features zeroed (this GINE has no mask token; see the module
         docstring), and with ``mask_bonds`` the features of their bonds too. The view depends
         only on ``(seed, i)``, not on batching; ``fraction=0`` gives exactly :meth:`embed`.
