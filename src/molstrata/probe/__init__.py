@@ -20,7 +20,8 @@ regularisation grid, batched across layers), :class:`MLPProbe`, :class:`GBDTProb
 import sys as _sys
 import types as _types
 
-from molstrata.probe._probe import PROBES, LayerCell, LayerScores, probe
+from molstrata.probe._probe import PROBES, LayerCell, LayerScores
+from molstrata.probe.api import probe
 from molstrata.probe.combine import MixProbe
 from molstrata.probe.cv import CVResult, cross_validate, scaffold_folds, scaffold_group_ids
 from molstrata.probe.gbdt import GBDTProbe

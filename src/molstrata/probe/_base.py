@@ -8,6 +8,7 @@ import numpy as np
 
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
 from molstrata.probe.linear import _as_layers, _check_rows
+from molstrata.probe.scoring import score
 
 
 def check_labels(task_type: str, y: np.ndarray, name: str) -> np.ndarray:
@@ -48,8 +49,6 @@ class PerLayerProbe:
         X_valid : sequence of n_layers arrays (n_valid, hidden_dim_k)
         y_valid : ndarray (n_valid,)
         """
-        from molstrata.probe.scoring import score
-
         metric = resolve_metric(self.task_type, self.metric)
         Xtr, Xva = _as_layers(X_train), _as_layers(X_valid)
         ytr = check_labels(self.task_type, y_train, "train")

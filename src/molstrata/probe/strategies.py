@@ -21,7 +21,9 @@ import numpy as np
 
 from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
-from molstrata.probe._probe import LayerCell, LayerScores, ProbeData, assemble, make_probe
+from molstrata.data import evaluate
+from molstrata.probe import cv as cv_mod
+from molstrata.probe._probe import LayerCell, LayerScores, ProbeData, assemble
 from molstrata.probe.combine import CONCAT_SIZES, MixProbe, ensemble_weights, mix_layers, top_layers
 from molstrata.probe.cv import (
     DEFAULT_FOLDS,
@@ -30,6 +32,8 @@ from molstrata.probe.cv import (
     scaffold_folds,
     scaffold_group_ids,
 )
+from molstrata.probe.estimators import make_probe
+from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.selection import (
     CV_SELECTIONS,
     cv_means,
@@ -247,8 +251,6 @@ def cv_task_type(model: str, task_type: str) -> str:
     """The task type the CV fits: ``"regression"`` (ridge on the 0/1 labels) for a linear
     probe on a classification task when :data:`~molstrata.probe.cv.CLASSIFICATION_CV_PROBE`
     is ``"ridge"``, else the task's own."""
-    from molstrata.probe import cv as cv_mod
-
     if model == "linear" and task_type == "classification" and cv_mod.CLASSIFICATION_CV_PROBE == "ridge":
         return "regression"
     return task_type
@@ -268,8 +270,6 @@ def coarse_grid(params: Mapping[str, Any] | None, model: str, task_type: str) ->
     grid."""
     out = dict(params or {})
     if model == "linear":
-        from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
-
         key, default = ("Cs", DEFAULT_CS) if task_type == "classification" else ("alphas", DEFAULT_ALPHAS)
         out[key] = list(out.get(key) or default)[::2]
     return out
@@ -360,8 +360,6 @@ def select_and_score(
         (:func:`~molstrata.probe.selection.primary_selection`)
     results : one :class:`SelectionResult` per strategy
     """
-    from molstrata.data import evaluate
-
     names = parse_selection(selections)
     choices = choose(data, cells, selections=names, task_type=split.task_type, metric=split.metric,
                      seed=int(split.seed), model=model, params=params, cv_folds=cv_folds,
