@@ -35,10 +35,8 @@ from molstrata.probe.cv import (
 from molstrata.probe.estimators import make_probe
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.selection import (
-    CV_SELECTIONS,
+    SelectionSpec,
     cv_means,
-    parse_selection,
-    primary_selection,
     select_cv,
     select_cv_1se,
     select_layer,
@@ -162,7 +160,7 @@ def choose(
     data: ProbeData,
     cells: Mapping[int, LayerCell],
     *,
-    selections: str | Sequence[str],
+    selections: SelectionSpec | str | Sequence[str],
     task_type: str,
     metric: str,
     seed: int,
@@ -183,7 +181,8 @@ def choose(
     ----------
     data : train / valid rows with labels, test rows without (from ``prepare``)
     cells : layer -> :class:`LayerCell`, each layer's probe fit on train and tuned on valid
-    selections : names or ``"all"`` (:func:`~molstrata.probe.selection.parse_selection`)
+    selections : a :class:`~molstrata.probe.selection.SelectionSpec`, or names or ``"all"``
+        (:func:`~molstrata.probe.selection.parse_selection`)
     task_type, metric : the task's
     seed : the split seed (seeds the CV folds and the MLP / GBDT probes)
     model, params : the probe, as for the cells
@@ -194,7 +193,7 @@ def choose(
     -------
     dict strategy -> Choice, in the order of ``selections``
     """
-    names = parse_selection(selections)
+    spec = SelectionSpec.of(selections)
     n_layers = len(cells)
     if sorted(cells) != list(range(n_layers)):
         raise ConfigError(f"cells for layers {sorted(cells)}; expected 0..{n_layers - 1}")
@@ -208,7 +207,7 @@ def choose(
     cv: CVResult | None = None
     y_tv = np.concatenate([data.y_train, data.y_valid])
     cv_type = cv_task_type(model, task_type)
-    if any(n in CV_SELECTIONS for n in names):
+    if spec.needs_cv:
         folds = scaffold_folds(trainval_groups(data), cv_folds, seed)
         path = cache / f"cv_k{cv_folds}.npz" if cache else None
         got = _load(path, folds=folds, cv_type=np.array(cv_type))
@@ -223,9 +222,10 @@ def choose(
     cv_info = ({"cv_mean": [float(v) for v in cv_means(cv.fold_scores, metric)], "cv_folds": cv_folds,
                 "cv_probe": _cv_probe_name(model, cv_type)} if cv is not None else {})
 
-    for name in names:
-        if name == "valid":
-            out[name] = single(name, select_layer(valid_scores, metric, strategy="valid-best"))
+    for strategy in spec.strategies:
+        name = strategy.name
+        if strategy.on_valid is not None:  # from the validation scores alone
+            out[name] = single(name, select_layer(valid_scores, metric, strategy=name))
         elif name == "cv":
             out[name] = single(name, select_cv(cv.fold_scores, metric), cv_info)
         elif name == "cv-1se":
@@ -345,7 +345,7 @@ def select_and_score(
     *,
     encoder: str,
     model: str,
-    selections: str | Sequence[str],
+    selections: SelectionSpec | str | Sequence[str],
     params: Mapping[str, Any] | None = None,
     cv_folds: int = DEFAULT_FOLDS,
     cache_dir: str | Path | None = None,
@@ -357,11 +357,11 @@ def select_and_score(
     -------
     scores : LayerScores of every layer, whose selection (``selected_layer``, ``test_pred``,
         ``strategy``) is that of the primary strategy
-        (:func:`~molstrata.probe.selection.primary_selection`)
+        (:attr:`~molstrata.probe.selection.SelectionSpec.primary`)
     results : one :class:`SelectionResult` per strategy
     """
-    names = parse_selection(selections)
-    choices = choose(data, cells, selections=names, task_type=split.task_type, metric=split.metric,
+    spec = SelectionSpec.of(selections)
+    choices = choose(data, cells, selections=spec, task_type=split.task_type, metric=split.metric,
                      seed=int(split.seed), model=model, params=params, cv_folds=cv_folds,
                      cache_dir=cache_dir)
     # every choice is final: only now are the test labels read
@@ -373,7 +373,7 @@ def select_and_score(
             label=c.label, test_score=float(evaluate(split.metric, base.test_y, c.test_pred)),
             final_test_score=base.final_test_score, weights=c.weights, info=c.info,
         ))
-    primary = primary_selection(names)
+    primary = spec.primary
     c = choices[primary]
     score = next(r.test_score for r in results if r.strategy == primary)
     layer = c.layer if c.layer is not None else int(np.argmax(c.weights))
