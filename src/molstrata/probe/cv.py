@@ -54,12 +54,12 @@ import numpy as np
 
 from molstrata.core.errors import ConfigError
 from molstrata.data._split import cached_scaffold_groups
+from molstrata.probe._base import _as_layers
 from molstrata.probe._choice import best_index
 from molstrata.probe.estimators import make_probe
 from molstrata.probe.linear import (
     DEFAULT_ALPHAS,
     DEFAULT_CS,
-    _as_layers,
     _Basis,
     _groups,
     _logistic_fit,
