@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import types
+
 import numpy as np
 import pytest
 from sklearn.metrics import mean_absolute_error
@@ -96,11 +98,13 @@ def test_mlp_through_probe(clf_data):
     assert s.model == "mlp" and s.valid_scores.shape == (4,)
 
 
-def test_top_level_probe_is_callable(reg_data):
+def test_top_level_probe_api(reg_data):
     import molstrata
     import molstrata.probe.runner  # noqa: F401  (binds molstrata.probe to the package)
 
     emb, split = reg_data
-    assert (molstrata.probe(emb, split, strategy="valid").selected_layer
+    assert (molstrata.probe.probe(emb, split, strategy="valid").selected_layer
             == probe(emb, split, strategy="valid").selected_layer)
+    assert "probe" in dir(molstrata.probe) and molstrata.probe.LinearProbe.__name__ == "LinearProbe"
+    assert type(molstrata.probe) is types.ModuleType  # a plain package: no callable-module swap
     assert molstrata.select_layer([0.1, 0.3], "roc-auc") == 1
