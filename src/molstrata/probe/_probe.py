@@ -1,5 +1,5 @@
-"""``probe``: a frozen probe on every layer for one task and one seed, the layer chosen on
-validation, test scored once afterwards.
+"""The steps of :func:`molstrata.probe.probe`: a frozen probe on every layer for one task and
+one seed, the layer chosen on validation, test scored once afterwards.
 
 The flow is split in two so that it can be read (and tested) as validation-only:
 
