@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import pickle
 from types import SimpleNamespace
 
 import numpy as np
@@ -52,11 +53,12 @@ def test_each_strategy_declared_once_with_its_needs():
 
 def test_spec_is_frozen_and_parsed_once():
     spec = parse_selection("ensemble, valid-best,cv")
-    assert spec == SelectionSpec(("ensemble", "valid", "cv"))
+    assert spec.names == ("ensemble", "valid", "cv")
+    assert spec == SelectionSpec(tuple(selection.get_strategy(n) for n in ("ensemble", "valid-best", "cv")))
     assert spec.needs_cv and not spec.needs_linear and spec.primary == "ensemble"
     assert parse_selection(spec) is spec and SelectionSpec.of(spec) is spec
     with pytest.raises(dataclasses.FrozenInstanceError):
-        spec.names = ("valid",)
+        spec.strategies = ()
     assert parse_selection("mix").needs_linear and not parse_selection("mix").needs_cv
     assert parse_selection("valid").on_valid_only and not parse_selection("valid,cv").on_valid_only
     with pytest.raises(ConfigError, match="--selection"):
@@ -99,7 +101,15 @@ def test_registered_strategy_is_usable_everywhere(registry, monkeypatch):
 
     monkeypatch.setattr(molstrata.probe, "sweep", fake_sweep)
     r = CliRunner().invoke(app, ["probe", "--tasks", "caco2_wang", "--selection", "last", "--out", "x"])
-    assert isinstance(r.exception, ConfigError) and seen["strategy"] == SelectionSpec(("final",))
+    assert isinstance(r.exception, ConfigError) and seen["strategy"].names == ("final",)
+
+
+def test_spec_travels_to_a_worker_without_the_registration(registry, monkeypatch):
+    register_strategy("final", _final)
+    blob = pickle.dumps(parse_selection("final,cv"))
+    monkeypatch.setattr(selection, "_REGISTRY", {})  # a worker that never registered it
+    spec = pickle.loads(blob)
+    assert spec.names == ("final", "cv") and spec.needs_cv and spec.strategies[0].on_valid is _final
 
 
 def test_registered_strategy_chooses_in_choose(registry):

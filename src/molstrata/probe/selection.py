@@ -181,19 +181,22 @@ STRATEGIES: Mapping[str, Callable[[np.ndarray, str], int]] = _OnValid()
 class SelectionSpec:
     """The ``--selection`` value, parsed once (:func:`parse_selection`) and passed down.
 
+    It holds the strategies themselves, so that it means the same in a worker process
+    (``--executor ray``) that never ran the caller's :func:`register_strategy`.
+
     Attributes
     ----------
-    names : tuple of str, canonical strategy names, in the order given, no repeats
+    strategies : tuple of :class:`Strategy`, in the order given, no repeats
     """
 
-    names: tuple[str, ...]
+    strategies: tuple[Strategy, ...]
 
     def __post_init__(self) -> None:
-        if not self.names:
+        if not self.strategies:
             raise ConfigError(f"--selection is empty; give one of {', '.join(_REGISTRY)} or all")
-        for name in self.names:
-            if get_strategy(name).name != name:
-                raise ConfigError(f"--selection {name!r}: use the strategy's name {get_strategy(name).name!r}")
+        if not all(isinstance(s, Strategy) for s in self.strategies):
+            raise ConfigError(f"SelectionSpec takes Strategy objects, got {self.strategies!r}; "
+                              "use parse_selection('name,...')")
 
     @classmethod
     def of(cls, value: str | Sequence[str] | SelectionSpec) -> SelectionSpec:
@@ -201,8 +204,9 @@ class SelectionSpec:
         return value if isinstance(value, SelectionSpec) else parse_selection(value)
 
     @property
-    def strategies(self) -> tuple[Strategy, ...]:
-        return tuple(_REGISTRY[n] for n in self.names)
+    def names(self) -> tuple[str, ...]:
+        """The canonical strategy names."""
+        return tuple(s.name for s in self.strategies)
 
     @property
     def needs_cv(self) -> bool:
@@ -244,7 +248,7 @@ def parse_selection(selection: str | Sequence[str] | SelectionSpec) -> Selection
         if not name:
             continue
         names.extend(_REGISTRY if name == "all" else [get_strategy(name).name])
-    return SelectionSpec(tuple(dict.fromkeys(names)))
+    return SelectionSpec(tuple(_REGISTRY[n] for n in dict.fromkeys(names)))
 
 
 def primary_selection(selections: str | Sequence[str] | SelectionSpec) -> str:

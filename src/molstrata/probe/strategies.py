@@ -39,7 +39,6 @@ from molstrata.probe.selection import (
     cv_means,
     select_cv,
     select_cv_1se,
-    select_layer,
 )
 
 #: bump when what the cached CV / concat / mix files hold changes
@@ -225,7 +224,7 @@ def choose(
     for strategy in spec.strategies:
         name = strategy.name
         if strategy.on_valid is not None:  # from the validation scores alone
-            out[name] = single(name, select_layer(valid_scores, metric, strategy=name))
+            out[name] = single(name, int(strategy.on_valid(valid_scores, metric)))
         elif name == "cv":
             out[name] = single(name, select_cv(cv.fold_scores, metric), cv_info)
         elif name == "cv-1se":
