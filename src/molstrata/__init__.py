@@ -30,7 +30,7 @@ _LAZY = {
 }
 
 # Stage sub-packages, importable as attributes (``molstrata.finetune.finetune(...)``).
-# ``molstrata.probe`` is the probe package, which is also callable: ``molstrata.probe(...)``.
+# ``molstrata.probe`` is the probe package; its function is ``molstrata.probe.probe(...)``.
 _SUBPACKAGES = {"core", "data", "encoders", "embeddings", "analysis", "probe", "finetune",
                 "report", "pretrain", "scale"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 
 import numpy as np
 import pytest
@@ -22,12 +23,12 @@ def _poison(split, values):
 @pytest.mark.parametrize("kind", ["regression", "classification"])
 def test_poisoned_test_labels_do_not_change_selection(kind, reg_data, clf_data):
     emb, split = reg_data if kind == "regression" else clf_data
-    clean = probe(emb, split)
+    clean = probe(emb, split, strategy="valid")
     rng = np.random.default_rng(5)
     n = len(split.test)
     garbage = rng.integers(0, 2, n).astype(float) if kind == "classification" else rng.normal(1e6, 1e6, n)
     for values in (garbage, split.test["Y"].to_numpy()[::-1].copy()):
-        bad = probe(emb, _poison(split, values))
+        bad = probe(emb, _poison(split, values), strategy="valid")
         assert bad.selected_layer == clean.selected_layer
         np.testing.assert_array_equal(bad.valid_scores, clean.valid_scores)
         np.testing.assert_array_equal(bad.params, clean.params)
@@ -37,7 +38,7 @@ def test_poisoned_test_labels_do_not_change_selection(kind, reg_data, clf_data):
 
 def test_probe_finds_the_signal_layer_and_scores_test(reg_data):
     emb, split = reg_data
-    s = probe(emb, split)
+    s = probe(emb, split, strategy="valid")
     assert s.selected_layer == 2  # the layer built to carry the signal
     assert s.valid_scores.shape == s.test_scores.shape == (4,)
     # test score of every layer recomputed independently from the predictions
@@ -54,7 +55,7 @@ def test_invalid_molecules_are_reported_not_dropped_silently(reg_data):
     valid[[train_row, test_row]] = False
     layers = tuple(np.where(valid[:, None], x, np.nan).astype(np.float32) for x in emb.layers)
     bad = LayerEmbeddings(layers=layers, valid=valid, smiles=emb.smiles, encoder="synthetic")
-    s = probe(bad, split)
+    s = probe(bad, split, strategy="valid")
     notes = " ".join(s.meta["notes"])
     assert "train rows [3]" in notes and "test rows [7]" in notes
     assert len(s.test_pred) == len(split.test)
@@ -65,7 +66,7 @@ def test_missing_molecules_raise(reg_data):
     emb, split = reg_data
     short = emb.subset(np.arange(emb.n_molecules - 5))
     with pytest.raises(ConfigError, match="lack 5 SMILES of task toy"):
-        probe(short, split)
+        probe(short, split, strategy="valid")
 
 
 def test_mlp_probe_is_seeded_and_early_stops(reg_data):
@@ -83,7 +84,8 @@ def test_mlp_probe_is_seeded_and_early_stops(reg_data):
 
 def test_gbdt_probe(clf_data):
     emb, split = clf_data
-    s = probe(emb, split, model="gbdt", params={"n_estimators": 60, "early_stopping_rounds": 10, "n_jobs": 1})
+    s = probe(emb, split, model="gbdt", params={"n_estimators": 60, "early_stopping_rounds": 10, "n_jobs": 1},
+              strategy="valid")
     assert s.selected_layer == 2
     assert ((s.params >= 1) & (s.params <= 60)).all()
     assert ((s.test_pred >= 0) & (s.test_pred <= 1)).all()
@@ -91,14 +93,17 @@ def test_gbdt_probe(clf_data):
 
 def test_mlp_through_probe(clf_data):
     emb, split = clf_data
-    s = probe(emb, split, model="mlp", params={"max_epochs": 5, "patience": 2})
+    s = probe(emb, split, model="mlp", params={"max_epochs": 5, "patience": 2}, strategy="valid")
     assert s.model == "mlp" and s.valid_scores.shape == (4,)
 
 
-def test_top_level_probe_is_callable(reg_data):
+def test_top_level_probe_api(reg_data):
     import molstrata
     import molstrata.probe.runner  # noqa: F401  (binds molstrata.probe to the package)
 
     emb, split = reg_data
-    assert molstrata.probe(emb, split).selected_layer == probe(emb, split).selected_layer
+    assert (molstrata.probe.probe(emb, split, strategy="valid").selected_layer
+            == probe(emb, split, strategy="valid").selected_layer)
+    assert "probe" in dir(molstrata.probe) and molstrata.probe.LinearProbe.__name__ == "LinearProbe"
+    assert type(molstrata.probe) is types.ModuleType  # a plain package: no callable-module swap
     assert molstrata.select_layer([0.1, 0.3], "roc-auc") == 1

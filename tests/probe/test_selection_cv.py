@@ -221,9 +221,9 @@ def test_cv_1se_keeps_the_final_layer_on_ties_and_noise():
 
 
 def test_parse_selection():
-    assert parse_selection("all") == list(SELECTIONS)
-    assert parse_selection("valid-best") == ["valid"]
-    assert parse_selection("cv, cv-1se,cv") == ["cv", "cv-1se"]
+    assert parse_selection("all").names == SELECTIONS
+    assert parse_selection("valid-best").names == ("valid",)
+    assert parse_selection("cv, cv-1se,cv").names == ("cv", "cv-1se")
     assert primary_selection(["cv", "mix"]) == ("cv" if DEFAULT_SELECTION not in ("cv", "mix") else DEFAULT_SELECTION)
     assert primary_selection(list(SELECTIONS)) == DEFAULT_SELECTION
     with pytest.raises(ConfigError, match="--selection"):
@@ -363,9 +363,11 @@ def test_probe_function_takes_every_strategy():
     from molstrata.probe import probe
 
     emb, split = toy(dims=(6, 8, 8), signal=1)
-    valid = probe(emb, split)
+    valid = probe(emb, split, strategy="valid-best")
     ens = probe(emb, split, strategy="ensemble")
-    assert valid.strategy == "valid-best" and ens.strategy == "ensemble"
+    assert valid.strategy == "valid" and ens.strategy == "ensemble"
+    default = probe(emb, split)  # the API's default is the CLI's: ensemble
+    assert default.strategy == "ensemble" and default.selected_test_score == ens.selected_test_score
     assert ens.selection_label.startswith("ens")
     np.testing.assert_allclose(ens.test_scores, valid.test_scores)  # the same per-layer probes
     assert ens.selected_test_score == pytest.approx(mean_absolute_error(split.y("test"), ens.test_pred))

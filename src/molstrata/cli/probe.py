@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from molstrata.probe.selection import DEFAULT_SELECTION, parse_selection, selection_help
+
 
 def probe_command(
     encoder: list[str] = typer.Option(["default"], "--encoder", "-e", help="Registered encoder, HF model folder or hub id; repeat to compare encoders."),
@@ -17,7 +19,7 @@ def probe_command(
     pooling: str | None = typer.Option(None, "--pooling", help="mean | cls | max | sum (default: the encoder's)."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
-    strategy: str | None = typer.Option(None, "--selection", "--strategy", help="How the layer is chosen, never on test (default: molstrata.probe.selection.DEFAULT_SELECTION): valid (best on the seed's validation split; alias valid-best) | cv (best mean score over scaffold-grouped k-fold CV inside train_val) | cv-1se (the final layer unless a layer beats it by > 1 SE on that CV) | concat | ensemble | mix (layer combinations tuned with the same CV); a comma list or 'all' also writes selection.csv comparing them."),
+    strategy: str = typer.Option(DEFAULT_SELECTION, "--selection", "--strategy", help=selection_help()),
     cv_folds: int = typer.Option(5, "--cv-folds", min=3, help="k of the scaffold-grouped CV of the cv, cv-1se, concat and ensemble selections."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only (molstrata report DIR draws the report later)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (Ray tasks; pip install 'molstrata[ray]')."),
@@ -30,14 +32,13 @@ def probe_command(
     from rich.console import Console
 
     from molstrata.probe import sweep
-    from molstrata.probe.selection import DEFAULT_SELECTION
     from molstrata.scale import from_cli
 
     console = Console(stderr=True)
     executor, executor_entry = from_cli(executor_name, ray_address)
     run = sweep(
         encoder, tasks, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
-        batch_size=batch_size, device=device, strategy=strategy or DEFAULT_SELECTION, cv_folds=cv_folds, report=not no_report,
+        batch_size=batch_size, device=device, strategy=parse_selection(strategy), cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
         executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
         use_cache=not no_cache,

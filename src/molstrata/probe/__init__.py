@@ -1,4 +1,4 @@
-"""Frozen layer-wise probing: a probe per layer, the layer chosen on validation only.
+"""Frozen layer-wise probing: a probe per layer, the layer chosen without the test set.
 
 Entry points
 ------------
@@ -6,84 +6,55 @@ Entry points
 - :func:`sweep`: encoders × tasks × seeds, resumable, writing a run folder (the
   ``molstrata probe`` command).
 - :func:`select_layer` ``(valid_scores, metric) -> int``: validation scores only.
-- ``--selection`` strategies that hold up better than one small validation split
-  (:data:`SELECTIONS`; issue 11): :func:`select_cv` / :func:`select_cv_1se` on the fold scores
-  of a scaffold-grouped CV inside ``train_val`` (:func:`cross_validate`,
-  :func:`scaffold_folds`), and layer combinations (``concat``, ``ensemble``,
-  :class:`MixProbe`); :func:`choose` runs them for one (task, seed) without test labels.
+- ``--selection`` strategies (:mod:`molstrata.probe.selection`, one registry; issue 11, 18):
+  ``valid``, and those that hold up better than one small validation split:
+  :func:`select_cv` / :func:`select_cv_1se` on the fold scores of a scaffold-grouped CV
+  inside ``train_val`` (:func:`cross_validate`, :func:`scaffold_folds`), and layer
+  combinations (``concat``, ``ensemble``, :class:`MixProbe`); :func:`choose` runs them for
+  one (task, seed) without test labels; :func:`register_strategy` adds one.
 
-Probes follow scikit-learn's estimator contract and take one array per layer:
-:class:`LinearProbe` (ridge / logistic, one eigendecomposition per layer for the whole
-regularisation grid, batched across layers), :class:`MLPProbe`, :class:`GBDTProbe`.
+Probes are scikit-learn estimators (:class:`~molstrata.probe._base.ProbeEstimator`) and take
+one array per layer: :class:`LinearProbe` (ridge / logistic, one eigendecomposition per layer
+for the whole regularisation grid, batched across layers), :class:`MLPProbe`,
+:class:`GBDTProbe` (:mod:`molstrata.probe.estimators`).
+
+The package is lazy: each name below is imported from its module on first access, so that
+``import molstrata.probe.selection`` (the CLI's ``--selection`` help) loads no probe code.
 """
 
-import sys as _sys
-import types as _types
+from __future__ import annotations
 
-from molstrata.probe._probe import PROBES, LayerCell, LayerScores, probe
-from molstrata.probe.combine import MixProbe
-from molstrata.probe.cv import CVResult, cross_validate, scaffold_folds, scaffold_group_ids
-from molstrata.probe.gbdt import GBDTProbe
-from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS, LinearProbe
-from molstrata.probe.mlp import MLPProbe
-from molstrata.probe.outputs import write_tables
-from molstrata.probe.runner import ProbeRun, sweep
-from molstrata.probe.selection import (
-    DEFAULT_SELECTION,
-    SELECTIONS,
-    STRATEGIES,
-    delta_pct,
-    oracle_layer,
-    parse_selection,
-    register_strategy,
-    select_cv,
-    select_cv_1se,
-    select_layer,
-)
-from molstrata.probe.strategies import Choice, SelectionResult, choose, select_and_score
+import importlib
+from typing import Any
 
-__all__ = [
-    "DEFAULT_ALPHAS",
-    "DEFAULT_CS",
-    "DEFAULT_SELECTION",
-    "PROBES",
-    "SELECTIONS",
-    "STRATEGIES",
-    "CVResult",
-    "Choice",
-    "GBDTProbe",
-    "LayerCell",
-    "LayerScores",
-    "LinearProbe",
-    "MLPProbe",
-    "MixProbe",
-    "ProbeRun",
-    "SelectionResult",
-    "choose",
-    "cross_validate",
-    "delta_pct",
-    "oracle_layer",
-    "parse_selection",
-    "probe",
-    "register_strategy",
-    "scaffold_folds",
-    "scaffold_group_ids",
-    "select_and_score",
-    "select_cv",
-    "select_cv_1se",
-    "select_layer",
-    "sweep",
-    "write_tables",
-]
+_EXPORTS = {
+    "molstrata.probe._probe": ("PROBES", "LayerCell", "LayerScores"),
+    "molstrata.probe.api": ("probe",),
+    "molstrata.probe.combine": ("MixProbe",),
+    "molstrata.probe.cv": ("CVResult", "cross_validate", "scaffold_folds", "scaffold_group_ids"),
+    "molstrata.probe.gbdt": ("GBDTProbe",),
+    "molstrata.probe.linear": ("DEFAULT_ALPHAS", "DEFAULT_CS", "LinearProbe"),
+    "molstrata.probe.mlp": ("MLPProbe",),
+    "molstrata.probe.outputs": ("write_tables",),
+    "molstrata.probe.runner": ("ProbeRun", "sweep"),
+    "molstrata.probe.selection": (
+        "DEFAULT_SELECTION", "SELECTIONS", "STRATEGIES", "SelectionSpec", "delta_pct", "oracle_layer",
+        "parse_selection", "register_strategy", "select_cv", "select_cv_1se", "select_layer",
+    ),
+    "molstrata.probe.strategies": ("Choice", "SelectionResult", "choose", "select_and_score"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted(_WHERE)
 
 
-class _CallableModule(_types.ModuleType):
-    """``molstrata.probe`` is both this package and the :func:`probe` function: once the
-    package is imported, Python binds the name ``molstrata.probe`` to the module, so the
-    module forwards calls to :func:`probe` (``molstrata.probe(embeddings, split)`` works)."""
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def __call__(self, *args, **kwargs):
-        return probe(*args, **kwargs)
 
-
-_sys.modules[__name__].__class__ = _CallableModule
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,5 +1,5 @@
-"""``probe``: a frozen probe on every layer for one task and one seed, the layer chosen on
-validation, test scored once afterwards.
+"""The steps of :func:`molstrata.probe.probe`: a frozen probe on every layer for one task and
+one seed, the layer chosen on validation, test scored once afterwards.
 
 The flow is split in two so that it can be read (and tested) as validation-only:
 
@@ -19,10 +19,13 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.embeddings import LayerEmbeddings
-from molstrata.core.errors import ConfigError, check_choice
-from molstrata.probe.selection import STRATEGIES, select_layer
+from molstrata.core.errors import ConfigError
+from molstrata.data import evaluate
+from molstrata.probe.estimators import PROBES, make_probe
+from molstrata.probe.selection import select_layer
 
-PROBES = ("linear", "mlp", "gbdt")
+__all__ = ["PROBES", "LayerCell", "LayerScores", "ProbeData", "assemble", "fit_layers", "make_probe",
+           "prepare"]
 
 
 @dataclass(frozen=True)
@@ -199,22 +202,6 @@ def prepare(embeddings: LayerEmbeddings, split: Any, *, index: Mapping[str, int]
     )
 
 
-def make_probe(model: str, task_type: str, metric: str, seed: int, **params: Any):
-    """A fresh probe estimator by name (``linear``, ``mlp``, ``gbdt``)."""
-    check_choice("probe", model, PROBES)
-    if model == "linear":
-        from molstrata.probe.linear import LinearProbe
-
-        return LinearProbe(task_type=task_type, metric=metric, **params)
-    if model == "mlp":
-        from molstrata.probe.mlp import MLPProbe
-
-        return MLPProbe(task_type=task_type, metric=metric, seed=seed, **params)
-    from molstrata.probe.gbdt import GBDTProbe
-
-    return GBDTProbe(task_type=task_type, metric=metric, seed=seed, **params)
-
-
 def fit_layers(
     data: ProbeData, *, model: str, task_type: str, metric: str, seed: int,
     layers: Sequence[int] | None = None, params: Mapping[str, Any] | None = None,
@@ -227,8 +214,6 @@ def fit_layers(
     -------
     dict layer -> :class:`LayerCell`
     """
-    from molstrata.data import evaluate
-
     layers = list(range(len(data.train))) if layers is None else list(layers)
     est = make_probe(model, task_type, metric, seed, **dict(params or {}))
     est.fit([data.train[k] for k in layers], data.y_train, [data.valid[k] for k in layers], data.y_valid)
@@ -254,8 +239,6 @@ def assemble(
     strategy: str = "valid-best", notes: Sequence[str] = (),
 ) -> LayerScores:
     """Choose the layer on the validation scores, then score every layer on test."""
-    from molstrata.data import evaluate
-
     n_layers = len(cells)
     if sorted(cells) != list(range(n_layers)):
         raise ConfigError(f"cells for layers {sorted(cells)}; expected 0..{n_layers - 1}")
@@ -271,53 +254,3 @@ def assemble(
         test_pred=cells[selected].test_pred, test_ids=split.test["Drug_ID"].astype(str).to_numpy(),
         test_y=y_test, strategy=strategy, meta={"notes": list(notes)},
     )
-
-
-def probe(
-    embeddings: LayerEmbeddings,
-    split: Any,
-    *,
-    model: str = "linear",
-    strategy: str = "valid-best",
-    params: Mapping[str, Any] | None = None,
-) -> LayerScores:
-    """Train a frozen probe on every layer and choose the layer on validation.
-
-    Parameters
-    ----------
-    embeddings : LayerEmbeddings holding every molecule of ``split`` (matched on the SMILES
-        strings of its ``Drug`` column), n_layers arrays (n_molecules, hidden_dim_k)
-    split : a :class:`~molstrata.data.TaskSplit` (one target)
-    model : ``"linear"`` (ridge / logistic, regularisation tuned on valid), ``"mlp"``
-        (early-stopped on valid) or ``"gbdt"`` (LightGBM, early-stopped on valid)
-    strategy : selection strategy: ``valid`` (alias ``valid-best``), ``cv``, ``cv-1se``,
-        ``concat``, ``ensemble`` or ``mix`` (:data:`~molstrata.probe.selection.SELECTIONS`);
-        all but ``valid`` run a scaffold-grouped CV inside ``train_val``
-        (:mod:`molstrata.probe.cv`)
-    params : extra keyword arguments of the probe estimator (e.g. ``{"alphas": [...]}``)
-
-    Returns
-    -------
-    LayerScores with valid and test scores per layer and the validation-selected layer.
-
-    Examples
-    --------
-    >>> from molstrata import load_encoder, load_task  # doctest: +SKIP
-    >>> split = load_task("caco2_wang", seed=1)  # doctest: +SKIP
-    >>> smiles = [*split.smiles("train"), *split.smiles("valid"), *split.smiles("test")]  # doctest: +SKIP
-    >>> emb = load_encoder("default").embed(smiles)  # doctest: +SKIP
-    >>> scores = probe(emb, split)  # doctest: +SKIP
-    >>> scores.selected_layer, scores.test_scores[scores.selected_layer]  # doctest: +SKIP
-    """
-    split.check_labels()
-    data = prepare(embeddings, split)
-    cells = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
-                       seed=int(split.seed), params=params)
-    if strategy in STRATEGIES:  # chosen on validation scores alone
-        return assemble(cells, split, encoder=embeddings.encoder, model=model, strategy=strategy,
-                        notes=data.notes)
-    from molstrata.probe.strategies import select_and_score
-
-    scores, _ = select_and_score(cells, data, split, encoder=embeddings.encoder, model=model,
-                                 selections=[strategy], params=params, notes=data.notes)
-    return scores

@@ -28,7 +28,10 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
+from molstrata.probe._base import _as_layers, _check_rows
 from molstrata.probe._choice import best_index
+from molstrata.probe.cv import CV_TOL
+from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS, LinearProbe
 from molstrata.probe.scoring import greater_is_better, score_columns
 from molstrata.probe.selection import cv_means
 
@@ -231,14 +234,9 @@ class MixProbe:
         return out
 
     def _head(self, Ztr, ytr, Zva, yva, a, final: bool):
-        from molstrata.probe.cv import CV_TOL
-        from molstrata.probe.linear import LinearProbe
-
         Mtr = self._mixed(Ztr, a)
         params = dict(self.head_params)
         if not final:  # the rounds only steer the weights: looser tolerance, coarser grid
-            from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
-
             params["tol"] = max(float(params.get("tol", 1e-6)), CV_TOL)
             key, default = ("Cs", DEFAULT_CS) if self.task_type == "classification" else ("alphas", DEFAULT_ALPHAS)
             params[key] = list(params.get(key) or default)[::2]
@@ -281,8 +279,6 @@ class MixProbe:
         X_valid : sequence of n_layers arrays (n_valid, hidden_dim)
         y_valid : ndarray (n_valid,)
         """
-        from molstrata.probe.linear import _as_layers, _check_rows
-
         check_choice("task_type", self.task_type, ("regression", "classification"))
         Xtr, Xva = _as_layers(X_train), _as_layers(X_valid)
         if len(Xtr) != len(Xva) or not Xtr:
@@ -329,8 +325,6 @@ class MixProbe:
         ----------
         X : sequence of n_layers arrays (n_molecules, hidden_dim)
         """
-        from molstrata.probe.linear import _as_layers
-
         if not hasattr(self, "weights_"):
             raise NotFittedError("MixProbe is not fitted; call fit first")
         layers = _as_layers(X)

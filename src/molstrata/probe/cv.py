@@ -53,7 +53,18 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError
+from molstrata.data._split import cached_scaffold_groups
+from molstrata.probe._base import _as_layers
 from molstrata.probe._choice import best_index
+from molstrata.probe.estimators import make_probe
+from molstrata.probe.linear import (
+    DEFAULT_ALPHAS,
+    DEFAULT_CS,
+    _Basis,
+    _groups,
+    _logistic_fit,
+    _ridge_fit,
+)
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: eigendecompose the logistic fits' bases in float32 inside the CV: the basis only rotates
@@ -91,8 +102,6 @@ def scaffold_group_ids(smiles: Sequence[str]) -> np.ndarray:
     -------
     ndarray of int64 (n_molecules,), equal ids for equal scaffolds
     """
-    from molstrata.data._split import cached_scaffold_groups
-
     uniq = sorted(set(map(str, smiles)))
     groups = cached_scaffold_groups(uniq)
     gid = np.full(len(uniq), -1, dtype=np.int64)
@@ -227,8 +236,6 @@ class _FoldStats:
         """
         import torch
 
-        from molstrata.probe.linear import _Basis
-
         n = sum(self.n[f] for f in use)
         d = self.X[0].shape[2]
         sx = sum(self.sx[f] for f in use)
@@ -268,8 +275,6 @@ def _linear_pair_grids(layers: Sequence[np.ndarray], y: np.ndarray, folds: np.nd
     classification
     """
     import torch
-
-    from molstrata.probe.linear import _groups, _logistic_fit, _ridge_fit
 
     n_layers = len(layers)
     stats = [(idx, _FoldStats([layers[j] for j in idx], y, folds, k))
@@ -330,9 +335,6 @@ def cross_validate(
     -------
     CVResult
     """
-    from molstrata.probe._probe import make_probe
-    from molstrata.probe.linear import _as_layers
-
     X = _as_layers(layers)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     folds = np.asarray(folds, dtype=np.int64).reshape(-1)
@@ -353,8 +355,6 @@ def cross_validate(
     if classification and not _both_classes(y):
         raise ConfigError("cross_validate: classification labels must be 0/1 with both classes present")
     if model == "linear":
-        from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
-
         unknown = set(params) - {"alphas", "Cs", "tol", "max_iter"}
         if unknown:
             raise ConfigError(f"unknown linear probe parameter(s) {sorted(unknown)}")

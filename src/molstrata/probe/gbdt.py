@@ -45,8 +45,6 @@ class GBDTProbe(PerLayerProbe):
     best_param_ : ndarray of int (n_layers,), the number of trees kept per layer
     """
 
-    _params = ("task_type", "metric", "n_estimators", "early_stopping_rounds", "n_jobs", "seed")
-
     def __init__(self, task_type: str = "regression", metric: str | None = None,
                  n_estimators: int = 1000, early_stopping_rounds: int = 50, n_jobs: int = 2,
                  seed: int = 0):

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
+from molstrata.probe._base import ProbeEstimator, _as_layers, _check_rows
 from molstrata.probe._choice import best_indices
 from molstrata.probe.scoring import greater_is_better, score_columns
 
@@ -33,29 +34,6 @@ DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
 #: standardised features and a summed loss, C = 1 is already a weak penalty for n >= a few
 #: hundred molecules; larger C only slows convergence on nearly separable layers.
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 0, 9))
-
-
-def _as_layers(X: Any) -> list[np.ndarray]:
-    """A sequence of (n, d_k) arrays (or one (n_layers, n, d) array) → list of 2-D arrays."""
-    if isinstance(X, np.ndarray) and X.ndim == 2:
-        return [X]
-    layers = [np.asarray(x) for x in X]
-    for k, x in enumerate(layers):
-        if x.ndim != 2:
-            raise ConfigError(f"layer {k} has shape {x.shape}; expected (n_molecules, dim)")
-    return layers
-
-
-def _check_rows(layers: list[np.ndarray], n: int, what: str) -> None:
-    for k, x in enumerate(layers):
-        if x.shape[0] != n:
-            raise ConfigError(f"{what}: layer {k} has {x.shape[0]} rows, labels have {n}")
-        if not np.isfinite(x).all():
-            bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
-            raise ConfigError(
-                f"{what}: layer {k} has non-finite values in rows {bad[:10].tolist()}"
-                " (invalid molecules must be removed before probing)"
-            )
 
 
 def _groups(dims: Sequence[int]) -> list[list[int]]:
@@ -241,7 +219,7 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
 
 
 # ----------------------------------------------------------------------------- probe
-class LinearProbe:
+class LinearProbe(ProbeEstimator):
     """Ridge or logistic probe on every layer, regularisation chosen on validation.
 
     Follows scikit-learn's estimator contract: parameters are stored unchanged by
@@ -411,13 +389,3 @@ class LinearProbe:
         """
         grid = self.predict_grid(X)
         return grid[np.arange(self.n_layers_), :, self.best_index_]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("task_type", "metric", "alphas", "Cs", "tol", "max_iter")}
-
-    def set_params(self, **params: Any) -> LinearProbe:
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ConfigError(f"unknown parameter {k!r}; valid: {', '.join(self.get_params())}")
-            setattr(self, k, v)
-        return self

@@ -33,9 +33,6 @@ class MLPProbe(PerLayerProbe):
     best_param_ : ndarray of int (n_layers,), the best epoch per layer
     """
 
-    _params = ("task_type", "metric", "hidden", "dropout", "lr", "weight_decay", "batch_size",
-               "max_epochs", "patience", "seed")
-
     def __init__(self, task_type: str = "regression", metric: str | None = None, hidden: int = 128,
                  dropout: float = 0.1, lr: float = 1e-3, weight_decay: float = 1e-5,
                  batch_size: int = 128, max_epochs: int = 200, patience: int = 20, seed: int = 0):

@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from molstrata.core.files import atomic_write as write_file
+from molstrata.data import mean_std
 from molstrata.probe._probe import LayerScores
-from molstrata.probe.selection import SELECTIONS, delta_pct, oracle_layer
+from molstrata.probe.selection import delta_pct, oracle_layer
+from molstrata.probe.selection import strategies as registered_strategies
 
 if TYPE_CHECKING:
     from molstrata.probe.strategies import SelectionResult
@@ -102,7 +104,6 @@ def summary_frame(scores: Sequence[LayerScores]) -> pd.DataFrame:
 
 def leaderboard(scores: Sequence[LayerScores]) -> dict[str, list[float]]:
     """``{task: [mean, std]}`` of the selected layers' test scores, as PyTDC ``evaluate_many``."""
-    from molstrata.data import mean_std
 
     per_task: dict[str, list[tuple[int, float]]] = {}
     for s in scores:
@@ -144,7 +145,7 @@ def selection_frame(results: Sequence[SelectionResult], scores: Sequence[LayerSc
     strategies of each (encoder, task), a row labelled :data:`ORACLE` gives the layer with the
     best mean **test** score, the paper's choice, only to measure how optimistic it is.
     """
-    order = {name: i for i, name in enumerate(SELECTIONS)}
+    order = {s.name: i for i, s in enumerate(registered_strategies())}
     groups: dict[tuple[str, str], list[SelectionResult]] = {}
     for r in results:
         groups.setdefault((r.encoder, r.task), []).append(r)

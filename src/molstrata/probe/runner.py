@@ -26,12 +26,7 @@ from molstrata.core.files import read_cached
 from molstrata.core.paths import honours_use_cache
 from molstrata.probe._probe import PROBES, LayerCell, LayerScores, assemble, fit_layers, prepare
 from molstrata.probe.outputs import atomic_write, slug, write_tables
-from molstrata.probe.selection import (
-    CV_SELECTIONS,
-    DEFAULT_SELECTION,
-    parse_selection,
-    primary_selection,
-)
+from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_selection
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
@@ -171,7 +166,7 @@ def sweep(
     pooling: str | None = None,
     batch_size: int | None = None,
     device: str | None = None,
-    strategy: str | Sequence[str] = DEFAULT_SELECTION,
+    strategy: str | Sequence[str] | SelectionSpec = DEFAULT_SELECTION,
     cv_folds: int = 5,
     params: Mapping[str, Any] | None = None,
     report: bool = True,
@@ -230,11 +225,12 @@ def sweep(
 
     check_choice("probe", model, PROBES)
     selections = parse_selection(strategy)
-    if any(n in CV_SELECTIONS for n in selections) and (
+    if selections.needs_cv and (
             isinstance(cv_folds, bool) or not isinstance(cv_folds, int) or cv_folds < 3):
         raise ConfigError(f"--cv-folds must be an integer >= 3, got {cv_folds!r}")
-    if "mix" in selections and model != "linear":
-        raise ConfigError(f"--selection mix trains a linear head; it cannot be used with --probe {model}")
+    if selections.needs_linear and model != "linear":
+        heads = ",".join(s.name for s in selections.strategies if s.needs_linear)
+        raise ConfigError(f"--selection {heads} trains a linear head; it cannot be used with --probe {model}")
     if isinstance(encoders, str):
         encoders = [encoders]
     if not encoders:
@@ -281,7 +277,7 @@ def sweep(
         **cell_settings, "encoders": [e.name for e in loaded], "tasks": task_names, "seeds": seed_list,
     }, inputs, identities)
     prepare_out(out, record, overwrite=overwrite)
-    if selections == ["valid"]:  # no selection tables this time: none of an earlier rerun stays
+    if selections.names == ("valid",):  # no selection tables this time: none of an earlier rerun stays
         for name in ("selection.csv", "selection_summary.csv", "selection_seeds.csv"):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -289,8 +285,8 @@ def sweep(
     save_config(out, "probe", {
         **dict(config or {}),
         "encoders": [e if isinstance(e, str) else e.name for e in encoders],
-        "tasks": task_names, "seeds": seed_list, "probe": model, "strategy": selections,
-        "primary_selection": primary_selection(selections), "cv_folds": cv_folds,
+        "tasks": task_names, "seeds": seed_list, "probe": model, "strategy": list(selections.names),
+        "primary_selection": selections.primary, "cv_folds": cv_folds,
         "pooling": pooling, "batch_size": batch_size, "device": device,
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
     })
@@ -367,7 +363,7 @@ def sweep(
             else:
                 executor.map(_probe_cell, todo, shared=shared, resources={"num_cpus": 1},
                              on_result=store, keep=False)
-        if selections == ["valid"]:
+        if selections.names == ("valid",):
             for t, s in jobs:
                 split = splits[(t, s)]
                 job_notes = prepare(_layer_view(emb, []), split, index=index).notes
@@ -395,7 +391,7 @@ def sweep(
 def _select_jobs(
     jobs: Sequence[tuple[str, int]], *, emb: Any, index: Mapping[str, int],
     splits: Mapping[tuple[str, int], Any], done: Mapping[tuple[str, int], Mapping[int, LayerCell]],
-    out: Path, encoder: str, model: str, params: Mapping[str, Any] | None, selections: list[str],
+    out: Path, encoder: str, model: str, params: Mapping[str, Any] | None, selections: SelectionSpec,
     cv_folds: int, executor: Any, progress: bool,
 ) -> list[tuple[Any, list[Any], list[str]]]:
     """The selection phase (CV and combination strategies), one job per (task, seed), in
@@ -406,7 +402,7 @@ def _select_jobs(
     with the folder's cached files shipped in and the new ones shipped back and written here
     (so workers need no shared filesystem, and a run resumes with any executor).
     """
-    label = f"selecting ({','.join(selections)})"
+    label = f"selecting ({','.join(selections.names)})"
     common = {"model": model, "params": params, "selections": selections, "cv_folds": cv_folds,
               "encoder": encoder}
     folders = [_cell_path(out, encoder, t, s, 0).parent for t, s in jobs]
@@ -448,7 +444,7 @@ def _selection_files(folder: Path) -> list[Path]:
 def _select_one(
     job: tuple[str, int], *, emb: Any, index: Mapping[str, int], splits: Mapping[tuple[str, int], Any],
     cells: Mapping[int, LayerCell], encoder: str, model: str, params: Mapping[str, Any] | None,
-    selections: list[str], cv_folds: int, cache_dir: Path | None,
+    selections: SelectionSpec, cv_folds: int, cache_dir: Path | None,
 ) -> tuple[Any, list[Any], list[str]]:
     """Every strategy's choice and test score for one (task, seed) (no test label before)."""
     from molstrata.core.threads import fixed_threads

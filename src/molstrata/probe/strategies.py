@@ -21,7 +21,9 @@ import numpy as np
 
 from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
-from molstrata.probe._probe import LayerCell, LayerScores, ProbeData, assemble, make_probe
+from molstrata.data import evaluate
+from molstrata.probe import cv as cv_mod
+from molstrata.probe._probe import LayerCell, LayerScores, ProbeData, assemble
 from molstrata.probe.combine import CONCAT_SIZES, MixProbe, ensemble_weights, mix_layers, top_layers
 from molstrata.probe.cv import (
     DEFAULT_FOLDS,
@@ -30,14 +32,13 @@ from molstrata.probe.cv import (
     scaffold_folds,
     scaffold_group_ids,
 )
+from molstrata.probe.estimators import make_probe
+from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.selection import (
-    CV_SELECTIONS,
+    SelectionSpec,
     cv_means,
-    parse_selection,
-    primary_selection,
     select_cv,
     select_cv_1se,
-    select_layer,
 )
 
 #: bump when what the cached CV / concat / mix files hold changes
@@ -158,7 +159,7 @@ def choose(
     data: ProbeData,
     cells: Mapping[int, LayerCell],
     *,
-    selections: str | Sequence[str],
+    selections: SelectionSpec | str | Sequence[str],
     task_type: str,
     metric: str,
     seed: int,
@@ -179,7 +180,8 @@ def choose(
     ----------
     data : train / valid rows with labels, test rows without (from ``prepare``)
     cells : layer -> :class:`LayerCell`, each layer's probe fit on train and tuned on valid
-    selections : names or ``"all"`` (:func:`~molstrata.probe.selection.parse_selection`)
+    selections : a :class:`~molstrata.probe.selection.SelectionSpec`, or names or ``"all"``
+        (:func:`~molstrata.probe.selection.parse_selection`)
     task_type, metric : the task's
     seed : the split seed (seeds the CV folds and the MLP / GBDT probes)
     model, params : the probe, as for the cells
@@ -190,7 +192,7 @@ def choose(
     -------
     dict strategy -> Choice, in the order of ``selections``
     """
-    names = parse_selection(selections)
+    spec = SelectionSpec.of(selections)
     n_layers = len(cells)
     if sorted(cells) != list(range(n_layers)):
         raise ConfigError(f"cells for layers {sorted(cells)}; expected 0..{n_layers - 1}")
@@ -204,7 +206,7 @@ def choose(
     cv: CVResult | None = None
     y_tv = np.concatenate([data.y_train, data.y_valid])
     cv_type = cv_task_type(model, task_type)
-    if any(n in CV_SELECTIONS for n in names):
+    if spec.needs_cv:
         folds = scaffold_folds(trainval_groups(data), cv_folds, seed)
         path = cache / f"cv_k{cv_folds}.npz" if cache else None
         got = _load(path, folds=folds, cv_type=np.array(cv_type))
@@ -219,9 +221,10 @@ def choose(
     cv_info = ({"cv_mean": [float(v) for v in cv_means(cv.fold_scores, metric)], "cv_folds": cv_folds,
                 "cv_probe": _cv_probe_name(model, cv_type)} if cv is not None else {})
 
-    for name in names:
-        if name == "valid":
-            out[name] = single(name, select_layer(valid_scores, metric, strategy="valid-best"))
+    for strategy in spec.strategies:
+        name = strategy.name
+        if strategy.on_valid is not None:  # from the validation scores alone
+            out[name] = single(name, int(strategy.on_valid(valid_scores, metric)))
         elif name == "cv":
             out[name] = single(name, select_cv(cv.fold_scores, metric), cv_info)
         elif name == "cv-1se":
@@ -247,8 +250,6 @@ def cv_task_type(model: str, task_type: str) -> str:
     """The task type the CV fits: ``"regression"`` (ridge on the 0/1 labels) for a linear
     probe on a classification task when :data:`~molstrata.probe.cv.CLASSIFICATION_CV_PROBE`
     is ``"ridge"``, else the task's own."""
-    from molstrata.probe import cv as cv_mod
-
     if model == "linear" and task_type == "classification" and cv_mod.CLASSIFICATION_CV_PROBE == "ridge":
         return "regression"
     return task_type
@@ -268,8 +269,6 @@ def coarse_grid(params: Mapping[str, Any] | None, model: str, task_type: str) ->
     grid."""
     out = dict(params or {})
     if model == "linear":
-        from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
-
         key, default = ("Cs", DEFAULT_CS) if task_type == "classification" else ("alphas", DEFAULT_ALPHAS)
         out[key] = list(out.get(key) or default)[::2]
     return out
@@ -345,7 +344,7 @@ def select_and_score(
     *,
     encoder: str,
     model: str,
-    selections: str | Sequence[str],
+    selections: SelectionSpec | str | Sequence[str],
     params: Mapping[str, Any] | None = None,
     cv_folds: int = DEFAULT_FOLDS,
     cache_dir: str | Path | None = None,
@@ -357,13 +356,11 @@ def select_and_score(
     -------
     scores : LayerScores of every layer, whose selection (``selected_layer``, ``test_pred``,
         ``strategy``) is that of the primary strategy
-        (:func:`~molstrata.probe.selection.primary_selection`)
+        (:attr:`~molstrata.probe.selection.SelectionSpec.primary`)
     results : one :class:`SelectionResult` per strategy
     """
-    from molstrata.data import evaluate
-
-    names = parse_selection(selections)
-    choices = choose(data, cells, selections=names, task_type=split.task_type, metric=split.metric,
+    spec = SelectionSpec.of(selections)
+    choices = choose(data, cells, selections=spec, task_type=split.task_type, metric=split.metric,
                      seed=int(split.seed), model=model, params=params, cv_folds=cv_folds,
                      cache_dir=cache_dir)
     # every choice is final: only now are the test labels read
@@ -375,7 +372,7 @@ def select_and_score(
             label=c.label, test_score=float(evaluate(split.metric, base.test_y, c.test_pred)),
             final_test_score=base.final_test_score, weights=c.weights, info=c.info,
         ))
-    primary = primary_selection(names)
+    primary = spec.primary
     c = choices[primary]
     score = next(r.test_score for r in results if r.strategy == primary)
     layer = c.layer if c.layer is not None else int(np.argmax(c.weights))
