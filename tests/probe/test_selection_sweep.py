@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import molstrata.data as data_mod
 import molstrata.probe.strategies as strat_mod
-from molstrata.probe import sweep
+from molstrata.runs import sweep
 from molstrata.probe.outputs import ORACLE, SELECTION_COLUMNS, SUMMARY_COLUMNS
 from molstrata.probe.selection import DEFAULT_SELECTION, SELECTIONS
 

@@ -9,12 +9,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import molstrata.runs.probe as runner
 import numpy as np
 import pytest
 
 import molstrata.embeddings.cache as cache_mod
-import molstrata.probe.runner as runner
-from molstrata.probe import sweep
+from molstrata.runs import sweep
 
 TASKS = "hia_hou,caco2_wang"
 SEEDS = [1, 2]
@@ -199,8 +199,8 @@ def test_a_local_run_resumes_on_ray_from_the_command_line(ray_executor, encoder,
 def test_finetune_trials_on_ray_match_the_local_run(ray_executor, tiny_roberta_dir, data_dir,
                                                     tmp_path):
     import torch
+    from molstrata.runs.finetune import run_finetune
 
-    from molstrata.finetune.run import run_finetune
     from molstrata.finetune.train import TrainConfig
 
     kw = dict(layers="3", seeds=[1], lrs=[1e-3, 1e-4], top_m=0, data_dir=data_dir, device="cpu",

@@ -29,8 +29,8 @@ def probe_command(
     """Probe every layer on each task and seed; select layers on validation; report."""
     from rich.console import Console
 
-    from molstrata.probe import sweep
     from molstrata.probe.selection import DEFAULT_SELECTION
+    from molstrata.runs.probe import sweep
     from molstrata.scale import from_cli
 
     console = Console(stderr=True)

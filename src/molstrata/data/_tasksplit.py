@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from molstrata.core.errors import check_choice
+from molstrata.data._metrics import higher_is_better
 
 PARTS = ("train", "valid", "test")
 
@@ -68,7 +69,7 @@ class TaskSplit:
     @property
     def higher_is_better(self) -> bool:
         """False for error metrics (mae, rmse), True otherwise."""
-        return self.metric not in ("mae", "rmse")
+        return higher_is_better(self.metric)
 
     def part(self, name: str) -> pd.DataFrame:
         """The ``"train"``, ``"valid"`` or ``"test"`` DataFrame."""

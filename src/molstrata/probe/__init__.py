@@ -3,8 +3,8 @@
 Entry points
 ------------
 - :func:`probe` ``(embeddings, split, *, model="linear") -> LayerScores``: one task, one seed.
-- :func:`sweep`: encoders × tasks × seeds, resumable, writing a run folder (the
-  ``molstrata probe`` command).
+- The sweep (encoders × tasks × seeds, resumable, writing a run folder: ``molstrata
+  probe``) is a run above the stages: :func:`molstrata.runs.sweep`.
 - :func:`select_layer` ``(valid_scores, metric) -> int``: validation scores only.
 - ``--selection`` strategies that hold up better than one small validation split
   (:data:`SELECTIONS`; issue 11): :func:`select_cv` / :func:`select_cv_1se` on the fold scores
@@ -27,7 +27,6 @@ from molstrata.probe.gbdt import GBDTProbe
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS, LinearProbe
 from molstrata.probe.mlp import MLPProbe
 from molstrata.probe.outputs import write_tables
-from molstrata.probe.runner import ProbeRun, sweep
 from molstrata.probe.selection import (
     DEFAULT_SELECTION,
     SELECTIONS,
@@ -57,7 +56,6 @@ __all__ = [
     "LinearProbe",
     "MLPProbe",
     "MixProbe",
-    "ProbeRun",
     "SelectionResult",
     "choose",
     "cross_validate",
@@ -72,7 +70,6 @@ __all__ = [
     "select_cv",
     "select_cv_1se",
     "select_layer",
-    "sweep",
     "write_tables",
 ]
 

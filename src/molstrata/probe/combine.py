@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.choice import best_index
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
-from molstrata.probe._choice import best_index
 from molstrata.probe.scoring import greater_is_better, score_columns
 from molstrata.probe.selection import cv_means
 

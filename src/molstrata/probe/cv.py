@@ -52,8 +52,8 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.choice import best_index
 from molstrata.core.errors import ConfigError
-from molstrata.probe._choice import best_index
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: eigendecompose the logistic fits' bases in float32 inside the CV: the basis only rotates
@@ -179,7 +179,7 @@ def _safe_scores(metric: str, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def _best(scores: np.ndarray, metric: str) -> int | None:
-    """Index of the best finite score (first on ties within tolerance: :mod:`molstrata.probe._choice`),
+    """Index of the best finite score (first on ties within tolerance: :mod:`molstrata.core.choice`),
     None when all are NaN."""
     return best_index(scores, greater_is_better(metric))
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.choice import best_indices
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
-from molstrata.probe._choice import best_indices
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: default ridge grid (alpha, on standardised features): 1e-1 ... 1e5, half decades

@@ -25,8 +25,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from molstrata.core.choice import best_index
 from molstrata.core.errors import ConfigError, check_choice
-from molstrata.probe._choice import best_index
+from molstrata.data._metrics import delta_pct  # noqa: F401  (re-export)
 from molstrata.probe.scoring import METRICS, greater_is_better
 
 
@@ -237,17 +238,3 @@ def oracle_layer(test_scores: np.ndarray, metric: str) -> int:
     test_scores : ndarray of shape (n_layers,) (e.g. the mean over seeds)
     """
     return _best_index(test_scores, metric, "test_scores")
-
-
-def delta_pct(final: float | np.ndarray, other: float | np.ndarray, metric: str):
-    """Relative gain (%) of ``other`` over the final layer, with the paper's formula.
-
-    ``100 * (final - other) / final`` for ``mae``/``rmse`` (lower is better), else
-    ``100 * (other - final) / final``. Positive means better than the final layer.
-    """
-    final = np.asarray(final, dtype=np.float64)
-    other = np.asarray(other, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = (final - other) / final if not greater_is_better(metric) else (other - final) / final
-    out = 100.0 * gain
-    return float(out) if out.ndim == 0 else out

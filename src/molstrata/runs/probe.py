@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +22,37 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.config import save_config
+from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.core.files import atomic_write as write_file
 from molstrata.core.files import read_cached
 from molstrata.core.paths import honours_use_cache
-from molstrata.probe._probe import PROBES, LayerCell, LayerScores, assemble, fit_layers, prepare
+from molstrata.core.progress import progress as progress_bar
+from molstrata.core.progress import stderr_console
+from molstrata.core.runs import (
+    build_record,
+    describe,
+    encoder_identity,
+    prepare_out,
+    split_inputs,
+    write_record,
+)
+from molstrata.core.seed import parse_seeds
+from molstrata.core.threads import fixed_threads
+from molstrata.data import list_tasks, load_task, task_info
+from molstrata.embeddings import embed_cached
+from molstrata.encoders import load_encoder
+from molstrata.probe._probe import (
+    PROBES,
+    LayerCell,
+    LayerScores,
+    assemble,
+    fit_layers,
+    make_probe,
+    prepare,
+)
+from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.outputs import atomic_write, slug, write_tables
 from molstrata.probe.selection import (
     CV_SELECTIONS,
@@ -32,6 +60,8 @@ from molstrata.probe.selection import (
     parse_selection,
     primary_selection,
 )
+from molstrata.probe.strategies import select_and_score
+from molstrata.report import build_report
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
@@ -59,8 +89,6 @@ class ProbeRun:
 
 def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
     """``"admet"`` → the 22 TDC ADMET tasks; ``"a,b"`` or a list → those names (checked)."""
-    from molstrata.data import list_tasks, task_info
-
     if isinstance(tasks, str):
         names = [t.strip() for t in tasks.split(",") if t.strip()]
     else:
@@ -75,25 +103,6 @@ def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
     if not out:
         raise ConfigError("no tasks given; use --tasks admet or a comma-separated list")
     return list(dict.fromkeys(out))
-
-
-def parse_seeds(seeds: str | Sequence[int]) -> list[int]:
-    """``"1,2,3"`` or ``"1-5"`` or a list → a list of distinct ints, in order."""
-    if isinstance(seeds, str):
-        values: list[int] = []
-        for part in (p.strip() for p in seeds.split(",") if p.strip()):
-            match = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
-            if match:
-                values.extend(range(int(match[1]), int(match[2]) + 1))
-            elif re.fullmatch(r"-?\d+", part):
-                values.append(int(part))
-            else:
-                raise ConfigError(f"--seeds: {part!r} is not an integer or a range a-b")
-    else:
-        values = [int(s) for s in seeds]
-    if not values:
-        raise ConfigError("no seeds given; e.g. --seeds 1,2,3,4,5")
-    return list(dict.fromkeys(values))
 
 
 # ------------------------------------------------------------------------------- cells
@@ -139,10 +148,6 @@ def _check_cells(folder: Path, key: Mapping[str, str]) -> str:
 
     A folder whose ``key.json`` differs (other data, labels, encoder or settings) is
     emptied; returns what differed in one line (``""`` when the cells are reusable)."""
-    import shutil
-
-    from molstrata.core.runs import describe
-
     path = folder / "key.json"
     why = ""
     if folder.is_dir():
@@ -223,11 +228,6 @@ def sweep(
     -------
     ProbeRun
     """
-    from molstrata.core.config import save_config
-    from molstrata.data import load_task
-    from molstrata.embeddings import embed_cached
-    from molstrata.encoders import load_encoder
-
     check_choice("probe", model, PROBES)
     selections = parse_selection(strategy)
     if any(n in CV_SELECTIONS for n in selections) and (
@@ -242,14 +242,10 @@ def sweep(
     task_names = resolve_tasks(tasks)
     seed_list = parse_seeds(seeds)
     out = Path(out)
-    from molstrata.probe._probe import make_probe
-
     effective = make_probe(model, "regression", None, 0, **dict(params or {})).get_params()
     for key in ("task_type", "metric", "seed"):
         effective.pop(key, None)
     if model == "linear":  # the grids actually used, so that changed defaults are noticed
-        from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
-
         effective["alphas"] = list(effective["alphas"] or DEFAULT_ALPHAS)
         effective["Cs"] = list(effective["Cs"] or DEFAULT_CS)
     # everything is validated (data read, encoders loaded) before anything is written to out
@@ -261,14 +257,6 @@ def sweep(
         if enc.name in [e.name for e in loaded]:
             raise ConfigError(f"encoder {enc.name!r} given twice")
         loaded.append(enc)
-    from molstrata.core.runs import (
-        build_record,
-        encoder_identity,
-        prepare_out,
-        split_inputs,
-        write_record,
-    )
-
     cell_settings = {"probe": model, "pooling": pooling,
                      "params": json.loads(json.dumps(effective, default=str))}
     inputs: dict[str, str] = {}
@@ -294,7 +282,7 @@ def sweep(
         "pooling": pooling, "batch_size": batch_size, "device": device,
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
     })
-    console = _console() if progress else None
+    console = stderr_console() if progress else None
     notes: list[str] = []
     scores: list[LayerScores] = []
     chosen: list[Any] = []
@@ -346,19 +334,17 @@ def sweep(
             resumed += len(cells)
             # linear probes do all layers in one batched pass; others one layer at a time
             todo += [(t, s, ks) for ks in ([missing] if model == "linear" and missing else [[k] for k in missing])]
-        with _progress(progress) as bar:
-            task_id = bar.add_task(f"probing {enc.name} ({model})", total=len(jobs) * emb.n_layers) if bar else None
-            if bar:
-                bar.update(task_id, advance=sum(len(c) for c in done.values()))
+        with progress_bar(f"probing {enc.name} ({model})", len(jobs) * emb.n_layers,
+                          show=progress) as bar:
+            bar.advance(sum(len(c) for c in done.values()))
 
             def store(i: int, new: dict[int, LayerCell], todo=todo, done=done, name=enc.name,
-                      bar=bar, task_id=task_id) -> None:  # on this process, as each cell arrives
+                      bar=bar) -> None:  # on this process, as each cell arrives
                 t, s, _ = todo[i]
                 for k, cell in new.items():
                     _write_cell(_cell_path(out, name, t, s, k), cell)
                     done[(t, s)][k] = cell
-                if bar:
-                    bar.update(task_id, advance=len(new), description=f"{name} · {t} · seed {s}")
+                bar.advance(len(new), description=f"{name} · {t} · seed {s}")
 
             shared = {"emb": emb, "index": index, "splits": splits, "model": model, "params": params}
             if executor is None:
@@ -386,8 +372,6 @@ def sweep(
     files = write_tables(scores, out, selections=chosen)
     (out / "notes.txt").write_text("".join(f"{n}\n" for n in notes))
     if report:
-        from molstrata.report import build_report
-
         files["report"] = build_report(out)
     return ProbeRun(scores=scores, files=files, notes=notes, resumed_cells=resumed, selections=chosen)
 
@@ -412,14 +396,12 @@ def _select_jobs(
     folders = [_cell_path(out, encoder, t, s, 0).parent for t, s in jobs]
     if executor is None:
         picked = []
-        with _progress(progress) as bar:
-            sel_id = bar.add_task(label, total=len(jobs)) if bar else None
+        with progress_bar(label, len(jobs), show=progress) as bar:
             for (t, s), folder in zip(jobs, folders, strict=True):
                 picked.append(_select_one(
                     (t, s), emb=emb, index=index, splits=splits, cells=done[(t, s)],
                     cache_dir=folder, **common))
-                if bar:
-                    bar.update(sel_id, advance=1, description=f"selecting: {encoder} · {t} · seed {s}")
+                bar.advance(1, description=f"selecting: {encoder} · {t} · seed {s}")
         return picked
     cached = {job: {p.name: p.read_bytes() for p in _selection_files(folder)}
               for job, folder in zip(jobs, folders, strict=True)}
@@ -451,9 +433,6 @@ def _select_one(
     selections: list[str], cv_folds: int, cache_dir: Path | None,
 ) -> tuple[Any, list[Any], list[str]]:
     """Every strategy's choice and test score for one (task, seed) (no test label before)."""
-    from molstrata.core.threads import fixed_threads
-    from molstrata.probe.strategies import select_and_score
-
     split = splits[job]
     data = prepare(emb, split, index=index)
     with fixed_threads():  # same bytes whatever the thread count or executor
@@ -469,8 +448,6 @@ def _select_job(
 ) -> tuple[Any, list[Any], list[str], dict[str, bytes]]:
     """:func:`_select_one` on a worker: its cache folder is a temporary copy of the run's
     (``cached``: file name -> bytes); returns what it chose plus the files it added."""
-    import tempfile
-
     before = cached.get(job, {})
     with tempfile.TemporaryDirectory(prefix="molstrata-select-") as tmp:
         for name, blob in before.items():
@@ -482,8 +459,6 @@ def _select_job(
 
 def _layer_view(emb: Any, layers: Sequence[int]) -> Any:
     """``emb`` restricted to ``layers`` (no copy): a cell gathers only the layers it fits."""
-    from molstrata.core.embeddings import LayerEmbeddings
-
     return LayerEmbeddings(layers=tuple(emb.layers[k] for k in layers), valid=emb.valid,
                            smiles=emb.smiles, encoder=emb.encoder, pooling=emb.pooling)
 
@@ -511,8 +486,6 @@ def _probe_cell(
     -------
     dict layer -> LayerCell
     """
-    from molstrata.core.threads import fixed_threads
-
     task, seed, layers = cell
     split = splits[(task, seed)]
     data = prepare(_layer_view(emb, layers), split, index=index)
@@ -528,26 +501,3 @@ def _write_identity(out: Path, enc: Any) -> None:
     decides whether it is reused."""
     atomic_write(out / "cells" / slug(enc.name) / "identity.json",
                  json.dumps(enc.identity(), sort_keys=True, default=str))
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-class _NoBar:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _progress(show: bool):
-    if not show:
-        return _NoBar()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=_console(), transient=False)
