@@ -96,9 +96,8 @@ def test_mlp_through_probe(clf_data):
 
 
 def test_top_level_probe_is_callable(reg_data):
-    import molstrata.runs.probe  # noqa: F401  (binds molstrata.probe to the package)
-
     import molstrata
+    import molstrata.runs.probe  # noqa: F401  (binds molstrata.probe to the package)
 
     emb, split = reg_data
     assert molstrata.probe(emb, split).selected_layer == probe(emb, split).selected_layer

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import molstrata.runs.probe as sweep_mod
 import pandas as pd
 import pytest
 
+import molstrata.runs.probe as sweep_mod
 from molstrata.core.errors import ConfigError
 from molstrata.runs import sweep
 

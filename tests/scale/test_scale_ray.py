@@ -9,11 +9,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import molstrata.runs.probe as runner
 import numpy as np
 import pytest
 
 import molstrata.embeddings.cache as cache_mod
+import molstrata.runs.probe as runner
 from molstrata.runs import sweep
 
 TASKS = "hia_hou,caco2_wang"
@@ -199,9 +199,9 @@ def test_a_local_run_resumes_on_ray_from_the_command_line(ray_executor, encoder,
 def test_finetune_trials_on_ray_match_the_local_run(ray_executor, tiny_roberta_dir, data_dir,
                                                     tmp_path):
     import torch
-    from molstrata.runs.finetune import run_finetune
 
     from molstrata.finetune.train import TrainConfig
+    from molstrata.runs.finetune import run_finetune
 
     kw = dict(layers="3", seeds=[1], lrs=[1e-3, 1e-4], top_m=0, data_dir=data_dir, device="cpu",
               config=TrainConfig(epochs=2, patience=2, batch_size=32), progress=False)

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from molstrata.analysis.figures import plot_cka, plot_metrics
+from molstrata.analysis.profile import METRICS, DepthProfile
 from molstrata.analysis.recommend import metric_probe_correlation, recommend_layer, regret_table
-from molstrata.analysis.run import METRICS, DepthProfile
 from molstrata.core.files import atomic_write, read_cached
 
 _BEGIN = "<!-- molstrata:analyze:begin -->"
