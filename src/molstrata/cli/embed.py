@@ -94,7 +94,7 @@ def embed_command(
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise ConfigError(f"encoder {encoder!r} does not accept {flags} ({exc})") from None
     from molstrata.core.errors import InvalidSmilesError
-    from molstrata.core.runs import (
+    from molstrata.runs._record import (
         build_record,
         clear_run,
         encoder_identity,

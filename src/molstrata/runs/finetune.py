@@ -27,7 +27,7 @@ from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import progress as progress_bar
-from molstrata.core.runs import (
+from molstrata.runs._record import (
     build_record,
     describe,
     encoder_identity,
@@ -277,7 +277,7 @@ def run_finetune(
 
 def _start_run(out: Path, params: dict[str, Any], enc: Any, splits: dict[int, Any],
                data_dir: str | Path | None, *, overwrite: bool) -> None:
-    """Check ``out`` (:func:`molstrata.core.runs.prepare_out`) and write its ``run.json``.
+    """Check ``out`` (:func:`molstrata.runs._record.prepare_out`) and write its ``run.json``.
 
     A resume is refused when an input changed (task files, labels, encoder weights), naming
     the file and its old and new sha256, unless ``overwrite`` (which starts over)."""

@@ -3,7 +3,7 @@
 Each encoder embeds the union of all requested tasks' molecules once (through the
 embeddings cache); every (task, seed) then indexes into that one array. Finished
 (task, seed, layer) cells are written atomically to ``<out>/cells/`` as they complete, so a
-killed sweep restarts where it stopped. ``<out>/run.json`` (:mod:`molstrata.core.runs`)
+killed sweep restarts where it stopped. ``<out>/run.json`` (:mod:`molstrata.runs._record`)
 names the run: a rerun with other settings is refused unless ``overwrite``; each (task, seed)
 cell folder holds a ``key.json`` of its inputs (file and label hashes, split seed, encoder
 identity, probe settings), and cells are reused only when it matches.
@@ -30,7 +30,7 @@ from molstrata.core.files import read_cached
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.progress import stderr_console
-from molstrata.core.runs import (
+from molstrata.runs._record import (
     build_record,
     describe,
     encoder_identity,
