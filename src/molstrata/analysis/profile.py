@@ -16,9 +16,11 @@ from molstrata.analysis.cka import CKA_METHODS, cka_matrix
 from molstrata.analysis.curvature import depth_curvature, trajectory_curvature
 from molstrata.analysis.entropy import dataset_entropy, effective_rank, matrix_entropy
 from molstrata.analysis.invariance import dime, infonce, lidar
+from molstrata.analysis.recommend import recommend_layer
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.core.paths import honours_use_cache
+from molstrata.data.smiles import parse_smiles
 
 #: every metric :func:`analyze` can compute, with its unit and whether it needs an encoder
 METRICS: dict[str, tuple[str, bool]] = {
@@ -91,8 +93,6 @@ class DepthProfile:
 
     def recommend_layer(self, rule: str = "dataset_entropy") -> int:
         """The label-free layer recommendation (see :func:`recommend_layer`)."""
-        from molstrata.analysis.recommend import recommend_layer
-
         return recommend_layer(self.metrics, rule=rule)
 
 
@@ -193,8 +193,6 @@ def analyze(
     -------
     DepthProfile with metrics for n_layers = ``encoder.num_layers + 1`` layers.
     """
-    from molstrata.data.smiles import parse_smiles
-
     wanted = list(METRICS) if metrics is None else list(metrics)
     for m in wanted:
         check_choice("metric", m, list(METRICS))

@@ -35,6 +35,9 @@ from random import Random
 
 import numpy as np
 
+from molstrata.core.paths import cache_dir, cache_enabled
+from molstrata.data.smiles import ASCII_WHITESPACE, check_smiles
+
 
 @dataclass(frozen=True)
 class ScaffoldGroups:
@@ -70,7 +73,6 @@ def scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
     from rdkit import Chem, RDLogger
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
-    from molstrata.data.smiles import ASCII_WHITESPACE, check_smiles
 
     RDLogger.DisableLog("rdApp.*")
     groups: dict[str, set[int]] = {}
@@ -184,7 +186,6 @@ def cached_scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
 
     import rdkit
 
-    from molstrata.core.paths import cache_dir, cache_enabled
 
     if not cache_enabled():  # --no-cache
         return scaffold_groups(smiles)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from molstrata.core.errors import check_choice
+from molstrata.data._labels import check_labels
 from molstrata.data._metrics import higher_is_better
 
 PARTS = ("train", "valid", "test")
@@ -97,8 +98,6 @@ class TaskSplit:
         are refused with the task, the file and its 1-based line numbers (header = line 1);
         see :func:`molstrata.data._labels.check_labels`. Returns ``self``.
         """
-        from molstrata.data._labels import check_labels
-
         check_labels(self)
         return self
 

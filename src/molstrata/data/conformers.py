@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from molstrata.core.errors import ConfigError, MolstrataError
+from molstrata.core.errors import ConfigError, MolstrataError, check_choice
 from molstrata.core.files import atomic_write, read_cached
 from molstrata.core.paths import cache_dir, cache_enabled
 
@@ -231,8 +231,6 @@ def generate_conformers(
     -------
     ConformerSet in input order.
     """
-    from molstrata.core.errors import check_choice
-
     check_choice("on_error", on_error, ("raise", "mask"))
     smiles = [str(s) for s in smiles]
     n = len(smiles)

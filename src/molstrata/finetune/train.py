@@ -24,6 +24,7 @@ from molstrata.core.choice import clearly_better
 from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
 from molstrata.core.safeload import UntrustedFileError, load_tensors
+from molstrata.data import evaluate as _evaluate
 from molstrata.data._metrics import higher_is_better
 from molstrata.finetune.targets import TargetScaler
 
@@ -146,8 +147,6 @@ def is_better(score: float, best: float, metric: str) -> bool:
 
 def evaluate(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Score with the data stage's TDC-compatible evaluator (:func:`molstrata.data.evaluate`)."""
-    from molstrata.data import evaluate as _evaluate
-
     return float(_evaluate(metric, np.asarray(y_true), np.asarray(y_pred)))
 
 

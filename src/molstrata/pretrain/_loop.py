@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from molstrata.core.errors import ConfigError
+from molstrata.core.paths import env_data_dir
 from molstrata.core.safeload import load_tensors
+from molstrata.pretrain.corpus import build_corpus, load_corpus
 
 CKPT_DIR = "checkpoint"
 MODEL_DIR = "model"
@@ -95,16 +97,12 @@ def prepare_corpus(corpus: list[str | Path], out: Path, data_dir: str | Path | N
                    n_valid: int, seed: int) -> tuple[list[str], list[str], dict]:
     """The (train, valid, provenance) of a run: a given corpus folder, the one already built
     in ``out/corpus``, or one built there from SMILES files (TDC test molecules removed)."""
-    from molstrata.pretrain.corpus import build_corpus, load_corpus
-
     if len(corpus) == 1 and Path(corpus[0]).is_dir():
         return load_corpus(corpus[0])
     cdir = out / "corpus"
     if (cdir / "corpus.json").is_file():
         return load_corpus(cdir)
     if data_dir is None:
-        from molstrata.core.paths import env_data_dir
-
         data_dir = env_data_dir()
     if data_dir is None:
         raise ConfigError(

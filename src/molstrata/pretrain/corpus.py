@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from molstrata.core.errors import DataNotFoundError
+from molstrata.data.smiles import canonicalize
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,6 @@ def tdc_test_canonical(data_dir: str | Path) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=4)
 def _tdc_test_canonical(data_dir: str) -> frozenset[str]:
-    from molstrata.data.smiles import canonicalize
-
     root = Path(data_dir) / "admet_group"
     files = sorted(root.glob("*/test.csv"))
     if not files:
@@ -94,8 +93,6 @@ def _tdc_test_canonical(data_dir: str) -> frozenset[str]:
 
 
 def _canon_chunk(chunk: list[str]) -> list[str | None]:
-    from molstrata.data.smiles import canonicalize
-
     return [canonicalize(s) for s in chunk]
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from molstrata.pretrain.corpus import load_corpus
+
 #: left out: slow (qed, SPS, BertzCT, BCUT2D_*), explosive (Ipc, AvgIpc), or fragment counts
 EXCLUDED_PREFIXES = ("fr_", "BCUT2D_")
 EXCLUDED = frozenset({"Ipc", "AvgIpc", "qed", "SPS", "BertzCT"})
@@ -115,7 +117,6 @@ def apply_standardizer(x: np.ndarray, stats: dict) -> np.ndarray:
 if __name__ == "__main__":  # pragma: no cover - background precompute entry point
     import argparse
 
-    from molstrata.pretrain.corpus import load_corpus
 
     ap = argparse.ArgumentParser(description="precompute descriptor targets for graph pretraining")
     ap.add_argument("--corpus", required=True, help="corpus folder (train.txt, valid.txt)")

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from molstrata.core.files import atomic_write as write_file
+from molstrata.data import mean_std
 from molstrata.probe._probe import LayerScores
 from molstrata.probe.selection import SELECTIONS, delta_pct, oracle_layer
 
@@ -102,8 +103,6 @@ def summary_frame(scores: Sequence[LayerScores]) -> pd.DataFrame:
 
 def leaderboard(scores: Sequence[LayerScores]) -> dict[str, list[float]]:
     """``{task: [mean, std]}`` of the selected layers' test scores, as PyTDC ``evaluate_many``."""
-    from molstrata.data import mean_std
-
     per_task: dict[str, list[tuple[int, float]]] = {}
     for s in scores:
         per_task.setdefault(s.task, []).append((s.seed, s.selected_test_score))
