@@ -40,7 +40,7 @@ def test_sweep_resumes_after_a_kill(hash_encoder, data_dir, tmp_path, monkeypatc
 
 
 def test_sweep_embeds_each_molecule_once(hash_encoder, data_dir, tmp_path, monkeypatch):
-    import molstrata.runs.probe as emb_mod  # the sweep calls embed_cached from here
+    import molstrata.embeddings as emb_mod
 
     seen = []
     real = emb_mod.embed_cached

@@ -22,6 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# the stages' entry points are looked up when called (so that they can be patched in tests)
+from molstrata import data as _data
+from molstrata import embeddings as _embeddings
+from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
 from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
@@ -36,9 +40,7 @@ from molstrata.runs._record import (
     write_record,
 )
 from molstrata.core.seed import parse_seeds
-from molstrata.data import higher_is_better, load_task
-from molstrata.embeddings import embed_cached
-from molstrata.encoders import load_encoder
+from molstrata.data import higher_is_better
 from molstrata.finetune.model import HeadConfig
 from molstrata.finetune.outputs import write_combined, write_outputs
 from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune, train_trial
@@ -87,7 +89,7 @@ def frozen_scores(encoder: Any, split: Any, *, pooling: str | None = None,
     (layer 0 = the embedding output). ``use_cache=False`` bypasses the embeddings cache.
     """
     smiles = list(dict.fromkeys(x for part in ("train", "valid", "test") for x in split.smiles(part)))
-    emb = embed_cached(encoder, smiles, pooling=pooling, on_invalid="mask", use_cache=use_cache)
+    emb = _embeddings.embed_cached(encoder, smiles, pooling=pooling, on_invalid="mask", use_cache=use_cache)
     data = prepare(emb, split)
     cells = fit_layers(data, model="linear", task_type=split.task_type, metric=split.metric,
                        seed=int(split.seed))
@@ -209,10 +211,10 @@ def run_finetune(
     config = config or TrainConfig()
     seeds = parse_seeds(seeds)
     out = Path(out)
-    enc = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
+    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
-    splits = {s: load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}
+    splits = {s: _data.load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}
     first = splits[seeds[0]]
     if getattr(first, "n_tasks", 1) != 1:
         raise ConfigError(f"task {task!r} has {first.n_tasks} targets; finetune supports one")

@@ -22,6 +22,10 @@ from typing import Any
 
 import numpy as np
 
+# the stages' entry points are looked up when called (so that they can be patched in tests)
+from molstrata import data as _data
+from molstrata import embeddings as _embeddings
+from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, check_choice
@@ -40,9 +44,7 @@ from molstrata.runs._record import (
 )
 from molstrata.core.seed import parse_seeds
 from molstrata.core.threads import fixed_threads
-from molstrata.data import list_tasks, load_task, task_info
-from molstrata.embeddings import embed_cached
-from molstrata.encoders import load_encoder
+from molstrata.data import list_tasks, task_info
 from molstrata.probe._probe import (
     PROBES,
     LayerCell,
@@ -249,10 +251,10 @@ def sweep(
         effective["alphas"] = list(effective["alphas"] or DEFAULT_ALPHAS)
         effective["Cs"] = list(effective["Cs"] or DEFAULT_CS)
     # everything is validated (data read, encoders loaded) before anything is written to out
-    splits = {(t, s): load_task(t, seed=s, data_dir=data_dir).check_labels() for t in task_names for s in seed_list}
+    splits = {(t, s): _data.load_task(t, seed=s, data_dir=data_dir).check_labels() for t in task_names for s in seed_list}
     loaded = []
     for enc_ref in encoders:
-        enc = (load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint)
+        enc = (_encoders.load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint)
                if isinstance(enc_ref, str) else enc_ref)
         if enc.name in [e.name for e in loaded]:
             raise ConfigError(f"encoder {enc.name!r} given twice")
@@ -305,7 +307,7 @@ def sweep(
         if console:
             console.print(f"[bold]{enc.name}[/]: embedding {len(smiles)} unique molecules "
                           f"({len(task_names)} task(s)), every layer, from the cache when possible")
-        emb = embed_cached(enc, smiles, pooling=pooling, on_invalid="mask",
+        emb = _embeddings.embed_cached(enc, smiles, pooling=pooling, on_invalid="mask",
                            batch_size=batch_size, progress=progress, executor=executor,
                            use_cache=use_cache)
         n_cut = int(emb.meta.get("n_truncated", 0) or 0)
