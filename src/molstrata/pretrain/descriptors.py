@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from molstrata.core.files import atomic_write
 from molstrata.pretrain.corpus import load_corpus
 
 #: left out: slow (qed, SPS, BertzCT, BCUT2D_*), explosive (Ipc, AvgIpc), or fragment counts
@@ -66,8 +67,7 @@ def compute_to_folder(smiles: list[str], folder: str | Path, *, chunk: int = 100
             f = folder / f"desc_{c:05d}.npy"
             if not f.is_file():
                 arr = compute_descriptors(smiles[start : start + chunk], names).astype(np.float32)
-                np.save(folder / f"desc_{c:05d}.tmp.npy", arr)
-                (folder / f"desc_{c:05d}.tmp.npy").replace(f)
+                atomic_write(f, lambda fh, arr=arr: np.save(fh, arr), cache=False)
                 log.write(f"{min(start + chunk, len(smiles))}/{len(smiles)} molecules, "
                           f"{time.monotonic() - t0:.0f} s\n")
                 log.flush()

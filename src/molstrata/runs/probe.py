@@ -29,7 +29,7 @@ from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, check_choice
-from molstrata.core.files import atomic_write as write_file
+from molstrata.core.files import atomic_write
 from molstrata.core.files import read_cached
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import progress as progress_bar
@@ -55,7 +55,7 @@ from molstrata.probe._probe import (
     prepare,
 )
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
-from molstrata.probe.outputs import atomic_write, slug, write_tables
+from molstrata.probe.outputs import slug, write_tables
 from molstrata.probe.selection import (
     CV_SELECTIONS,
     DEFAULT_SELECTION,
@@ -114,8 +114,8 @@ def _cell_path(out: Path, enc: str, task: str, seed: int, layer: int) -> Path:
 
 def _write_cell(path: Path, cell: LayerCell) -> None:
     """Write one cell atomically (a full disk leaves the old file or none, and no temp file)."""
-    write_file(path, lambda fh: np.savez(fh, valid_score=cell.valid_score, param=cell.param,
-                                         test_pred=cell.test_pred), cache=False)
+    atomic_write(path, lambda fh: np.savez(fh, valid_score=cell.valid_score, param=cell.param,
+                                           test_pred=cell.test_pred), cache=False)
 
 
 def _load_cell(path: Path, n_test: int) -> LayerCell:
@@ -161,7 +161,7 @@ def _check_cells(folder: Path, key: Mapping[str, str]) -> str:
             why = (describe(old, key) if isinstance(old, dict) else "") or "cells without a key"
             shutil.rmtree(folder)
     if why or not path.is_file():
-        atomic_write(path, json.dumps(dict(key), sort_keys=True, indent=2))
+        atomic_write(path, json.dumps(dict(key), sort_keys=True, indent=2), cache=False)
     return why
 
 
@@ -410,7 +410,7 @@ def _select_jobs(
 
     def store(i: int, result: tuple) -> None:  # on this process: write the new cache files
         for name, blob in result[3].items():
-            atomic_write(folders[i] / name, blob)
+            atomic_write(folders[i] / name, blob, cache=False)
 
     got = executor.map(_select_job, list(jobs), shared={
         "emb": emb, "index": index, "splits": splits, "done": dict(done), "cached": cached, **common,
@@ -502,4 +502,4 @@ def _write_identity(out: Path, enc: Any) -> None:
     :func:`molstrata.analysis.recommend.check_probe_results`); each cell's ``key.json``
     decides whether it is reused."""
     atomic_write(out / "cells" / slug(enc.name) / "identity.json",
-                 json.dumps(enc.identity(), sort_keys=True, default=str))
+                 json.dumps(enc.identity(), sort_keys=True, default=str), cache=False)
