@@ -55,6 +55,7 @@ def finetune_command(
     import torch
     from rich.console import Console
 
+    from molstrata.core.device import resolve_device
     from molstrata.core.seed import parse_seeds
     from molstrata.finetune import HeadConfig, TrainConfig
     from molstrata.runs.finetune import run_finetune_tasks
@@ -62,7 +63,7 @@ def finetune_command(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    on_gpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    on_gpu = resolve_device(device).startswith("cuda")
     config = TrainConfig(
         epochs=epochs or (GPU_EPOCHS if on_gpu else CPU_EPOCHS), batch_size=batch_size,
         grad_accum=grad_accum, patience=patience or (GPU_PATIENCE if on_gpu else CPU_PATIENCE),
