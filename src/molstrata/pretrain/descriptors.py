@@ -75,20 +75,6 @@ def compute_to_folder(smiles: list[str], folder: str | Path, *, chunk: int = 100
     return np.concatenate(parts) if parts else np.zeros((0, len(names)), np.float32)
 
 
-def load_descriptor_folder(folder: str | Path) -> tuple[np.ndarray, list[str]]:
-    """All finished chunks, in order: (rows, names). Rows are the first corpus molecules."""
-    folder = Path(folder)
-    names = json.loads((folder / "names.json").read_text())
-    files = sorted(folder.glob("desc_[0-9][0-9][0-9][0-9][0-9].npy"))
-    parts = []
-    for i, f in enumerate(files):  # only the contiguous prefix of chunks
-        if f.name != f"desc_{i:05d}.npy":
-            break
-        parts.append(np.load(f, allow_pickle=False))
-    arr = np.concatenate(parts) if parts else np.zeros((0, len(names)), np.float32)
-    return arr, names
-
-
 def fit_standardizer(x: np.ndarray, *, clip_quantile: float = 0.005) -> dict:
     """Robust per-column standardisation fitted on training rows ``x`` (n, n_descriptors).
 
