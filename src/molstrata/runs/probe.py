@@ -55,7 +55,17 @@ from molstrata.probe._probe import (
     prepare,
 )
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
-from molstrata.probe.outputs import slug, write_tables
+from molstrata.probe.outputs import write_tables
+from molstrata.runs._cells import (
+    _cell_key,
+    _cell_path,
+    _check_cells,
+    _layer_view,
+    _read_cell,
+    _selection_files,
+    _write_cell,
+    _write_identity,
+)
 from molstrata.probe.selection import (
     CV_SELECTIONS,
     DEFAULT_SELECTION,
@@ -105,64 +115,6 @@ def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
     if not out:
         raise ConfigError("no tasks given; use --tasks admet or a comma-separated list")
     return list(dict.fromkeys(out))
-
-
-# ------------------------------------------------------------------------------- cells
-def _cell_path(out: Path, enc: str, task: str, seed: int, layer: int) -> Path:
-    return out / "cells" / slug(enc) / task / f"seed{seed}" / f"layer{layer:03d}.npz"
-
-
-def _write_cell(path: Path, cell: LayerCell) -> None:
-    """Write one cell atomically (a full disk leaves the old file or none, and no temp file)."""
-    atomic_write(path, lambda fh: np.savez(fh, valid_score=cell.valid_score, param=cell.param,
-                                           test_pred=cell.test_pred), cache=False)
-
-
-def _load_cell(path: Path, n_test: int) -> LayerCell:
-    with np.load(path, allow_pickle=False) as z:
-        cell = LayerCell(float(z["valid_score"]), float(z["param"]), np.asarray(z["test_pred"]))
-    if cell.test_pred.shape != (n_test,):
-        raise ValueError(f"test_pred has shape {cell.test_pred.shape}, expected ({n_test},)")
-    return cell
-
-
-def _read_cell(path: Path, n_test: int) -> LayerCell | None:
-    """The cell at ``path``; ``None`` when absent, or when damaged (with a warning)."""
-    return read_cached(path, lambda p: _load_cell(p, n_test), what="probe cell")
-
-
-def _cell_key(enc_identity: str, settings: Mapping[str, Any], inputs: Mapping[str, str],
-              task: str, seed: int) -> dict[str, str]:
-    """What the cells of one (encoder, task, seed) were computed from, flat: the task's input
-    hashes (``train_val.csv``, ``test.csv``, ``labels``), the split seed, the encoder's
-    identity hash and each probe setting (JSON)."""
-    prefix = f"{task}/"
-    key = {k[len(prefix):].replace(f"@seed{seed}", ""): v for k, v in inputs.items()
-           if k.startswith(prefix) and ("@seed" not in k or k.endswith(f"@seed{seed}"))}
-    key["split seed"] = str(seed)
-    key["encoder identity"] = enc_identity
-    key.update({f"--{k}": json.dumps(v, sort_keys=True) for k, v in settings.items()})
-    return key
-
-
-def _check_cells(folder: Path, key: Mapping[str, str]) -> str:
-    """Make ``folder`` (one (task, seed)'s cells) hold only cells computed from ``key``.
-
-    A folder whose ``key.json`` differs (other data, labels, encoder or settings) is
-    emptied; returns what differed in one line (``""`` when the cells are reusable)."""
-    path = folder / "key.json"
-    why = ""
-    if folder.is_dir():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = None
-        if old != dict(key):
-            why = (describe(old, key) if isinstance(old, dict) else "") or "cells without a key"
-            shutil.rmtree(folder)
-    if why or not path.is_file():
-        atomic_write(path, json.dumps(dict(key), sort_keys=True, indent=2), cache=False)
-    return why
 
 
 # ------------------------------------------------------------------------------- sweep
@@ -230,13 +182,7 @@ def sweep(
     -------
     ProbeRun
     """
-    check_choice("probe", model, PROBES)
-    selections = parse_selection(strategy)
-    if any(n in CV_SELECTIONS for n in selections) and (
-            isinstance(cv_folds, bool) or not isinstance(cv_folds, int) or cv_folds < 3):
-        raise ConfigError(f"--cv-folds must be an integer >= 3, got {cv_folds!r}")
-    if "mix" in selections and model != "linear":
-        raise ConfigError(f"--selection mix trains a linear head; it cannot be used with --probe {model}")
+    selections = _check_options(model, strategy, cv_folds)
     if isinstance(encoders, str):
         encoders = [encoders]
     if not encoders:
@@ -244,12 +190,7 @@ def sweep(
     task_names = resolve_tasks(tasks)
     seed_list = parse_seeds(seeds)
     out = Path(out)
-    effective = make_probe(model, "regression", None, 0, **dict(params or {})).get_params()
-    for key in ("task_type", "metric", "seed"):
-        effective.pop(key, None)
-    if model == "linear":  # the grids actually used, so that changed defaults are noticed
-        effective["alphas"] = list(effective["alphas"] or DEFAULT_ALPHAS)
-        effective["Cs"] = list(effective["Cs"] or DEFAULT_CS)
+    effective = _effective_params(model, params)
     # everything is validated (data read, encoders loaded) before anything is written to out
     splits = {(t, s): _data.load_task(t, seed=s, data_dir=data_dir).check_labels() for t in task_names for s in seed_list}
     loaded = []
@@ -259,17 +200,19 @@ def sweep(
         if enc.name in [e.name for e in loaded]:
             raise ConfigError(f"encoder {enc.name!r} given twice")
         loaded.append(enc)
-    cell_settings = {"probe": model, "pooling": pooling,
-                     "params": json.loads(json.dumps(effective, default=str))}
-    inputs: dict[str, str] = {}
+    run = _Sweep(out=out, model=model, params=params, pooling=pooling, batch_size=batch_size,
+                 selections=selections, cv_folds=cv_folds, executor=executor, progress=progress,
+                 use_cache=use_cache, splits=splits, task_names=task_names, seed_list=seed_list,
+                 cell_settings={"probe": model, "pooling": pooling,
+                                "params": json.loads(json.dumps(effective, default=str))})
     for sp in splits.values():
-        inputs.update(split_inputs(sp, data_dir))
-    identities = {e.name: encoder_identity(e) for e in loaded}
+        run.inputs.update(split_inputs(sp, data_dir))
+    run.identities.update({e.name: encoder_identity(e) for e in loaded})
     # the selection strategies are not part of the run: they reuse its cells (their own
     # results are cached beside them under names that hold their settings)
     record = build_record("probe", {
-        **cell_settings, "encoders": [e.name for e in loaded], "tasks": task_names, "seeds": seed_list,
-    }, inputs, identities)
+        **run.cell_settings, "encoders": [e.name for e in loaded], "tasks": task_names, "seeds": seed_list,
+    }, run.inputs, run.identities)
     prepare_out(out, record, overwrite=overwrite)
     if selections == ["valid"]:  # no selection tables this time: none of an earlier rerun stays
         for name in ("selection.csv", "selection_summary.csv", "selection_seeds.csv"):
@@ -284,98 +227,173 @@ def sweep(
         "pooling": pooling, "batch_size": batch_size, "device": device,
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
     })
-    console = stderr_console() if progress else None
-    notes: list[str] = []
-    scores: list[LayerScores] = []
-    chosen: list[Any] = []
-    resumed = 0
     for enc in loaded:
-        _write_identity(out, enc)
-        stale: dict[tuple[str, str], list[int]] = {}
-        for t, s in ((t, s) for t in task_names for s in seed_list):
-            why = _check_cells(_cell_path(out, enc.name, t, s, 0).parent,
-                               _cell_key(identities[enc.name], cell_settings, inputs, t, s))
-            if why:
-                stale.setdefault((t, why), []).append(s)
-        for (t, why), stale_seeds in stale.items():
-            note = (f"{enc.name} · task {t}: {why}; recomputing the cells of seed(s) "
-                    f"{', '.join(map(str, stale_seeds))}")
-            notes.append(note)  # printed by the CLI with the other notes
-        smiles = list(dict.fromkeys(
-            x for sp in splits.values() for part in ("train", "valid", "test") for x in sp.smiles(part)
-        ))
-        if console:
-            console.print(f"[bold]{enc.name}[/]: embedding {len(smiles)} unique molecules "
-                          f"({len(task_names)} task(s)), every layer, from the cache when possible")
-        emb = _embeddings.embed_cached(enc, smiles, pooling=pooling, on_invalid="mask",
-                           batch_size=batch_size, progress=progress, executor=executor,
-                           use_cache=use_cache)
-        n_cut = int(emb.meta.get("n_truncated", 0) or 0)
-        if n_cut:
-            notes.append(f"{enc.name}: {n_cut} input(s) longer than the encoder's maximum length "
-                         "were truncated before embedding (see the embeddings' meta)")
-        if not emb.valid.all():
-            bad = np.flatnonzero(~emb.valid)
-            notes.append(f"{enc.name}: {bad.size} molecule(s) could not be embedded, e.g. "
-                         f"{[smiles[i] for i in bad[:5]]}")
-        index = {s: i for i, s in enumerate(emb.smiles)}
-        jobs = [(t, s) for t in task_names for s in seed_list]
-        done: dict[tuple[str, int], dict[int, LayerCell]] = {}
-        todo: list[tuple[str, int, list[int]]] = []  # the cells: (task, seed, layers)
-        for t, s in jobs:
-            n_test = len(splits[(t, s)].test)
-            cells: dict[int, LayerCell] = {}
-            for k in range(emb.n_layers):
-                cell = _read_cell(_cell_path(out, enc.name, t, s, k), n_test)
-                if cell is not None:
-                    cells[k] = cell
-            missing = [k for k in range(emb.n_layers) if k not in cells]
-            if model == "linear" and missing:  # refit the batch whole: same bytes as a clean run
-                cells, missing = {}, list(range(emb.n_layers))
-            done[(t, s)] = cells
-            resumed += len(cells)
-            # linear probes do all layers in one batched pass; others one layer at a time
-            todo += [(t, s, ks) for ks in ([missing] if model == "linear" and missing else [[k] for k in missing])]
-        with progress_bar(f"probing {enc.name} ({model})", len(jobs) * emb.n_layers,
-                          show=progress) as bar:
-            bar.advance(sum(len(c) for c in done.values()))
-
-            def store(i: int, new: dict[int, LayerCell], todo=todo, done=done, name=enc.name,
-                      bar=bar) -> None:  # on this process, as each cell arrives
-                t, s, _ = todo[i]
-                for k, cell in new.items():
-                    _write_cell(_cell_path(out, name, t, s, k), cell)
-                    done[(t, s)][k] = cell
-                bar.advance(len(new), description=f"{name} · {t} · seed {s}")
-
-            shared = {"emb": emb, "index": index, "splits": splits, "model": model, "params": params}
-            if executor is None:
-                for i, cell in enumerate(todo):
-                    store(i, _probe_cell(cell, **shared))
-            else:
-                executor.map(_probe_cell, todo, shared=shared, resources={"num_cpus": 1},
-                             on_result=store, keep=False)
-        if selections == ["valid"]:
-            for t, s in jobs:
-                split = splits[(t, s)]
-                job_notes = prepare(_layer_view(emb, []), split, index=index).notes
-                scores.append(assemble(done[(t, s)], split, encoder=enc.name, model=model,
-                                       strategy="valid", notes=job_notes))
-                notes.extend(job_notes)
-        else:  # CV and combination strategies; cached per (task, seed) beside the cells
-            picked = _select_jobs(jobs, emb=emb, index=index, splits=splits, done=done, out=out,
-                                  encoder=enc.name, model=model, params=params,
-                                  selections=selections, cv_folds=cv_folds, executor=executor,
-                                  progress=progress)
-            for primary, results, job_notes in picked:
-                scores.append(primary)
-                chosen.extend(results)
-                notes.extend(job_notes)
-    files = write_tables(scores, out, selections=chosen)
-    (out / "notes.txt").write_text("".join(f"{n}\n" for n in notes))
+        _sweep_encoder(run, enc)
+    files = write_tables(run.scores, out, selections=run.chosen)
+    (out / "notes.txt").write_text("".join(f"{n}\n" for n in run.notes))
     if report:
         files["report"] = build_report(out)
-    return ProbeRun(scores=scores, files=files, notes=notes, resumed_cells=resumed, selections=chosen)
+    return ProbeRun(scores=run.scores, files=files, notes=run.notes, resumed_cells=run.resumed,
+                    selections=run.chosen)
+
+
+def _check_options(model: str, strategy: str | Sequence[str], cv_folds: int) -> list[str]:
+    """The parsed ``--selection`` list, after checking ``--probe`` and ``--cv-folds``."""
+    check_choice("probe", model, PROBES)
+    selections = parse_selection(strategy)
+    if any(n in CV_SELECTIONS for n in selections) and (
+            isinstance(cv_folds, bool) or not isinstance(cv_folds, int) or cv_folds < 3):
+        raise ConfigError(f"--cv-folds must be an integer >= 3, got {cv_folds!r}")
+    if "mix" in selections and model != "linear":
+        raise ConfigError(f"--selection mix trains a linear head; it cannot be used with --probe {model}")
+    return selections
+
+
+def _effective_params(model: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The probe's parameters as it will use them (part of each cell's key)."""
+    effective = make_probe(model, "regression", None, 0, **dict(params or {})).get_params()
+    for key in ("task_type", "metric", "seed"):
+        effective.pop(key, None)
+    if model == "linear":  # the grids actually used, so that changed defaults are noticed
+        effective["alphas"] = list(effective["alphas"] or DEFAULT_ALPHAS)
+        effective["Cs"] = list(effective["Cs"] or DEFAULT_CS)
+    return effective
+
+
+@dataclass
+class _Sweep:
+    """One sweep's settings and what it has produced so far (filled encoder by encoder)."""
+
+    out: Path
+    model: str
+    params: Mapping[str, Any] | None
+    pooling: str | None
+    batch_size: int | None
+    selections: list[str]
+    cv_folds: int
+    executor: Any
+    progress: bool
+    use_cache: bool
+    splits: dict[tuple[str, int], Any]
+    task_names: list[str]
+    seed_list: list[int]
+    cell_settings: dict[str, Any]
+    inputs: dict[str, str] = field(default_factory=dict)
+    identities: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    scores: list[LayerScores] = field(default_factory=list)
+    chosen: list[Any] = field(default_factory=list)
+    resumed: int = 0
+
+    @property
+    def jobs(self) -> list[tuple[str, int]]:
+        return [(t, s) for t in self.task_names for s in self.seed_list]
+
+
+def _sweep_encoder(run: _Sweep, enc: Any) -> None:
+    """Every (task, seed, layer) cell of ``enc`` (read back or computed), then the selection."""
+    _write_identity(run.out, enc)
+    _check_encoder_cells(run, enc)
+    emb, index = _embed_all(run, enc)
+    done, todo = _plan_cells(run, enc, emb)
+    _run_cells(run, enc, emb, index, done, todo)
+    if run.selections == ["valid"]:
+        for t, s in run.jobs:
+            split = run.splits[(t, s)]
+            job_notes = prepare(_layer_view(emb, []), split, index=index).notes
+            run.scores.append(assemble(done[(t, s)], split, encoder=enc.name, model=run.model,
+                                       strategy="valid", notes=job_notes))
+            run.notes.extend(job_notes)
+    else:  # CV and combination strategies; cached per (task, seed) beside the cells
+        picked = _select_jobs(run.jobs, emb=emb, index=index, splits=run.splits, done=done,
+                              out=run.out, encoder=enc.name, model=run.model, params=run.params,
+                              selections=run.selections, cv_folds=run.cv_folds,
+                              executor=run.executor, progress=run.progress)
+        for primary, results, job_notes in picked:
+            run.scores.append(primary)
+            run.chosen.extend(results)
+            run.notes.extend(job_notes)
+
+
+def _check_encoder_cells(run: _Sweep, enc: Any) -> None:
+    """Empty the (task, seed) cell folders computed from other inputs, with a note each."""
+    stale: dict[tuple[str, str], list[int]] = {}
+    for t, s in run.jobs:
+        why = _check_cells(_cell_path(run.out, enc.name, t, s, 0).parent,
+                           _cell_key(run.identities[enc.name], run.cell_settings, run.inputs, t, s))
+        if why:
+            stale.setdefault((t, why), []).append(s)
+    for (t, why), stale_seeds in stale.items():
+        run.notes.append(f"{enc.name} · task {t}: {why}; recomputing the cells of seed(s) "
+                         f"{', '.join(map(str, stale_seeds))}")  # printed by the CLI
+
+
+def _embed_all(run: _Sweep, enc: Any) -> tuple[Any, dict[str, int]]:
+    """Every layer of ``enc`` for the union of the tasks' molecules, once: (LayerEmbeddings,
+    SMILES -> row)."""
+    smiles = list(dict.fromkeys(
+        x for sp in run.splits.values() for part in ("train", "valid", "test") for x in sp.smiles(part)
+    ))
+    if run.progress:
+        stderr_console().print(f"[bold]{enc.name}[/]: embedding {len(smiles)} unique molecules "
+                               f"({len(run.task_names)} task(s)), every layer, from the cache when possible")
+    emb = _embeddings.embed_cached(enc, smiles, pooling=run.pooling, on_invalid="mask",
+                                   batch_size=run.batch_size, progress=run.progress,
+                                   executor=run.executor, use_cache=run.use_cache)
+    n_cut = int(emb.meta.get("n_truncated", 0) or 0)
+    if n_cut:
+        run.notes.append(f"{enc.name}: {n_cut} input(s) longer than the encoder's maximum length "
+                         "were truncated before embedding (see the embeddings' meta)")
+    if not emb.valid.all():
+        bad = np.flatnonzero(~emb.valid)
+        run.notes.append(f"{enc.name}: {bad.size} molecule(s) could not be embedded, e.g. "
+                         f"{[smiles[i] for i in bad[:5]]}")
+    return emb, {s: i for i, s in enumerate(emb.smiles)}
+
+
+def _plan_cells(run: _Sweep, enc: Any, emb: Any) -> tuple[dict, list[tuple[str, int, list[int]]]]:
+    """The cells read back (``{(task, seed): {layer: LayerCell}}``) and those to compute
+    (``(task, seed, layers)``: all missing layers at once for the batched linear probe)."""
+    done: dict[tuple[str, int], dict[int, LayerCell]] = {}
+    todo: list[tuple[str, int, list[int]]] = []
+    for t, s in run.jobs:
+        n_test = len(run.splits[(t, s)].test)
+        cells: dict[int, LayerCell] = {}
+        for k in range(emb.n_layers):
+            cell = _read_cell(_cell_path(run.out, enc.name, t, s, k), n_test)
+            if cell is not None:
+                cells[k] = cell
+        missing = [k for k in range(emb.n_layers) if k not in cells]
+        if run.model == "linear" and missing:  # refit the batch whole: same bytes as a clean run
+            cells, missing = {}, list(range(emb.n_layers))
+        done[(t, s)] = cells
+        run.resumed += len(cells)
+        todo += [(t, s, ks) for ks in ([missing] if run.model == "linear" and missing else [[k] for k in missing])]
+    return done, todo
+
+
+def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: dict,
+               todo: list[tuple[str, int, list[int]]]) -> None:
+    """Compute ``todo`` (here or on the executor), writing each cell as it arrives."""
+    with progress_bar(f"probing {enc.name} ({run.model})", len(run.jobs) * emb.n_layers,
+                      show=run.progress) as bar:
+        bar.advance(sum(len(c) for c in done.values()))
+
+        def store(i: int, new: dict[int, LayerCell]) -> None:  # on this process
+            t, s, _ = todo[i]
+            for k, cell in new.items():
+                _write_cell(_cell_path(run.out, enc.name, t, s, k), cell)
+                done[(t, s)][k] = cell
+            bar.advance(len(new), description=f"{enc.name} · {t} · seed {s}")
+
+        shared = {"emb": emb, "index": index, "splits": run.splits, "model": run.model,
+                  "params": run.params}
+        if run.executor is None:
+            for i, cell in enumerate(todo):
+                store(i, _probe_cell(cell, **shared))
+        else:
+            run.executor.map(_probe_cell, todo, shared=shared, resources={"num_cpus": 1},
+                             on_result=store, keep=False)
 
 
 def _select_jobs(
@@ -418,17 +436,6 @@ def _select_jobs(
     return [(r[0], r[1], r[2]) for r in got]
 
 
-_CELL_FILE = re.compile(r"layer\d+\.npz")
-
-
-def _selection_files(folder: Path) -> list[Path]:
-    """The strategies' cache files (``*.npz``) in a (task, seed) cell folder: not the layer
-    cells, not a temporary file left by a killed write."""
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("*.npz") if p.is_file() and not _CELL_FILE.fullmatch(p.name))
-
-
 def _select_one(
     job: tuple[str, int], *, emb: Any, index: Mapping[str, int], splits: Mapping[tuple[str, int], Any],
     cells: Mapping[int, LayerCell], encoder: str, model: str, params: Mapping[str, Any] | None,
@@ -457,12 +464,6 @@ def _select_job(
         primary, results, job_notes = _select_one(job, cells=done[job], cache_dir=Path(tmp), **kw)
         after = {p.name: p.read_bytes() for p in _selection_files(Path(tmp))}
     return primary, results, job_notes, {n: b for n, b in after.items() if b != before.get(n)}
-
-
-def _layer_view(emb: Any, layers: Sequence[int]) -> Any:
-    """``emb`` restricted to ``layers`` (no copy): a cell gathers only the layers it fits."""
-    return LayerEmbeddings(layers=tuple(emb.layers[k] for k in layers), valid=emb.valid,
-                           smiles=emb.smiles, encoder=emb.encoder, pooling=emb.pooling)
 
 
 def _probe_cell(
@@ -495,11 +496,3 @@ def _probe_cell(
         new = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
                          seed=seed, params=params)
     return {int(layers[j]): c for j, c in new.items()}
-
-
-def _write_identity(out: Path, enc: Any) -> None:
-    """``cells/<encoder>/identity.json``: the probed encoder's identity (read by
-    :func:`molstrata.analysis.recommend.check_probe_results`); each cell's ``key.json``
-    decides whether it is reused."""
-    atomic_write(out / "cells" / slug(enc.name) / "identity.json",
-                 json.dumps(enc.identity(), sort_keys=True, default=str), cache=False)
