@@ -228,14 +228,7 @@ def run_finetune(
     }
     _start_run(out, params, enc, splits, data_dir, overwrite=overwrite)
 
-    frozen_rows = []
-    for s, split in splits.items():
-        df = frozen_scores(enc, split, pooling=pooling, use_cache=use_cache)
-        frozen_rows.append(df.assign(seed=s))
-    frozen = pd.concat(frozen_rows, ignore_index=True)
-    frozen.insert(0, "encoder", encoder)
-    frozen.insert(1, "task", task)
-    frozen.insert(2, "metric", first.metric)
+    frozen = frozen_table(enc, splits, encoder=encoder, task=task, pooling=pooling, use_cache=use_cache)
     chosen = auto_layers(frozen, first.metric, L, top_m) if parsed == "auto" else sorted({*parsed, L})
 
     save_config(out, "finetune", {**params, "resolved_layers": chosen, "data_dir": data_dir, "device": device,
@@ -251,6 +244,33 @@ def run_finetune(
                     "pooling": pooling, "out": str(out)},
             desc=f"finetune {task}: (depth, seed, lr) trials" if progress else None, keep=False,
         )
+    results = _run_cells(enc, splits, cells, task=task, lrs=lrs, config=config, head=head,
+                         pooling=pooling, out=out, keep_checkpoints=keep_checkpoints, progress=progress)
+    return write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
+                         frozen=frozen, splits=splits)
+
+
+def frozen_table(enc: Any, splits: dict[int, Any], *, encoder: str, task: str,
+                 pooling: str | None, use_cache: bool) -> pd.DataFrame:
+    """:func:`frozen_scores` of every seed's split, with ``encoder, task, metric`` and
+    ``seed`` columns (``frozen_results.csv``)."""
+    frozen_rows = []
+    for s, split in splits.items():
+        df = frozen_scores(enc, split, pooling=pooling, use_cache=use_cache)
+        frozen_rows.append(df.assign(seed=s))
+    frozen = pd.concat(frozen_rows, ignore_index=True)
+    frozen.insert(0, "encoder", encoder)
+    frozen.insert(1, "task", task)
+    frozen.insert(2, "metric", next(iter(splits.values())).metric)
+    return frozen
+
+
+def _run_cells(enc: Any, splits: dict[int, Any], cells: list[tuple[int, int]], *, task: str,
+               lrs: Sequence[float], config: TrainConfig, head: HeadConfig | None,
+               pooling: str | None, out: Path, keep_checkpoints: bool,
+               progress: bool) -> dict[tuple[int, int], FinetuneResult]:
+    """Each (depth, seed) cell: read back from ``cells/``, or finetuned (resuming from its
+    per-epoch checkpoints) and written there."""
     results: dict[tuple[int, int], FinetuneResult] = {}
     with progress_bar(f"finetune {task}", len(cells), show=progress) as bar:
         for k, s in cells:
@@ -273,8 +293,7 @@ def run_finetune(
                 _save_cell(path, res, splits[s].test["Drug_ID"].tolist())
                 results[(k, s)] = res
             bar.advance(1)
-    return write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
-                         frozen=frozen, splits=splits)
+    return results
 
 
 def _start_run(out: Path, params: dict[str, Any], enc: Any, splits: dict[int, Any],
