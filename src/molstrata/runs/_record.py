@@ -28,13 +28,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from molstrata import __version__
 from molstrata.core.errors import ConfigError
-from molstrata.embeddings.cache import CacheKey
+from molstrata.core.files import atomic_write
+from molstrata.core.hashing import file_sha256
 from molstrata.data._registry import ADMET_TASKS
 from molstrata.data._source import admet_dir
-from molstrata.core.hashing import file_sha256
-from molstrata import __version__
-from molstrata.core.files import atomic_write
+from molstrata.embeddings.cache import CacheKey
 
 RUN_FILE = "run.json"
 FORMAT = 1

@@ -17,13 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from molstrata.analysis import DepthProfile, analyze, write_outputs
-from molstrata.analysis.recommend import RULES, check_probe_results
 from molstrata import data as _data
 from molstrata import encoders as _encoders
+from molstrata.analysis import DepthProfile, analyze, write_outputs
+from molstrata.analysis.recommend import RULES, check_probe_results
 from molstrata.core.errors import ConfigError, DataNotFoundError, check_choice
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import stderr_console
+from molstrata.data.user_csv import read_smiles_csv
 from molstrata.runs._record import (
     build_record,
     clear_run,
@@ -34,7 +35,6 @@ from molstrata.runs._record import (
     split_inputs,
     write_record,
 )
-from molstrata.data.user_csv import read_smiles_csv
 
 
 @dataclass(frozen=True)

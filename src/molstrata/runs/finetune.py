@@ -31,6 +31,13 @@ from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import progress as progress_bar
+from molstrata.core.seed import parse_seeds
+from molstrata.data import higher_is_better
+from molstrata.finetune.model import HeadConfig
+from molstrata.finetune.outputs import write_combined, write_outputs
+from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune, train_trial
+from molstrata.finetune.train import TrainConfig
+from molstrata.probe._probe import assemble, fit_layers, prepare
 from molstrata.runs._record import (
     build_record,
     describe,
@@ -39,13 +46,6 @@ from molstrata.runs._record import (
     split_inputs,
     write_record,
 )
-from molstrata.core.seed import parse_seeds
-from molstrata.data import higher_is_better
-from molstrata.finetune.model import HeadConfig
-from molstrata.finetune.outputs import write_combined, write_outputs
-from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune, train_trial
-from molstrata.finetune.train import TrainConfig
-from molstrata.probe._probe import assemble, fit_layers, prepare
 
 
 def parse_layers(spec: str | Sequence[int], num_layers: int) -> str | list[int]:

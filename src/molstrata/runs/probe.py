@@ -12,8 +12,6 @@ identity, probe settings), and cells are reused only when it matches.
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,21 +25,11 @@ from molstrata import data as _data
 from molstrata import embeddings as _embeddings
 from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
-from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.core.files import atomic_write
-from molstrata.core.files import read_cached
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.progress import stderr_console
-from molstrata.runs._record import (
-    build_record,
-    describe,
-    encoder_identity,
-    prepare_out,
-    split_inputs,
-    write_record,
-)
 from molstrata.core.seed import parse_seeds
 from molstrata.core.threads import fixed_threads
 from molstrata.data import list_tasks, task_info
@@ -56,6 +44,14 @@ from molstrata.probe._probe import (
 )
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.outputs import write_tables
+from molstrata.probe.selection import (
+    CV_SELECTIONS,
+    DEFAULT_SELECTION,
+    parse_selection,
+    primary_selection,
+)
+from molstrata.probe.strategies import select_and_score
+from molstrata.report import build_report
 from molstrata.runs._cells import (
     _cell_key,
     _cell_path,
@@ -66,14 +62,13 @@ from molstrata.runs._cells import (
     _write_cell,
     _write_identity,
 )
-from molstrata.probe.selection import (
-    CV_SELECTIONS,
-    DEFAULT_SELECTION,
-    parse_selection,
-    primary_selection,
+from molstrata.runs._record import (
+    build_record,
+    encoder_identity,
+    prepare_out,
+    split_inputs,
+    write_record,
 )
-from molstrata.probe.strategies import select_and_score
-from molstrata.report import build_report
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
