@@ -27,12 +27,15 @@ _LAZY = {
     "select_layer": "molstrata.probe",
     "analyze": "molstrata.analysis",
     "recommend_layer": "molstrata.analysis",
+    # runs (the commands' run folders)
+    "sweep": "molstrata.runs",
+    "run_finetune": "molstrata.runs",
 }
 
 # Stage sub-packages, importable as attributes (``molstrata.finetune.finetune(...)``).
 # ``molstrata.probe`` is the probe package; its function is ``molstrata.probe.probe(...)``.
 _SUBPACKAGES = {"core", "data", "encoders", "embeddings", "analysis", "probe", "finetune",
-                "report", "pretrain", "scale"}
+                "report", "pretrain", "scale", "runs"}
 
 __all__ = ["__version__", *_LAZY]
 

@@ -32,7 +32,7 @@ def _analyze(encoder_dir, csv, out, *extra):
 
 
 def test_analyze_refuses_a_probe_folder(tiny_roberta_dir, smiles_csv, data_dir, tmp_path):
-    from molstrata.probe import sweep
+    from molstrata.runs import sweep
 
     out = tmp_path / "probe"
     sweep([str(tiny_roberta_dir)], "caco2_wang", [1], out=out, data_dir=data_dir, report=False,

@@ -330,7 +330,7 @@ def _tiny_gine(seed: int):
 @pytest.fixture(scope="module")
 def tiny_probe_run(data_dir, tmp_path_factory):
     """A real linear-probe sweep of a tiny GINE on hia_hou, seeds 1 and 2."""
-    from molstrata.probe.runner import sweep
+    from molstrata.runs.probe import sweep
 
     gin = _tiny_gine(0)
     out = tmp_path_factory.mktemp("probe")

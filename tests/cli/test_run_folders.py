@@ -60,7 +60,7 @@ def test_failed_start_leaves_nothing(tiny_roberta_dir, tmp_path):
 
 
 def test_old_run_without_record_is_refused(tmp_path):
-    from molstrata.core.runs import build_record, prepare_out
+    from molstrata.runs._record import build_record, prepare_out
 
     out = tmp_path / "run"
     out.mkdir()

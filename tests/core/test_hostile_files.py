@@ -343,7 +343,7 @@ def _object_npz(path: Path, hostile: Hostile, **plain) -> Path:
 
 
 def test_probe_cell_with_a_pickled_object_is_recomputed_not_unpickled(hostile):
-    from molstrata.probe.runner import _read_cell
+    from molstrata.runs.probe import _read_cell
 
     path = _object_npz(hostile.folder / "cells" / "layer003.npz", hostile,
                        param=np.float64(1.0), test_pred=np.zeros(3))

@@ -71,7 +71,7 @@ def test_probe_stops_on_nan_test_labels_before_any_cell(data_dir, tmp_path):
 
 
 def test_finetune_checks_labels_first(data_dir, tmp_path, monkeypatch):
-    from molstrata.finetune import run as ft
+    from molstrata.runs import finetune as ft
 
     root = _admet_copy(data_dir, tmp_path, "caco2_wang")
     _edit(root / "admet_group" / "caco2_wang" / "test.csv", [0], np.nan)

@@ -78,7 +78,7 @@ def _outputs(out: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def finetune_clean(tiny_roberta_dir, data_dir, tmp_path):
-    from molstrata.finetune.run import run_finetune
+    from molstrata.runs.finetune import run_finetune
 
     def run(out):
         return run_finetune(str(tiny_roberta_dir), "caco2_wang", layers=[3], seeds=[1], lrs=[1e-3],

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.data import TaskSplit
-from molstrata.encoders.base import BatchStates, Encoder
 
 
 def synthetic(n_train=120, n_valid=40, n_test=50, dims=(6, 10, 10, 8), signal_layer=2,
@@ -49,44 +47,3 @@ def reg_data():
 @pytest.fixture
 def clf_data():
     return synthetic(task_type="classification", n_train=160, seed=1)
-
-
-class HashEncoder(Encoder):
-    """A fast deterministic fake encoder: 3 layers (2 blocks) of width 8 computed from
-    character counts of the canonical SMILES; layer 1 is the most informative about size."""
-
-    name = "hash-encoder"
-    num_layers = 2
-    _alphabet = "CNOScnos()=#123[]+-lBrFI"
-
-    def __init__(self, name: str = "hash-encoder", seed: int = 0):
-        self.name = name
-        self.seed = seed
-
-    def identity(self):
-        return {"name": self.name, "version": 1, "seed": self.seed}
-
-    def _forward(self, smiles):
-        counts = torch.tensor(
-            [[s.count(c) for c in self._alphabet] for s in smiles], dtype=torch.float32
-        )
-        g = torch.Generator().manual_seed(self.seed)
-        hidden = []
-        h = counts
-        for _ in range(self.num_layers + 1):
-            w = torch.randn(h.shape[1], 8, generator=g) / 3
-            h = torch.tanh(h @ w)
-            hidden.append(h[:, None, :])
-        mask = torch.ones(len(smiles), 1, dtype=torch.bool)
-        return BatchStates(hidden=hidden, mask=mask)
-
-
-@pytest.fixture
-def hash_encoder():
-    return HashEncoder()
-
-
-@pytest.fixture
-def make_hash_encoder():
-    """Factory: ``make_hash_encoder(name, seed)`` → a :class:`HashEncoder`."""
-    return HashEncoder

@@ -99,7 +99,7 @@ def test_mlp_through_probe(clf_data):
 
 def test_top_level_probe_api(reg_data):
     import molstrata
-    import molstrata.probe.runner  # noqa: F401  (binds molstrata.probe to the package)
+    import molstrata.runs.probe  # noqa: F401  (binds molstrata.probe to the package)
 
     emb, split = reg_data
     assert (molstrata.probe.probe(emb, split, strategy="valid").selected_layer

@@ -69,7 +69,8 @@ def test_spec_is_frozen_and_parsed_once():
 
 def test_one_default_in_the_api_and_the_cli():
     from molstrata.cli.probe import probe_command
-    from molstrata.probe import probe, sweep
+    from molstrata.probe import probe
+    from molstrata.runs.probe import sweep
 
     assert DEFAULT_SELECTION == "ensemble"
     assert inspect.signature(probe).parameters["strategy"].default == DEFAULT_SELECTION

@@ -216,7 +216,7 @@ def test_the_selection_phase_through_an_executor_matches_and_ships_its_cache(
     calling process; a rerun through the executor reuses them (no CV recomputed)."""
     import molstrata.probe.strategies as strategies
     from molstrata.encoders import load_encoder
-    from molstrata.probe import sweep
+    from molstrata.runs import sweep
 
     monkeypatch.setenv("MOLSTRATA_CACHE_DIR", str(tmp_path / "cache"))
     enc = load_encoder(str(tiny_roberta_dir), device="cpu")

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import molstrata.embeddings.cache as cache_mod
-import molstrata.probe.runner as runner
-from molstrata.probe import sweep
+import molstrata.runs.probe as runner
+from molstrata.runs import sweep
 
 TASKS = "hia_hou,caco2_wang"
 SEEDS = [1, 2]
@@ -200,8 +200,8 @@ def test_finetune_trials_on_ray_match_the_local_run(ray_executor, tiny_roberta_d
                                                     tmp_path):
     import torch
 
-    from molstrata.finetune.run import run_finetune
     from molstrata.finetune.train import TrainConfig
+    from molstrata.runs.finetune import run_finetune
 
     kw = dict(layers="3", seeds=[1], lrs=[1e-3, 1e-4], top_m=0, data_dir=data_dir, device="cpu",
               config=TrainConfig(epochs=2, patience=2, batch_size=32), progress=False)

@@ -17,13 +17,13 @@ from molstrata.analysis.entropy import (
 )
 from molstrata.analysis.invariance import dime, infonce, infonce_loss, lidar
 from molstrata.analysis.outputs import write_outputs
+from molstrata.analysis.profile import METRICS, DepthProfile, analyze
 from molstrata.analysis.recommend import (
     RULES,
     metric_probe_correlation,
     recommend_layer,
     regret_table,
 )
-from molstrata.analysis.run import METRICS, DepthProfile, analyze
 
 __all__ = [
     "AUGMENTATIONS",

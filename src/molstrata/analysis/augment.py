@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError, check_choice
+from molstrata.data.smiles import parse_smiles
 
 AUGMENTATIONS = ("random_smiles", "atom_mask")
 
@@ -59,7 +60,6 @@ def randomized_smiles(smiles: Sequence[str], n_views: int, seed: int = 0) -> lis
     """
     from rdkit import Chem
 
-    from molstrata.data.smiles import parse_smiles
 
     parsed = parse_smiles(smiles, on_invalid="raise")
     out = []

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from molstrata.analysis.figures import plot_cka, plot_metrics
+from molstrata.analysis.profile import METRICS, DepthProfile
 from molstrata.analysis.recommend import metric_probe_correlation, recommend_layer, regret_table
-from molstrata.analysis.run import METRICS, DepthProfile
+from molstrata.core.config import save_config
 from molstrata.core.files import atomic_write, read_cached
 
 _BEGIN = "<!-- molstrata:analyze:begin -->"
@@ -58,8 +59,6 @@ def write_outputs(
     -------
     dict naming every written file.
     """
-    from molstrata.core.config import save_config
-
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}

@@ -38,13 +38,7 @@ def _root(
 
 
 for _name in SUBCOMMANDS:
-    try:
-        _mod = importlib.import_module(f"molstrata.cli.{_name}")
-    except ModuleNotFoundError as exc:  # a stage not built yet
-        if exc.name != f"molstrata.cli.{_name}":
-            raise
-        continue
-    _mod.register(app)
+    importlib.import_module(f"molstrata.cli.{_name}").register(app)
 
 
 def main() -> None:

@@ -8,48 +8,12 @@ from pathlib import Path
 
 import typer
 
-_SMILES_COLUMNS = ("smiles", "SMILES", "Smiles", "Drug", "canonical_smiles")
-
-
-def read_input_csv(
-    path: Path, smiles_col: str | None, id_col: str | None = None
-) -> tuple[list[str], list[str] | None, str]:
-    """SMILES (and ids) of a CSV; returns ``(smiles, ids, smiles_column)``.
-
-    Without ``smiles_col`` the first of ``smiles``, ``SMILES``, ``Smiles``, ``Drug``,
-    ``canonical_smiles`` found is used. Empty cells are kept (they become invalid rows).
-    """
-    import pandas as pd
-
-    from molstrata.core.errors import ConfigError, DataNotFoundError
-
-    if not path.is_file():
-        raise DataNotFoundError(f"--input {path}: no such file")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    columns = ", ".join(map(str, frame.columns))
-    if smiles_col is None:
-        found = [c for c in _SMILES_COLUMNS if c in frame.columns]
-        if not found:
-            raise ConfigError(
-                f"--input {path}: no SMILES column among {', '.join(_SMILES_COLUMNS)}; pass "
-                f"--smiles-col (columns: {columns})"
-            )
-        smiles_col = found[0]
-    elif smiles_col not in frame.columns:
-        raise ConfigError(f"--smiles-col {smiles_col!r} is not a column of {path} (columns: {columns})")
-    if id_col is not None and id_col not in frame.columns:
-        raise ConfigError(f"--id-col {id_col!r} is not a column of {path} (columns: {columns})")
-    if frame.empty:
-        raise ConfigError(f"--input {path} has no rows")
-    ids = frame[id_col].tolist() if id_col else None
-    return frame[smiles_col].tolist(), ids, smiles_col
-
 
 def embed_command(
     encoder: str = typer.Option(..., "--encoder", "-e", help="Registered name (molstrata encoders), HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task (molstrata tasks): embeds its train, valid and test molecules (no labels written)."),
     input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task)."),
-    smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: smiles/SMILES/Smiles/Drug/canonical_smiles)."),
+    smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: the first of smiles/SMILES/Smiles/Drug/canonical_smiles/mol)."),
     id_col: str | None = typer.Option(None, "--id-col", help="Column of --input copied to molecules.csv as 'id'."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: layer_*.npy, molecules.csv, manifest.json, config.toml."),
     pooling: str | None = typer.Option(None, "--pooling", "-p", help="mean | max | sum | cls (default: the encoder's, mean for transformers)."),
@@ -76,6 +40,7 @@ def embed_command(
 
     from molstrata.core.config import save_config
     from molstrata.core.errors import ConfigError, check_choice
+    from molstrata.data.user_csv import read_smiles_csv
     from molstrata.embeddings import embed_cached, write_embeddings
     from molstrata.encoders import load_encoder
 
@@ -102,7 +67,7 @@ def embed_command(
         extra = {"source": source, "task": split.name, "seed": seed}
         split_col = [p for p, df in parts for _ in range(len(df))]
     else:
-        smiles, ids, smiles_col = read_input_csv(input_csv, smiles_col, id_col)
+        smiles, ids, smiles_col = read_smiles_csv(input_csv, smiles_col, id_col)
         source = str(input_csv)
         extra = {"source": source, "smiles_col": smiles_col}
 
@@ -129,7 +94,7 @@ def embed_command(
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise ConfigError(f"encoder {encoder!r} does not accept {flags} ({exc})") from None
     from molstrata.core.errors import InvalidSmilesError
-    from molstrata.core.runs import (
+    from molstrata.runs._record import (
         build_record,
         clear_run,
         encoder_identity,

@@ -24,23 +24,11 @@ def _floats(text: str, flag: str) -> list[float]:
     return values
 
 
-def _ints(text: str, flag: str) -> list[int]:
-    from molstrata.core.errors import ConfigError
-
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ConfigError(f"invalid {flag} {text!r}: expected comma-separated integers") from None
-    if not values:
-        raise ConfigError(f"{flag} is empty")
-    return values
-
-
 def finetune_command(
     encoder: str = typer.Option("default", "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
     task: str = typer.Option(..., "--task", "-t", help="A task name (molstrata tasks), or several comma-separated (each in OUT/<task>/, combined tables in OUT)."),
     layers: str = typer.Option("auto", "--layers", "-l", help="auto (top-m depths by frozen-probe VALIDATION score + the final layer) | all | k1,k2 (the final layer is always added as baseline)."),
-    seeds: str = typer.Option("1,2,3", "--seeds", help="Split seeds, comma-separated."),
+    seeds: str = typer.Option("1,2,3", "--seeds", help="Split seeds, e.g. 1,2,3 or 1-3."),
     lrs: str | None = typer.Option(None, "--lrs", help=f"Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation. Default: {GPU_LRS} on GPU (the paper's), {CPU_LRS} on CPU."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help=f"Max epochs per learning rate (default {GPU_EPOCHS} on GPU, {CPU_EPOCHS} on CPU)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Molecules per optimizer step."),
@@ -67,13 +55,15 @@ def finetune_command(
     import torch
     from rich.console import Console
 
+    from molstrata.core.device import resolve_device
+    from molstrata.core.seed import parse_seeds
     from molstrata.finetune import HeadConfig, TrainConfig
-    from molstrata.finetune.run import run_finetune_tasks
+    from molstrata.runs.finetune import run_finetune_tasks
     from molstrata.scale import from_cli
 
     if threads is not None:
         torch.set_num_threads(threads)
-    on_gpu = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    on_gpu = resolve_device(device).startswith("cuda")
     config = TrainConfig(
         epochs=epochs or (GPU_EPOCHS if on_gpu else CPU_EPOCHS), batch_size=batch_size,
         grad_accum=grad_accum, patience=patience or (GPU_PATIENCE if on_gpu else CPU_PATIENCE),
@@ -87,7 +77,7 @@ def finetune_command(
                 f"{config.epochs} epochs each (pass --lrs {GPU_LRS} for the paper's grid)"
             )
     res = run_finetune_tasks(
-        encoder, task.split(","), layers=layers, seeds=_ints(seeds, "--seeds"),
+        encoder, task.split(","), layers=layers, seeds=parse_seeds(seeds),
         lrs=_floats(lrs, "--lrs"), config=config,
         head=HeadConfig(hidden=head_hidden, dropout=head_dropout), pooling=pooling,
         top_m=top_m, out=out, data_dir=data_dir, device=device,

@@ -31,7 +31,7 @@ def probe_command(
     """Probe every layer on each task and seed; select layers on validation; report."""
     from rich.console import Console
 
-    from molstrata.probe import sweep
+    from molstrata.runs.probe import sweep
     from molstrata.scale import from_cli
 
     console = Console(stderr=True)

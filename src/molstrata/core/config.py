@@ -10,6 +10,9 @@ from typing import Any
 
 import tomli_w
 
+from molstrata import __version__
+from molstrata.core.files import atomic_write
+
 
 def _clean(value: Any) -> Any:
     """Make a value TOML-serialisable (paths to str, tuples to lists, drop ``None``)."""
@@ -33,8 +36,6 @@ def save_config(path: str | Path, command: str, params: Mapping[str, Any]) -> Pa
     command : the molstrata sub-command (``"probe"``, ``"embed"``...).
     params : every resolved option, seeds included.
     """
-    from molstrata import __version__
-
     path = Path(path)
     if path.suffix != ".toml":
         path.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,6 @@ def save_config(path: str | Path, command: str, params: Mapping[str, Any]) -> Pa
         },
         "params": _clean(dict(params)),
     }
-    from molstrata.core.files import atomic_write
 
     atomic_write(path, tomli_w.dumps(doc).encode(), cache=False)
     return path

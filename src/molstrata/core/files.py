@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from molstrata.core.errors import StorageError
+from molstrata.core.paths import cache_dir
 
 T = TypeVar("T")
 
@@ -59,8 +60,6 @@ def _one_line(exc: BaseException, limit: int = 160) -> str:
 
 
 def _is_cache(path: Path) -> bool:
-    from molstrata.core.paths import cache_dir
-
     try:
         root = cache_dir().resolve()
         return Path(os.path.abspath(path)).resolve().is_relative_to(root)

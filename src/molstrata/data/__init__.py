@@ -68,8 +68,10 @@ from molstrata.core.errors import ConfigError
 from molstrata.data._metrics import (
     METRICS,
     MetricInputError,
+    delta_pct,
     evaluate,
     evaluate_many,
+    higher_is_better,
     mean_std,
 )
 from molstrata.data._registry import (
@@ -93,9 +95,11 @@ __all__ = [
     "TaskSplit",
     "admet_dir",
     "canonicalize",
+    "delta_pct",
     "download_admet",
     "evaluate",
     "evaluate_many",
+    "higher_is_better",
     "list_tasks",
     "load_csv_task",
     "load_task",

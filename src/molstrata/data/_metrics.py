@@ -23,6 +23,35 @@ METRICS = ("mae", "rmse", "spearman", "roc-auc", "pr-auc")
 CLASSIFICATION_METRICS = ("roc-auc", "pr-auc")
 
 
+def higher_is_better(metric: str) -> bool:
+    """The one metric direction of molstrata: False for the error metrics ``mae`` and ``rmse``
+    (lower is better), True for ``spearman``, ``roc-auc`` and ``pr-auc``."""
+    check_choice("metric", metric.lower(), METRICS)
+    return metric.lower() not in ("mae", "rmse")
+
+
+def delta_pct(final: float | np.ndarray, other: float | np.ndarray, metric: str):
+    """Relative gain (%) of ``other`` over ``final`` (the final layer / full depth), with the
+    paper's formula: ``100 * (final - other) / final`` for ``mae``/``rmse``, else
+    ``100 * (other - final) / final``. Positive means better than ``final``; NaN where
+    ``final`` is 0 or not finite.
+
+    Parameters
+    ----------
+    final, other : float or ndarray of the same shape
+
+    Returns
+    -------
+    float, or ndarray of that shape
+    """
+    final = np.asarray(final, dtype=np.float64)
+    other = np.asarray(other, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = (other - final) / final if higher_is_better(metric) else (final - other) / final
+    out = np.where(np.isfinite(final) & (final != 0), 100.0 * gain, np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
 class MetricInputError(MolstrataError, ValueError):
     """Labels or predictions that a metric cannot score (shape, NaN, a single class)."""
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from molstrata.core.errors import ConfigError, check_choice
+from molstrata.data._metrics import higher_is_better
 
 TaskType = Literal["regression", "classification"]
 Metric = Literal["mae", "rmse", "spearman", "roc-auc", "pr-auc"]
@@ -41,7 +42,7 @@ class TaskInfo:
     @property
     def higher_is_better(self) -> bool:
         """False for error metrics (mae, rmse), True otherwise."""
-        return self.metric not in ("mae", "rmse")
+        return higher_is_better(self.metric)
 
 
 # name -> metric, exactly as TDC's admet_metrics (cyp3a4_substrate_carbonmangels is roc-auc).

@@ -29,11 +29,16 @@ why the groups of the official ADMET files ship precomputed (see :mod:`molstrata
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from random import Random
 
 import numpy as np
+
+from molstrata.core.files import atomic_write
+from molstrata.core.paths import cache_dir, cache_enabled
+from molstrata.core.progress import progress as progress_bar
+from molstrata.data.smiles import ASCII_WHITESPACE, check_smiles
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,6 @@ def scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
     from rdkit import Chem, RDLogger
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
-    from molstrata.data.smiles import ASCII_WHITESPACE, check_smiles
-
     RDLogger.DisableLog("rdApp.*")
     groups: dict[str, set[int]] = {}
     failed: list[int] = []
@@ -90,15 +93,12 @@ def scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
     return ScaffoldGroups(frozen, np.asarray(failed, dtype=np.int64), len(smiles))
 
 
-def _progress(items: Sequence[str], desc: str):
-    """A tqdm bar on stderr for long lists (>= 5,000 molecules) when tqdm is installed."""
-    if len(items) < 5000:
-        return items
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm comes with transformers
-        return items
-    return tqdm(items, desc=desc, unit="mol", leave=False)
+def _progress(items: Sequence[str], desc: str) -> Iterator[str]:
+    """``items``, with a progress bar on stderr for long lists (>= 5,000 molecules)."""
+    with progress_bar(desc, len(items), show=len(items) >= 5000, transient=True) as bar:
+        for item in items:
+            yield item
+            bar.advance(1)
 
 
 def scaffold_split_indices(
@@ -179,12 +179,8 @@ def cached_scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
     """
     import hashlib
     import json
-    import os
-    import tempfile
 
     import rdkit
-
-    from molstrata.core.paths import cache_dir, cache_enabled
 
     if not cache_enabled():  # --no-cache
         return scaffold_groups(smiles)
@@ -205,11 +201,7 @@ def cached_scaffold_groups(smiles: Sequence[str]) -> ScaffoldGroups:
     groups = scaffold_groups(smiles)
     payload = {"n_rows": groups.n_rows, "failed": groups.failed.tolist(), "groups": groups.groups}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache only costs time
+        atomic_write(path, json.dumps(payload, separators=(",", ":")), cache=True)
+    except OSError:  # a read-only cache only costs time (StorageError is an OSError)
         pass
     return groups

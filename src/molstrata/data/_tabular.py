@@ -37,6 +37,7 @@ from molstrata.core.errors import (
 )
 from molstrata.core.paths import DATA_ENV, user_data_dir
 from molstrata.data._labels import describe_lines
+from molstrata.data._metrics import METRICS
 from molstrata.data._registry import MOLECULENET_TASKS, TaskInfo
 from molstrata.data._source import data_root
 from molstrata.data._split import (
@@ -147,8 +148,6 @@ def load_csv_task(
     DataNotFoundError, ConfigError, InvalidSmilesError
         Missing file, unknown column / option / bad label (naming rows), or invalid SMILES.
     """
-    from molstrata.data._metrics import METRICS
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataNotFoundError(f"CSV file {path} not found (--input)")

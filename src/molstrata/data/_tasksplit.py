@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from molstrata.core.errors import check_choice
+from molstrata.data._labels import check_labels
+from molstrata.data._metrics import higher_is_better
 
 PARTS = ("train", "valid", "test")
 
@@ -68,7 +70,7 @@ class TaskSplit:
     @property
     def higher_is_better(self) -> bool:
         """False for error metrics (mae, rmse), True otherwise."""
-        return self.metric not in ("mae", "rmse")
+        return higher_is_better(self.metric)
 
     def part(self, name: str) -> pd.DataFrame:
         """The ``"train"``, ``"valid"`` or ``"test"`` DataFrame."""
@@ -96,8 +98,6 @@ class TaskSplit:
         are refused with the task, the file and its 1-based line numbers (header = line 1);
         see :func:`molstrata.data._labels.check_labels`. Returns ``self``.
         """
-        from molstrata.data._labels import check_labels
-
         check_labels(self)
         return self
 

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from molstrata.core.errors import ConfigError, MolstrataError
+from molstrata.core.errors import ConfigError, MolstrataError, check_choice
 from molstrata.core.files import atomic_write, read_cached
 from molstrata.core.paths import cache_dir, cache_enabled
+from molstrata.core.progress import progress as progress_bar
 
 #: bump when the recipe changes: old cache entries are then ignored
 RECIPE_VERSION = 1
@@ -231,8 +232,6 @@ def generate_conformers(
     -------
     ConformerSet in input order.
     """
-    from molstrata.core.errors import check_choice
-
     check_choice("on_error", on_error, ("raise", "mask"))
     smiles = [str(s) for s in smiles]
     n = len(smiles)
@@ -267,19 +266,13 @@ def generate_conformers(
 
 
 def _run(keys: list[str], seed: int, jobs: int, show: bool) -> list[tuple[Conformer | None, str]]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     args = [(s, seed) for s in keys]
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), disable=not show, transient=True,
-    ) as bar:
-        task = bar.add_task("conformers (RDKit ETKDGv3)", total=len(args))
+    with progress_bar("conformers (RDKit ETKDGv3)", len(args), show=show, transient=True) as bar:
         if jobs <= 1 or len(args) < 2 * jobs:
             results = []
             for a in args:
                 results.append(_job(a))
-                bar.advance(task)
+                bar.advance(1)
             return results
         from concurrent.futures import ProcessPoolExecutor
 
@@ -287,5 +280,5 @@ def _run(keys: list[str], seed: int, jobs: int, show: bool) -> list[tuple[Confor
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for r in pool.map(_job, args, chunksize=max(1, len(args) // (jobs * 8))):
                 results.append(r)
-                bar.advance(task)
+                bar.advance(1)
         return results

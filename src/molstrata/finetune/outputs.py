@@ -32,16 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from molstrata.finetune.train import higher_is_better
-from molstrata.probe._choice import best_index
-
-
-def delta_pct(full: float, other: float, metric: str) -> float:
-    """Relative gain (%) of ``other`` over the full-depth score; positive is better."""
-    if not np.isfinite(full) or full == 0:
-        return float("nan")
-    gain = (other - full) / full if higher_is_better(metric) else (full - other) / full
-    return 100.0 * float(gain)
+from molstrata.core.choice import best_index
+from molstrata.data._metrics import delta_pct, higher_is_better
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:

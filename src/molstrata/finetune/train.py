@@ -20,9 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from molstrata.core.choice import clearly_better
 from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
 from molstrata.core.safeload import UntrustedFileError, load_tensors
+from molstrata.data import evaluate as _evaluate
+from molstrata.data._metrics import higher_is_better
 from molstrata.finetune.targets import TargetScaler
 
 if TYPE_CHECKING:
@@ -135,24 +138,15 @@ class TrainRun:
 
 
 # ------------------------------------------------------------------------------ metrics
-def higher_is_better(metric: str) -> bool:
-    """False for error metrics (``mae``, ``rmse``), True for spearman, roc-auc, pr-auc."""
-    return metric.lower() not in ("mae", "rmse")
-
-
 def is_better(score: float, best: float, metric: str) -> bool:
     """Whether ``score`` is better than ``best`` by more than the tie tolerance of
-    :mod:`molstrata.probe._choice` (so the earlier epoch or learning rate keeps a tie); NaN
+    :mod:`molstrata.core.choice` (so the earlier epoch or learning rate keeps a tie); NaN
     is never better."""
-    from molstrata.probe._choice import clearly_better
-
     return clearly_better(score, best, higher_is_better(metric))
 
 
 def evaluate(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Score with the data stage's TDC-compatible evaluator (:func:`molstrata.data.evaluate`)."""
-    from molstrata.data import evaluate as _evaluate
-
     return float(_evaluate(metric, np.asarray(y_true), np.asarray(y_pred)))
 
 

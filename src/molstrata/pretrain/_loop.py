@@ -11,6 +11,7 @@ loss, held-out evaluation and export.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from molstrata.core.errors import ConfigError
+from molstrata.core.paths import env_data_dir
+from molstrata.core.progress import progress as progress_bar
 from molstrata.core.safeload import load_tensors
+from molstrata.pretrain.corpus import build_corpus, load_corpus
 
 CKPT_DIR = "checkpoint"
 MODEL_DIR = "model"
@@ -95,16 +99,12 @@ def prepare_corpus(corpus: list[str | Path], out: Path, data_dir: str | Path | N
                    n_valid: int, seed: int) -> tuple[list[str], list[str], dict]:
     """The (train, valid, provenance) of a run: a given corpus folder, the one already built
     in ``out/corpus``, or one built there from SMILES files (TDC test molecules removed)."""
-    from molstrata.pretrain.corpus import build_corpus, load_corpus
-
     if len(corpus) == 1 and Path(corpus[0]).is_dir():
         return load_corpus(corpus[0])
     cdir = out / "corpus"
     if (cdir / "corpus.json").is_file():
         return load_corpus(cdir)
     if data_dir is None:
-        from molstrata.core.paths import env_data_dir
-
         data_dir = env_data_dir()
     if data_dir is None:
         raise ConfigError(
@@ -246,7 +246,6 @@ def train_loop(
     held-out metrics and the stop reason.
     """
     import torch
-    from tqdm.auto import tqdm
 
     for module in modules.values():
         module.train()
@@ -262,7 +261,9 @@ def train_loop(
     sums: dict[str, float] = {}
     last_eval: dict = {}
     stopped = "steps"
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc=desc, unit="step")
+    bars = contextlib.ExitStack()
+    bar = bars.enter_context(progress_bar(desc, cfg.steps, show=progress))
+    bar.advance(step)
     while step < cfg.steps:
         loss, stats = train_step(step)
         opt.zero_grad(set_to_none=True)
@@ -271,7 +272,7 @@ def train_loop(
         opt.step()
         sched.step()
         step += 1
-        bar.update(1)
+        bar.advance(1)
         for key, value in stats.items():
             sums[key] = sums.get(key, 0.0) + value
         elapsed = elapsed0 + time.monotonic() - t0
@@ -279,7 +280,7 @@ def train_loop(
             fields = train_record(sums)
             log({"step": step, "split": "train", **fields, "lr": sched.get_last_lr()[0],
                  "elapsed_s": round(elapsed, 1)})
-            bar.set_postfix(loss=f"{fields['loss']:.3f}")
+            bar.describe(f"{desc} · loss {fields['loss']:.3f}")
             sums = {}
         if step % cfg.eval_every == 0 or step == cfg.steps:
             last_eval = evaluate()
@@ -295,7 +296,7 @@ def train_loop(
             stopped = "signal"
             break
     stop.restore()
-    bar.close()
+    bars.close()
     elapsed = elapsed0 + time.monotonic() - t0
     if not last_eval or stopped != "steps":
         last_eval = evaluate()

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from molstrata.core.errors import DataNotFoundError
+from molstrata.core.progress import progress as progress_bar
+from molstrata.data.smiles import canonicalize
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,6 @@ def tdc_test_canonical(data_dir: str | Path) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=4)
 def _tdc_test_canonical(data_dir: str) -> frozenset[str]:
-    from molstrata.data.smiles import canonicalize
-
     root = Path(data_dir) / "admet_group"
     files = sorted(root.glob("*/test.csv"))
     if not files:
@@ -94,8 +94,6 @@ def _tdc_test_canonical(data_dir: str) -> frozenset[str]:
 
 
 def _canon_chunk(chunk: list[str]) -> list[str | None]:
-    from molstrata.data.smiles import canonicalize
-
     return [canonicalize(s) for s in chunk]
 
 
@@ -130,8 +128,6 @@ def build_corpus(
     -------
     CorpusInfo, also written as ``out_dir/corpus.json``.
     """
-    from tqdm.auto import tqdm
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     raw: list[str] = []
@@ -140,8 +136,10 @@ def build_corpus(
     uniq_raw = list(dict.fromkeys(raw))
     canon: list[str | None] = []
     step = 5000
-    for i in tqdm(range(0, len(uniq_raw), step), disable=not progress, desc="canonicalise", unit="chunk"):
-        canon.extend(_canon_chunk(uniq_raw[i : i + step]))
+    with progress_bar("canonicalise", len(uniq_raw), show=progress) as bar:
+        for i in range(0, len(uniq_raw), step):
+            canon.extend(_canon_chunk(uniq_raw[i : i + step]))
+            bar.advance(len(uniq_raw[i : i + step]))
     n_invalid = sum(c is None for c in canon)
     unique = sorted({c for c in canon if c})
     test = tdc_test_canonical(data_dir)

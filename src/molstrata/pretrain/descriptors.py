@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from molstrata.core.files import atomic_write
+from molstrata.pretrain.corpus import load_corpus
+
 #: left out: slow (qed, SPS, BertzCT, BCUT2D_*), explosive (Ipc, AvgIpc), or fragment counts
 EXCLUDED_PREFIXES = ("fr_", "BCUT2D_")
 EXCLUDED = frozenset({"Ipc", "AvgIpc", "qed", "SPS", "BertzCT"})
@@ -64,27 +67,12 @@ def compute_to_folder(smiles: list[str], folder: str | Path, *, chunk: int = 100
             f = folder / f"desc_{c:05d}.npy"
             if not f.is_file():
                 arr = compute_descriptors(smiles[start : start + chunk], names).astype(np.float32)
-                np.save(folder / f"desc_{c:05d}.tmp.npy", arr)
-                (folder / f"desc_{c:05d}.tmp.npy").replace(f)
+                atomic_write(f, lambda fh, arr=arr: np.save(fh, arr), cache=False)
                 log.write(f"{min(start + chunk, len(smiles))}/{len(smiles)} molecules, "
                           f"{time.monotonic() - t0:.0f} s\n")
                 log.flush()
             parts.append(np.load(f, allow_pickle=False))
     return np.concatenate(parts) if parts else np.zeros((0, len(names)), np.float32)
-
-
-def load_descriptor_folder(folder: str | Path) -> tuple[np.ndarray, list[str]]:
-    """All finished chunks, in order: (rows, names). Rows are the first corpus molecules."""
-    folder = Path(folder)
-    names = json.loads((folder / "names.json").read_text())
-    files = sorted(folder.glob("desc_[0-9][0-9][0-9][0-9][0-9].npy"))
-    parts = []
-    for i, f in enumerate(files):  # only the contiguous prefix of chunks
-        if f.name != f"desc_{i:05d}.npy":
-            break
-        parts.append(np.load(f, allow_pickle=False))
-    arr = np.concatenate(parts) if parts else np.zeros((0, len(names)), np.float32)
-    return arr, names
 
 
 def fit_standardizer(x: np.ndarray, *, clip_quantile: float = 0.005) -> dict:
@@ -115,7 +103,6 @@ def apply_standardizer(x: np.ndarray, stats: dict) -> np.ndarray:
 if __name__ == "__main__":  # pragma: no cover - background precompute entry point
     import argparse
 
-    from molstrata.pretrain.corpus import load_corpus
 
     ap = argparse.ArgumentParser(description="precompute descriptor targets for graph pretraining")
     ap.add_argument("--corpus", required=True, help="corpus folder (train.txt, valid.txt)")

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.errors import ConfigError
 from molstrata.pretrain._loop import (
     CKPT_DIR,
     MODEL_DIR,
@@ -43,6 +44,7 @@ from molstrata.pretrain._loop import (
     write_run_config,
     write_summary,
 )
+from molstrata.pretrain.tokenizer import build_smiles_tokenizer
 
 __all__ = ["CKPT_DIR", "MODEL_DIR", "SmilesMLMConfig", "StopOnSignal", "build_model", "evaluate",
            "export_model", "make_batch", "mask_tokens", "masked_metrics", "randomize_smiles",
@@ -198,7 +200,6 @@ def load_init_model(cfg: SmilesMLMConfig) -> tuple[Any, Any]:
     """
     from transformers import AutoTokenizer, RobertaForMaskedLM
 
-    from molstrata.core.errors import ConfigError
 
     folder = Path(str(cfg.init_from))
     if not (folder / "config.json").is_file():
@@ -296,7 +297,6 @@ def train_smiles_mlm(
     import torch
     from transformers import AutoTokenizer
 
-    from molstrata.pretrain.tokenizer import build_smiles_tokenizer
 
     cfg = cfg or SmilesMLMConfig()
     out = open_run(out, cfg, resume)

@@ -3,8 +3,8 @@
 Entry points
 ------------
 - :func:`probe` ``(embeddings, split, *, model="linear") -> LayerScores``: one task, one seed.
-- :func:`sweep`: encoders × tasks × seeds, resumable, writing a run folder (the
-  ``molstrata probe`` command).
+- The sweep (encoders × tasks × seeds, resumable, writing a run folder: ``molstrata
+  probe``) is a run above the stages: :func:`molstrata.runs.sweep`.
 - :func:`select_layer` ``(valid_scores, metric) -> int``: validation scores only.
 - ``--selection`` strategies (:mod:`molstrata.probe.selection`, one registry; issue 11, 18):
   ``valid``, and those that hold up better than one small validation split:
@@ -36,7 +36,6 @@ _EXPORTS = {
     "molstrata.probe.linear": ("DEFAULT_ALPHAS", "DEFAULT_CS", "LinearProbe"),
     "molstrata.probe.mlp": ("MLPProbe",),
     "molstrata.probe.outputs": ("write_tables",),
-    "molstrata.probe.runner": ("ProbeRun", "sweep"),
     "molstrata.probe.selection": (
         "DEFAULT_SELECTION", "SELECTIONS", "STRATEGIES", "SelectionSpec", "delta_pct", "oracle_layer",
         "parse_selection", "register_strategy", "select_cv", "select_cv_1se", "select_layer",

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.choice import best_index
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
 from molstrata.probe._base import _as_layers, _check_rows
-from molstrata.probe._choice import best_index
 from molstrata.probe.cv import CV_TOL
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS, LinearProbe
 from molstrata.probe.scoring import greater_is_better, score_columns

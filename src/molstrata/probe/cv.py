@@ -52,10 +52,10 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.choice import best_index
 from molstrata.core.errors import ConfigError
 from molstrata.data._split import cached_scaffold_groups
 from molstrata.probe._base import _as_layers
-from molstrata.probe._choice import best_index
 from molstrata.probe.estimators import make_probe
 from molstrata.probe.linear import (
     DEFAULT_ALPHAS,
@@ -188,7 +188,7 @@ def _safe_scores(metric: str, y: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 
 def _best(scores: np.ndarray, metric: str) -> int | None:
-    """Index of the best finite score (first on ties within tolerance: :mod:`molstrata.probe._choice`),
+    """Index of the best finite score (first on ties within tolerance: :mod:`molstrata.core.choice`),
     None when all are NaN."""
     return best_index(scores, greater_is_better(metric))
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.choice import best_indices
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
 from molstrata.probe._base import ProbeEstimator, _as_layers, _check_rows
-from molstrata.probe._choice import best_indices
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: default ridge grid (alpha, on standardised features): 1e-1 ... 1e5, half decades
@@ -335,7 +335,7 @@ class LinearProbe(ProbeEstimator):
         self.grid_ = grid
         self.n_layers_ = n_layers
         self.valid_grid_scores_ = valid_grid
-        # ties (within the tolerance of probe._choice): the first grid point
+        # ties (within the tolerance of core.choice): the first grid point
         best = best_indices(valid_grid, greater_is_better(metric))
         self.best_index_ = best.astype(int)
         self.best_param_ = grid[best]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from molstrata.core.choice import clearly_better
 from molstrata.probe._base import PerLayerProbe
-from molstrata.probe._choice import clearly_better
 from molstrata.probe.scoring import greater_is_better, score
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from molstrata.core.files import atomic_write as write_file
+from molstrata.core.files import atomic_write
 from molstrata.data import mean_std
 from molstrata.probe._probe import LayerScores
 from molstrata.probe.selection import delta_pct, oracle_layer
@@ -47,18 +47,8 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "encoder"
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place (never half a
-    file; a full disk leaves no temporary file and raises a one-line StorageError)."""
-    write_file(path, data, cache=False)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    atomic_write(path, text)
-
-
 def _atomic_csv(path: Path, frame: pd.DataFrame) -> None:
-    _atomic_text(path, frame.to_csv(index=False))
+    atomic_write(path, frame.to_csv(index=False), cache=False)
 
 
 def results_frame(scores: Sequence[LayerScores]) -> pd.DataFrame:
@@ -104,7 +94,6 @@ def summary_frame(scores: Sequence[LayerScores]) -> pd.DataFrame:
 
 def leaderboard(scores: Sequence[LayerScores]) -> dict[str, list[float]]:
     """``{task: [mean, std]}`` of the selected layers' test scores, as PyTDC ``evaluate_many``."""
-
     per_task: dict[str, list[tuple[int, float]]] = {}
     for s in scores:
         per_task.setdefault(s.task, []).append((s.seed, s.selected_test_score))
@@ -244,7 +233,7 @@ def write_tables(scores: Sequence[LayerScores], out: str | Path,
     for enc in encoders:
         mine = [s for s in scores if s.encoder == enc]
         board = out / "leaderboard" / f"{slug(enc)}.json" if multi else out / "leaderboard.json"
-        _atomic_text(board, json.dumps(leaderboard(mine), indent=2) + "\n")
+        atomic_write(board, json.dumps(leaderboard(mine), indent=2) + "\n", cache=False)
         files[f"leaderboard:{enc}"] = board
         pred_dir = out / "predictions" / slug(enc) if multi else out / "predictions"
         for s in mine:

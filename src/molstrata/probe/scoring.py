@@ -12,20 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from molstrata.core.errors import check_choice
+from molstrata.data._metrics import higher_is_better as greater_is_better  # noqa: F401  (re-export)
 
 METRICS = ("mae", "rmse", "spearman", "roc-auc", "pr-auc")
-
-
-def greater_is_better(metric: str) -> bool:
-    """False for ``mae`` and ``rmse`` (lower is better), True for the others."""
-    check_choice("metric", metric, METRICS)
-    return metric not in ("mae", "rmse")
-
-
-def task_type_of(metric: str) -> str:
-    """``"regression"`` for mae/rmse/spearman, ``"classification"`` for roc-auc/pr-auc."""
-    check_choice("metric", metric, METRICS)
-    return "regression" if metric in ("mae", "rmse", "spearman") else "classification"
 
 
 def _rank_columns(a: np.ndarray) -> np.ndarray:

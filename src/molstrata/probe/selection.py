@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from molstrata.core.choice import best_index
 from molstrata.core.errors import ConfigError, check_choice
-from molstrata.probe._choice import best_index
+from molstrata.data._metrics import delta_pct  # noqa: F401  (re-export)
 from molstrata.probe.scoring import METRICS, greater_is_better
 
 
@@ -38,7 +39,7 @@ def _best_index(scores: np.ndarray, metric: str, what: str) -> int:
         raise ConfigError(f"{what} must be a non-empty 1-D array (n_layers,), got shape {s.shape}")
     if np.isnan(s).all():
         raise ConfigError(f"every {what} is NaN; no layer can be chosen")
-    # ties (within the tolerance of probe._choice) go to the shallowest layer: the cheapest
+    # ties (within the tolerance of core.choice) go to the shallowest layer: the cheapest
     # encoder to truncate to
     return int(best_index(s, greater_is_better(metric)))
 
@@ -95,7 +96,7 @@ def register_strategy(name: str, func: Callable[[np.ndarray, str], int], *,
     """Add (or replace) a strategy that chooses from the validation scores alone.
 
     It is then accepted wherever a strategy is: :func:`select_layer` (``strategy=name``),
-    :func:`molstrata.probe.probe`, :func:`molstrata.probe.sweep` and ``molstrata probe
+    :func:`molstrata.probe.probe`, :func:`molstrata.runs.probe.sweep` and ``molstrata probe
     --selection name`` (also in ``all``), and it gets rows in ``selection.csv``.
 
     Parameters
@@ -401,17 +402,3 @@ def oracle_layer(test_scores: np.ndarray, metric: str) -> int:
     test_scores : ndarray of shape (n_layers,) (e.g. the mean over seeds)
     """
     return _best_index(test_scores, metric, "test_scores")
-
-
-def delta_pct(final: float | np.ndarray, other: float | np.ndarray, metric: str):
-    """Relative gain (%) of ``other`` over the final layer, with the paper's formula.
-
-    ``100 * (final - other) / final`` for ``mae``/``rmse`` (lower is better), else
-    ``100 * (other - final) / final``. Positive means better than the final layer.
-    """
-    final = np.asarray(final, dtype=np.float64)
-    other = np.asarray(other, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = (final - other) / final if not greater_is_better(metric) else (other - final) / final
-    out = 100.0 * gain
-    return float(out) if out.ndim == 0 else out

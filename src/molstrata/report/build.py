@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from molstrata.core.config import load_config
 from molstrata.core.errors import ConfigError, DataNotFoundError
+from molstrata.core.files import atomic_write
+from molstrata.report.figures import delta_heatmap, depth_curves, selected_depth_histogram
+from molstrata.report.selection import selection_section
+from molstrata.report.tables import overview_table, summary_table
 
 _REQUIRED_RESULTS = {"encoder", "task", "metric", "layer", "seed", "split", "score"}
 _REQUIRED_SUMMARY = {"encoder", "task", "metric", "final_layer", "selected_layers", "final_test_mean",
@@ -39,8 +44,6 @@ def build_report(run_dir: str | Path) -> Path:
     Reads ``probe_results.csv``, ``summary.csv`` and (if present) ``config.toml`` and
     ``notes.txt``; computes no score. Returns the path of ``report.md``.
     """
-    from molstrata.report.figures import delta_heatmap, depth_curves, selected_depth_histogram
-    from molstrata.report.tables import overview_table, summary_table
 
     run = Path(run_dir)
     if not run.is_dir():
@@ -60,8 +63,6 @@ def build_report(run_dir: str | Path) -> Path:
 
     cfg: dict = {}
     if (run / "config.toml").is_file():
-        from molstrata.core.config import load_config
-
         cfg = load_config(run)
     params = cfg.get("params", {})
     seeds = sorted(results["seed"].unique().tolist())
@@ -108,7 +109,6 @@ def build_report(run_dir: str | Path) -> Path:
         summary_table(summary, n_layers),
         "",
     ]
-    from molstrata.report.selection import selection_section
 
     lines += selection_section(run)
     notes_file = run / "notes.txt"
@@ -126,6 +126,5 @@ def build_report(run_dir: str | Path) -> Path:
         "",
     ]
     path = run / "report.md"
-    from molstrata.core.files import atomic_write
 
     return atomic_write(path, "\n".join(lines), cache=False)

@@ -75,12 +75,9 @@ def selection_section(run: str | Path) -> list[str]:
     if selection.empty:
         return []
     summary_path = run / "selection_summary.csv"
-    if summary_path.is_file():
-        summary = pd.read_csv(summary_path)
-    else:  # pragma: no cover - written together by molstrata probe
-        from molstrata.probe.outputs import selection_summary_frame
-
-        summary = selection_summary_frame(selection)
+    if not summary_path.is_file():  # written with selection.csv by molstrata probe
+        return []
+    summary = pd.read_csv(summary_path)
     for col in ("worst_task", "best_task"):
         summary[col] = summary[col].fillna("").astype(str)
     n_seeds = int(np.nanmax(selection["n_seeds"])) if "n_seeds" in selection else 0

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from molstrata.core.errors import ConfigError
+from molstrata.core.progress import progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -94,15 +95,7 @@ def check_resources(resources: Mapping[str, float] | None) -> dict[str, float]:
 
 @contextmanager
 def progress_bar(desc: str | None, total: int) -> Iterator[Callable[[], None]]:
-    """A rich progress bar on stderr as an ``advance()`` callback; a no-op when ``desc`` is None."""
-    if desc is None or total == 0:
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=Console(stderr=True), transient=False)
-    with bar:
-        task = bar.add_task(desc, total=total)
-        yield lambda: bar.advance(task)
+    """The progress bar (:func:`molstrata.core.progress.progress`) as an ``advance()``
+    callback; a no-op when ``desc`` is None."""
+    with progress(desc or "", total, show=desc is not None) as bar:
+        yield lambda: bar.advance(1)

@@ -28,7 +28,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from molstrata import __version__
 from molstrata.core.errors import ConfigError
+from molstrata.core.files import atomic_write
+from molstrata.core.hashing import file_sha256
+from molstrata.data._registry import ADMET_TASKS
+from molstrata.data._source import admet_dir
+from molstrata.embeddings.cache import CacheKey
 
 RUN_FILE = "run.json"
 FORMAT = 1
@@ -63,8 +69,6 @@ def json_digest(value: Any) -> str:
 
 def encoder_identity(encoder: Any) -> str:
     """The sha256 of ``encoder.identity()`` (the hash the embeddings cache keys on)."""
-    from molstrata.embeddings.cache import CacheKey
-
     pooling = getattr(encoder, "default_pooling", None) or "mean"
     return CacheKey.for_encoder(encoder, pooling=str(pooling)).identity
 
@@ -82,12 +86,9 @@ def frame_digest(frame: Any, columns: Sequence[str] | None = None) -> str:
 def task_files(task: str, data_dir: str | Path | None = None) -> dict[str, Path]:
     """The files a task is read from, ``{"<task>/train_val.csv": path, ...}``; empty when
     they are not plain files molstrata can name (MoleculeNet, downloads in progress)."""
-    from molstrata.data._registry import ADMET_TASKS
-
     key = task.strip().lower()
     if key not in ADMET_TASKS:
         return {}
-    from molstrata.data._source import admet_dir
 
     folder = admet_dir(data_dir, download=False)
     return {f"{key}/{name}": folder / key / name for name in ("train_val.csv", "test.csv")
@@ -96,8 +97,6 @@ def task_files(task: str, data_dir: str | Path | None = None) -> dict[str, Path]
 
 def file_hashes(files: Mapping[str, str | Path]) -> dict[str, str]:
     """``{label: sha256 of the file}``."""
-    from molstrata.core.hashing import file_sha256
-
     return {label: file_sha256(path) for label, path in files.items()}
 
 
@@ -125,8 +124,6 @@ def build_record(
     inputs : input label -> sha256 (files, molecules and labels)
     encoders : encoder name -> identity hash (:func:`encoder_identity`)
     """
-    from molstrata import __version__
-
     return {"format": FORMAT, "command": command, "version": __version__,
             "settings": json.loads(json.dumps(dict(settings), sort_keys=True, default=str)),
             "inputs": dict(sorted(inputs.items())), "encoders": dict(sorted((encoders or {}).items()))}
@@ -146,7 +143,6 @@ def write_record(out: str | Path, record: Mapping[str, Any]) -> Path:
     """Write ``run.json`` atomically into ``out`` (created if needed)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    from molstrata.core.files import atomic_write
 
     return atomic_write(out / RUN_FILE, json.dumps(dict(record), sort_keys=True, indent=2) + "\n",
                         cache=False)

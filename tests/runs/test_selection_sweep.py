@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 import molstrata.data as data_mod
 import molstrata.probe.strategies as strat_mod
-from molstrata.probe import sweep
 from molstrata.probe.outputs import ORACLE, SELECTION_COLUMNS, SUMMARY_COLUMNS
 from molstrata.probe.selection import DEFAULT_SELECTION, SELECTIONS
+from molstrata.runs import sweep
 
 TASKS = "hia_hou,caco2_wang"  # a small classification and a small regression task
 SEEDS = [1, 2]

@@ -1,7 +1,9 @@
-"""Finetune sweeps over depths and seeds for one task, with the frozen-probe comparison.
+"""The finetune run: depths × seeds for one task, with the frozen-probe comparison.
 
-``run_finetune`` is what ``molstrata finetune`` calls: it scores a frozen linear probe on
-every layer (validation picks the layers for ``--layers auto``: evaluate-then-finetune),
+``run_finetune`` is what ``molstrata finetune`` calls: it scores the probe sweep's frozen
+linear probe (:func:`molstrata.probe._probe.fit_layers`, the code path of ``molstrata probe
+--probe linear``) on every layer (validation picks the layers for ``--layers auto``:
+evaluate-then-finetune),
 finetunes each chosen depth for each seed with :func:`~molstrata.finetune.sweep.finetune`,
 and writes the tables, figures and report (:mod:`molstrata.finetune.outputs`). A killed run
 resumes: finished (depth, seed) cells are read back from ``cells/``, unfinished ones resume
@@ -20,12 +22,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# the stages' entry points are looked up when called (so that they can be patched in tests)
+from molstrata import data as _data
+from molstrata import embeddings as _embeddings
+from molstrata import encoders as _encoders
+from molstrata.core.config import save_config
 from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
 from molstrata.core.paths import honours_use_cache
+from molstrata.core.progress import progress as progress_bar
+from molstrata.core.seed import parse_seeds
+from molstrata.data import higher_is_better
 from molstrata.finetune.model import HeadConfig
-from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune
+from molstrata.finetune.outputs import write_combined, write_outputs
+from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune, train_trial
 from molstrata.finetune.train import TrainConfig
+from molstrata.probe._probe import assemble, fit_layers, prepare
+from molstrata.runs._record import (
+    build_record,
+    describe,
+    encoder_identity,
+    prepare_out,
+    split_inputs,
+    write_record,
+)
 
 
 def parse_layers(spec: str | Sequence[int], num_layers: int) -> str | list[int]:
@@ -57,43 +77,31 @@ def parse_layers(spec: str | Sequence[int], num_layers: int) -> str | list[int]:
 
 def frozen_scores(encoder: Any, split: Any, *, pooling: str | None = None,
                   use_cache: bool = True) -> pd.DataFrame:
-    """A frozen linear probe on every layer of ``encoder`` for one split.
+    """The probe sweep's frozen linear probe on every layer of ``encoder`` for one split.
 
-    Ridge (regression) or logistic (classification), regularisation chosen on validation
-    (:class:`molstrata.probe.linear.LinearProbe`), fit on train only.
+    Ridge (regression) or logistic (classification), regularisation chosen on validation,
+    fit on train only: :func:`molstrata.probe._probe.fit_layers` with ``model="linear"``,
+    then :func:`molstrata.probe._probe.assemble` scores test, as ``molstrata probe`` does.
 
     Returns
     -------
     DataFrame with columns ``layer, split, score``: a ``valid`` and a ``test`` row per layer
     (layer 0 = the embedding output). ``use_cache=False`` bypasses the embeddings cache.
     """
-    from molstrata.embeddings import embed_cached
-    from molstrata.probe.linear import LinearProbe
-    from molstrata.probe.scoring import score_columns
-
-    parts = {}
-    for name in ("train", "valid", "test"):
-        frame = split.part(name) if hasattr(split, "part") else getattr(split, name)
-        emb = embed_cached(encoder, frame["Drug"].astype(str).tolist(), pooling=pooling,
-                           on_invalid="mask", use_cache=use_cache)
-        parts[name] = (emb, frame["Y"].to_numpy(dtype=np.float64))
-    (etr, ytr), (eva, yva), (ete, yte) = parts["train"], parts["valid"], parts["test"]
-    probe = LinearProbe(task_type=split.task_type, metric=split.metric).fit(
-        [x[etr.valid] for x in etr], ytr[etr.valid], [x[eva.valid] for x in eva], yva[eva.valid]
-    )
-    pred = np.full((etr.n_layers, len(yte)), float(np.mean(ytr[etr.valid])))
-    pred[:, ete.valid] = probe.predict([x[ete.valid] for x in ete])
-    test = np.atleast_1d(score_columns(split.metric, yte, pred.T))
-    rows = [{"layer": k, "split": "valid", "score": float(s)} for k, s in enumerate(probe.valid_scores_)]
-    rows += [{"layer": k, "split": "test", "score": float(s)} for k, s in enumerate(test)]
+    smiles = list(dict.fromkeys(x for part in ("train", "valid", "test") for x in split.smiles(part)))
+    emb = _embeddings.embed_cached(encoder, smiles, pooling=pooling, on_invalid="mask", use_cache=use_cache)
+    data = prepare(emb, split)
+    cells = fit_layers(data, model="linear", task_type=split.task_type, metric=split.metric,
+                       seed=int(split.seed))
+    scores = assemble(cells, split, encoder=emb.encoder, model="linear", notes=data.notes)
+    rows = [{"layer": k, "split": "valid", "score": float(v)} for k, v in enumerate(scores.valid_scores)]
+    rows += [{"layer": k, "split": "test", "score": float(v)} for k, v in enumerate(scores.test_scores)]
     return pd.DataFrame(rows)
 
 
 def auto_layers(frozen: pd.DataFrame, metric: str, num_layers: int, top_m: int = 2) -> list[int]:
     """The ``top_m`` depths (1..num_layers-1) with the best mean frozen-probe **validation**
     score, plus the final layer as the baseline. ``frozen`` needs ``layer, split, score``."""
-    from molstrata.finetune.train import higher_is_better
-
     valid = frozen[(frozen["split"] == "valid") & frozen["layer"].between(1, num_layers - 1)]
     means = valid.groupby("layer")["score"].mean().dropna()
     ranked = means.sort_values(ascending=not higher_is_better(metric), kind="stable")
@@ -115,8 +123,6 @@ def _finetune_trial(
 ) -> dict[str, float]:
     """One (depth, seed, lr) trial, run wherever the executor puts it: train to the final
     checkpoint that the cell's :func:`~molstrata.finetune.sweep.finetune` reads back."""
-    from molstrata.finetune.sweep import train_trial
-
     k, s, lr = trial
     run = train_trial(encoder, splits[s], lr=lr, workdir=_workdir(out, task, k, s), n_layers=k,
                       seed=s, config=config, head=head, pooling=pooling)
@@ -153,7 +159,7 @@ def run_finetune(
     task: str,
     *,
     layers: str | Sequence[int] = "auto",
-    seeds: Sequence[int] = (1, 2, 3),
+    seeds: str | Sequence[int] = (1, 2, 3),
     lrs: Sequence[float] = DEFAULT_LRS,
     config: TrainConfig | None = None,
     head: HeadConfig | None = None,
@@ -177,7 +183,8 @@ def run_finetune(
     task : a task name :func:`~molstrata.data.load_task` accepts
     layers : ``"auto"`` (top ``top_m`` depths by frozen-probe validation score, plus the
         final layer), ``"all"``, or depths; the final layer is always added as the baseline
-    seeds : train/valid split seeds (each also seeds the finetune)
+    seeds : train/valid split seeds, e.g. ``(1, 2, 3)`` or ``"1-3"`` (each also seeds the
+        finetune)
     lrs : learning-rate grid, swept for each (depth, seed)
     config : :class:`TrainConfig` (``lr``, ``seed`` are set per run)
     out : the run folder
@@ -201,19 +208,13 @@ def run_finetune(
     dict with ``results`` (finetune_results DataFrame), ``frozen`` (frozen probe scores),
     ``summary``, ``layers`` and ``out``.
     """
-    from molstrata.data import load_task
-    from molstrata.encoders import load_encoder
-    from molstrata.finetune.outputs import write_outputs
-
     config = config or TrainConfig()
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ConfigError("--seeds is empty")
+    seeds = parse_seeds(seeds)
     out = Path(out)
-    enc = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
+    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
-    splits = {s: load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}
+    splits = {s: _data.load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}
     first = splits[seeds[0]]
     if getattr(first, "n_tasks", 1) != 1:
         raise ConfigError(f"task {task!r} has {first.n_tasks} targets; finetune supports one")
@@ -227,17 +228,8 @@ def run_finetune(
     }
     _start_run(out, params, enc, splits, data_dir, overwrite=overwrite)
 
-    frozen_rows = []
-    for s, split in splits.items():
-        df = frozen_scores(enc, split, pooling=pooling, use_cache=use_cache)
-        frozen_rows.append(df.assign(seed=s))
-    frozen = pd.concat(frozen_rows, ignore_index=True)
-    frozen.insert(0, "encoder", encoder)
-    frozen.insert(1, "task", task)
-    frozen.insert(2, "metric", first.metric)
+    frozen = frozen_table(enc, splits, encoder=encoder, task=task, pooling=pooling, use_cache=use_cache)
     chosen = auto_layers(frozen, first.metric, L, top_m) if parsed == "auto" else sorted({*parsed, L})
-
-    from molstrata.core.config import save_config
 
     save_config(out, "finetune", {**params, "resolved_layers": chosen, "data_dir": data_dir, "device": device,
                                   "executor": executor.describe() if executor else {"executor": "local"}})
@@ -252,26 +244,44 @@ def run_finetune(
                     "pooling": pooling, "out": str(out)},
             desc=f"finetune {task}: (depth, seed, lr) trials" if progress else None, keep=False,
         )
-    results: dict[tuple[int, int], FinetuneResult] = {}
-    bar = None
-    if progress:
-        from rich.progress import Progress
+    results = _run_cells(enc, splits, cells, task=task, lrs=lrs, config=config, head=head,
+                         pooling=pooling, out=out, keep_checkpoints=keep_checkpoints, progress=progress)
+    return write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
+                         frozen=frozen, splits=splits)
 
-        bar = Progress(transient=False)
-        bar.start()
-        job = bar.add_task(f"finetune {task}", total=len(cells))
-    try:
+
+def frozen_table(enc: Any, splits: dict[int, Any], *, encoder: str, task: str,
+                 pooling: str | None, use_cache: bool) -> pd.DataFrame:
+    """:func:`frozen_scores` of every seed's split, with ``encoder, task, metric`` and
+    ``seed`` columns (``frozen_results.csv``)."""
+    frozen_rows = []
+    for s, split in splits.items():
+        df = frozen_scores(enc, split, pooling=pooling, use_cache=use_cache)
+        frozen_rows.append(df.assign(seed=s))
+    frozen = pd.concat(frozen_rows, ignore_index=True)
+    frozen.insert(0, "encoder", encoder)
+    frozen.insert(1, "task", task)
+    frozen.insert(2, "metric", next(iter(splits.values())).metric)
+    return frozen
+
+
+def _run_cells(enc: Any, splits: dict[int, Any], cells: list[tuple[int, int]], *, task: str,
+               lrs: Sequence[float], config: TrainConfig, head: HeadConfig | None,
+               pooling: str | None, out: Path, keep_checkpoints: bool,
+               progress: bool) -> dict[tuple[int, int], FinetuneResult]:
+    """Each (depth, seed) cell: read back from ``cells/``, or finetuned (resuming from its
+    per-epoch checkpoints) and written there."""
+    results: dict[tuple[int, int], FinetuneResult] = {}
+    with progress_bar(f"finetune {task}", len(cells), show=progress) as bar:
         for k, s in cells:
             path = _cell_path(out, task, k, s)
             cell = read_cached(path, _load_cell, what="finetune result")
             if cell is not None:
                 results[(k, s)] = cell
             else:
-                def _tick(rep, k=k, s=s):
-                    if bar is not None:
-                        bar.update(job, description=(
-                            f"{task} layer {k} seed {s}: lr {rep.lr:g} epoch {rep.epoch} "
-                            f"valid {rep.valid_score:.3f}"))
+                def _tick(rep, k=k, s=s, bar=bar):
+                    bar.describe(f"{task} layer {k} seed {s}: lr {rep.lr:g} epoch {rep.epoch} "
+                                 f"valid {rep.valid_score:.3f}")
 
                 with warnings.catch_warnings():
                     warnings.simplefilter("default")
@@ -282,30 +292,16 @@ def run_finetune(
                     )
                 _save_cell(path, res, splits[s].test["Drug_ID"].tolist())
                 results[(k, s)] = res
-            if bar is not None:
-                bar.advance(job)
-    finally:
-        if bar is not None:
-            bar.stop()
-    return write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
-                         frozen=frozen, splits=splits)
+            bar.advance(1)
+    return results
 
 
 def _start_run(out: Path, params: dict[str, Any], enc: Any, splits: dict[int, Any],
                data_dir: str | Path | None, *, overwrite: bool) -> None:
-    """Check ``out`` (:func:`molstrata.core.runs.prepare_out`) and write its ``run.json``.
+    """Check ``out`` (:func:`molstrata.runs._record.prepare_out`) and write its ``run.json``.
 
     A resume is refused when an input changed (task files, labels, encoder weights), naming
     the file and its old and new sha256, unless ``overwrite`` (which starts over)."""
-    from molstrata.core.runs import (
-        build_record,
-        describe,
-        encoder_identity,
-        prepare_out,
-        split_inputs,
-        write_record,
-    )
-
     inputs: dict[str, str] = {}
     for split in splits.values():
         inputs.update(split_inputs(split, data_dir))
@@ -328,16 +324,12 @@ def run_finetune_tasks(encoder: str, tasks: Sequence[str], *, out: str | Path = 
     (``finetune_results.csv``, ``summary.csv``, ``leaderboard.json``) and a ``report.md``
     with the frozen-vs-finetuned correlation over tasks in ``out``. Same options as
     :func:`run_finetune`."""
-    from molstrata.finetune.outputs import write_combined
-
     tasks = list(dict.fromkeys(t.strip() for t in tasks if t.strip()))
     if not tasks:
         raise ConfigError("--task is empty")
     out = Path(out)
     if len(tasks) == 1:
         return run_finetune(encoder, tasks[0], out=out, **kwargs)
-    from molstrata.core.runs import build_record, prepare_out, write_record
-
     # the combined folder is a run of its own (each task's folder is keyed on its data)
     record = build_record("finetune", {"encoder": encoder, "tasks": tasks}, {})
     prepare_out(out, record, overwrite=bool(kwargs.get("overwrite", False)))

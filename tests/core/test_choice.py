@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from molstrata.probe._choice import best_index, best_indices, clearly_better
+from molstrata.core.choice import best_index, best_indices, clearly_better
 from molstrata.probe.combine import ensemble_weights
 from molstrata.probe.selection import select_cv, select_cv_1se, select_layer
 

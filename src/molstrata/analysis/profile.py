@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +15,12 @@ from molstrata.analysis.cka import CKA_METHODS, cka_matrix
 from molstrata.analysis.curvature import depth_curvature, trajectory_curvature
 from molstrata.analysis.entropy import dataset_entropy, effective_rank, matrix_entropy
 from molstrata.analysis.invariance import dime, infonce, lidar
+from molstrata.analysis.recommend import recommend_layer
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.core.paths import honours_use_cache
+from molstrata.core.progress import progress as progress_bar
+from molstrata.data.smiles import parse_smiles
 
 #: every metric :func:`analyze` can compute, with its unit and whether it needs an encoder
 METRICS: dict[str, tuple[str, bool]] = {
@@ -91,35 +93,12 @@ class DepthProfile:
 
     def recommend_layer(self, rule: str = "dataset_entropy") -> int:
         """The label-free layer recommendation (see :func:`recommend_layer`)."""
-        from molstrata.analysis.recommend import recommend_layer
-
         return recommend_layer(self.metrics, rule=rule)
 
 
-@contextlib.contextmanager
-def _progress(show: bool, total: int, label: str) -> Iterator[Any]:
-    """A rich progress bar (or a no-op) with ``advance(n, description)``."""
-
-    class _Bar:
-        def __init__(self, bar: Any, task: Any) -> None:
-            self.bar, self.task = bar, task
-
-        def advance(self, n: int = 1, description: str | None = None) -> None:
-            if self.bar is not None:
-                kw = {"description": description} if description else {}
-                self.bar.update(self.task, advance=n, **kw)
-
-    if not show:
-        yield _Bar(None, None)
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), transient=True,
-    )
-    with bar:
-        yield _Bar(bar, bar.add_task(label, total=total))
+def _progress(show: bool, total: int, label: str):
+    """The progress bar of one analysis (steps: metric groups), transient."""
+    return progress_bar(label, total, show=show, transient=True)
 
 
 def _embed(encoder: Any, smiles: list[str], pooling: str | None, progress: bool | None,
@@ -193,8 +172,6 @@ def analyze(
     -------
     DepthProfile with metrics for n_layers = ``encoder.num_layers + 1`` layers.
     """
-    from molstrata.data.smiles import parse_smiles
-
     wanted = list(METRICS) if metrics is None else list(metrics)
     for m in wanted:
         check_choice("metric", m, list(METRICS))

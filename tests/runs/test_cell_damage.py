@@ -12,7 +12,7 @@ import pytest
 
 from faults import disk_full, truncate
 from molstrata.core.errors import StorageError
-from molstrata.probe import sweep
+from molstrata.runs import sweep
 
 TASK = "caco2_wang"
 
@@ -82,7 +82,7 @@ def test_damaged_cell_key_recomputes_identically(hash_encoder, clean, data_dir, 
 def test_linear_refits_the_whole_task_seed_when_one_cell_is_lost(hash_encoder, clean,
                                                                  data_dir, tmp_path, monkeypatch):
     """The batched linear fit is not bit-identical to a one-layer fit: refit the batch."""
-    import molstrata.probe.runner as runner
+    import molstrata.runs.probe as runner
 
     out = tmp_path / "run"
     shutil.copytree(clean, out)
@@ -102,7 +102,7 @@ def test_linear_refits_the_whole_task_seed_when_one_cell_is_lost(hash_encoder, c
 
 def test_full_disk_while_writing_a_cell_is_one_line(hash_encoder, clean, data_dir, tmp_path,
                                                     monkeypatch):
-    import molstrata.probe.runner as runner
+    import molstrata.runs.probe as runner
 
     out = tmp_path / "run"
     disk_full(monkeypatch, runner.np, "savez", after=1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-import molstrata.probe.runner as sweep_mod
+import molstrata.runs.probe as sweep_mod
 from molstrata.core.errors import ConfigError
-from molstrata.probe import sweep
+from molstrata.runs import sweep
 
 TASKS = "hia_hou,caco2_wang"
 
@@ -69,7 +69,7 @@ def test_sweep_refuses_mixed_settings(hash_encoder, data_dir, tmp_path):
 
 
 def test_seed_and_task_parsing():
-    from molstrata.probe.runner import parse_seeds, resolve_tasks
+    from molstrata.runs.probe import parse_seeds, resolve_tasks
 
     assert parse_seeds("1-3,5") == [1, 2, 3, 5]
     assert parse_seeds("2, 2, 1") == [2, 1]

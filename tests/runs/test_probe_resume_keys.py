@@ -10,7 +10,7 @@ import pytest
 
 from altered_data import altered_data_dir
 from molstrata.core.errors import ConfigError, DataNotFoundError
-from molstrata.probe import sweep
+from molstrata.runs import sweep
 
 TASK = "caco2_wang"
 
