@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from molstrata.core.device import resolve_device
 from molstrata.core.errors import ConfigError
 from molstrata.encoders.base import Encoder
 from molstrata.encoders.smiles.hf import state_dict_sha256
@@ -80,7 +81,7 @@ class Conformer3DEncoder(Encoder):
         import torch
 
         self.name = name
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(resolve_device(device))
         self.model = model.to(self.device).eval()
         self.full_num_layers = int(full_num_layers)
         self.conformer_seed = int(conformer_seed)

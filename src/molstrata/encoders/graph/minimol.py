@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.device import resolve_device
 from molstrata.core.errors import (
     ChecksumError,
     ConfigError,
@@ -313,7 +314,6 @@ class MiniMolEncoder(Encoder):
     name = "minimol"
     poolings = ("max", "mean", "sum")
     default_pooling = "max"
-    default_batch_size = 128
     #: augmentations :meth:`embed_augmented` implements (see :mod:`molstrata.analysis.augment`)
     augmentations = ("atom_mask",)
     #: fraction of atoms one masked view hides (Hu et al. 2020)
@@ -490,7 +490,7 @@ def load_minimol(
     depth = NUM_LAYERS if max_layer is None else int(max_layer)
     if not 1 <= depth <= NUM_LAYERS:
         raise ConfigError(f"max_layer must be in 1..{NUM_LAYERS} for 'minimol', got {max_layer}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     if random_init:
         torch.manual_seed(seed)
         net = MiniMolNet(depth=depth)
