@@ -36,6 +36,29 @@ def conformer_recipe() -> dict[str, Any]:
     return {"recipe": RECIPE_VERSION, "rdkit": rdBase.rdkitVersion}
 
 
+def load_fitting_state(model: Any, state: dict[str, Any], *, source: str, what: str,
+                       skip: tuple[str, ...] = ()) -> None:
+    """Load a checkpoint's ``state`` into ``model`` once it is known to fit.
+
+    Every entry of ``model.state_dict()`` (but those whose name starts with one of ``skip``,
+    e.g. a task head) must be in ``state`` with the model's shape; otherwise a ConfigError
+    names ``source``, ``what`` it is not (e.g. "is not a Uni-Mol v1 checkpoint for this
+    architecture") and the first offending keys. Entries the model lacks are ignored.
+    """
+    own = model.state_dict()
+    needed = [k for k in own if not k.startswith(skip)]
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise ConfigError(f"{source} {what}: {len(missing)} weights missing, e.g. {missing[:5]}")
+    bad = [k for k in needed if tuple(state[k].shape) != tuple(own[k].shape)]
+    if bad:
+        raise ConfigError(
+            f"{source}: shapes differ for {bad[:5]} (e.g. {bad[0]}: checkpoint "
+            f"{tuple(state[bad[0]].shape)} vs model {tuple(own[bad[0]].shape)})"
+        )
+    model.load_state_dict({k: state[k] for k in needed}, strict=not skip)
+
+
 def layer_outputs(first: Any, blocks: Sequence[Any], run: Callable[[], Any], *,
                   first_returns_tuple: bool = False) -> list[Any]:
     """The output of ``first`` then of each module of ``blocks``, recorded while ``run()`` runs.

@@ -48,12 +48,12 @@ from molstrata.encoders.conformer.unimol_model import (
     read_checkpoint,
     weight_dir,
 )
+from molstrata.encoders.smiles.hf import state_dict_sha256
 
 __all__ = [  # the builders and the checkpoint reader stay importable from here
     "INSTALL_HINT", "UniMolEncoder", "UniMolV2Encoder", "build_unimol_v1", "build_unimol_v2",
     "load_unimol", "read_checkpoint", "unimol_card", "weight_dir",
 ]
-from molstrata.encoders.smiles.hf import state_dict_sha256
 
 WEIGHTS = {False: "mol_pre_all_h_220816.pt", True: "mol_pre_no_h_220816.pt"}
 DICT_FILE = "mol.dict.txt"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from molstrata.core.errors import ConfigError, DataNotFoundError, OptionalDependencyError
+from molstrata.encoders.conformer.conformer3d import load_fitting_state
 
 __all__ = ["INSTALL_HINT", "build_unimol_v1", "build_unimol_v2", "read_checkpoint", "weight_dir"]
 
@@ -121,21 +122,9 @@ def read_checkpoint(path: str | Path, *, trust_checkpoint: bool = False) -> dict
 
 
 def _load_weights(model: Any, state: dict[str, Any], source: str) -> None:
-    own = model.state_dict()
-    needed = [k for k in own if not k.startswith("classification_head.")]
-    missing = [k for k in needed if k not in state]
-    if missing:
-        raise ConfigError(
-            f"{source} is not a Uni-Mol v1 checkpoint for this architecture: {len(missing)} "
-            f"weights missing, e.g. {missing[:5]}"
-        )
-    bad = [k for k in needed if tuple(state[k].shape) != tuple(own[k].shape)]
-    if bad:
-        raise ConfigError(
-            f"{source}: shapes differ for {bad[:5]} (e.g. {bad[0]}: checkpoint "
-            f"{tuple(state[bad[0]].shape)} vs model {tuple(own[bad[0]].shape)})"
-        )
-    model.load_state_dict({k: state[k] for k in needed}, strict=False)
+    """Load a Uni-Mol state dict (its task head is not needed)."""
+    load_fitting_state(model, state, source=source, skip=("classification_head.",),
+                       what="is not a Uni-Mol v1 checkpoint for this architecture")
 
 
 def build_unimol_v2(model_size: str = "84m", *, num_layers: int | None = None,
