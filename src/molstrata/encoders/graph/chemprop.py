@@ -267,8 +267,8 @@ class ChempropEncoder(Encoder):
         """
         from molstrata.encoders.graph.graph_features import (  # noqa: PLC0415
             atom_mask_settings,
-            edges_touching,
             embed_atom_masked,
+            mask_arrays,
             masked_atoms,
         )
 
@@ -279,12 +279,7 @@ class ChempropEncoder(Encoder):
                 atoms = masked_atoms(len(mg.V), fraction=frac, seed=seed, index=index)
                 if not len(atoms):
                     return mg
-                V = mg.V.copy()
-                V[atoms] = 0
-                E = mg.E
-                if bonds:
-                    E = E.copy()
-                    E[edges_touching(mg.edge_index, atoms)] = 0
+                V, E = mask_arrays(mg.V, mg.E, mg.edge_index, atoms, mask_bonds=bonds)
                 return mg._replace(V=V, E=E)
 
             return apply

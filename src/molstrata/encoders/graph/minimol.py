@@ -207,8 +207,8 @@ class MiniMolEncoder(Encoder):
 
         from molstrata.encoders.graph.graph_features import (
             atom_mask_settings,
-            edges_touching,
             embed_atom_masked,
+            mask_arrays,
             masked_atoms,
         )
 
@@ -219,12 +219,7 @@ class MiniMolEncoder(Encoder):
             for g, r in zip(self.featurize(strings), rows, strict=True):
                 atoms = masked_atoms(g.num_nodes, fraction=frac, seed=seed, index=r)
                 if len(atoms):  # the featurised graphs are cached: copy, never edit
-                    x = g.x.copy()
-                    x[atoms] = 0
-                    edge_attr = g.edge_attr
-                    if bonds:
-                        edge_attr = edge_attr.copy()
-                        edge_attr[edges_touching(g.edge_index, atoms)] = 0
+                    x, edge_attr = mask_arrays(g.x, g.edge_attr, g.edge_index, atoms, mask_bonds=bonds)
                     g = dataclasses.replace(g, x=x, edge_attr=edge_attr)
                 graphs.append(g)
             return self._run(graphs)
