@@ -34,8 +34,6 @@ def tiny_roberta(n_layers: int = 4, hidden: int = 32, seed: int = 0, dropout: fl
 
 
 class TinyRoberta(Encoder):
-    default_batch_size = 32
-
     def __init__(self, model, name: str = "tiny-roberta") -> None:
         self.model = model
         self.name = name

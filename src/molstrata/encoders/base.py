@@ -101,8 +101,6 @@ class Encoder(ABC):
     token_budget: int = 4096
     #: most molecules per batch under the token budget
     max_batch_size: int = 256
-    #: molecules per batch for adapters that ignore sizes (kept for older callers)
-    default_batch_size: int = 64
     #: longest input in tokens (special tokens included); ``None``: no limit
     max_length: int | None = None
     #: what to do with longer inputs: ``"warn"`` (cut, warn, report) or ``"raise"``

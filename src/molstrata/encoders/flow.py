@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from molstrata.core.progress import progress
 from molstrata.encoders.pooling import Pooling, pool
 
 if TYPE_CHECKING:
@@ -152,29 +153,14 @@ def iter_batches(
 
 @contextmanager
 def progress_bar(description: str, total: int, show: bool | None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar as an ``advance(n)`` callback; a no-op when not shown.
+    """The progress bar (:func:`molstrata.core.progress.progress`, transient) as an
+    ``advance(n)`` callback; a no-op when not shown.
 
     ``show=None`` shows it for more than :data:`PROGRESS_MIN` items.
     """
-    if not (show if show is not None else total > PROGRESS_MIN):
-        yield lambda k: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
-    )
-    with bar:
-        task = bar.add_task(description, total=total)
-        yield lambda k: bar.update(task, advance=k)
+    shown = show if show is not None else total > PROGRESS_MIN
+    with progress(description, total, show=bool(shown), transient=True) as bar:
+        yield bar.advance
 
 
 def embed_canonical(

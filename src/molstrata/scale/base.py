@@ -94,8 +94,22 @@ def check_resources(resources: Mapping[str, float] | None) -> dict[str, float]:
 
 
 @contextmanager
-def progress_bar(desc: str | None, total: int) -> Iterator[Callable[[], None]]:
-    """The progress bar (:func:`molstrata.core.progress.progress`) as an ``advance()``
-    callback; a no-op when ``desc`` is None."""
-    with progress(desc or "", total, show=desc is not None) as bar:
-        yield lambda: bar.advance(1)
+def delivering(results: list[Any], desc: str | None, *,
+               on_result: Callable[[int, Any], None] | None,
+               keep: bool) -> Iterator[Callable[[int, Any], None]]:
+    """How every executor hands back one finished task: yields ``deliver(i, result)``, which
+    calls ``on_result(i, result)``, stores ``results[i]`` when ``keep`` and advances the
+    progress bar (:func:`molstrata.core.progress.progress`; none when ``desc`` is None).
+
+    ``results`` : list of length n_items, filled in place.
+    """
+    with progress(desc or "", len(results), show=desc is not None) as bar:
+
+        def deliver(i: int, result: Any) -> None:
+            if on_result is not None:
+                on_result(i, result)
+            if keep:
+                results[i] = result
+            bar.advance(1)
+
+        yield deliver

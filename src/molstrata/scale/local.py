@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from molstrata.core.errors import ConfigError
-from molstrata.scale.base import check_resources, progress_bar
+from molstrata.scale.base import check_resources, delivering
 
 #: per-process copy of ``shared`` in pool workers (set once by the pool initializer)
 _SHARED: dict[str, Any] = {}
@@ -54,15 +54,10 @@ class LocalExecutor:
         shared = dict(shared or {})
         items = list(items)
         results: list[Any] = [None] * len(items)
-        with progress_bar(desc, len(items)) as advance:
+        with delivering(results, desc, on_result=on_result, keep=keep) as deliver:
             if self.workers == 1 or len(items) <= 1:
                 for i, item in enumerate(items):
-                    result = fn(item, **shared)
-                    if on_result is not None:
-                        on_result(i, result)
-                    if keep:
-                        results[i] = result
-                    advance()
+                    deliver(i, fn(item, **shared))
                 return results
             import multiprocessing as mp
             from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -78,12 +73,7 @@ class LocalExecutor:
                         done, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for fut in sorted(done, key=futures.__getitem__):
                             i = futures.pop(fut)
-                            result = fut.result()
-                            if on_result is not None:
-                                on_result(i, result)
-                            if keep:
-                                results[i] = result
-                            advance()
+                            deliver(i, fut.result())
                 except BaseException:
                     for fut in pending:
                         fut.cancel()

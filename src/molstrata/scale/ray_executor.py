@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from molstrata.core.errors import ConfigError, OptionalDependencyError
-from molstrata.scale.base import check_resources, progress_bar
+from molstrata.scale.base import check_resources, delivering
 
 
 def import_ray() -> Any:
@@ -214,19 +214,15 @@ class RayExecutor:
         results: list[Any] = [None] * len(items)
         pending = list(where)
         try:
-            with progress_bar(desc, len(items)) as advance:
+            with delivering(results, desc, on_result=on_result, keep=keep) as deliver:
                 while pending:
                     done, pending = ray.wait(pending, num_returns=1)
                     for ref in done:
                         i = where.pop(ref)
                         result = ray.get(ref)  # re-raises the task's exception
                         del ref
-                        if on_result is not None:
-                            on_result(i, result)
-                        if keep:
-                            results[i] = result
+                        deliver(i, result)
                         del result
-                        advance()
         except BaseException:
             for ref in pending:
                 try:

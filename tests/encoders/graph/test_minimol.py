@@ -27,6 +27,7 @@ import torch
 
 from molstrata.core.errors import ChecksumError, ConfigError, DataNotFoundError, InvalidSmilesError
 from molstrata.encoders.graph import minimol as mm
+from molstrata.encoders.graph import minimol_weights as mw
 from molstrata.encoders.graph.minimol_featurize import featurize
 
 TOL = 1e-4
@@ -259,7 +260,7 @@ def test_registry_and_unknown_options():
 
 # ----------------------------------------------------------------------------- weights
 def test_weights_found_from_env_and_dir(monkeypatch, tmp_path):
-    pkg = mm._installed_package_dir()
+    pkg = mw._installed_package_dir()
     assert pkg is not None, "CI installs `pip install --no-deps minimol==1.3.5`"
     monkeypatch.setenv(mm.ENV_DIR, str(pkg))
     assert mm.find_weights() == (pkg, "env")
@@ -271,15 +272,15 @@ def test_weights_found_from_env_and_dir(monkeypatch, tmp_path):
 
 def test_missing_weights_error_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.delenv(mm.ENV_DIR, raising=False)
-    monkeypatch.setattr(mm, "_installed_package_dir", lambda: None)
-    monkeypatch.setattr(mm, "_download_root", lambda: tmp_path)
+    monkeypatch.setattr(mw, "_installed_package_dir", lambda: None)
+    monkeypatch.setattr(mw, "_download_root", lambda: tmp_path)
     with pytest.raises(DataNotFoundError, match=r"pip install --no-deps minimol==1\.3\.5"):
         mm.load_minimol(download=False)
     assert mm.minimol_card().weights_present is False
 
 
 def test_config_for_another_architecture_is_refused(tmp_path):
-    pkg = mm._installed_package_dir()
+    pkg = mw._installed_package_dir()
     (tmp_path / "state_dict.pth").symlink_to(pkg / "state_dict.pth")
     text = (pkg / "config.yaml").read_text().replace("depth: 16", "depth: 12")
     (tmp_path / "config.yaml").write_text(text)

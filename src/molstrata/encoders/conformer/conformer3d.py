@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from molstrata.core.device import resolve_device
 from molstrata.core.errors import ConfigError
 from molstrata.encoders.base import Encoder
 from molstrata.encoders.smiles.hf import state_dict_sha256
@@ -33,6 +34,29 @@ def conformer_recipe() -> dict[str, Any]:
     from molstrata.data.conformers import RECIPE_VERSION
 
     return {"recipe": RECIPE_VERSION, "rdkit": rdBase.rdkitVersion}
+
+
+def load_fitting_state(model: Any, state: dict[str, Any], *, source: str, what: str,
+                       skip: tuple[str, ...] = ()) -> None:
+    """Load a checkpoint's ``state`` into ``model`` once it is known to fit.
+
+    Every entry of ``model.state_dict()`` (but those whose name starts with one of ``skip``,
+    e.g. a task head) must be in ``state`` with the model's shape; otherwise a ConfigError
+    names ``source``, ``what`` it is not (e.g. "is not a Uni-Mol v1 checkpoint for this
+    architecture") and the first offending keys. Entries the model lacks are ignored.
+    """
+    own = model.state_dict()
+    needed = [k for k in own if not k.startswith(skip)]
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise ConfigError(f"{source} {what}: {len(missing)} weights missing, e.g. {missing[:5]}")
+    bad = [k for k in needed if tuple(state[k].shape) != tuple(own[k].shape)]
+    if bad:
+        raise ConfigError(
+            f"{source}: shapes differ for {bad[:5]} (e.g. {bad[0]}: checkpoint "
+            f"{tuple(state[bad[0]].shape)} vs model {tuple(own[bad[0]].shape)})"
+        )
+    model.load_state_dict({k: state[k] for k in needed}, strict=not skip)
 
 
 def layer_outputs(first: Any, blocks: Sequence[Any], run: Callable[[], Any], *,
@@ -80,7 +104,7 @@ class Conformer3DEncoder(Encoder):
         import torch
 
         self.name = name
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(resolve_device(device))
         self.model = model.to(self.device).eval()
         self.full_num_layers = int(full_num_layers)
         self.conformer_seed = int(conformer_seed)

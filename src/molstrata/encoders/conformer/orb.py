@@ -35,7 +35,11 @@ from molstrata.core.errors import (
 )
 from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
-from molstrata.encoders.conformer.conformer3d import Conformer3DEncoder, layer_outputs
+from molstrata.encoders.conformer.conformer3d import (
+    Conformer3DEncoder,
+    layer_outputs,
+    load_fitting_state,
+)
 
 INSTALL_HINT = (
     '`pip install --no-deps "orb-models>=0.5.5,<0.6"` then `pip install "molstrata[orb]"` '
@@ -139,17 +143,8 @@ def _load_weights(model: Any, path: Path) -> None:
     state = load_tensors(path, what="Orb checkpoint")
     if not isinstance(state, dict):
         raise ConfigError(f"Orb checkpoint {path} holds a {type(state).__name__}, not a state dict")
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    if missing:
-        raise ConfigError(
-            f"{path} does not fit this Orb v3 architecture: {len(missing)} weights missing, "
-            f"e.g. {missing[:4]} (is it the right variant?)"
-        )
-    bad = [k for k in own if tuple(state[k].shape) != tuple(own[k].shape)]
-    if bad:
-        raise ConfigError(f"{path}: shapes differ for {bad[:4]}")
-    model.load_state_dict({k: state[k] for k in own}, strict=True)
+    load_fitting_state(model, state, source=str(path),
+                       what="does not fit this Orb v3 architecture (is it the right variant?)")
 
 
 class OrbEncoder(Conformer3DEncoder):

@@ -26,11 +26,6 @@ exposed.
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,134 +34,31 @@ import numpy as np
 from molstrata.core.errors import (
     ConfigError,
     DataNotFoundError,
-    OptionalDependencyError,
     check_choice,
 )
 from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
 from molstrata.encoders.conformer.conformer3d import Conformer3DEncoder, layer_outputs
+from molstrata.encoders.conformer.unimol_model import (
+    INSTALL_HINT,
+    _load_weights,
+    _unimol_module,
+    build_unimol_v1,
+    build_unimol_v2,
+    read_checkpoint,
+    weight_dir,
+)
 from molstrata.encoders.smiles.hf import state_dict_sha256
 
-INSTALL_HINT = (
-    '`pip install --no-deps "unimol-tools>=0.1.6,<0.2"` then `pip install "molstrata[unimol]"` '
-    "(unimol-tools' own requirements would pin numpy<2.3 and pull training-only packages)"
-)
+__all__ = [  # the builders and the checkpoint reader stay importable from here
+    "INSTALL_HINT", "UniMolEncoder", "UniMolV2Encoder", "build_unimol_v1", "build_unimol_v2",
+    "load_unimol", "read_checkpoint", "unimol_card", "weight_dir",
+]
+
 WEIGHTS = {False: "mol_pre_all_h_220816.pt", True: "mol_pre_no_h_220816.pt"}
 DICT_FILE = "mol.dict.txt"
 NUM_LAYERS_V1 = 15
 HIDDEN_V1 = 512
-
-
-def _unimol_module() -> Any:
-    try:
-        from unimol_tools.models import unimol
-    except ImportError as exc:
-        raise OptionalDependencyError(
-            f"the Uni-Mol adapter needs unimol-tools ({exc}); install it with {INSTALL_HINT}"
-        ) from exc
-    return unimol
-
-
-def weight_dir() -> Path:
-    """Where unimol-tools keeps its weights: ``UNIMOL_WEIGHT_DIR`` or its package folder."""
-    env = os.environ.get("UNIMOL_WEIGHT_DIR", "").strip()
-    if env:
-        return Path(env).expanduser()
-    # unimol-tools' own default (weights/weighthub.py: the folder of its ``weights`` package),
-    # found without importing the package, which would import torch
-    spec = importlib.util.find_spec("unimol_tools")
-    if spec is None or not spec.submodule_search_locations:
-        return Path("unimol_tools/weights")
-    return Path(next(iter(spec.submodule_search_locations))).resolve() / "weights"
-
-
-@contextmanager
-def _architecture(module: Any, overrides: dict[str, Any]) -> Iterator[None]:
-    """Temporarily change ``module.molecule_architecture()`` (layer count, test sizes)."""
-    original = module.molecule_architecture
-
-    def patched(*args: Any, **kwargs: Any) -> Any:
-        arch = original(*args, **kwargs)
-        arch.update(overrides)
-        return arch
-
-    module.molecule_architecture = patched
-    try:
-        yield
-    finally:
-        module.molecule_architecture = original
-
-
-def build_unimol_v1(
-    dict_path: str | Path, *, remove_hs: bool = False, num_layers: int | None = None,
-    arch: dict[str, Any] | None = None,
-) -> Any:
-    """A ``UniMolModel`` (unimol-tools' class) with fresh weights, nothing downloaded or read
-    but ``dict_path``.
-
-    Parameters
-    ----------
-    dict_path : the checkpoint's token dictionary (``mol.dict.txt``)
-    remove_hs : heavy-atom model (only changes which checkpoint matches)
-    num_layers : build with this many transformer blocks (truncation at load)
-    arch : other ``molecule_architecture()`` overrides (small configs in tests)
-    """
-    unimol = _unimol_module()
-
-    class _UniMolNoDownload(unimol.UniMolModel):
-        def load_pretrained_weights(self, path: Any, strict: bool = False) -> None:
-            """Weights are loaded by molstrata (``weights_only``), never here."""
-
-    overrides = dict(arch or {})
-    if num_layers is not None:
-        overrides["encoder_layers"] = int(num_layers)
-    if not Path(dict_path).is_file():
-        raise DataNotFoundError(f"Uni-Mol token dictionary not found: {dict_path}")
-    with _architecture(unimol, overrides):
-        model = _UniMolNoDownload(
-            output_dim=1, data_type="molecule", pretrained_model_path="<molstrata>",
-            pretrained_dict_path=str(dict_path), remove_hs=remove_hs,
-        )
-    return model.eval()
-
-
-def read_checkpoint(path: str | Path, *, trust_checkpoint: bool = False) -> dict[str, Any]:
-    """The state dict of a Uni-Mol ``.pt`` checkpoint, read with ``weights_only=True``.
-
-    Uni-Core checkpoints also pickle an ``argparse.Namespace`` of training arguments, which
-    is allowed explicitly. Legacy (non-zip) files and anything else need
-    ``trust_checkpoint=True`` (the full unpickler: trusted files only).
-    """
-    from molstrata.core.safeload import TRUST_OPT_IN, load_tensors
-
-    state = load_tensors(
-        path, what="Uni-Mol checkpoint", allow_classes=[argparse.Namespace],
-        trust=trust_checkpoint, opt_in=TRUST_OPT_IN,
-    )
-    for key in ("model", "model_state_dict"):
-        if isinstance(state, dict) and key in state:
-            state = state[key]
-    if not isinstance(state, dict):
-        raise ConfigError(f"Uni-Mol checkpoint {path} holds a {type(state).__name__}, not a state dict")
-    return dict(state)
-
-
-def _load_weights(model: Any, state: dict[str, Any], source: str) -> None:
-    own = model.state_dict()
-    needed = [k for k in own if not k.startswith("classification_head.")]
-    missing = [k for k in needed if k not in state]
-    if missing:
-        raise ConfigError(
-            f"{source} is not a Uni-Mol v1 checkpoint for this architecture: {len(missing)} "
-            f"weights missing, e.g. {missing[:5]}"
-        )
-    bad = [k for k in needed if tuple(state[k].shape) != tuple(own[k].shape)]
-    if bad:
-        raise ConfigError(
-            f"{source}: shapes differ for {bad[:5]} (e.g. {bad[0]}: checkpoint "
-            f"{tuple(state[bad[0]].shape)} vs model {tuple(own[bad[0]].shape)})"
-        )
-    model.load_state_dict({k: state[k] for k in needed}, strict=False)
 
 
 class UniMolEncoder(Conformer3DEncoder):
@@ -418,25 +310,6 @@ def unimol_card(version: str = "v1", model_size: str = "84m") -> EncoderCard:
 # ------------------------------------------------------------------------------ Uni-Mol2
 NUM_LAYERS_V2 = {"84m": 12, "164m": 24, "310m": 32, "570m": 32, "1.1B": 64}
 HIDDEN_V2 = {"84m": 768, "164m": 768, "310m": 1024, "570m": 1536, "1.1B": 1536}
-
-
-def build_unimol_v2(model_size: str = "84m", *, num_layers: int | None = None,
-                    arch: dict[str, Any] | None = None) -> Any:
-    """A ``UniMolV2Model`` (unimol-tools' class) with fresh weights; nothing is read."""
-    _unimol_module()
-    from unimol_tools.models import unimolv2
-
-    class _UniMolV2NoDownload(unimolv2.UniMolV2Model):
-        def load_pretrained_weights(self, path: Any, strict: bool = False) -> None:
-            """Weights are loaded by molstrata (``weights_only``), never here."""
-
-    overrides = dict(arch or {})
-    if num_layers is not None:
-        overrides["num_encoder_layers"] = int(num_layers)
-    with _architecture(unimolv2, overrides):
-        model = _UniMolV2NoDownload(output_dim=1, model_size=model_size,
-                                    pretrained_model_path="<molstrata>")
-    return model.eval()
 
 
 class UniMolV2Encoder(Conformer3DEncoder):

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from molstrata.core.device import resolve_device
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, DataNotFoundError
 from molstrata.encoders.base import BatchStates, Encoder
@@ -131,7 +132,6 @@ class GraphEncoder(Encoder):
 
     poolings = ("mean", "max", "sum")
     default_pooling = "mean"
-    default_batch_size = 128
     #: augmentations :meth:`embed_augmented` implements (see :mod:`molstrata.analysis.augment`)
     augmentations = ("atom_mask",)
     #: fraction of atoms one masked view hides
@@ -143,7 +143,7 @@ class GraphEncoder(Encoder):
                  random_init: bool = False, seed: int = 0) -> None:
         self.name = name
         self._model = model.eval()
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(resolve_device(device))
         self._model.to(self.device)
         self.num_layers = model.num_layers
         self.random_init = random_init

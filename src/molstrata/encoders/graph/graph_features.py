@@ -166,6 +166,20 @@ def edges_touching(edge_index: Any, atoms: np.ndarray) -> np.ndarray:
     return np.isin(ei[0], atoms) | np.isin(ei[1], atoms)
 
 
+def mask_arrays(x: np.ndarray, edge_attr: np.ndarray, edge_index: Any, atoms: np.ndarray, *,
+                mask_bonds: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Atom features ``x`` (n_atoms, d_v) with the rows of ``atoms`` set to 0 and, with
+    ``mask_bonds``, bond features ``edge_attr`` (n_edges, d_e) with every edge touching them
+    set to 0: the numpy form of :func:`mask_graph`. Arrays that change are copies (featurised
+    graphs may be cached); ``edge_attr`` comes back as given when the bonds are kept."""
+    x = x.copy()
+    x[atoms] = 0
+    if mask_bonds:
+        edge_attr = edge_attr.copy()
+        edge_attr[edges_touching(edge_index, atoms)] = 0
+    return x, edge_attr
+
+
 def mask_graph(graph: Any, atoms: np.ndarray, *, mask_bonds: bool = False) -> Any:
     """A copy of a :func:`smiles_to_graph` graph with the rows of ``atoms`` in ``x`` set to 0
     and, with ``mask_bonds``, the ``edge_attr`` rows of every bond touching them set to 0.

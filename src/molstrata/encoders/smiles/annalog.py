@@ -34,6 +34,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from molstrata.core.device import resolve_device
 from molstrata.core.errors import ConfigError, DataNotFoundError, OptionalDependencyError
 from molstrata.core.hashing import file_sha256
 from molstrata.core.safeload import load_pickle_restricted, load_tensors
@@ -175,7 +176,6 @@ class AnnalogEncoder(Encoder):
     name = "annalog"
     poolings = ("mean", "max", "sum", "cls")
     default_pooling = "mean"
-    default_batch_size = 128
     #: positions of the learned position embedding: <sos> + 100 SMILES tokens + <eos>
     max_length = MAX_POSITIONS
 
@@ -195,7 +195,7 @@ class AnnalogEncoder(Encoder):
         self.num_layers = N_LAYERS if max_layer is None else int(max_layer)
         self.stoi = dict(stoi)
         self._identity = dict(identity)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(resolve_device(device))
         self._module = module.to(self.device).eval()
         self._unknown_seen: set[str] = set()
 
