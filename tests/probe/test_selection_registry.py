@@ -98,9 +98,9 @@ def test_registered_strategy_is_usable_everywhere(registry, monkeypatch):
         seen["strategy"] = strategy
         raise ConfigError("stop here")
 
-    import molstrata.probe
+    import molstrata.runs.probe
 
-    monkeypatch.setattr(molstrata.probe, "sweep", fake_sweep)
+    monkeypatch.setattr(molstrata.runs.probe, "sweep", fake_sweep)
     r = CliRunner().invoke(app, ["probe", "--tasks", "caco2_wang", "--selection", "last", "--out", "x"])
     assert isinstance(r.exception, ConfigError) and seen["strategy"].names == ("final",)
 
