@@ -154,38 +154,65 @@ def augmented_views(
     kind, notes = resolve_augmentation(encoder, augmentation)
     n = len(smiles)
     if kind == "random_smiles":
-        views = randomized_smiles(smiles, n_views, seed)
-        flat = [views[i][v] for i in range(n) for v in range(n_views)]
-        with warnings.catch_warnings():  # counted in the notes instead
-            warnings.filterwarnings("ignore", message=".*longer than max_length.*")
-            emb = encoder.embed(flat, pooling=pooling, canonicalize=False, progress=progress)
-        n_cut = int(emb.meta.get("n_truncated", 0))
-        if n_cut:
-            notes.append(
-                f"{n_cut} of {len(flat)} randomised SMILES views were longer than the encoder's "
-                "max_length and were cut to it"
-            )
-        layers = [np.asarray(z, dtype=np.float32).reshape(n, n_views, -1) for z in emb]
+        layers = _smiles_views(encoder, smiles, n_views, seed, pooling, progress, notes)
     else:
-        extra = {"fraction": float(mask_fraction)} if mask_fraction is not None and kind == "atom_mask" else {}
-        per_view = [
-            encoder.embed_augmented(list(smiles), kind=kind, seed=seed * 1000 + v, pooling=pooling, **extra)
-            for v in range(n_views)
-        ]
-        if kind == "atom_mask":
-            frac = per_view[0].meta.get("fraction", mask_fraction) if per_view else mask_fraction
-            bonds = per_view[0].meta.get("mask_bonds") if per_view else None
-            if frac is not None:
-                notes.append(
-                    f"atom_mask views: {100 * float(frac):.0f}% of each molecule's atoms (at least one) "
-                    f"masked per view by zeroing their input features"
-                    + (" and those of their bonds" if bonds else "")
-                    + "; views seeded by (seed, molecule index)"
-                )
-        layers = [
-            np.stack([np.asarray(e[k], dtype=np.float32) for e in per_view], axis=1)
-            for k in range(len(per_view[0]))
-        ]
+        layers = _input_views(encoder, smiles, kind, n_views, seed, pooling, mask_fraction, notes)
+    identical, frac = _identical_views(layers, n, kind, n_views, notes)
+    return AugmentedViews(layers=layers, kind=kind, identical=identical, frac_identical=frac), notes
+
+
+def _smiles_views(
+    encoder: Any, smiles: Sequence[str], n_views: int, seed: int, pooling: str | None,
+    progress: bool | None, notes: list[str],
+) -> list[np.ndarray]:
+    """Embed ``n_views`` randomised SMILES of each molecule: per layer (n, n_views, d)."""
+    n = len(smiles)
+    views = randomized_smiles(smiles, n_views, seed)
+    flat = [views[i][v] for i in range(n) for v in range(n_views)]
+    with warnings.catch_warnings():  # counted in the notes instead
+        warnings.filterwarnings("ignore", message=".*longer than max_length.*")
+        emb = encoder.embed(flat, pooling=pooling, canonicalize=False, progress=progress)
+    n_cut = int(emb.meta.get("n_truncated", 0))
+    if n_cut:
+        notes.append(
+            f"{n_cut} of {len(flat)} randomised SMILES views were longer than the encoder's "
+            "max_length and were cut to it"
+        )
+    return [np.asarray(z, dtype=np.float32).reshape(n, n_views, -1) for z in emb]
+
+
+def _input_views(
+    encoder: Any, smiles: Sequence[str], kind: str, n_views: int, seed: int, pooling: str | None,
+    mask_fraction: float | None, notes: list[str],
+) -> list[np.ndarray]:
+    """Embed ``n_views`` encoder-side augmentations (e.g. ``atom_mask``) of each molecule:
+    per layer (n, n_views, d)."""
+    extra = {"fraction": float(mask_fraction)} if mask_fraction is not None and kind == "atom_mask" else {}
+    per_view = [
+        encoder.embed_augmented(list(smiles), kind=kind, seed=seed * 1000 + v, pooling=pooling, **extra)
+        for v in range(n_views)
+    ]
+    if kind == "atom_mask":
+        frac = per_view[0].meta.get("fraction", mask_fraction) if per_view else mask_fraction
+        bonds = per_view[0].meta.get("mask_bonds") if per_view else None
+        if frac is not None:
+            notes.append(
+                f"atom_mask views: {100 * float(frac):.0f}% of each molecule's atoms (at least one) "
+                f"masked per view by zeroing their input features"
+                + (" and those of their bonds" if bonds else "")
+                + "; views seeded by (seed, molecule index)"
+            )
+    return [
+        np.stack([np.asarray(e[k], dtype=np.float32) for e in per_view], axis=1)
+        for k in range(len(per_view[0]))
+    ]
+
+
+def _identical_views(
+    layers: list[np.ndarray], n: int, kind: str, n_views: int, notes: list[str],
+) -> tuple[bool, float]:
+    """Whether every molecule's views embed identically in every layer, and the fraction of
+    molecules whose do (with a note when most or all do)."""
     same = np.ones(n, dtype=bool)
     for z in layers:
         tol = 1e-5 * np.abs(z).max(axis=(1, 2)) + 1e-7
@@ -205,4 +232,4 @@ def augmented_views(
             "is invariant to this augmentation (a graph encoder fed randomised SMILES?), so the "
             "invariance metrics carry no information and are reported as NaN"
         )
-    return AugmentedViews(layers=layers, kind=kind, identical=identical, frac_identical=frac), notes
+    return identical, frac

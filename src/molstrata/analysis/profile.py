@@ -172,119 +172,75 @@ def analyze(
     -------
     DepthProfile with metrics for n_layers = ``encoder.num_layers + 1`` layers.
     """
-    wanted = list(METRICS) if metrics is None else list(metrics)
-    for m in wanted:
-        check_choice("metric", m, list(METRICS))
-    check_choice("cka", cka, CKA_METHODS)
-    if n_augmentations < 2:
-        raise ConfigError(f"n_augmentations must be at least 2, got {n_augmentations}")
+    wanted = _wanted_metrics(metrics, cka, n_augmentations)
     notes: list[str] = []
     rng = np.random.default_rng(seed)
+    encoder, emb, rows, name, all_smiles, wanted = _inputs(
+        encoder_or_embeddings, smiles, wanted, pooling, max_molecules, seed, rng, progress,
+        source, use_cache, notes,
+    )
+    opts = dict(
+        max_molecules=max_molecules, seed=seed, alpha=alpha, pooling=pooling,
+        token_molecules=token_molecules, aug_molecules=aug_molecules,
+        n_augmentations=n_augmentations, augmentation=augmentation, mask_fraction=mask_fraction,
+        temperature=temperature, delta=delta, dime_permutations=dime_permutations, cka=cka,
+    )
+    layers = [np.asarray(z, dtype=np.float64) for z in emb]
+    show = progress if progress is not None else len(rows) > 200
+    with _progress(show, 4, f"analysing {name}") as bar:
+        values, cka_mat = _layer_metrics(layers, wanted, alpha, cka, seed, notes, bar)
+        values_enc, aug_kind = _encoder_metrics(
+            encoder, all_smiles, rows, len(layers), wanted, notes, bar, show, **opts
+        )
+        values.update(values_enc)
+        bar.advance(1, "done")
+    return DepthProfile(
+        encoder=name, metrics=_metrics_table(name, values, len(layers)), cka=cka_mat,
+        cka_method=cka, rows=np.asarray(rows), smiles=tuple(emb.smiles), notes=tuple(notes),
+        params=_params(name, emb, encoder, wanted, aug_kind, len(rows), **opts),
+    )
+
+
+def _inputs(
+    encoder_or_embeddings: Any, smiles: Sequence[str] | None, wanted: list[str],
+    pooling: str | None, max_molecules: int | None, seed: int, rng: np.random.Generator,
+    progress: bool | None, source: str | None, use_cache: bool, notes: list[str],
+) -> tuple[Any, LayerEmbeddings, np.ndarray, str, list[str], list[str]]:
+    """The molecules to analyse: (encoder or None, emb, rows (n,), name, all SMILES, wanted)."""
     encoder = None
+    all_smiles: list[str] = []
     if isinstance(encoder_or_embeddings, str):
         from molstrata.encoders import load_encoder
 
         encoder_or_embeddings = load_encoder(encoder_or_embeddings)
     if isinstance(encoder_or_embeddings, LayerEmbeddings):
-        emb = encoder_or_embeddings
-        valid = np.flatnonzero(emb.valid)
-        if len(valid) < emb.n_molecules:
-            bad = np.flatnonzero(~emb.valid)
-            notes.append(
-                f"{len(bad)} invalid rows excluded (rows {', '.join(map(str, bad[:10]))}"
-                f"{'...' if len(bad) > 10 else ''})"
-            )
-        rows = valid[_subsample(len(valid), max_molecules, rng)]
-        emb = emb.subset(rows)
-        name = emb.encoder or "embeddings"
-        skipped = [m for m in wanted if METRICS[m][1]]
-        if skipped:
-            notes.append(f"no encoder given: skipped {', '.join(skipped)} (they need the encoder)")
-            wanted = [m for m in wanted if not METRICS[m][1]]
+        emb, rows, name, wanted = _from_embeddings(
+            encoder_or_embeddings, wanted, max_molecules, rng, notes
+        )
     else:
         encoder = encoder_or_embeddings
-        if smiles is None:
-            raise ConfigError("analyze(encoder, smiles): smiles is required with an encoder")
-        parsed = parse_smiles(list(smiles), on_invalid="raise", source=source)
-        rows = _subsample(len(parsed.smiles), max_molecules, rng)
-        name = getattr(encoder, "name", type(encoder).__name__)
-        show = progress if progress is not None else len(rows) > 200
-        with warnings.catch_warnings():  # reported below with input row numbers
-            warnings.filterwarnings("ignore", message=".*longer than max_length.*")
-            emb = _embed(encoder, [parsed.smiles[i] for i in rows], pooling, show, use_cache)
-        cut = np.asarray(emb.meta.get("truncated_rows", []), dtype=np.int64)
-        if len(cut):
-            shown = ", ".join(str(int(r)) for r in rows[cut][:10])
-            notes.append(
-                f"{len(cut)} molecule(s) longer than the encoder's max_length were cut to it "
-                f"(input rows {shown}{'...' if len(cut) > 10 else ''})"
-            )
+        emb, rows, name, all_smiles = _from_encoder(
+            encoder, smiles, pooling, max_molecules, rng, progress, source, use_cache, notes
+        )
     n = len(rows)
-    aug_kind = None
     if n < 4:
         raise ConfigError(f"analysis needs at least 4 valid molecules, got {n}")
-    if max_molecules is not None and encoder is not None and len(parsed.smiles) > max_molecules:
+    if max_molecules is not None and encoder is not None and len(all_smiles) > max_molecules:
         notes.append(
-            f"subsampled {n} of {len(parsed.smiles)} molecules (seed {seed}, --max-molecules)"
+            f"subsampled {n} of {len(all_smiles)} molecules (seed {seed}, --max-molecules)"
         )
-    layers = [np.asarray(z, dtype=np.float64) for z in emb]
-    n_layers = len(layers)
-    depth = np.linspace(0.0, 1.0, n_layers) if n_layers > 1 else np.zeros(1)
-    values: dict[str, np.ndarray] = {}
-    show = progress if progress is not None else n > 200
-    with _progress(show, 4, f"analysing {name}") as bar:
-        bar.advance(0, "dataset entropy")
-        if "dataset_entropy" in wanted:
-            values["dataset_entropy"] = dataset_entropy(layers, alpha=alpha, normalized=True)
-        if "effective_rank" in wanted:
-            values["effective_rank"] = np.array([effective_rank(z) for z in layers])
-        bar.advance(1, "CKA and depth curvature")
-        cka_mat = cka_matrix(layers, method=cka, seed=seed)
-        if "cka_final" in wanted:
-            values["cka_final"] = cka_mat[:, -1].copy()
-        if "depth_curvature" in wanted:
-            if len({z.shape[1] for z in layers}) == 1:
-                values["depth_curvature"] = depth_curvature(layers)
-            else:
-                notes.append("depth curvature skipped: layer widths differ")
-        bar.advance(1, "token states")
-        if encoder is not None and any(m in wanted for m in TOKEN_METRICS):
-            sub = rows[_subsample(n, token_molecules, np.random.default_rng(seed + 1))]
-            with warnings.catch_warnings():  # the same cut molecules as noted above
-                warnings.filterwarnings("ignore", message=".*longer than max_length.*")
-                values.update(
-                    _token_metrics(encoder, [parsed.smiles[i] for i in sub], wanted, alpha, n_layers)
-                )
-            if len(sub) < n:
-                notes.append(f"token metrics on {len(sub)} of the {n} molecules (--token-molecules)")
-        bar.advance(1, "augmentations")
-        if encoder is not None and any(m in wanted for m in AUGMENT_METRICS):
-            sub = rows[_subsample(n, aug_molecules, np.random.default_rng(seed + 2))]
-            aug, aug_notes = augmented_views(
-                encoder, [parsed.smiles[i] for i in sub], n_views=n_augmentations, seed=seed,
-                pooling=pooling, augmentation=augmentation, progress=show,
-                mask_fraction=mask_fraction,
-            )
-            aug_kind = aug.kind
-            notes.extend(aug_notes)
-            notes.append(
-                f"augmentation metrics: {aug.kind}, {len(sub)} molecules x {n_augmentations} views "
-                f"(InfoNCE and DiME use views 1-2; tau={temperature}, delta={delta})"
-            )
-            values.update(
-                _augment_metrics(aug, wanted, alpha, temperature, delta, dime_permutations, seed)
-            )
-        bar.advance(1, "done")
-    frames = [
-        pd.DataFrame(
-            {"encoder": name, "layer": np.arange(n_layers), "relative_depth": depth,
-             "metric": m, "value": np.asarray(values[m], dtype=np.float64)}
-        )
-        for m in METRICS
-        if m in values
-    ]
-    table = pd.concat(frames, ignore_index=True)
-    params = {
+    return encoder, emb, rows, name, all_smiles, wanted
+
+
+def _params(
+    name: str, emb: LayerEmbeddings, encoder: Any, wanted: list[str], aug_kind: str | None,
+    n: int, *, max_molecules: int | None, seed: int, alpha: float, token_molecules: int | None,
+    aug_molecules: int | None, n_augmentations: int, augmentation: str,
+    mask_fraction: float | None, temperature: float, delta: float, dime_permutations: int,
+    cka: str, **_: Any,
+) -> dict:
+    """The settings recorded in :attr:`DepthProfile.params`."""
+    return {
         "encoder": name, "pooling": emb.pooling, "max_molecules": max_molecules, "seed": seed,
         "metrics": wanted, "alpha": alpha, "token_molecules": token_molecules,
         "aug_molecules": aug_molecules, "n_augmentations": n_augmentations,
@@ -297,11 +253,142 @@ def analyze(
         "dime_permutations": dime_permutations, "cka": cka, "n_molecules": n,
         "encoder_identity": _identity(encoder, emb),
     }
-    return DepthProfile(
-        encoder=name, metrics=table, cka=cka_mat, cka_method=cka, rows=np.asarray(rows),
-        smiles=tuple(emb.smiles),
-        notes=tuple(notes), params=params,
-    )
+
+
+def _wanted_metrics(metrics: Sequence[str] | None, cka: str, n_augmentations: int) -> list[str]:
+    """Check the metric names, the CKA estimator and the view count; the metrics to compute."""
+    wanted = list(METRICS) if metrics is None else list(metrics)
+    for m in wanted:
+        check_choice("metric", m, list(METRICS))
+    check_choice("cka", cka, CKA_METHODS)
+    if n_augmentations < 2:
+        raise ConfigError(f"n_augmentations must be at least 2, got {n_augmentations}")
+    return wanted
+
+
+def _from_embeddings(
+    emb: LayerEmbeddings, wanted: list[str], max_molecules: int | None,
+    rng: np.random.Generator, notes: list[str],
+) -> tuple[LayerEmbeddings, np.ndarray, str, list[str]]:
+    """Valid, subsampled rows of precomputed embeddings: (emb, rows (n,), name, wanted)."""
+    valid = np.flatnonzero(emb.valid)
+    if len(valid) < emb.n_molecules:
+        bad = np.flatnonzero(~emb.valid)
+        notes.append(
+            f"{len(bad)} invalid rows excluded (rows {', '.join(map(str, bad[:10]))}"
+            f"{'...' if len(bad) > 10 else ''})"
+        )
+    rows = valid[_subsample(len(valid), max_molecules, rng)]
+    emb = emb.subset(rows)
+    name = emb.encoder or "embeddings"
+    skipped = [m for m in wanted if METRICS[m][1]]
+    if skipped:
+        notes.append(f"no encoder given: skipped {', '.join(skipped)} (they need the encoder)")
+        wanted = [m for m in wanted if not METRICS[m][1]]
+    return emb, rows, name, wanted
+
+
+def _from_encoder(
+    encoder: Any, smiles: Sequence[str] | None, pooling: str | None, max_molecules: int | None,
+    rng: np.random.Generator, progress: bool | None, source: str | None, use_cache: bool,
+    notes: list[str],
+) -> tuple[LayerEmbeddings, np.ndarray, str, list[str]]:
+    """Parse, subsample and embed: (emb of the n rows, rows (n,), name, all parsed SMILES)."""
+    if smiles is None:
+        raise ConfigError("analyze(encoder, smiles): smiles is required with an encoder")
+    parsed = parse_smiles(list(smiles), on_invalid="raise", source=source)
+    rows = _subsample(len(parsed.smiles), max_molecules, rng)
+    name = getattr(encoder, "name", type(encoder).__name__)
+    show = progress if progress is not None else len(rows) > 200
+    with warnings.catch_warnings():  # reported below with input row numbers
+        warnings.filterwarnings("ignore", message=".*longer than max_length.*")
+        emb = _embed(encoder, [parsed.smiles[i] for i in rows], pooling, show, use_cache)
+    cut = np.asarray(emb.meta.get("truncated_rows", []), dtype=np.int64)
+    if len(cut):
+        shown = ", ".join(str(int(r)) for r in rows[cut][:10])
+        notes.append(
+            f"{len(cut)} molecule(s) longer than the encoder's max_length were cut to it "
+            f"(input rows {shown}{'...' if len(cut) > 10 else ''})"
+        )
+    return emb, rows, name, list(parsed.smiles)
+
+
+def _layer_metrics(
+    layers: list[np.ndarray], wanted: list[str], alpha: float, cka: str, seed: int,
+    notes: list[str], bar: Any,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Pooled metrics of the (n, d_l) layers: ({metric: (n_layers,)}, CKA (n_layers, n_layers))."""
+    values: dict[str, np.ndarray] = {}
+    bar.advance(0, "dataset entropy")
+    if "dataset_entropy" in wanted:
+        values["dataset_entropy"] = dataset_entropy(layers, alpha=alpha, normalized=True)
+    if "effective_rank" in wanted:
+        values["effective_rank"] = np.array([effective_rank(z) for z in layers])
+    bar.advance(1, "CKA and depth curvature")
+    cka_mat = cka_matrix(layers, method=cka, seed=seed)
+    if "cka_final" in wanted:
+        values["cka_final"] = cka_mat[:, -1].copy()
+    if "depth_curvature" in wanted:
+        if len({z.shape[1] for z in layers}) == 1:
+            values["depth_curvature"] = depth_curvature(layers)
+        else:
+            notes.append("depth curvature skipped: layer widths differ")
+    return values, cka_mat
+
+
+def _encoder_metrics(
+    encoder: Any, all_smiles: list[str], rows: np.ndarray, n_layers: int, wanted: list[str],
+    notes: list[str], bar: Any, show: bool, *, alpha: float, seed: int, pooling: str | None,
+    token_molecules: int | None, aug_molecules: int | None, n_augmentations: int,
+    augmentation: str, mask_fraction: float | None, temperature: float, delta: float,
+    dime_permutations: int, **_: Any,
+) -> tuple[dict[str, np.ndarray], str | None]:
+    """Token and augmentation metrics (they need the encoder): ({metric: (n_layers,)}, kind)."""
+    values: dict[str, np.ndarray] = {}
+    aug_kind = None
+    n = len(rows)
+    bar.advance(1, "token states")
+    if encoder is not None and any(m in wanted for m in TOKEN_METRICS):
+        sub = rows[_subsample(n, token_molecules, np.random.default_rng(seed + 1))]
+        with warnings.catch_warnings():  # the same cut molecules as noted above
+            warnings.filterwarnings("ignore", message=".*longer than max_length.*")
+            values.update(
+                _token_metrics(encoder, [all_smiles[i] for i in sub], wanted, alpha, n_layers)
+            )
+        if len(sub) < n:
+            notes.append(f"token metrics on {len(sub)} of the {n} molecules (--token-molecules)")
+    bar.advance(1, "augmentations")
+    if encoder is not None and any(m in wanted for m in AUGMENT_METRICS):
+        sub = rows[_subsample(n, aug_molecules, np.random.default_rng(seed + 2))]
+        aug, aug_notes = augmented_views(
+            encoder, [all_smiles[i] for i in sub], n_views=n_augmentations, seed=seed,
+            pooling=pooling, augmentation=augmentation, progress=show,
+            mask_fraction=mask_fraction,
+        )
+        aug_kind = aug.kind
+        notes.extend(aug_notes)
+        notes.append(
+            f"augmentation metrics: {aug.kind}, {len(sub)} molecules x {n_augmentations} views "
+            f"(InfoNCE and DiME use views 1-2; tau={temperature}, delta={delta})"
+        )
+        values.update(
+            _augment_metrics(aug, wanted, alpha, temperature, delta, dime_permutations, seed)
+        )
+    return values, aug_kind
+
+
+def _metrics_table(name: str, values: dict[str, np.ndarray], n_layers: int) -> pd.DataFrame:
+    """Long table: one row per (metric, layer), metrics in :data:`METRICS` order."""
+    depth = np.linspace(0.0, 1.0, n_layers) if n_layers > 1 else np.zeros(1)
+    frames = [
+        pd.DataFrame(
+            {"encoder": name, "layer": np.arange(n_layers), "relative_depth": depth,
+             "metric": m, "value": np.asarray(values[m], dtype=np.float64)}
+        )
+        for m in METRICS
+        if m in values
+    ]
+    return pd.concat(frames, ignore_index=True)
 
 
 def _identity(encoder: Any, emb: LayerEmbeddings) -> dict:

@@ -212,16 +212,59 @@ def finetune(
     (classification) as prediction, also with a warning; ``invalid`` lists them all.
     """
     config = config or TrainConfig()
-    lrs = [float(x) for x in lrs]
-    if not lrs:
-        raise ConfigError("the learning-rate grid is empty")
-    if len(set(lrs)) != len(lrs):
-        raise ConfigError(f"the learning-rate grid has duplicates: {lrs}")
+    lrs = _check_lrs(lrs)
     n_layers = encoder.num_layers if n_layers is None else int(n_layers)
     task, metric, task_type = str(split.name), str(split.metric), str(split.task_type)
     if task_type not in ("regression", "classification"):
         raise ConfigError(f"task {task!r} has task_type {task_type!r}; expected regression or classification")
 
+    train, valid, test, test_ok, invalid = _datasets(split, task)
+    scaler = TargetScaler.fit(train.y, task_type)
+    _warn_too_long(encoder, task, {"train": train, "valid": valid, "test": test})
+
+    model = _fresh_model(encoder, n_layers, seed=seed, pooling=pooling, head=head)
+    init_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    work = Path(workdir) if workdir is not None else None
+    runs = _lr_sweep(model, init_state, lrs, seed, work, train, valid, task_type=task_type,
+                     metric=metric, config=config, scaler=scaler, callbacks=callbacks)
+
+    best_lr, best_epoch, best_valid = select_best(runs, metric)
+    state = runs[best_lr].best_state
+    assert state is not None and runs[best_lr].best_epoch == best_epoch
+    model.load_state_dict(state)
+    # test: read once, after the choice is final
+    test_pred = _test_predictions(model, test, test_ok, train, scaler, task_type, config,
+                                  invalid["test"], task)
+    y_test = split.test["Y"].to_numpy(dtype=np.float64)
+    test_score = evaluate(metric, y_test, test_pred)
+
+    history = pd.DataFrame(
+        [{"lr": lr, **row} for lr, run in runs.items() for row in run.history],
+        columns=["lr", "epoch", "train_loss", "valid_score"],
+    )
+    if work is not None and not keep_checkpoints:
+        _remove_checkpoints(work, lrs)
+    return FinetuneResult(
+        task=task, metric=metric, task_type=task_type, n_layers=n_layers, seed=int(seed),
+        history=history, best_lr=best_lr, best_epoch=best_epoch, valid_score=best_valid,
+        test_score=test_score, test_pred=test_pred, invalid=invalid,
+    )
+
+
+def _check_lrs(lrs: Sequence[float]) -> list[float]:
+    """The learning-rate grid as floats; refuse an empty one or duplicates."""
+    lrs = [float(x) for x in lrs]
+    if not lrs:
+        raise ConfigError("the learning-rate grid is empty")
+    if len(set(lrs)) != len(lrs):
+        raise ConfigError(f"the learning-rate grid has duplicates: {lrs}")
+    return lrs
+
+
+def _datasets(split: Any, task: str) -> tuple[Dataset, Dataset, Dataset, np.ndarray, dict[str, list[int]]]:
+    """The valid molecules of each part: ``(train, valid, test, test_ok (n_test,), invalid)``,
+    with a warning for the invalid train/valid rows left out."""
     train, train_ok = _dataset(split.train, "train", task)
     valid, valid_ok = _dataset(split.valid, "valid", task)
     test, test_ok = _dataset(split.test, "test", task)
@@ -230,14 +273,16 @@ def finetune(
     for name, rows in invalid.items():
         if rows and name != "test":
             warnings.warn(f"{task} {name}: {len(rows)} invalid SMILES left out (rows {rows[:10]})",
-                          stacklevel=2)
-    scaler = TargetScaler.fit(train.y, task_type)
-    _warn_too_long(encoder, task, {"train": train, "valid": valid, "test": test})
+                          stacklevel=3)
+    return train, valid, test, test_ok, invalid
 
-    model = _fresh_model(encoder, n_layers, seed=seed, pooling=pooling, head=head)
-    init_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-    work = Path(workdir) if workdir is not None else None
+def _lr_sweep(
+    model: Any, init_state: dict[str, torch.Tensor], lrs: list[float], seed: int,
+    work: Path | None, train: Dataset, valid: Dataset, *, task_type: str, metric: str,
+    config: TrainConfig, scaler: TargetScaler, callbacks: Sequence[Callable[[EpochReport], None]],
+) -> dict[float, TrainRun]:
+    """One training run per learning rate, each from ``init_state`` and ``seed``."""
     runs: dict[float, TrainRun] = {}
     for lr in lrs:
         model.load_state_dict(init_state)
@@ -248,36 +293,30 @@ def finetune(
             config=replace(config, lr=lr, seed=seed), scaler=scaler,
             checkpoint=ckpt, callbacks=callbacks,
         )
+    return runs
 
-    best_lr, best_epoch, best_valid = select_best(runs, metric)
-    state = runs[best_lr].best_state
-    assert state is not None and runs[best_lr].best_epoch == best_epoch
-    model.load_state_dict(state)
-    # test: read once, after the choice is final
+
+def _test_predictions(
+    model: Any, test: Dataset, test_ok: np.ndarray, train: Dataset, scaler: TargetScaler,
+    task_type: str, config: TrainConfig, invalid_test: list[int], task: str,
+) -> np.ndarray:
+    """Predictions (n_test,) in target units; invalid rows get the training mean/prevalence."""
     pred_ok = predict(model, test.smiles, scaler=scaler, task_type=task_type,
                       batch_size=config.eval_batch_size)
     test_pred = np.full(len(test_ok), float(train.y.mean()), dtype=np.float64)
     test_pred[test_ok] = pred_ok
-    if invalid["test"]:
+    if invalid_test:
         warnings.warn(
-            f"{task} test: {len(invalid['test'])} invalid SMILES predicted as the training "
-            f"{'mean' if task_type == 'regression' else 'prevalence'} (rows {invalid['test'][:10]})",
-            stacklevel=2,
+            f"{task} test: {len(invalid_test)} invalid SMILES predicted as the training "
+            f"{'mean' if task_type == 'regression' else 'prevalence'} (rows {invalid_test[:10]})",
+            stacklevel=3,
         )
-    y_test = split.test["Y"].to_numpy(dtype=np.float64)
-    test_score = evaluate(metric, y_test, test_pred)
+    return test_pred
 
-    history = pd.DataFrame(
-        [{"lr": lr, **row} for lr, run in runs.items() for row in run.history],
-        columns=["lr", "epoch", "train_loss", "valid_score"],
-    )
-    if work is not None and not keep_checkpoints:
-        for lr in lrs:
-            (work / checkpoint_name(lr)).unlink(missing_ok=True)
-        if work.exists() and not any(work.iterdir()):
-            shutil.rmtree(work, ignore_errors=True)
-    return FinetuneResult(
-        task=task, metric=metric, task_type=task_type, n_layers=n_layers, seed=int(seed),
-        history=history, best_lr=best_lr, best_epoch=best_epoch, valid_score=best_valid,
-        test_score=test_score, test_pred=test_pred, invalid=invalid,
-    )
+
+def _remove_checkpoints(work: Path, lrs: list[float]) -> None:
+    """Delete the per-learning-rate checkpoints, and ``work`` when that leaves it empty."""
+    for lr in lrs:
+        (work / checkpoint_name(lr)).unlink(missing_ok=True)
+    if work.exists() and not any(work.iterdir()):
+        shutil.rmtree(work, ignore_errors=True)

@@ -304,14 +304,63 @@ def fit(
     -------
     TrainRun; ``model`` is left at its best-epoch weights.
     """
-    from transformers import get_linear_schedule_with_warmup
-
     if len(train) == 0 or len(valid) == 0:
         raise ConfigError(f"empty split: {len(train)} training and {len(valid)} validation molecules")
-    device = model.device
-    use_amp, amp_dtype = _amp_settings(device, config.amp)
-    micro = max(1, config.batch_size // config.grad_accum)
-    n = len(train)
+    use_amp, amp_dtype = _amp_settings(model.device, config.amp)
+    optimizer, scheduler, grad_scaler = _optimizers(model, train, config, use_amp, amp_dtype)
+    y_train = torch.from_numpy(scaler.transform(train.y))
+    fingerprint = _fingerprint(config, scaler, train, valid, task_type, metric)
+    history: list[dict[str, float]] = []
+    best_score, best_epoch, best_state, bad_epochs = float("nan"), 0, None, 0
+    start_epoch, stopped = 1, False
+    path = Path(checkpoint) if checkpoint is not None else None
+    ck = _read_resumable(path, fingerprint)
+    if ck is not None:
+        history, best_score, best_epoch = ck["history"], ck["best_score"], ck["best_epoch"]
+        best_state, bad_epochs, stopped = ck["best_state"], ck["bad_epochs"], ck["done"]
+        if stopped:
+            if best_state is not None:
+                model.load_state_dict(best_state)
+            return TrainRun(history, best_epoch, best_score, best_state, ck["stopped_early"])
+        _restore(ck, model, optimizer, scheduler, grad_scaler)
+        start_epoch = ck["epoch"] + 1
+    stopped_early = False
+    for epoch in range(start_epoch, config.epochs + 1):
+        total_loss = _train_epoch(model, train, y_train, config, epoch, optimizer, scheduler,
+                                  grad_scaler, use_amp, amp_dtype, task_type)
+        pred = predict(model, valid.smiles, scaler=scaler, task_type=task_type,
+                       batch_size=config.eval_batch_size)
+        score = evaluate(metric, valid.y, pred)
+        history.append({"epoch": epoch, "train_loss": total_loss / len(train), "valid_score": score})
+        if is_better(score, best_score, metric):
+            best_score, best_epoch, best_state, bad_epochs = score, epoch, _cpu_state(model), 0
+        else:
+            bad_epochs += 1
+        stopped_early = bad_epochs >= config.patience and epoch < config.epochs
+        done = stopped_early or epoch == config.epochs
+        if path is not None:  # a finished run keeps only what selection needs
+            _save(path, {
+                "fingerprint": fingerprint, "epoch": epoch, "history": history,
+                "best_score": best_score, "best_epoch": best_epoch, "best_state": best_state,
+                "bad_epochs": bad_epochs, "done": done, "stopped_early": stopped_early,
+                **({} if done else _resume_state(model, optimizer, scheduler, grad_scaler)),
+            })
+        report = EpochReport(epoch, config.lr, total_loss / len(train), score, best_epoch, best_score)
+        for cb in callbacks:
+            cb(report)
+        if stopped_early:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return TrainRun(history, best_epoch, best_score, best_state, stopped_early)
+
+
+def _optimizers(
+    model: FinetuneModel, train: Dataset, config: TrainConfig, use_amp: bool, amp_dtype: Any,
+) -> tuple[torch.optim.Optimizer, Any, torch.amp.GradScaler]:
+    """AdamW over the trainable parameters, linear warmup/decay schedule, AMP grad scaler."""
+    from transformers import get_linear_schedule_with_warmup
+
     steps_per_epoch = len(_epoch_batches(train, config, 1))  # the same count every epoch
     total_steps = steps_per_epoch * config.epochs
     warmup = int(round(config.warmup_frac * total_steps))
@@ -321,85 +370,67 @@ def fit(
     )
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
     grad_scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    y_train = torch.from_numpy(scaler.transform(train.y))
-    fingerprint = _fingerprint(config, scaler, train, valid, task_type, metric)
+    return optimizer, scheduler, grad_scaler
 
-    history: list[dict[str, float]] = []
-    best_score, best_epoch, best_state, bad_epochs = float("nan"), 0, None, 0
-    start_epoch, stopped = 1, False
-    path = Path(checkpoint) if checkpoint is not None else None
+
+def _read_resumable(path: Path | None, fingerprint: str) -> dict | None:
+    """The checkpoint at ``path`` when there is one from this config and data; a damaged one
+    is retrained (None), a hostile one refused, one from another config a :class:`ConfigError`."""
     ck = (read_cached(path, _read_checkpoint, what="finetune checkpoint", keep=(UntrustedFileError,))
           if path is not None else None)  # damaged: retrained; hostile: refused, never run
-    if ck is not None:
-        if ck.get("fingerprint") != fingerprint:
-            raise ConfigError(
-                f"checkpoint {path} comes from a different configuration or data; "
-                "delete it or use another output folder"
-            )
-        history, best_score, best_epoch = ck["history"], ck["best_score"], ck["best_epoch"]
-        best_state, bad_epochs, stopped = ck["best_state"], ck["bad_epochs"], ck["done"]
-        if stopped:
-            if best_state is not None:
-                model.load_state_dict(best_state)
-            return TrainRun(history, best_epoch, best_score, best_state, ck["stopped_early"])
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scheduler.load_state_dict(ck["scheduler"])
-        grad_scaler.load_state_dict(ck["grad_scaler"])
-        torch.set_rng_state(ck["torch_rng"])
-        if ck.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ck["cuda_rng"])
-        start_epoch = ck["epoch"] + 1
+    if ck is not None and ck.get("fingerprint") != fingerprint:
+        raise ConfigError(
+            f"checkpoint {path} comes from a different configuration or data; "
+            "delete it or use another output folder"
+        )
+    return ck
 
-    stopped_early = False
-    for epoch in range(start_epoch, config.epochs + 1):
-        model.train()
-        total_loss = 0.0
-        for step_rows in _epoch_batches(train, config, epoch):
-            optimizer.zero_grad(set_to_none=True)
-            for m in range(0, len(step_rows), micro):
-                rows = step_rows[m : m + micro]
-                target = y_train[rows].to(device)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                    out = model([train.smiles[i] for i in rows])[:, 0]
-                loss = _loss(out.float(), target, task_type)
-                total_loss += float(loss.detach())
-                grad_scaler.scale(loss / len(step_rows)).backward()
-            if config.max_grad_norm is not None:
-                grad_scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            grad_scaler.step(optimizer)
-            grad_scaler.update()
-            scheduler.step()
-        pred = predict(model, valid.smiles, scaler=scaler, task_type=task_type,
-                       batch_size=config.eval_batch_size)
-        score = evaluate(metric, valid.y, pred)
-        history.append({"epoch": epoch, "train_loss": total_loss / n, "valid_score": score})
-        if is_better(score, best_score, metric):
-            best_score, best_epoch, best_state, bad_epochs = score, epoch, _cpu_state(model), 0
-        else:
-            bad_epochs += 1
-        stopped_early = bad_epochs >= config.patience and epoch < config.epochs
-        done = stopped_early or epoch == config.epochs
-        if path is not None:
-            payload: dict[str, Any] = {
-                "fingerprint": fingerprint, "epoch": epoch, "history": history,
-                "best_score": best_score, "best_epoch": best_epoch, "best_state": best_state,
-                "bad_epochs": bad_epochs, "done": done, "stopped_early": stopped_early,
-            }
-            if not done:  # a finished run keeps only what selection needs
-                payload.update(
-                    model=_cpu_state(model), optimizer=optimizer.state_dict(),
-                    scheduler=scheduler.state_dict(), grad_scaler=grad_scaler.state_dict(),
-                    torch_rng=torch.get_rng_state(),
-                    cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                )
-            _save(path, payload)
-        report = EpochReport(epoch, config.lr, total_loss / n, score, best_epoch, best_score)
-        for cb in callbacks:
-            cb(report)
-        if stopped_early:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return TrainRun(history, best_epoch, best_score, best_state, stopped_early)
+
+def _restore(ck: dict, model: FinetuneModel, optimizer: Any, scheduler: Any, grad_scaler: Any) -> None:
+    """Put the model, optimizer, schedule, grad scaler and RNGs back as checkpointed."""
+    model.load_state_dict(ck["model"])
+    optimizer.load_state_dict(ck["optimizer"])
+    scheduler.load_state_dict(ck["scheduler"])
+    grad_scaler.load_state_dict(ck["grad_scaler"])
+    torch.set_rng_state(ck["torch_rng"])
+    if ck.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ck["cuda_rng"])
+
+
+def _resume_state(model: FinetuneModel, optimizer: Any, scheduler: Any, grad_scaler: Any) -> dict:
+    """What an unfinished run's checkpoint needs to resume: weights, optimizer, RNGs."""
+    return dict(
+        model=_cpu_state(model), optimizer=optimizer.state_dict(),
+        scheduler=scheduler.state_dict(), grad_scaler=grad_scaler.state_dict(),
+        torch_rng=torch.get_rng_state(),
+        cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    )
+
+
+def _train_epoch(
+    model: FinetuneModel, train: Dataset, y_train: torch.Tensor, config: TrainConfig, epoch: int,
+    optimizer: Any, scheduler: Any, grad_scaler: Any, use_amp: bool, amp_dtype: Any,
+    task_type: str,
+) -> float:
+    """One epoch of optimizer steps (grad-accumulated micro-batches); the summed loss."""
+    device = model.device
+    micro = max(1, config.batch_size // config.grad_accum)
+    model.train()
+    total_loss = 0.0
+    for step_rows in _epoch_batches(train, config, epoch):
+        optimizer.zero_grad(set_to_none=True)
+        for m in range(0, len(step_rows), micro):
+            rows = step_rows[m : m + micro]
+            target = y_train[rows].to(device)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                out = model([train.smiles[i] for i in rows])[:, 0]
+            loss = _loss(out.float(), target, task_type)
+            total_loss += float(loss.detach())
+            grad_scaler.scale(loss / len(step_rows)).backward()
+        if config.max_grad_norm is not None:
+            grad_scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        grad_scaler.step(optimizer)
+        grad_scaler.update()
+        scheduler.step()
+    return total_loss

@@ -245,16 +245,10 @@ def train_loop(
     RunEnd with the step reached, total elapsed seconds (``elapsed0`` included), the last
     held-out metrics and the stop reason.
     """
-    import torch
-
     for module in modules.values():
         module.train()
     logf = (out / "log.jsonl").open("a")
-
-    def log(rec: dict) -> None:
-        logf.write(json.dumps(rec) + "\n")
-        logf.flush()
-
+    log = _jsonl_logger(logf)
     stop = StopOnSignal()  # SIGTERM / Ctrl-C: finish the step, checkpoint, export, exit
     t0 = time.monotonic()
     last_ckpt = t0
@@ -266,11 +260,7 @@ def train_loop(
     bar.advance(step)
     while step < cfg.steps:
         loss, stats = train_step(step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
+        _optimizer_step(loss, params, opt, sched)
         step += 1
         bar.advance(1)
         for key, value in stats.items():
@@ -289,11 +279,9 @@ def train_loop(
         if now - last_ckpt >= cfg.checkpoint_minutes * 60:
             save_checkpoint(out, modules, opt, sched, step, elapsed)
             last_ckpt = now
-        if cfg.max_minutes is not None and (now - t0) >= cfg.max_minutes * 60 and step < cfg.steps:
-            stopped = "max_minutes"
-            break
-        if stop.requested and step < cfg.steps:
-            stopped = "signal"
+        reason = _stop_reason(cfg, now - t0, step, stop)
+        if reason is not None:
+            stopped = reason
             break
     stop.restore()
     bars.close()
@@ -304,6 +292,36 @@ def train_loop(
     save_checkpoint(out, modules, opt, sched, step, elapsed)
     logf.close()
     return RunEnd(step=step, elapsed=elapsed, last_eval=last_eval, stopped=stopped)
+
+
+def _jsonl_logger(logf: Any) -> Callable[[dict], None]:
+    """Write one record per line to the open file ``logf``, flushed at once."""
+
+    def log(rec: dict) -> None:
+        logf.write(json.dumps(rec) + "\n")
+        logf.flush()
+
+    return log
+
+
+def _optimizer_step(loss: Any, params: list[Any], opt: Any, sched: Any) -> None:
+    """Backward, gradient norm clipped to 1 over ``params``, optimizer and scheduler step."""
+    import torch
+
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    sched.step()
+
+
+def _stop_reason(cfg: Any, run_s: float, step: int, stop: StopOnSignal) -> str | None:
+    """``"max_minutes"`` or ``"signal"`` when the run must stop before ``cfg.steps``."""
+    if cfg.max_minutes is not None and run_s >= cfg.max_minutes * 60 and step < cfg.steps:
+        return "max_minutes"
+    if stop.requested and step < cfg.steps:
+        return "signal"
+    return None
 
 
 def write_summary(out: Path, summary: dict) -> None:

@@ -295,34 +295,18 @@ def train_smiles_mlm(
     dict with step, elapsed seconds, last train loss/acc and held-out loss/acc.
     """
     import torch
-    from transformers import AutoTokenizer
-
 
     cfg = cfg or SmilesMLMConfig()
     out = open_run(out, cfg, resume)
     train, valid, corpus_info = prepare_corpus(corpus, out, data_dir, n_valid, cfg.seed)
-    tok_dir = out / "tokenizer"
-    init_model = None
-    if cfg.init_from:
-        tokenizer, init_model = load_init_model(cfg)
-        tokenizer.save_pretrained(str(tok_dir))
-    elif resume and tok_dir.is_dir():
-        tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
-    else:
-        tokenizer = build_smiles_tokenizer(train, model_max_length=cfg.max_length)
-        tokenizer.save_pretrained(str(tok_dir))
+    tokenizer, init_model = _tokenizer(cfg, train, out / "tokenizer", resume)
     write_run_config(out, cfg, corpus_info)
     valid_eval = valid[: cfg.n_eval]
     by_length = np.argsort([len(s) for s in train], kind="stable")
 
     model = init_model if init_model is not None else build_model(cfg, tokenizer)
     model.train()
-    decay, no_decay = [], []
-    for n, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or "LayerNorm" in n else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear_decay(cfg))
+    opt, sched = _optimizer(model, cfg)
     modules = {"model": model}  # checkpoint/model.safetensors
     step, elapsed0 = 0, 0.0
     if resume:
@@ -352,6 +336,36 @@ def train_smiles_mlm(
     export_model(model, tokenizer, out / MODEL_DIR, meta=meta)
     write_summary(out, summary)
     return summary
+
+
+def _tokenizer(cfg: SmilesMLMConfig, train: list[str], tok_dir: Path, resume: bool) -> tuple[Any, Any]:
+    """The run's tokenizer (saved to ``tok_dir``) and, with ``cfg.init_from``, the model it
+    continues: the earlier stage's, the saved one on ``resume``, or a new one built on ``train``."""
+    from transformers import AutoTokenizer
+
+    init_model = None
+    if cfg.init_from:
+        tokenizer, init_model = load_init_model(cfg)
+        tokenizer.save_pretrained(str(tok_dir))
+    elif resume and tok_dir.is_dir():
+        tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
+    else:
+        tokenizer = build_smiles_tokenizer(train, model_max_length=cfg.max_length)
+        tokenizer.save_pretrained(str(tok_dir))
+    return tokenizer, init_model
+
+
+def _optimizer(model: Any, cfg: SmilesMLMConfig) -> tuple[Any, Any]:
+    """AdamW (no weight decay on biases and LayerNorm) and the warmup/linear-decay schedule."""
+    import torch
+
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "LayerNorm" in n else decay).append(p)
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear_decay(cfg))
+    return opt, sched
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - thin entry point

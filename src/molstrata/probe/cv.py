@@ -335,6 +335,33 @@ def cross_validate(
     -------
     CVResult
     """
+    classification = task_type == "classification"
+    X, y, folds, k = _check_cv_inputs(layers, y, folds, classification)
+    n_col = len(X)
+    params = dict(params or {})
+    estimates: list[list[np.ndarray]] = [[] for _ in range(k)]  # per fold: (n_col,) arrays
+    oof_sum = np.zeros((y.size, n_col))
+    oof_n = np.zeros((y.size, n_col))
+    if model == "linear":
+        _linear_estimates(X, y, folds, k, params, classification, metric, estimates, oof_sum, oof_n)
+    else:
+        _refit_estimates(X, y, folds, k, model, task_type, metric, seed, params, estimates,
+                         oof_sum, oof_n)
+    fold_scores = np.full((k, n_col), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN folds stay NaN
+        for f in range(k):
+            if estimates[f]:
+                fold_scores[f] = np.nanmean(np.stack(estimates[f]), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        oof = np.where(oof_n > 0, oof_sum / np.maximum(oof_n, 1), np.nan)
+    return CVResult(folds=folds, fold_scores=fold_scores, oof=oof)
+
+
+def _check_cv_inputs(
+    layers: Sequence[np.ndarray], y: np.ndarray, folds: np.ndarray, classification: bool,
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, int]:
+    """Check the feature sets, labels (n,) and fold ids (n,) agree: ``(X, y, folds, k)``."""
     X = _as_layers(layers)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     folds = np.asarray(folds, dtype=np.int64).reshape(-1)
@@ -346,70 +373,75 @@ def cross_validate(
         raise ConfigError(f"cross_validate: folds must be 0..k-1 with k >= 3, got {np.unique(folds).tolist()}")
     if not np.isfinite(y).all():
         raise ConfigError(f"cross_validate: labels contain NaN/inf at rows {np.flatnonzero(~np.isfinite(y))[:10].tolist()}")
-    n_col = len(X)
-    params = dict(params or {})
-    estimates: list[list[np.ndarray]] = [[] for _ in range(k)]  # per fold: (n_col,) arrays
-    oof_sum = np.zeros((y.size, n_col))
-    oof_n = np.zeros((y.size, n_col))
-    classification = task_type == "classification"
     if classification and not _both_classes(y):
         raise ConfigError("cross_validate: classification labels must be 0/1 with both classes present")
-    if model == "linear":
-        unknown = set(params) - {"alphas", "Cs", "tol", "max_iter"}
-        if unknown:
-            raise ConfigError(f"unknown linear probe parameter(s) {sorted(unknown)}")
-        key, default = ("Cs", DEFAULT_CS) if classification else ("alphas", DEFAULT_ALPHAS)
-        grid = np.asarray(params.get(key) or default, dtype=np.float64)
-        if grid.ndim != 1 or grid.size == 0 or (grid <= 0).any():
-            raise ConfigError(f"regularisation grid must be positive numbers, got {grid}")
-        for a, b in fold_pairs(k):
-            if classification and not _both_classes(y[(folds != a) & (folds != b)]):
-                raise ConfigError(f"CV folds other than {a} and {b} hold one class only; no probe can "
-                                  "be fit (use fewer --cv-folds or --selection valid)")
-        pairs = _linear_pair_grids(
-            X, y, folds, k, classification=classification, grid=grid,
-            tol=float(params.get("tol", CV_TOL)), max_iter=int(params.get("max_iter", 1000)))
-        for a, b, ga, gb in pairs:
-            ra, rb = np.flatnonzero(folds == a), np.flatnonzero(folds == b)
-            est_a, est_b = np.full(n_col, np.nan), np.full(n_col, np.nan)
-            for j in range(n_col):
-                sa, sb = _safe_scores(metric, y[ra], ga[j]), _safe_scores(metric, y[rb], gb[j])
-                ib, ia = _best(sb, metric), _best(sa, metric)
-                if ib is not None:  # tuned on b, scored on a
-                    est_a[j] = sa[ib]
-                    oof_sum[ra, j] += ga[j][:, ib]
-                    oof_n[ra, j] += 1
-                if ia is not None:  # tuned on a, scored on b
-                    est_b[j] = sb[ia]
-                    oof_sum[rb, j] += gb[j][:, ia]
-                    oof_n[rb, j] += 1
-            estimates[a].append(est_a)
-            estimates[b].append(est_b)
-    else:
-        for a, b in fold_pairs(k):
-            tr = np.flatnonzero((folds != a) & (folds != b))
-            ra, rb = np.flatnonzero(folds == a), np.flatnonzero(folds == b)
-            if classification and not _both_classes(y[tr]):
-                continue  # no probe can be fit; these estimates stay missing
-            Xtr = [x[tr] for x in X]
-            est_a, est_b = np.full(n_col, np.nan), np.full(n_col, np.nan)
-            for held, tune, out in ((ra, rb, est_a), (rb, ra, est_b)):
-                if classification and not _both_classes(y[tune]):
-                    continue
-                est = make_probe(model, task_type, metric, seed, **params).fit(
-                    Xtr, y[tr], [x[tune] for x in X], y[tune])
-                pred = est.predict([x[held] for x in X])  # (n_col, |held|)
-                out[:] = _safe_scores(metric, y[held], pred.T)
-                oof_sum[held] += pred.T
-                oof_n[held] += 1
-            estimates[a].append(est_a)
-            estimates[b].append(est_b)
-    fold_scores = np.full((k, n_col), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN folds stay NaN
-        for f in range(k):
-            if estimates[f]:
-                fold_scores[f] = np.nanmean(np.stack(estimates[f]), axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        oof = np.where(oof_n > 0, oof_sum / np.maximum(oof_n, 1), np.nan)
-    return CVResult(folds=folds, fold_scores=fold_scores, oof=oof)
+    return X, y, folds, k
+
+
+def _linear_estimates(
+    X: list[np.ndarray], y: np.ndarray, folds: np.ndarray, k: int, params: dict[str, Any],
+    classification: bool, metric: str, estimates: list[list[np.ndarray]],
+    oof_sum: np.ndarray, oof_n: np.ndarray,
+) -> None:
+    """Linear probes: one regularisation path per fold pair, tuned on one fold, scored on the
+    other. Appends (n_col,) estimates per fold; adds to ``oof_sum``/``oof_n`` (n, n_col)."""
+    n_col = len(X)
+    unknown = set(params) - {"alphas", "Cs", "tol", "max_iter"}
+    if unknown:
+        raise ConfigError(f"unknown linear probe parameter(s) {sorted(unknown)}")
+    key, default = ("Cs", DEFAULT_CS) if classification else ("alphas", DEFAULT_ALPHAS)
+    grid = np.asarray(params.get(key) or default, dtype=np.float64)
+    if grid.ndim != 1 or grid.size == 0 or (grid <= 0).any():
+        raise ConfigError(f"regularisation grid must be positive numbers, got {grid}")
+    for a, b in fold_pairs(k):
+        if classification and not _both_classes(y[(folds != a) & (folds != b)]):
+            raise ConfigError(f"CV folds other than {a} and {b} hold one class only; no probe can "
+                              "be fit (use fewer --cv-folds or --selection valid)")
+    pairs = _linear_pair_grids(
+        X, y, folds, k, classification=classification, grid=grid,
+        tol=float(params.get("tol", CV_TOL)), max_iter=int(params.get("max_iter", 1000)))
+    for a, b, ga, gb in pairs:
+        ra, rb = np.flatnonzero(folds == a), np.flatnonzero(folds == b)
+        est_a, est_b = np.full(n_col, np.nan), np.full(n_col, np.nan)
+        for j in range(n_col):
+            sa, sb = _safe_scores(metric, y[ra], ga[j]), _safe_scores(metric, y[rb], gb[j])
+            ib, ia = _best(sb, metric), _best(sa, metric)
+            if ib is not None:  # tuned on b, scored on a
+                est_a[j] = sa[ib]
+                oof_sum[ra, j] += ga[j][:, ib]
+                oof_n[ra, j] += 1
+            if ia is not None:  # tuned on a, scored on b
+                est_b[j] = sb[ia]
+                oof_sum[rb, j] += gb[j][:, ia]
+                oof_n[rb, j] += 1
+        estimates[a].append(est_a)
+        estimates[b].append(est_b)
+
+
+def _refit_estimates(
+    X: list[np.ndarray], y: np.ndarray, folds: np.ndarray, k: int, model: str, task_type: str,
+    metric: str, seed: int, params: dict[str, Any], estimates: list[list[np.ndarray]],
+    oof_sum: np.ndarray, oof_n: np.ndarray,
+) -> None:
+    """MLP / GBDT probes: one fit per fold pair and held-out fold (early-stopped on the other).
+    Appends (n_col,) estimates per fold; adds to ``oof_sum``/``oof_n`` (n, n_col)."""
+    n_col = len(X)
+    classification = task_type == "classification"
+    for a, b in fold_pairs(k):
+        tr = np.flatnonzero((folds != a) & (folds != b))
+        ra, rb = np.flatnonzero(folds == a), np.flatnonzero(folds == b)
+        if classification and not _both_classes(y[tr]):
+            continue  # no probe can be fit; these estimates stay missing
+        Xtr = [x[tr] for x in X]
+        est_a, est_b = np.full(n_col, np.nan), np.full(n_col, np.nan)
+        for held, tune, out in ((ra, rb, est_a), (rb, ra, est_b)):
+            if classification and not _both_classes(y[tune]):
+                continue
+            est = make_probe(model, task_type, metric, seed, **params).fit(
+                Xtr, y[tr], [x[tune] for x in X], y[tune])
+            pred = est.predict([x[held] for x in X])  # (n_col, |held|)
+            out[:] = _safe_scores(metric, y[held], pred.T)
+            oof_sum[held] += pred.T
+            oof_n[held] += 1
+        estimates[a].append(est_a)
+        estimates[b].append(est_b)

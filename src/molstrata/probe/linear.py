@@ -18,7 +18,7 @@ checks both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -162,40 +162,13 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
     for it in range(1, max_iter + 1):  # noqa: B007
         if bool(done.all()):
             break
-        # two-loop recursion, per problem
-        q = g.clone()
-        alphas = []
-        for s, yy, rho in zip(reversed(S), reversed(Y), reversed(R), strict=True):
-            a = rho * (s * q).sum(dim=2, keepdim=True)
-            q = q - a * yy
-            alphas.append(a)
-        d = gamma * q
-        for (s, yy, rho), a in zip(zip(S, Y, R, strict=True), reversed(alphas), strict=True):
-            bcoef = rho * (yy * d).sum(dim=2, keepdim=True)
-            d = d + s * (a - bcoef)
-        d = -d
+        d = _lbfgs_direction(g, S, Y, R, gamma)
         gd = (g * d).sum(dim=2, keepdim=True)
         bad = gd >= 0
         d = torch.where(bad, -g, d)
         gd = torch.where(bad, -(g * g).sum(dim=2, keepdim=True), gd)
         d = torch.where(done[..., None], torch.zeros_like(d), d)
-        # backtracking Armijo line search, per problem
-        t = torch.ones((L, nC, 1), dtype=torch.float64)
-        accepted = done.clone()
-        f_new, g_new, graw_new = f.clone(), g.clone(), g_raw.clone()
-        phi_new = phi.clone()
-        for _ in range(40):
-            trial = phi + t * d
-            ft, gt, grt = evaluate(trial)
-            ok = (~accepted) & (ft <= f + 1e-4 * t[..., 0] * gd[..., 0])
-            f_new = torch.where(ok, ft, f_new)
-            g_new = torch.where(ok[..., None], gt, g_new)
-            graw_new = torch.where(ok[..., None], grt, graw_new)
-            phi_new = torch.where(ok[..., None], trial, phi_new)
-            accepted = accepted | ok
-            if bool(accepted.all()):
-                break
-            t = torch.where(accepted[..., None], t, t * 0.5)
+        phi_new, f_new, g_new, graw_new, accepted = _armijo(evaluate, phi, d, f, g, g_raw, gd, done)
         stalled = ~accepted  # no decrease possible: at round-off level, stop there
         s_k = phi_new - phi
         y_k = g_new - g
@@ -216,6 +189,48 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
     coef = theta[..., :r].transpose(1, 2).contiguous()  # (L, r, n_C)
     intercept = theta[..., r]  # (L, n_C)
     return coef, intercept, it
+
+
+def _lbfgs_direction(g: Any, S: list[Any], Y: list[Any], R: list[Any], gamma: Any) -> Any:
+    """L-BFGS two-loop recursion, per problem: the descent direction (L, n_C, r + 1) for the
+    gradient ``g`` from the stored steps ``S``, gradient changes ``Y`` and ``R`` = 1 / s·y."""
+    q = g.clone()
+    alphas = []
+    for s, yy, rho in zip(reversed(S), reversed(Y), reversed(R), strict=True):
+        a = rho * (s * q).sum(dim=2, keepdim=True)
+        q = q - a * yy
+        alphas.append(a)
+    d = gamma * q
+    for (s, yy, rho), a in zip(zip(S, Y, R, strict=True), reversed(alphas), strict=True):
+        bcoef = rho * (yy * d).sum(dim=2, keepdim=True)
+        d = d + s * (a - bcoef)
+    return -d
+
+
+def _armijo(evaluate: Callable, phi: Any, d: Any, f: Any, g: Any, g_raw: Any, gd: Any,
+            done: Any) -> tuple[Any, Any, Any, Any, Any]:
+    """Backtracking Armijo line search along ``d`` (L, n_C, r + 1), per problem (``done``
+    ones stay put): ``(phi, f, g, g_raw, accepted)`` at the accepted steps."""
+    import torch
+
+    L, nC = phi.shape[0], phi.shape[1]
+    t = torch.ones((L, nC, 1), dtype=torch.float64)
+    accepted = done.clone()
+    f_new, g_new, graw_new = f.clone(), g.clone(), g_raw.clone()
+    phi_new = phi.clone()
+    for _ in range(40):
+        trial = phi + t * d
+        ft, gt, grt = evaluate(trial)
+        ok = (~accepted) & (ft <= f + 1e-4 * t[..., 0] * gd[..., 0])
+        f_new = torch.where(ok, ft, f_new)
+        g_new = torch.where(ok[..., None], gt, g_new)
+        graw_new = torch.where(ok[..., None], grt, graw_new)
+        phi_new = torch.where(ok[..., None], trial, phi_new)
+        accepted = accepted | ok
+        if bool(accepted.all()):
+            break
+        t = torch.where(accepted[..., None], t, t * 0.5)
+    return phi_new, f_new, g_new, graw_new, accepted
 
 
 # ----------------------------------------------------------------------------- probe

@@ -207,17 +207,8 @@ def choose(
     y_tv = np.concatenate([data.y_train, data.y_valid])
     cv_type = cv_task_type(model, task_type)
     if spec.needs_cv:
-        folds = scaffold_folds(trainval_groups(data), cv_folds, seed)
-        path = cache / f"cv_k{cv_folds}.npz" if cache else None
-        got = _load(path, folds=folds, cv_type=np.array(cv_type))
-        if got is not None and got["fold_scores"].shape == (cv_folds, n_layers):
-            cv = CVResult(folds=folds, fold_scores=got["fold_scores"], oof=got["oof"])
-        else:
-            X_tv = [np.concatenate([tr, va]) for tr, va in zip(data.train, data.valid, strict=True)]
-            cv = cross_validate(X_tv, y_tv, folds, model=model, task_type=cv_type, metric=metric,
-                                seed=seed, params=coarse_grid(params, model, cv_type))
-            del X_tv
-            _save(path, folds=folds, cv_type=np.array(cv_type), fold_scores=cv.fold_scores, oof=cv.oof)
+        cv = _cv_result(data, y_tv, n_layers, model=model, cv_type=cv_type, metric=metric,
+                        seed=seed, params=params, cv_folds=cv_folds, cache=cache)
     cv_info = ({"cv_mean": [float(v) for v in cv_means(cv.fold_scores, metric)], "cv_folds": cv_folds,
                 "cv_probe": _cv_probe_name(model, cv_type)} if cv is not None else {})
 
@@ -230,12 +221,7 @@ def choose(
         elif name == "cv-1se":
             out[name] = single(name, select_cv_1se(cv.fold_scores, metric), cv_info)
         elif name == "ensemble":
-            w, tau = ensemble_weights(cv.fold_scores, cv.oof, y_tv, cv.folds, metric)
-            used = np.flatnonzero(w > 0)
-            pred = sum(w[k] * cells[int(k)].test_pred for k in used)
-            label = f"ens t={tau:g}" if tau > 0 else f"ens t=0 ({used[0]})"
-            out[name] = Choice(name, label, w, np.asarray(pred, dtype=np.float64), None,
-                               {**cv_info, "tau": tau})
+            out[name] = _ensemble(name, cv, y_tv, cells, metric, cv_info)
         elif name == "concat":
             out[name] = _concat(data, cv, y_tv, n_layers, task_type=task_type, cv_type=cv_type,
                                 metric=metric, seed=seed, model=model, params=params, cache=cache,
@@ -244,6 +230,35 @@ def choose(
             out[name] = _mix(data, n_layers, task_type=task_type, metric=metric, model=model,
                              params=params, cache=cache)
     return out
+
+
+def _cv_result(
+    data: ProbeData, y_tv: np.ndarray, n_layers: int, *, model: str, cv_type: str, metric: str,
+    seed: int, params: Mapping[str, Any] | None, cv_folds: int, cache: Path | None,
+) -> CVResult:
+    """The scaffold-grouped CV of every layer on ``train ∪ valid`` (y_tv: (n_tv,)), read from
+    ``cache`` when it holds the same folds, else computed (and cached)."""
+    folds = scaffold_folds(trainval_groups(data), cv_folds, seed)
+    path = cache / f"cv_k{cv_folds}.npz" if cache else None
+    got = _load(path, folds=folds, cv_type=np.array(cv_type))
+    if got is not None and got["fold_scores"].shape == (cv_folds, n_layers):
+        return CVResult(folds=folds, fold_scores=got["fold_scores"], oof=got["oof"])
+    X_tv = [np.concatenate([tr, va]) for tr, va in zip(data.train, data.valid, strict=True)]
+    cv = cross_validate(X_tv, y_tv, folds, model=model, task_type=cv_type, metric=metric,
+                        seed=seed, params=coarse_grid(params, model, cv_type))
+    del X_tv
+    _save(path, folds=folds, cv_type=np.array(cv_type), fold_scores=cv.fold_scores, oof=cv.oof)
+    return cv
+
+
+def _ensemble(name: str, cv: CVResult, y_tv: np.ndarray, cells: Mapping[int, LayerCell],
+              metric: str, cv_info: dict) -> Choice:
+    """The CV-weighted ensemble of the layers' test predictions."""
+    w, tau = ensemble_weights(cv.fold_scores, cv.oof, y_tv, cv.folds, metric)
+    used = np.flatnonzero(w > 0)
+    pred = sum(w[k] * cells[int(k)].test_pred for k in used)
+    label = f"ens t={tau:g}" if tau > 0 else f"ens t=0 ({used[0]})"
+    return Choice(name, label, w, np.asarray(pred, dtype=np.float64), None, {**cv_info, "tau": tau})
 
 
 def cv_task_type(model: str, task_type: str) -> str:

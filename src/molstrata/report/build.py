@@ -53,13 +53,7 @@ def build_report(run_dir: str | Path) -> Path:
     summary["encoder"] = summary["encoder"].astype(str)
     results["encoder"] = results["encoder"].astype(str)
     n_layers = {str(e): int(g["layer"].max()) + 1 for e, g in results.groupby("encoder")}
-    figs = run / "figures"
-    figs.mkdir(exist_ok=True)
-    depth_curves(results, summary, figs / "depth_curves.png")
-    delta_heatmap(summary, figs / "delta_heatmap.png")
-    delta_heatmap(summary, figs / "oracle_delta_heatmap.png", column="oracle_delta_pct",
-                  title="ORACLE Δ% (layer picked on TEST, as in the paper; optimistic)")
-    selected_depth_histogram(summary, n_layers, figs / "selected_depth_hist.png")
+    _figures(results, summary, n_layers, run / "figures")
 
     cfg: dict = {}
     if (run / "config.toml").is_file():
@@ -111,9 +105,27 @@ def build_report(run_dir: str | Path) -> Path:
     ]
 
     lines += selection_section(run)
+    lines += _notes_and_files(run)
+    path = run / "report.md"
+
+    return atomic_write(path, "\n".join(lines), cache=False)
+
+
+def _figures(results: pd.DataFrame, summary: pd.DataFrame, n_layers: dict[str, int], figs: Path) -> None:
+    """Draw the report's four figures into ``figs``."""
+    figs.mkdir(exist_ok=True)
+    depth_curves(results, summary, figs / "depth_curves.png")
+    delta_heatmap(summary, figs / "delta_heatmap.png")
+    delta_heatmap(summary, figs / "oracle_delta_heatmap.png", column="oracle_delta_pct",
+                  title="ORACLE Δ% (layer picked on TEST, as in the paper; optimistic)")
+    selected_depth_histogram(summary, n_layers, figs / "selected_depth_hist.png")
+
+
+def _notes_and_files(run: Path) -> list[str]:
+    """The report's ``Notes`` (from ``notes.txt``) and ``Files`` sections, as lines."""
     notes_file = run / "notes.txt"
     notes = [n for n in notes_file.read_text().splitlines() if n.strip()] if notes_file.is_file() else []
-    lines += ["## Notes", ""]
+    lines = ["## Notes", ""]
     lines += [f"- {n}" for n in notes] if notes else ["- every molecule was embedded; no row was left out."]
     lines += [
         "",
@@ -125,6 +137,4 @@ def build_report(run_dir: str | Path) -> Path:
         "chosen on valid), `config.toml` (rerun with the same options).",
         "",
     ]
-    path = run / "report.md"
-
-    return atomic_write(path, "\n".join(lines), cache=False)
+    return lines

@@ -214,18 +214,10 @@ def run_finetune(
     enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
-    splits = {s: _data.load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}
+    splits = _load_splits(task, seeds, data_dir)
     first = splits[seeds[0]]
-    if getattr(first, "n_tasks", 1) != 1:
-        raise ConfigError(f"task {task!r} has {first.n_tasks} targets; finetune supports one")
-    params = {
-        "encoder": encoder, "task": task, "layers": str(layers) if isinstance(layers, str) else list(layers),
-        "seeds": seeds, "lrs": [float(x) for x in lrs], "top_m": top_m,
-        "pooling": pooling or enc.default_pooling,
-        # lr and seed are set per run from "lrs" and "seeds"
-        "train": {k: v for k, v in asdict(config).items() if k not in ("lr", "seed")},
-        "head": asdict(head or HeadConfig()),
-    }
+    params = _run_params(encoder, task, layers, seeds, lrs, top_m, pooling or enc.default_pooling,
+                         config, head)
     _start_run(out, params, enc, splits, data_dir, overwrite=overwrite)
 
     frozen = frozen_table(enc, splits, encoder=encoder, task=task, pooling=pooling, use_cache=use_cache)
@@ -236,18 +228,53 @@ def run_finetune(
 
     cells = [(k, s) for s in seeds for k in chosen]
     if executor is not None:  # the trials of unfinished cells, in parallel; selection below
-        trials = [(k, s, float(lr)) for k, s in cells if not _cell_path(out, task, k, s).exists()
-                  for lr in lrs]
-        executor.map(
-            _finetune_trial, trials, resources={"num_cpus": 1, "num_gpus": 1},
-            shared={"encoder": enc, "splits": splits, "task": task, "config": config, "head": head,
-                    "pooling": pooling, "out": str(out)},
-            desc=f"finetune {task}: (depth, seed, lr) trials" if progress else None, keep=False,
-        )
+        _dispatch_trials(executor, enc, splits, cells, task=task, lrs=lrs, config=config,
+                         head=head, pooling=pooling, out=out, progress=progress)
     results = _run_cells(enc, splits, cells, task=task, lrs=lrs, config=config, head=head,
                          pooling=pooling, out=out, keep_checkpoints=keep_checkpoints, progress=progress)
     return write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
                          frozen=frozen, splits=splits)
+
+
+def _load_splits(task: str, seeds: list[int], data_dir: str | Path | None) -> dict[int, Any]:
+    """The task's split for each seed; a task with several targets is refused."""
+    splits = {s: _data.load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}
+    first = splits[seeds[0]]
+    if getattr(first, "n_tasks", 1) != 1:
+        raise ConfigError(f"task {task!r} has {first.n_tasks} targets; finetune supports one")
+    return splits
+
+
+def _run_params(
+    encoder: str, task: str, layers: str | Sequence[int], seeds: list[int], lrs: Sequence[float],
+    top_m: int, pooling: str, config: TrainConfig, head: HeadConfig | None,
+) -> dict[str, Any]:
+    """The settings that name the run (``run.json``, ``config.toml``)."""
+    return {
+        "encoder": encoder, "task": task, "layers": str(layers) if isinstance(layers, str) else list(layers),
+        "seeds": seeds, "lrs": [float(x) for x in lrs], "top_m": top_m,
+        "pooling": pooling,
+        # lr and seed are set per run from "lrs" and "seeds"
+        "train": {k: v for k, v in asdict(config).items() if k not in ("lr", "seed")},
+        "head": asdict(head or HeadConfig()),
+    }
+
+
+def _dispatch_trials(
+    executor: Any, enc: Any, splits: dict[int, Any], cells: list[tuple[int, int]], *, task: str,
+    lrs: Sequence[float], config: TrainConfig, head: HeadConfig | None, pooling: str | None,
+    out: Path, progress: bool,
+) -> None:
+    """Run every (depth, seed, lr) trial of the unfinished cells through ``executor``; each
+    checkpoints under ``out/checkpoints/``."""
+    trials = [(k, s, float(lr)) for k, s in cells if not _cell_path(out, task, k, s).exists()
+              for lr in lrs]
+    executor.map(
+        _finetune_trial, trials, resources={"num_cpus": 1, "num_gpus": 1},
+        shared={"encoder": enc, "splits": splits, "task": task, "config": config, "head": head,
+                "pooling": pooling, "out": str(out)},
+        desc=f"finetune {task}: (depth, seed, lr) trials" if progress else None, keep=False,
+    )
 
 
 def frozen_table(enc: Any, splits: dict[int, Any], *, encoder: str, task: str,

@@ -12,7 +12,6 @@ identity, probe settings), and cells are reused only when it matches.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,6 @@ from molstrata import embeddings as _embeddings
 from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
 from molstrata.core.errors import ConfigError, check_choice
-from molstrata.core.files import atomic_write
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.progress import stderr_console
@@ -45,7 +43,6 @@ from molstrata.probe._probe import (
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.outputs import write_tables
 from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_selection
-from molstrata.probe.strategies import select_and_score
 from molstrata.report import build_report
 from molstrata.runs._cells import (
     _cell_key,
@@ -53,7 +50,6 @@ from molstrata.runs._cells import (
     _check_cells,
     _layer_view,
     _read_cell,
-    _selection_files,
     _write_cell,
     _write_identity,
 )
@@ -64,6 +60,7 @@ from molstrata.runs._record import (
     split_inputs,
     write_record,
 )
+from molstrata.runs._select import select_jobs
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
@@ -183,13 +180,7 @@ def sweep(
     effective = _effective_params(model, params)
     # everything is validated (data read, encoders loaded) before anything is written to out
     splits = {(t, s): _data.load_task(t, seed=s, data_dir=data_dir).check_labels() for t in task_names for s in seed_list}
-    loaded = []
-    for enc_ref in encoders:
-        enc = (_encoders.load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint)
-               if isinstance(enc_ref, str) else enc_ref)
-        if enc.name in [e.name for e in loaded]:
-            raise ConfigError(f"encoder {enc.name!r} given twice")
-        loaded.append(enc)
+    loaded = _load_encoders(encoders, device, trust_checkpoint)
     run = _Sweep(out=out, model=model, params=params, pooling=pooling, batch_size=batch_size,
                  selections=selections, cv_folds=cv_folds, executor=executor, progress=progress,
                  use_cache=use_cache, splits=splits, task_names=task_names, seed_list=seed_list,
@@ -203,13 +194,7 @@ def sweep(
     record = build_record("probe", {
         **run.cell_settings, "encoders": [e.name for e in loaded], "tasks": task_names, "seeds": seed_list,
     }, run.inputs, run.identities)
-    prepare_out(out, record, overwrite=overwrite)
-    if selections.names == ("valid",):  # no selection tables this time: none of an earlier rerun stays
-        for name in ("selection.csv", "selection_summary.csv", "selection_seeds.csv"):
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    write_record(out, record)
-    save_config(out, "probe", {
+    _open_run_folder(out, record, selections, overwrite, {
         **dict(config or {}),
         "encoders": [e if isinstance(e, str) else e.name for e in encoders],
         "tasks": task_names, "seeds": seed_list, "probe": model, "strategy": list(selections.names),
@@ -219,6 +204,36 @@ def sweep(
     })
     for enc in loaded:
         _sweep_encoder(run, enc)
+    return _finish(run, out, report)
+
+
+def _load_encoders(encoders: Sequence[Any], device: str | None, trust_checkpoint: bool) -> list:
+    """Load the encoders given by name (instances pass through); refuse one given twice."""
+    loaded = []
+    for enc_ref in encoders:
+        enc = (_encoders.load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint)
+               if isinstance(enc_ref, str) else enc_ref)
+        if enc.name in [e.name for e in loaded]:
+            raise ConfigError(f"encoder {enc.name!r} given twice")
+        loaded.append(enc)
+    return loaded
+
+
+def _open_run_folder(out: Path, record: dict, selections: SelectionSpec, overwrite: bool,
+                     config: dict[str, Any]) -> None:
+    """Claim ``out`` (another run is refused), drop stale selection tables, write
+    ``run.json`` and ``config.toml``."""
+    prepare_out(out, record, overwrite=overwrite)
+    if selections.names == ("valid",):  # no selection tables this time: none of an earlier rerun stays
+        for name in ("selection.csv", "selection_summary.csv", "selection_seeds.csv"):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    write_record(out, record)
+    save_config(out, "probe", config)
+
+
+def _finish(run: _Sweep, out: Path, report: bool) -> ProbeRun:
+    """Write the tables, ``notes.txt`` and (with ``report``) the report of a finished sweep."""
     files = write_tables(run.scores, out, selections=run.chosen)
     (out / "notes.txt").write_text("".join(f"{n}\n" for n in run.notes))
     if report:
@@ -297,10 +312,10 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
                                        strategy="valid", notes=job_notes))
             run.notes.extend(job_notes)
     else:  # CV and combination strategies; cached per (task, seed) beside the cells
-        picked = _select_jobs(run.jobs, emb=emb, index=index, splits=run.splits, done=done,
-                              out=run.out, encoder=enc.name, model=run.model, params=run.params,
-                              selections=run.selections, cv_folds=run.cv_folds,
-                              executor=run.executor, progress=run.progress)
+        picked = select_jobs(run.jobs, emb=emb, index=index, splits=run.splits, done=done,
+                             out=run.out, encoder=enc.name, model=run.model, params=run.params,
+                             selections=run.selections, cv_folds=run.cv_folds,
+                             executor=run.executor, progress=run.progress)
         for primary, results, job_notes in picked:
             run.scores.append(primary)
             run.chosen.extend(results)
@@ -386,76 +401,6 @@ def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: 
         else:
             run.executor.map(_probe_cell, todo, shared=shared, resources={"num_cpus": 1},
                              on_result=store, keep=False)
-
-
-def _select_jobs(
-    jobs: Sequence[tuple[str, int]], *, emb: Any, index: Mapping[str, int],
-    splits: Mapping[tuple[str, int], Any], done: Mapping[tuple[str, int], Mapping[int, LayerCell]],
-    out: Path, encoder: str, model: str, params: Mapping[str, Any] | None, selections: SelectionSpec,
-    cv_folds: int, executor: Any, progress: bool,
-) -> list[tuple[Any, list[Any], list[str]]]:
-    """The selection phase (CV and combination strategies), one job per (task, seed), in
-    ``jobs`` order: ``(primary LayerScores, SelectionResults, notes)`` each.
-
-    In this process the strategies cache their CV / concat / mix results straight into the
-    (task, seed) cell folder. Through an executor each job runs where the executor puts it,
-    with the folder's cached files shipped in and the new ones shipped back and written here
-    (so workers need no shared filesystem, and a run resumes with any executor).
-    """
-    label = f"selecting ({','.join(selections.names)})"
-    common = {"model": model, "params": params, "selections": selections, "cv_folds": cv_folds,
-              "encoder": encoder}
-    folders = [_cell_path(out, encoder, t, s, 0).parent for t, s in jobs]
-    if executor is None:
-        picked = []
-        with progress_bar(label, len(jobs), show=progress) as bar:
-            for (t, s), folder in zip(jobs, folders, strict=True):
-                picked.append(_select_one(
-                    (t, s), emb=emb, index=index, splits=splits, cells=done[(t, s)],
-                    cache_dir=folder, **common))
-                bar.advance(1, description=f"selecting: {encoder} · {t} · seed {s}")
-        return picked
-    cached = {job: {p.name: p.read_bytes() for p in _selection_files(folder)}
-              for job, folder in zip(jobs, folders, strict=True)}
-
-    def store(i: int, result: tuple) -> None:  # on this process: write the new cache files
-        for name, blob in result[3].items():
-            atomic_write(folders[i] / name, blob, cache=False)
-
-    got = executor.map(_select_job, list(jobs), shared={
-        "emb": emb, "index": index, "splits": splits, "done": dict(done), "cached": cached, **common,
-    }, resources={"num_cpus": 1}, desc=label if progress else None, on_result=store)
-    return [(r[0], r[1], r[2]) for r in got]
-
-
-def _select_one(
-    job: tuple[str, int], *, emb: Any, index: Mapping[str, int], splits: Mapping[tuple[str, int], Any],
-    cells: Mapping[int, LayerCell], encoder: str, model: str, params: Mapping[str, Any] | None,
-    selections: SelectionSpec, cv_folds: int, cache_dir: Path | None,
-) -> tuple[Any, list[Any], list[str]]:
-    """Every strategy's choice and test score for one (task, seed) (no test label before)."""
-    split = splits[job]
-    data = prepare(emb, split, index=index)
-    with fixed_threads():  # same bytes whatever the thread count or executor
-        primary, results = select_and_score(
-            cells, data, split, encoder=encoder, model=model, selections=selections, params=params,
-            cv_folds=cv_folds, notes=data.notes, cache_dir=cache_dir)
-    return primary, results, list(data.notes)
-
-
-def _select_job(
-    job: tuple[str, int], *, done: Mapping[tuple[str, int], Mapping[int, LayerCell]],
-    cached: Mapping[tuple[str, int], Mapping[str, bytes]], **kw: Any,
-) -> tuple[Any, list[Any], list[str], dict[str, bytes]]:
-    """:func:`_select_one` on a worker: its cache folder is a temporary copy of the run's
-    (``cached``: file name -> bytes); returns what it chose plus the files it added."""
-    before = cached.get(job, {})
-    with tempfile.TemporaryDirectory(prefix="molstrata-select-") as tmp:
-        for name, blob in before.items():
-            (Path(tmp) / name).write_bytes(blob)
-        primary, results, job_notes = _select_one(job, cells=done[job], cache_dir=Path(tmp), **kw)
-        after = {p.name: p.read_bytes() for p in _selection_files(Path(tmp))}
-    return primary, results, job_notes, {n: b for n, b in after.items() if b != before.get(n)}
 
 
 def _probe_cell(

@@ -382,20 +382,14 @@ def load_hf(
     try:
         import torch
         import transformers
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - transformers is a core dependency
         raise OptionalDependencyError("the HF adapter needs `pip install transformers`") from exc
 
     check_choice("on_too_long", on_too_long, ("warn", "raise"))
     check_choice("dtype", dtype, ("float32", "bfloat16", "float16"))
     raw = _raw_config(name_or_path, revision)
-    known = raw.get("model_type") in transformers.CONFIG_MAPPING
-    if raw.get("auto_map") and not known and not trust_remote_code:
-        raise ConfigError(
-            f"model {name_or_path!r} ships its own Python code (config.json auto_map: "
-            f"{sorted(raw['auto_map'])}); it runs only with trust_remote_code=True "
-            "(CLI: --trust-remote-code). Pass it only if you trust that code."
-        )
+    _check_remote_code(raw, name_or_path, trust_remote_code, transformers.CONFIG_MAPPING)
     with _quiet_transformers():
         config = AutoConfig.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
         tokenizer = AutoTokenizer.from_pretrained(
@@ -404,15 +398,55 @@ def load_hf(
     if "deterministic_eval" in raw or raw.get("model_type") == "molformer":
         config.deterministic_eval = True  # MoLFormer: no random features at eval
     full = _num_layers(config)
+    k = _kept_layers(max_layer, full, name_or_path)
+    if tokenizer.pad_token is None:  # GPT-2 style: pad with EOS (masked out anyway)
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    tokenizer.padding_side = "right"
+    model = _build_model(name_or_path, config, k, full, random_init=random_init, seed=seed,
+                         revision=revision, trust_remote_code=trust_remote_code, dtype=dtype, kw=kw)
+    dropped: tuple[str, ...] = ()
+    if k < full:
+        dropped = tuple(_drop_final_norm(_layer_list(model, k)[0]))
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = model.to(device).eval()
+    max_length = _max_length(tokenizer, config, max_length, name_or_path)
+    facts = _facts(name_or_path, raw, config, revision, random_init, seed)
+    return HFEncoder(
+        model, tokenizer, name=name or str(name_or_path), full_num_layers=full,
+        max_length=int(max_length), on_too_long=on_too_long, facts=facts, dropped_norm=dropped,
+    )
+
+
+def _check_remote_code(raw: dict, name_or_path: str, trust_remote_code: bool, known_types: Any) -> None:
+    """Refuse a model that ships its own code (``auto_map``) unless ``trust_remote_code``."""
+    known = raw.get("model_type") in known_types
+    if raw.get("auto_map") and not known and not trust_remote_code:
+        raise ConfigError(
+            f"model {name_or_path!r} ships its own Python code (config.json auto_map: "
+            f"{sorted(raw['auto_map'])}); it runs only with trust_remote_code=True "
+            "(CLI: --trust-remote-code). Pass it only if you trust that code."
+        )
+
+
+def _kept_layers(max_layer: int | None, full: int, name_or_path: str) -> int:
+    """The number of blocks kept: ``max_layer`` (checked against ``full``) or all."""
     if max_layer is not None and not 1 <= int(max_layer) <= full:
         raise ConfigError(
             f"max_layer={max_layer} is out of range for {name_or_path!r}: it has {full} blocks "
             "(Hugging Face models keep at least 1; layer 0 is in every embed output)"
         )
-    k = full if max_layer is None else int(max_layer)
-    if tokenizer.pad_token is None:  # GPT-2 style: pad with EOS (masked out anyway)
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    tokenizer.padding_side = "right"
+    return full if max_layer is None else int(max_layer)
+
+
+def _build_model(
+    name_or_path: str, config: Any, k: int, full: int, *, random_init: bool, seed: int,
+    revision: str | None, trust_remote_code: bool, dtype: str, kw: dict[str, Any],
+) -> Any:
+    """The model with its first ``k`` of ``full`` blocks: pretrained, or fresh with ``seed``."""
+    import torch
+    from transformers import AutoModel
+
     auto = AutoModel
     if _encoder_half_only(config):
         from transformers import AutoModelForTextEncoding as auto  # T5: the encoder only
@@ -435,17 +469,23 @@ def load_hf(
                     name_or_path, config=config, revision=revision,
                     trust_remote_code=trust_remote_code, dtype=torch_dtype, **kw,
                 )
-    dropped: tuple[str, ...] = ()
-    if k < full:
-        dropped = tuple(_drop_final_norm(_layer_list(model, k)[0]))
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = model.to(device).eval()
+    return model
+
+
+def _max_length(tokenizer: Any, config: Any, max_length: int | None, name_or_path: str) -> int:
+    """``max_length`` checked against the model's limit, or that limit."""
     limit = _default_max_length(tokenizer, config)
     if max_length is None:
-        max_length = limit
-    elif int(max_length) > limit:
+        return limit
+    if int(max_length) > limit:
         raise ConfigError(f"max_length={max_length} exceeds what {name_or_path!r} allows ({limit} tokens)")
+    return max_length
+
+
+def _facts(
+    name_or_path: str, raw: dict, config: Any, revision: str | None, random_init: bool, seed: int,
+) -> dict[str, Any]:
+    """The identity facts of a loaded model (where it comes from, how it was built)."""
     facts: dict[str, Any] = {
         # a hub id names the model; a local folder's place does not (its weights, tokenizer
         # and config hashes do), so a moved or installed-elsewhere folder keeps its identity
@@ -457,7 +497,4 @@ def load_hf(
         facts["seed"] = int(seed)
     if "deterministic_eval" in raw or raw.get("model_type") == "molformer":
         facts["deterministic_eval"] = True
-    return HFEncoder(
-        model, tokenizer, name=name or str(name_or_path), full_num_layers=full,
-        max_length=int(max_length), on_too_long=on_too_long, facts=facts, dropped_norm=dropped,
-    )
+    return facts
