@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.core.device import resolve_device
 from molstrata.core.errors import ConfigError, OptionalDependencyError, check_choice
 from molstrata.encoders.base import BatchStates, Encoder
 
@@ -380,7 +381,6 @@ def load_hf(
     HFEncoder in ``eval()`` mode on ``device``.
     """
     try:
-        import torch
         import transformers
         from transformers import AutoConfig, AutoTokenizer
     except ImportError as exc:  # pragma: no cover - transformers is a core dependency
@@ -407,9 +407,7 @@ def load_hf(
     dropped: tuple[str, ...] = ()
     if k < full:
         dropped = tuple(_drop_final_norm(_layer_list(model, k)[0]))
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = model.to(device).eval()
+    model = model.to(resolve_device(device)).eval()
     max_length = _max_length(tokenizer, config, max_length, name_or_path)
     facts = _facts(name_or_path, raw, config, revision, random_init, seed)
     return HFEncoder(
