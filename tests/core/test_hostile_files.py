@@ -351,6 +351,21 @@ def test_probe_cell_with_a_pickled_object_is_recomputed_not_unpickled(hostile):
     assert not hostile.ran()
 
 
+def test_embedding_folder_with_a_pickled_layer_is_refused_not_unpickled(hostile):
+    from molstrata.embeddings import read_embeddings
+    from molstrata.embeddings.io import write_embeddings
+
+    emb = load_encoder("molstrata-graph").embed(["CCO", "c1ccccc1"])
+    folder = hostile.folder / "emb"
+    write_embeddings(emb, folder)
+    layer = folder / "layer_001.npy"
+    np.save(layer, np.array([_Exec(hostile.code)], dtype=object), allow_pickle=True)
+    with pytest.raises(ConfigError) as exc:
+        read_embeddings(folder, mmap=False)
+    assert str(layer) in str(exc.value) and "\n" not in str(exc.value)
+    assert not hostile.ran()
+
+
 def test_selection_cache_with_a_pickled_object_is_recomputed_not_unpickled(hostile):
     from molstrata.probe.strategies import CACHE_VERSION, _load
 

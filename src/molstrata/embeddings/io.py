@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.embeddings import LayerEmbeddings
-from molstrata.core.errors import DataNotFoundError
+from molstrata.core.errors import ConfigError, DataNotFoundError
 from molstrata.core.files import storage_error
 
 FORMAT = "molstrata-embeddings/1"
@@ -121,6 +121,15 @@ def _write_files(
     return [*files, "molecules.csv", "manifest.json"]
 
 
+def _load_layer(path: Path, mmap: bool) -> np.ndarray:
+    """One ``(n_molecules, dim)`` layer file; never unpickles (an object array is refused)."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as exc:  # numpy's refusal of pickled objects does not name the file
+        raise ConfigError(f"{path} is not a plain numeric .npy layer file ({exc}); molstrata "
+                          "never unpickles embedding files") from None
+
+
 def read_embeddings(folder: str | Path, *, mmap: bool = True) -> LayerEmbeddings:
     """Read a folder written by :func:`write_embeddings` (layers memory-mapped by default)."""
     import pandas as pd
@@ -131,9 +140,7 @@ def read_embeddings(folder: str | Path, *, mmap: bool = True) -> LayerEmbeddings
         raise DataNotFoundError(f"{folder} has no manifest.json; not a `molstrata embed` output")
     manifest = json.loads(path.read_text())
     mols = pd.read_csv(folder / manifest["molecules_file"], keep_default_na=False)
-    layers = tuple(
-        np.load(folder / f, mmap_mode="r" if mmap else None, allow_pickle=False) for f in manifest["layer_files"]
-    )
+    layers = tuple(_load_layer(folder / f, mmap) for f in manifest["layer_files"])
     meta = {k: manifest.get(k) for k in ("identity", "truncated_rows", "max_length", "canonicalize")}
     return LayerEmbeddings(
         layers=layers, valid=mols["valid"].astype(bool).to_numpy(),

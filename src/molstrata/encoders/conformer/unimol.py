@@ -259,7 +259,7 @@ def unimol_card(version: str = "v1", model_size: str = "84m") -> EncoderCard:
             verified=(
                 "offline only, with random weights in unimol-tools' own UniMolV2Model (small "
                 "config): layer count, shapes, determinism, truncation == full prefix, last "
-                "layer CLS == UniMolV2Model(return_repr=True) (tests/encoders/test_unimol.py). "
+                "layer CLS == UniMolV2Model(return_repr=True) (tests/encoders/conformer/test_unimol.py). "
                 "Not yet run against the published checkpoint."
             ),
             license="MIT (unimol-tools); weights per the dptech/Uni-Mol2 model page",
@@ -291,7 +291,7 @@ def unimol_card(version: str = "v1", model_size: str = "84m") -> EncoderCard:
         verified=(
             "offline only, with random weights in unimol-tools' own UniMolModel class (small "
             "config): layer count, shapes, determinism, truncation == full prefix, and the last "
-            "layer's CLS == UniMolModel(return_repr=True) (tests/encoders/test_unimol.py). "
+            "layer's CLS == UniMolModel(return_repr=True) (tests/encoders/conformer/test_unimol.py). "
             "Not yet run against the published checkpoint (no hub access on the build machine)."
         ),
         license="MIT (unimol-tools code and Uni-Mol weights, DP Technology)",
