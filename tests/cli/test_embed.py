@@ -81,6 +81,18 @@ def test_embed_invalid_rows_raise_or_mask(tiny_roberta_dir, tmp_path):
     assert pd.read_csv(tmp_path / "b" / "molecules.csv")["valid"].tolist() == [True, False, True, False]
 
 
+def test_embed_invalid_rows_are_named_by_file_line_and_flag(tiny_roberta_dir, tmp_path):
+    """Blank lines and a quoted two-line field move the file lines away from the row index."""
+    path = tmp_path / "bad.csv"
+    path.write_text('smiles,note\nCCO,a\n\nCC O,"two\nlines"\nc1ccccc1,b\nC1CC,c\n')
+    res = runner.invoke(app, ["embed", "-e", str(tiny_roberta_dir), "-i", str(path), "-o", str(tmp_path / "a")])
+    assert isinstance(res.exception, InvalidSmilesError)
+    assert res.exception.indices == [1, 3] and res.exception.lines == [4, 7]
+    message = str(res.exception)
+    assert "line 4: 'CC O' (internal whitespace" in message and "line 7: 'C1CC'" in message
+    assert "--on-invalid mask" in message and "on_invalid=" not in message
+
+
 @pytest.mark.parametrize("args, match", [
     (["--smiles-col", "nope"], "--smiles-col 'nope'"),
     (["--on-invalid", "drop"], "--on-invalid"),

@@ -44,6 +44,9 @@ class InvalidSmilesError(MolstrataError, ValueError):
     reasons : list of str
         Why each row is invalid, aligned with ``indices`` (e.g. ``"internal whitespace at
         position 2; RDKit would read only 'CC'"``).
+    lines : list of int or None
+        1-based line numbers in the file ``source`` (header = line 1), aligned with
+        ``indices``, when the rows came from a CSV; the message then names lines, not rows.
     """
 
     def __init__(
@@ -52,18 +55,23 @@ class InvalidSmilesError(MolstrataError, ValueError):
         smiles: Sequence[str],
         source: str | None = None,
         reasons: Sequence[str] | None = None,
+        lines: Sequence[int] | None = None,
+        fix: str = "pass on_invalid='mask'",
     ):
         self.indices = [int(i) for i in indices]
         self.smiles = [str(s) for s in smiles]
         self.source = source
         self.reasons = [str(r) for r in reasons] if reasons is not None else [""] * len(self.indices)
-        rows = list(zip(self.indices, self.smiles, self.reasons, strict=True))[:10]
-        shown = ", ".join(f"row {i}: {s!r}" + (f" ({r})" if r else "") for i, s, r in rows)
+        self.lines = [int(n) for n in lines] if lines is not None else None
+        where_rows = ([f"line {n}" for n in self.lines] if self.lines is not None
+                      else [f"row {i}" for i in self.indices])
+        rows = list(zip(where_rows, self.smiles, self.reasons, strict=True))[:10]
+        shown = ", ".join(f"{w}: {s!r}" + (f" ({r})" if r else "") for w, s, r in rows)
         more = f" (and {len(self.indices) - 10} more)" if len(self.indices) > 10 else ""
         where = f" in {source}" if source else ""
         super().__init__(
             f"{len(self.indices)} invalid SMILES{where}: {shown}{more}. "
-            "Fix them, or pass on_invalid='mask' to keep NaN rows with a validity mask."
+            f"Fix them, or {fix} to keep NaN rows with a validity mask."
         )
 
 

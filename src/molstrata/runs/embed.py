@@ -19,6 +19,7 @@ from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
 from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.errors import ConfigError, InvalidSmilesError, check_choice
+from molstrata.data._labels import file_lines
 from molstrata.data.smiles import parse_smiles
 from molstrata.data.user_csv import read_smiles_csv
 from molstrata.encoders.pooling import Pooling
@@ -57,6 +58,13 @@ class _Molecules:
     smiles_col: str | None
 
 
+def _located(exc: InvalidSmilesError, mols: _Molecules, input_csv: Path | None) -> InvalidSmilesError:
+    """``exc`` in the CLI's words: the file's line numbers for ``--input``, and the flag."""
+    lines = file_lines(str(input_csv), exc.indices) if input_csv is not None else None
+    return InvalidSmilesError(exc.indices, exc.smiles, source=mols.source, reasons=exc.reasons,
+                              lines=lines, fix="pass --on-invalid mask")
+
+
 def run_embed(
     encoder: str, *, out: Path, task: str | None = None, input_csv: Path | None = None,
     smiles_col: str | None = None, id_col: str | None = None, pooling: str | None = None,
@@ -73,7 +81,10 @@ def run_embed(
     mols = _read_molecules(task, input_csv, smiles_col, id_col, seed, data_dir)
     smiles_col = mols.smiles_col
     if on_invalid == "raise":  # fail on bad rows before loading a model
-        parse_smiles(mols.smiles, on_invalid="raise", source=mols.source)
+        try:
+            parse_smiles(mols.smiles, on_invalid="raise", source=mols.source)
+        except InvalidSmilesError as exc:
+            raise _located(exc, mols, input_csv) from None
     enc = _load(encoder, device, max_layer, random_init, init_seed, max_length, on_too_long,
                 trust_remote_code, trust_checkpoint)
     record = build_record("embed", {
@@ -92,7 +103,7 @@ def run_embed(
             include_special=include_special, use_cache=not no_cache, executor=executor,
         )
     except InvalidSmilesError as exc:
-        raise InvalidSmilesError(exc.indices, exc.smiles, source=mols.source) from None
+        raise _located(exc, mols, input_csv) from None
     columns: dict[str, list] = {}
     if mols.ids is not None:
         columns["id"] = mols.ids
