@@ -78,7 +78,10 @@ def test_embed_invalid_rows_raise_or_mask(tiny_roberta_dir, tmp_path):
     assert manifest["invalid_rows"] == [1, 3] and manifest["n_valid"] == 2
     layer = np.load(tmp_path / "b" / "layer_003.npy")
     assert np.isnan(layer[[1, 3]]).all() and np.isfinite(layer[[0, 2]]).all()
-    assert pd.read_csv(tmp_path / "b" / "molecules.csv")["valid"].tolist() == [True, False, True, False]
+    mols = pd.read_csv(tmp_path / "b" / "molecules.csv", keep_default_na=False)
+    assert mols["valid"].tolist() == [True, False, True, False]
+    assert mols["invalid_reason"].tolist()[0::2] == ["", ""]
+    assert "RDKit cannot parse" in mols["invalid_reason"][1] and mols["invalid_reason"][3] != ""
 
 
 def test_embed_invalid_rows_are_named_by_file_line_and_flag(tiny_roberta_dir, tmp_path):

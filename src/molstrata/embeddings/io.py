@@ -96,6 +96,7 @@ def _write_files(
         "smiles": list(emb.smiles),
         "valid": emb.valid.astype(bool),
         "truncated": [i in truncated for i in range(emb.n_molecules)],
+        "invalid_reason": _reason_column(emb),
     }
     pd.DataFrame(table).to_csv(out / "molecules.csv", index=False)
     manifest = {
@@ -119,6 +120,17 @@ def _write_files(
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     return [*files, "molecules.csv", "manifest.json"]
+
+
+def _reason_column(emb: LayerEmbeddings) -> list[str]:
+    """Why each row is invalid (``""`` for valid rows), from ``meta["invalid_reasons"]``,
+    which lists one reason per invalid row in row order."""
+    column = [""] * emb.n_molecules
+    bad = np.flatnonzero(~emb.valid)
+    reasons = list(emb.meta.get("invalid_reasons") or [])
+    for i, reason in zip(bad, reasons if len(reasons) == len(bad) else [], strict=False):
+        column[int(i)] = str(reason)
+    return column
 
 
 def _load_layer(path: Path, mmap: bool) -> np.ndarray:
