@@ -100,13 +100,18 @@ def file_hashes(files: Mapping[str, str | Path]) -> dict[str, str]:
     return {label: file_sha256(path) for label, path in files.items()}
 
 
-def split_inputs(split: Any, data_dir: str | Path | None = None) -> dict[str, str]:
+def split_inputs(split: Any, data_dir: str | Path | None = None,
+                 parts: Sequence[str] = ("train", "valid", "test")) -> dict[str, str]:
     """Input hashes of one loaded task split: its source files (where known) and the
-    molecules + labels of each part (``<task>/labels@seed<s>``)."""
-    out = file_hashes(task_files(split.name, data_dir)) if split.group == "admet" else {}
+    molecules + labels of each of ``parts`` (``<task>/labels@seed<s>``). Without ``"test"``
+    in ``parts`` (a run that never reads the test set) ``test.csv`` is not an input."""
+    files = task_files(split.name, data_dir) if split.group == "admet" else {}
+    if "test" not in parts:
+        files = {k: v for k, v in files.items() if not k.endswith("/test.csv")}
+    out = file_hashes(files)
     cols = ["Drug", *split.target_cols]
     out[f"{split.name}/labels@seed{split.seed}"] = sha256_bytes("".join(
-        frame_digest(getattr(split, part), cols) for part in ("train", "valid", "test")).encode())
+        frame_digest(getattr(split, part), cols) for part in parts).encode())
     return out
 
 

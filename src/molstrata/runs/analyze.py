@@ -87,7 +87,8 @@ def run_analyze(
     enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     # fail before the analysis, not after it
     probe_notes = check_probe_results(probes, probe_results, enc) if probes is not None else []
-    inputs = split_inputs(split, data_dir) if task is not None else file_hashes({input_csv.name: input_csv})
+    inputs = (split_inputs(split, data_dir, parts=("train", "valid"))  # task mode never reads test
+              if task is not None else file_hashes({input_csv.name: input_csv}))
     if probe_results is not None:
         inputs.update(file_hashes({f"probe-results {probe_results.name}": probe_results}))
     record = build_record("analyze", {
