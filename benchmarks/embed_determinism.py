@@ -4,7 +4,7 @@ side by side in one run (issue 17 §4).
 Old plan (molstrata <= fc58f6f): molecules sorted by token count and cut into batches filled
 up to the token budget, padded to the longest in the batch; a molecule's vector then moved
 by up to ~1e-6 with its batch companions. New plan
-(:func:`molstrata.embeddings.extract.iter_batches`): a batch holds molecules of one token
+(:func:`molstrata.encoders.flow.iter_batches`): a batch holds molecules of one token
 count only (no padding), a lone molecule runs as two copies. Both embed the same molecules
 with the built-in ``molstrata-smiles`` encoder, interleaved ``--repeats`` times, minimum
 kept; the script also reports how many molecules change bytes when embedded alone.
@@ -41,7 +41,7 @@ def _old_batches(encoder, smiles):
 def embed_old(encoder, smiles):
     import torch
 
-    from molstrata.embeddings.extract import pool_states
+    from molstrata.encoders.flow import pool_states
 
     out = None
     for rows in _old_batches(encoder, smiles):
@@ -55,7 +55,7 @@ def embed_old(encoder, smiles):
 
 
 def embed_new(encoder, smiles):
-    from molstrata.embeddings.extract import embed_canonical
+    from molstrata.encoders.flow import embed_canonical
 
     return embed_canonical(encoder, smiles, pooling="mean", advance=lambda n: None)[0]
 

@@ -85,7 +85,7 @@ def per_layer(encoder, smiles: list[str], batch_size: int) -> None:
     """Naive: one full pass over the data per layer, pooling only that layer."""
     import torch
 
-    from molstrata.embeddings.extract import iter_batches
+    from molstrata.encoders.flow import iter_batches
     from molstrata.encoders.pooling import pool
 
     for k in range(encoder.num_layers + 1):
@@ -113,7 +113,7 @@ def main() -> None:
     from molstrata.core.paths import env_data_dir
     from molstrata.data.smiles import parse_smiles
     from molstrata.embeddings import embed_cached
-    from molstrata.embeddings.extract import embed_canonical
+    from molstrata.encoders.flow import embed_canonical
     from molstrata.encoders.smiles.hf import load_hf
 
     torch.set_num_threads(args.threads)

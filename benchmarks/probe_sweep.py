@@ -143,13 +143,13 @@ def main() -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
+    from molstrata.core.seed import parse_seeds
     from molstrata.data import list_tasks, load_task
     from molstrata.embeddings import embed_cached
     from molstrata.encoders import load_encoder
     from molstrata.probe import DEFAULT_ALPHAS, DEFAULT_CS
     from molstrata.probe._probe import assemble, fit_layers, prepare
     from molstrata.probe.outputs import write_tables
-    from molstrata.probe.runner import parse_seeds
     from molstrata.probe.selection import select_layer
     from molstrata.report import build_report
 

@@ -51,7 +51,7 @@ def _warm(_: int) -> int:
     """A trivial task that imports what a probe cell imports (run once per worker)."""
     import numpy as np
 
-    import molstrata.probe.runner  # noqa: F401
+    import molstrata.runs.probe  # noqa: F401
     from molstrata.data import evaluate
     from molstrata.probe.linear import LinearProbe  # noqa: F401
 
@@ -62,7 +62,7 @@ def _warm(_: int) -> int:
 def cell_timer(log_dir: Path):
     """``(real, timed)``: the sweep's cell function and a wrapper that records, per cell, its
     wall time, the CPU time of its thread (the fit; one BLAS thread) and of its process."""
-    from molstrata.probe import runner
+    from molstrata.runs import probe as runner
 
     real = runner._probe_cell
 
@@ -128,7 +128,8 @@ def run_sweep(encoder, tasks: str, seeds: str, out: Path, data_dir: str | None,
     """(whole sweep, cell phase) wall times in seconds, and the cells' summed timings."""
     import json
 
-    from molstrata.probe import runner, sweep
+    from molstrata.runs import probe as runner
+    from molstrata.runs.probe import sweep
 
     log_dir = out.with_name(out.name + "_cells")
     log_dir.mkdir(parents=True)
@@ -164,10 +165,11 @@ def main() -> None:
 
     import ray
 
+    from molstrata.core.seed import parse_seeds
     from molstrata.data import load_task
     from molstrata.embeddings import embed_cached
     from molstrata.encoders import load_encoder
-    from molstrata.probe.runner import parse_seeds, resolve_tasks
+    from molstrata.runs.probe import resolve_tasks
     from molstrata.scale import LocalExecutor
     from molstrata.scale.ray_executor import RayExecutor, patient_local_start
 

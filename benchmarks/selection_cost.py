@@ -51,8 +51,8 @@ def main() -> None:
     from molstrata.embeddings import embed_cached
     from molstrata.encoders import load_encoder
     from molstrata.probe._probe import fit_layers, prepare
-    from molstrata.probe.runner import resolve_tasks
     from molstrata.probe.strategies import choose
+    from molstrata.runs.probe import resolve_tasks
 
     tasks = resolve_tasks(args.tasks)
     seeds = [int(s) for s in args.seeds.split(",")]

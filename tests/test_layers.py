@@ -209,7 +209,7 @@ def test_pending_lists_hold_only_what_still_exists():
     ("molstrata.core.config", "molstrata", True),
     ("molstrata.probe.runner", "molstrata.report", False),  # a stage importing report
     ("molstrata.finetune.run", "molstrata.probe.linear", False),  # siblings
-    ("molstrata.encoders.base", "molstrata.embeddings.extract", False),  # a layer above
+    ("molstrata.encoders.base", "molstrata.embeddings.cache", False),  # a layer above
     ("molstrata.core.files", "molstrata.data", False),
     ("molstrata.report.selection", "molstrata.runs", False),
     ("molstrata.runs.x", "molstrata.cli", False),

@@ -60,6 +60,12 @@ def test_analyze_run_is_keyed(tiny_roberta_dir, smiles_csv, tmp_path):
     assert json.loads((out / "run.json").read_text())["settings"]["seed"] == 3
 
 
+def _shift_labels(path) -> None:
+    frame = pd.read_csv(path)
+    frame["Y"] = frame["Y"] + 1.0
+    frame.to_csv(path, index=False)
+
+
 def test_task_mode_is_keyed_on_train_and_valid_only(tiny_roberta_dir, data_dir, tmp_path):
     """Task mode analyses train+valid molecules only: a changed test.csv is not a changed input."""
     import shutil
@@ -73,18 +79,13 @@ def test_task_mode_is_keyed_on_train_and_valid_only(tiny_roberta_dir, data_dir, 
     assert first.exit_code == 0, first.output
     record = json.loads((out / "run.json").read_text())
     assert not any(k.endswith("test.csv") for k in record["inputs"])
-    test_csv = copy / "admet_group" / "caco2_wang" / "test.csv"
-    frame = pd.read_csv(test_csv)
-    frame["Y"] = frame["Y"] + 1.0
-    frame.to_csv(test_csv, index=False)
+    folder = copy / "admet_group" / "caco2_wang"
+    _shift_labels(folder / "test.csv")
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
     assert "changed" not in again.output
     assert json.loads((out / "run.json").read_text())["inputs"] == record["inputs"]
-    train_csv = copy / "admet_group" / "caco2_wang" / "train_val.csv"
-    frame = pd.read_csv(train_csv)
-    frame["Y"] = frame["Y"] + 1.0
-    frame.to_csv(train_csv, index=False)
+    _shift_labels(folder / "train_val.csv")
     third = CliRunner().invoke(app, args)
     assert third.exit_code == 0, third.output
     assert "train_val.csv changed" in third.output

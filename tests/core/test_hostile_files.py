@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from extras import installed_or_skip
+
 torch = pytest.importorskip("torch")
 
 from molstrata.core.errors import ConfigError  # noqa: E402
@@ -202,10 +204,7 @@ def test_every_admet_ai_checkpoint_loads_without_trust(group):
     _needs_chemprop()
     from molstrata.encoders.graph import chemprop as cp
 
-    try:
-        cp.admet_ai_checkpoint(group, 0)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"admet-ai wheel not installed ({exc})")
+    installed_or_skip("admet_ai", "admet-ai's checkpoints")
     for index in range(cp.ADMET_AI_MODELS):
         d = cp.load_checkpoint_dict(cp.admet_ai_checkpoint(group, index))
         model = cp.build_mpnn(d, source=f"admet-ai {group}/{index}")
@@ -279,10 +278,8 @@ def test_minimol_refuses_hostile_checkpoints(hostile, kind):
     pytest.importorskip("torch_geometric")
     from molstrata.encoders.graph.minimol import find_weights
 
-    try:
-        package, _ = find_weights(None, download=False)
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"MiniMol weights not installed ({exc})")
+    installed_or_skip("minimol", "MiniMol's weights")
+    package, _ = find_weights(None, download=False)
     folder = hostile.folder / "minimol"
     path = hostile.torch_file(kind, name="minimol/state_dict.pth")
     shutil.copy(package / "config.yaml", folder / "config.yaml")

@@ -87,7 +87,7 @@ def test_vectors_do_not_depend_on_the_thread_count(data_dir):
 
 def test_cache_key_names_the_batching_policy(smiles_encoder):
     from molstrata.embeddings.cache import CacheKey
-    from molstrata.embeddings.extract import BATCHING_VERSION
+    from molstrata.encoders.flow import BATCHING_VERSION
 
     key = CacheKey.for_encoder(smiles_encoder, pooling="mean")
     assert key.version.endswith(f"/batching{BATCHING_VERSION}")

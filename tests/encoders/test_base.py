@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from molstrata.core.errors import ConfigError, InvalidSmilesError
 from molstrata.data.smiles import parse_smiles
-from molstrata.embeddings.extract import iter_batches
 from molstrata.encoders.base import BatchStates, Encoder
+from molstrata.encoders.flow import iter_batches
 
 
 class CharEncoder(Encoder):

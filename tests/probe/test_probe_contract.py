@@ -5,12 +5,14 @@ scikit-learn estimator: sklearn's own checks where they apply, plus the probe co
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from extras import installed_or_skip
 from molstrata.core.errors import ConfigError, NotFittedError
 from molstrata.probe.estimators import PROBE_CLASSES, make_probe
 
@@ -57,6 +59,8 @@ def expected_failed_checks(estimator) -> dict[str, str]:
 
 
 def _available(name: str) -> bool:
+    if os.environ.get("MOLSTRATA_REQUIRE_EXTRAS") == "1":
+        return True  # every extra is required here: a missing one fails, not drops
     return name not in NEEDS or importlib.util.find_spec(NEEDS[name]) is not None
 
 
@@ -85,8 +89,8 @@ def _data(task_type: str, seed: int = 0):
 @pytest.fixture(params=CASES, ids=CASE_IDS)
 def case(request):
     name, task_type = request.param
-    if not _available(name):
-        pytest.skip(f"{name} probe needs {NEEDS[name]}")
+    if name in NEEDS:
+        installed_or_skip(NEEDS[name], f"the {name} probe")
     return name, task_type, make_probe(name, task_type, None, 3, **FAST.get(name, {}))
 
 

@@ -5,8 +5,8 @@
 """
 
 from molstrata.embeddings.cache import CacheKey, EmbeddingCache, embed_cached
-from molstrata.embeddings.extract import embed_canonical, iter_batches
 from molstrata.embeddings.io import read_embeddings, write_embeddings
+from molstrata.encoders.flow import embed_canonical, iter_batches
 
 __all__ = [
     "CacheKey",
