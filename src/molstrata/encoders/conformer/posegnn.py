@@ -318,6 +318,9 @@ def posegnn_card() -> EncoderCard:
         warnings=[
             "trained on materials (MPtrj): molecules are out of its training domain",
             "conformers come from molstrata's RDKit recipe (ETKDGv3 + MMFF)",
+            "a checkpoint without its own config gets GotenNet's defaults for all but the sizes: "
+            "at those defaults the 256-wide 4-block model has 6.0M weights (a 24.1 MB file), the "
+            "published file is 26.5 MB, so its edge-update options likely differ from them",
         ],
         weights_present=bool(ckpt and ckpt.is_file()),
     )
