@@ -66,6 +66,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from molstrata.core.errors import ConfigError
+from molstrata.data._csvtask import CsvTask, csv_task, load_csv_task
 from molstrata.data._metrics import (
     METRICS,
     MetricInputError,
@@ -84,7 +85,6 @@ from molstrata.data._registry import (
     task_info,
 )
 from molstrata.data._source import admet_dir, download_admet
-from molstrata.data._csvtask import CsvTask, csv_task, load_csv_task
 from molstrata.data._tasksplit import TaskSplit
 from molstrata.data.smiles import ParsedSmiles, canonicalize, parse_smiles
 

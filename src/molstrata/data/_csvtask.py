@@ -95,8 +95,10 @@ class CsvTask:
         return str(self.source) if isinstance(self.source, Path) else "DataFrame"
 
     def settings(self) -> dict[str, Any]:
-        """The options that define the task (JSON-able), for run records and configs."""
-        return {"input": self.label, "smiles_col": self.smiles_col,
+        """The options that define the task (JSON-able), for run records: the file's name,
+        not its folder (its sha256 is an input of the run, as TDC's files are)."""
+        source = self.source.name if isinstance(self.source, Path) else self.label
+        return {"input": source, "smiles_col": self.smiles_col,
                 "target_cols": list(self.target_cols), "task_type": self.task_type,
                 "metric": self.metric, "id_col": self.id_col, "split": self.split,
                 "frac": list(self.frac), "test_seed": TEST_SEED}

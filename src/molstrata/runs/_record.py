@@ -106,6 +106,9 @@ def split_inputs(split: Any, data_dir: str | Path | None = None,
     molecules + labels of each of ``parts`` (``<task>/labels@seed<s>``). Without ``"test"``
     in ``parts`` (a run that never reads the test set) ``test.csv`` is not an input."""
     files = task_files(split.name, data_dir) if split.group == "admet" else {}
+    if split.group == "csv" and split.sources and Path(split.sources["test"][0]).is_file():
+        path = Path(split.sources["test"][0])  # a user CSV: its sha256, as TDC's files
+        files = {f"{split.name}/{path.name}": path}
     if "test" not in parts:
         files = {k: v for k, v in files.items() if not k.endswith("/test.csv")}
     out = file_hashes(files)

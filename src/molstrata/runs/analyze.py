@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from molstrata import data as _data
 from molstrata import encoders as _encoders
 from molstrata.analysis import DepthProfile, analyze, write_outputs
 from molstrata.analysis.recommend import RULES, check_probe_results
 from molstrata.core.errors import ConfigError, DataNotFoundError, check_choice
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import stderr_console
+from molstrata.data import CsvTask
 from molstrata.data.user_csv import read_smiles_csv
 from molstrata.runs._record import (
     build_record,
@@ -35,6 +35,7 @@ from molstrata.runs._record import (
     split_inputs,
     write_record,
 )
+from molstrata.runs._tasks import csv_settings, csv_tasks, load_split, task_name
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class AnalyzeRun:
 
 @honours_use_cache
 def run_analyze(
-    encoder: str, *, out: str | Path, task: str | None = None, input_csv: str | Path | None = None,
+    encoder: str, *, out: str | Path, task: str | CsvTask | None = None, input_csv: str | Path | None = None,
     smiles_col: str | None = None, max_molecules: int = 2000, seed: int = 0,
     pooling: str | None = None, metrics: list[str] | None = None, token_molecules: int = 500,
     aug_molecules: int = 256, n_augmentations: int = 16, augmentation: str = "auto",
@@ -65,15 +66,18 @@ def run_analyze(
     overwrite: bool = False, use_cache: bool = True,
 ) -> AnalyzeRun:
     """Analyse ``encoder`` on a task's train+valid molecules (``task``) or a CSV
-    (``input_csv``), and write the run folder ``out``. Options as ``molstrata analyze``."""
+    (``input_csv``), and write the run folder ``out``. Options as ``molstrata analyze``; a
+    labelled CSV given as a :class:`~molstrata.data.CsvTask` ``task`` is analysed as a task
+    (train+valid of seed 1, never its fixed test set)."""
     out = Path(out)
     input_csv = Path(input_csv) if input_csv is not None else None
     probe_results = Path(probe_results) if probe_results is not None else None
     if (task is None) == (input_csv is None):
         raise ConfigError("give exactly one of --task or --input")
     check_choice("--rule", rule, RULES)
+    spec, task = task, (task_name(task) if task is not None else None)
     if task is not None:
-        split = _data.load_task(task, seed=1, data_dir=data_dir)
+        split = load_split(spec, 1, data_dir)
         smiles = [*split.train["Drug"].tolist(), *split.valid["Drug"].tolist()]
         source = f"task {task} (train+valid)"
     else:
@@ -96,7 +100,7 @@ def run_analyze(
         "max_molecules": max_molecules, "seed": seed, "pooling": pooling, "metrics": metrics,
         "token_molecules": token_molecules, "aug_molecules": aug_molecules,
         "n_augmentations": n_augmentations, "augmentation": augmentation, "cka": cka, "rule": rule,
-        "probe_results": probe_results,
+        "probe_results": probe_results, **csv_settings(csv_tasks([spec])),
     }, inputs, {enc.name: encoder_identity(enc)})
     old = prepare_out(out, record, overwrite=overwrite)  # another run in --out: refused
     if old is not None:
