@@ -7,9 +7,11 @@ from pathlib import Path
 import typer
 
 from molstrata.cli import _csvopts as _csv
+from molstrata.cli import _rerun
 
 
 def analyze_command(
+    ctx: typer.Context,
     encoder: str = typer.Option(..., "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task (molstrata tasks); its train+valid molecules are analysed, never the test set."),
     input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task); with --target-col and --task-type a labelled task (its train+valid are analysed)."),
@@ -34,8 +36,10 @@ def analyze_command(
     target_col: list[str] | None = _csv.TARGET_COL, task_type: str | None = _csv.TASK_TYPE,
     id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
     task_name: str | None = _csv.TASK_NAME,
+    rerun_config: Path | None = _rerun.CONFIG,
 ) -> None:
     """Entropy, effective rank, curvature, CKA and invariance metrics for every layer."""
+    _rerun.remember_invocation(ctx)
     from molstrata.core.progress import stderr_console
     from molstrata.runs.analyze import run_analyze
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from molstrata.cli import _csvopts as _csv
+from molstrata.cli import _rerun
 
 #: defaults when --epochs / --lrs / --patience are not given: GPU runs get the paper's grid
 GPU_EPOCHS, CPU_EPOCHS = 20, 5
@@ -27,6 +28,7 @@ def _floats(text: str, flag: str) -> list[float]:
 
 
 def finetune_command(
+    ctx: typer.Context,
     encoder: str = typer.Option("default", "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task name (molstrata tasks), or several comma-separated (each in OUT/<task>/, combined tables in OUT); or --input."),
     layers: str = typer.Option("auto", "--layers", "-l", help="auto (top-m depths by frozen-probe VALIDATION score + the final layer) | all | k1,k2 (the final layer is always added as baseline)."),
@@ -55,9 +57,11 @@ def finetune_command(
     target_col: list[str] | None = _csv.TARGET_COL, task_type: str | None = _csv.TASK_TYPE,
     id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
     task_name: str | None = _csv.TASK_NAME,
+    rerun_config: Path | None = _rerun.CONFIG,
 ) -> None:
     """Finetune truncated encoders with an LR sweep chosen on validation; write tables,
     figures, leaderboard.json and report.md."""
+    _rerun.remember_invocation(ctx)
     import torch
     from rich.console import Console
 

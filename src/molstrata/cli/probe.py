@@ -7,10 +7,12 @@ from pathlib import Path
 import typer
 
 from molstrata.cli import _csvopts as _csv
+from molstrata.cli import _rerun
 from molstrata.probe.selection import DEFAULT_SELECTION, parse_selection, selection_help
 
 
 def probe_command(
+    ctx: typer.Context,
     encoder: list[str] = typer.Option(["default"], "--encoder", "-e", help="Registered encoder, HF model folder or hub id; repeat to compare encoders."),
     tasks: str | None = typer.Option(None, "--tasks", "-t", help="'admet' (the 22 TDC ADMET tasks, the default without --input) or comma-separated task names (molstrata tasks)."),
     seeds: str = typer.Option("1,2,3,4,5", "--seeds", "-s", help="Split seeds, e.g. 1,2,3,4,5 or 1-5 (TDC's protocol: 1-5)."),
@@ -32,8 +34,10 @@ def probe_command(
     target_col: list[str] | None = _csv.TARGET_COL, task_type: str | None = _csv.TASK_TYPE,
     id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
     task_name: str | None = _csv.TASK_NAME,
+    rerun_config: Path | None = _rerun.CONFIG,
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
+    _rerun.remember_invocation(ctx)
     from rich.console import Console
 
     from molstrata.runs.probe import sweep
