@@ -57,7 +57,7 @@ def embed_command(
     n_bad = int((~emb.valid).sum())
     stderr_console().print(
         f"{emb.n_molecules} molecules x {emb.n_layers} layers (dims {sorted(set(emb.dims))}) "
-        f"from {run.encoder} -> {out}"
+        f"from {run.encoder} -> {run.out}"
         + (f"; {n_bad} invalid rows (NaN, see molecules.csv)" if n_bad else "")
         + (f"; {emb.meta['n_truncated']} inputs cut at max_length" if emb.meta.get("n_truncated") else ""),
         highlight=False,

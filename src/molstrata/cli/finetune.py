@@ -117,7 +117,7 @@ def finetune_command(
     if isinstance(corr, dict):
         console.print(f"frozen vs finetuned Pearson r (test, {corr['n_layers']} depths): "
                       f"{corr['pearson_test']:.3f}")
-    console.print(f"wrote {out}/report.md")
+    console.print(f"wrote {res.get('out', out)}/report.md")
 
 
 def register(app: typer.Typer) -> None:

@@ -57,6 +57,7 @@ def probe_command(
         executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
         use_cache=not no_cache,
     )
+    out = run.out or out  # out/probe/ when --out held another command's run
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")
     for note in run.notes:

@@ -15,7 +15,9 @@ the command recomputes what depends on them (probe cells) or refuses and names w
 (finetune).
 
 ``--overwrite`` removes only molstrata's own files of the old run (:data:`OUTPUTS`), never a
-file it did not write.
+file it did not write. Another command given the folder of a run (``analyze --out <probe
+run>``) writes its own run to ``<folder>/<command>/`` (:func:`run_folder`): each run keeps its
+``run.json``, ``config.toml``, tables and report.
 """
 
 from __future__ import annotations
@@ -216,6 +218,25 @@ def _config_command(out: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return str(command) if command else None
+
+
+def run_folder(out: str | Path, command: str, *, overwrite: bool = False) -> Path:
+    """Where ``command`` writes its run when given ``--out out``.
+
+    ``out`` itself, unless it holds another command's run (its ``run.json``) and
+    ``overwrite`` is false: then the new run goes to ``out/<command>/`` (with its own
+    ``run.json`` and ``config.toml``), so that commands sharing a folder never overwrite each
+    other's files (e.g. ``analyze --out <probe run>`` writes ``<probe run>/analyze/``).
+    """
+    out = Path(out)
+    old = read_record(out) if out.is_dir() else None
+    if old is None or overwrite or old.get("command") in (None, command):
+        return out
+    from molstrata.core.progress import stderr_console
+
+    stderr_console().print(f"[yellow]note:[/] {out} holds a `molstrata {old.get('command')}` run; "
+                           f"writing this {command} run to {out / command}/", highlight=False)
+    return out / command
 
 
 def prepare_out(

@@ -32,6 +32,7 @@ from molstrata.runs._record import (
     encoder_identity,
     file_hashes,
     prepare_out,
+    run_folder,
     split_inputs,
     write_record,
 )
@@ -69,7 +70,7 @@ def run_analyze(
     (``input_csv``), and write the run folder ``out``. Options as ``molstrata analyze``; a
     labelled CSV given as a :class:`~molstrata.data.CsvTask` ``task`` is analysed as a task
     (train+valid of seed 1, never its fixed test set)."""
-    out = Path(out)
+    out = run_folder(out, "analyze", overwrite=overwrite)
     input_csv = Path(input_csv) if input_csv is not None else None
     probe_results = Path(probe_results) if probe_results is not None else None
     if (task is None) == (input_csv is None):

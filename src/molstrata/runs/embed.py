@@ -29,6 +29,7 @@ from molstrata.runs._record import (
     encoder_identity,
     file_hashes,
     prepare_out,
+    run_folder,
     split_inputs,
     write_record,
 )
@@ -78,6 +79,7 @@ def run_embed(
     """Embed a task's (``task``) or a CSV's (``input_csv``) molecules with every layer of
     ``encoder`` and write the run folder ``out``. Options as ``molstrata embed``."""
     _check_options(task, input_csv, on_invalid, on_too_long, executor_name, no_cache, pooling)
+    out = run_folder(out, "embed", overwrite=overwrite)
     mols = _read_molecules(task, input_csv, smiles_col, id_col, seed, data_dir)
     smiles_col = mols.smiles_col
     if on_invalid == "raise":  # fail on bad rows before loading a model

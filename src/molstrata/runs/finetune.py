@@ -42,6 +42,7 @@ from molstrata.runs._record import (
     describe,
     encoder_identity,
     prepare_out,
+    run_folder,
     split_inputs,
     write_record,
 )
@@ -211,7 +212,7 @@ def run_finetune(
     """
     config = config or TrainConfig()
     seeds = parse_seeds(seeds)
-    out = Path(out)
+    out = run_folder(out, "finetune", overwrite=overwrite)
     enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
@@ -357,7 +358,7 @@ def run_finetune_tasks(encoder: str, tasks: Sequence[str | CsvTask], *, out: str
     tasks = list(refs)
     if not tasks:
         raise ConfigError("--task is empty")
-    out = Path(out)
+    out = run_folder(out, "finetune", overwrite=bool(kwargs.get("overwrite", False)))
     if len(tasks) == 1:
         return run_finetune(encoder, refs[tasks[0]], out=out, **kwargs)
     # the combined folder is a run of its own (each task's folder is keyed on its data)

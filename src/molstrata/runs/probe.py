@@ -56,6 +56,7 @@ from molstrata.runs._record import (
     build_record,
     encoder_identity,
     prepare_out,
+    run_folder,
     split_inputs,
     write_record,
 )
@@ -77,6 +78,8 @@ class ProbeRun:
     resumed_cells : int, (task, seed, layer) cells read back from an earlier, killed run
     selections : list of SelectionResult, one per (encoder, task, seed, strategy) (empty
         when only ``valid`` was asked for)
+    out : the run folder written (``out``, or ``out/probe/`` when ``out`` held another
+        command's run: :func:`~molstrata.runs._record.run_folder`)
     """
 
     scores: list[LayerScores]
@@ -84,6 +87,7 @@ class ProbeRun:
     notes: list[str] = field(default_factory=list)
     resumed_cells: int = 0
     selections: list[Any] = field(default_factory=list)
+    out: Path | None = None
 
 
 def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
@@ -181,7 +185,7 @@ def sweep(
     task_names = resolve_tasks(tasks)
     csv = csv_tasks(tasks)
     seed_list = parse_seeds(seeds)
-    out = Path(out)
+    out = run_folder(out, "probe", overwrite=overwrite)
     effective = _effective_params(model, params)
     # everything is validated (data read, encoders loaded) before anything is written to out
     splits = {(t, s): load_split(csv.get(t, t), s, data_dir).check_labels() for t in task_names for s in seed_list}
@@ -245,7 +249,7 @@ def _finish(run: _Sweep, out: Path, report: bool) -> ProbeRun:
     if report:
         files["report"] = build_report(out)
     return ProbeRun(scores=run.scores, files=files, notes=run.notes, resumed_cells=run.resumed,
-                    selections=run.chosen)
+                    selections=run.chosen, out=out)
 
 
 def _check_options(model: str, strategy: str | Sequence[str] | SelectionSpec,
