@@ -45,7 +45,7 @@ def _load_defaults(ctx: typer.Context, value: Path | None) -> Path | None:
     if not isinstance(options, dict):
         raise ConfigError(f"--config {path} records no command-line options (written by molstrata "
                           f"{doc.get('molstrata', {}).get('version', '?')} from Python, or before "
-                          "--config existed); rerun with the flags its [params] table lists")
+                          "--config existed); rerun with the flags its params table lists")
     known = {p.name for p in ctx.command.params}
     ctx.default_map = {**(ctx.default_map or {}), **{k: v for k, v in options.items() if k in known}}
     return value
