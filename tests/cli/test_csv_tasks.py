@@ -180,3 +180,22 @@ def test_finetune_and_analyze_take_a_csv(renamed_esol, tiny_roberta_dir, tmp_pat
     assert res.exit_code == 0, res.output + repr(res.exception)
     n = len(pd.read_csv(tmp_path / "an" / "molecules.csv"))
     assert 0 < n < N_ROWS  # train + valid only: the fixed test set is never analysed
+
+
+def test_a_dataframe_is_a_task_and_its_errors_name_rows():
+    import molstrata
+    from molstrata.core.errors import ConfigError, LabelError
+
+    frame = pd.DataFrame({"smi": ["CCO", "CCN", "c1ccccc1", "CCC"] * 10, "y": np.arange(40.0)})
+    split = molstrata.load_csv_task(frame, smiles_col="smi", target_cols="y", split="random", seed=3)
+    assert split.name == "dataframe" and split.group == "csv"
+    assert [len(split.train), len(split.valid), len(split.test)] == [32, 4, 4]
+    again = molstrata.load_csv_task(frame, smiles_col="smi", target_cols="y", split="random", seed=4)
+    assert split.test["Drug_ID"].tolist() == again.test["Drug_ID"].tolist()
+    assert split.valid["Drug_ID"].tolist() != again.valid["Drug_ID"].tolist()
+    bad = frame.astype({"y": object})
+    bad.loc[6, "y"] = "high"
+    with pytest.raises(LabelError, match=r"column 'y' .*'high'.*DataFrame row 6 \(0-based\)"):
+        molstrata.load_csv_task(bad, smiles_col="smi", target_cols="y")
+    with pytest.raises(ConfigError, match=r"'smiles' \(--smiles-col\) not in DataFrame"):
+        molstrata.load_csv_task(frame, target_cols="y")
