@@ -86,3 +86,19 @@ def test_analyze_into_a_probe_folder_keeps_both_configs(probe_run, tiny_roberta_
     assert res.exit_code == 0, res.output + repr(res.exception)
     a = (probe_run / "analyze" / "layer_metrics.csv").read_bytes()
     assert (probe_run.parent / "an2" / "layer_metrics.csv").read_bytes() == a
+
+
+def test_embed_reruns_from_its_folder(tiny_roberta_dir, tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "mols.csv"
+    pd.DataFrame({"smi": ["CCO", "c1ccccc1O", "CC(=O)O", "CCN(CC)CC"]}).to_csv(path, index=False)
+    first, again = tmp_path / "e1", tmp_path / "e2"
+    res = _invoke("embed", "-e", tiny_roberta_dir, "--input", path, "--smiles-col", "smi",
+                  "--out", first)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    res = _invoke("embed", "--config", first, "--out", again)  # the folder: its config.toml
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    for name in ("layer_000.npy", "layer_003.npy", "molecules.csv"):
+        assert (again / name).read_bytes() == (first / name).read_bytes(), name
+    assert "--smiles-col smi" in _toml(again / "config.toml")["invocation"]["command_line"]

@@ -140,6 +140,8 @@ def check_labels(split: TaskSplit) -> None:
                 )
         elif len(classes) < 2 and (part == "train" or split.metric == "spearman"):
             use = "a probe cannot be fitted" if part == "train" else "Spearman is undefined"
+            if len(values) < 2:
+                use += "; too few rows for this split"
             raise LabelError(
                 f"task {name}: all {len(values)} {part} targets equal {classes[0]:g}"
                 f"{_in(split, part)}; {use}"
