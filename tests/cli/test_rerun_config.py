@@ -88,14 +88,18 @@ def test_analyze_into_a_probe_folder_keeps_both_configs(probe_run, tiny_roberta_
     assert (probe_run.parent / "an2" / "layer_metrics.csv").read_bytes() == a
 
 
-def test_embed_reruns_from_its_folder(tiny_roberta_dir, tmp_path):
+def test_embed_reruns_from_its_folder(tiny_roberta_dir, tmp_path, monkeypatch):
     import pandas as pd
 
     path = tmp_path / "mols.csv"
     pd.DataFrame({"smi": ["CCO", "c1ccccc1O", "CC(=O)O", "CCN(CC)CC"]}).to_csv(path, index=False)
     first, again = tmp_path / "e1", tmp_path / "e2"
-    res = _invoke("embed", "-e", tiny_roberta_dir, "--input", path, "--smiles-col", "smi",
-                  "--out", first)
+    monkeypatch.chdir(tmp_path)  # relative paths, as typed
+    res = _invoke("embed", "-e", tiny_roberta_dir, "--input", "mols.csv", "--smiles-col", "smi",
+                  "--out", "e1")
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    monkeypatch.chdir(tmp_path.parent)  # the recorded command reruns from anywhere
+    res = _invoke("embed", "--config", first / "config.toml")  # into its own folder
     assert res.exit_code == 0, res.output + repr(res.exception)
     res = _invoke("embed", "--config", first, "--out", again)  # the folder: its config.toml
     assert res.exit_code == 0, res.output + repr(res.exception)

@@ -4,11 +4,13 @@ Every command that writes a run folder records its full command line and every o
 value in ``config.toml`` (``[invocation]``, :mod:`molstrata.core.config`). ``--config`` reads
 them back as the command's defaults (Click's ``default_map``), so the rerun has exactly the
 recorded options; flags given beside ``--config`` override the recorded values (e.g.
-``--config run/config.toml --out run2`` writes the same run elsewhere).
+``--config run/config.toml --out run2`` writes the same run elsewhere). Path options are
+recorded as absolute paths, so the recorded command reruns from any working folder.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -77,11 +79,20 @@ def remember_invocation(ctx: typer.Context) -> None:
     """Record the running command's full command line and option values for its
     ``config.toml``; forgotten when the command ends. Call it first in a command."""
     params = [p for p in ctx.command.params if p.name and p.name != PARAM]
+    values = {p.name: _absolute(ctx.params.get(p.name)) for p in params}
     words = ["molstrata", ctx.info_name or "?"]
     for p in params:
-        value = ctx.params.get(p.name)
+        value = values[p.name]
         source = ctx.get_parameter_source(p.name)
         if value is not None and getattr(source, "name", None) in _GIVEN:
             words += _words(p, value)
-    options = {p.name: ctx.params.get(p.name) for p in params}
-    ctx.call_on_close(set_invocation(ctx.info_name or "?", shlex.join(words), options))
+    ctx.call_on_close(set_invocation(ctx.info_name or "?", shlex.join(words), values))
+
+
+def _absolute(value: Any) -> Any:
+    """Paths made absolute, so that the recorded command reruns from any folder."""
+    if isinstance(value, Path):
+        return Path(os.path.abspath(value.expanduser()))
+    if isinstance(value, list | tuple):
+        return [_absolute(v) for v in value]
+    return value

@@ -97,11 +97,14 @@ def run_analyze(
     if probe_results is not None:
         inputs.update(file_hashes({f"probe-results {probe_results.name}": probe_results}))
     record = build_record("analyze", {
-        "encoder": encoder, "task": task, "input": input_csv, "smiles_col": smiles_col,
+        # files by name: their sha256 are inputs, so a rerun from another folder is this run
+        "encoder": encoder, "task": task, "input": input_csv.name if input_csv else None,
+        "smiles_col": smiles_col,
         "max_molecules": max_molecules, "seed": seed, "pooling": pooling, "metrics": metrics,
         "token_molecules": token_molecules, "aug_molecules": aug_molecules,
         "n_augmentations": n_augmentations, "augmentation": augmentation, "cka": cka, "rule": rule,
-        "probe_results": probe_results, **csv_settings(csv_tasks([spec])),
+        "probe_results": probe_results.name if probe_results else None,
+        **csv_settings(csv_tasks([spec])),
     }, inputs, {enc.name: encoder_identity(enc)})
     old = prepare_out(out, record, overwrite=overwrite)  # another run in --out: refused
     if old is not None:

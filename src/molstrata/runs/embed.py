@@ -89,8 +89,9 @@ def run_embed(
             raise _located(exc, mols, input_csv) from None
     enc = _load(encoder, device, max_layer, random_init, init_seed, max_length, on_too_long,
                 trust_remote_code, trust_checkpoint)
-    record = build_record("embed", {
-        "encoder": encoder, "task": task, "input": input_csv, "smiles_col": smiles_col,
+    record = build_record("embed", {  # the file by name: its sha256 is an input
+        "encoder": encoder, "task": task, "input": input_csv.name if input_csv else None,
+        "smiles_col": smiles_col,
         "id_col": id_col, "pooling": pooling, "max_layer": max_layer, "on_invalid": on_invalid,
         "max_length": max_length, "on_too_long": on_too_long, "include_special": include_special,
         "seed": seed, "random_init": random_init, "init_seed": init_seed if random_init else None,
