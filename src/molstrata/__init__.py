@@ -16,6 +16,7 @@ _LAZY = {
     # data
     "list_tasks": "molstrata.data",
     "load_task": "molstrata.data",
+    "load_csv_task": "molstrata.data",
     "evaluate": "molstrata.data",
     "TaskSplit": "molstrata.data",
     # core

@@ -31,16 +31,17 @@ def _analyze(encoder_dir, csv, out, *extra):
     return result
 
 
-def test_analyze_refuses_a_probe_folder(tiny_roberta_dir, smiles_csv, data_dir, tmp_path):
+def test_analyze_beside_a_probe_run_leaves_it_alone(tiny_roberta_dir, smiles_csv, data_dir, tmp_path):
     from molstrata.runs import sweep
 
     out = tmp_path / "probe"
     sweep([str(tiny_roberta_dir)], "caco2_wang", [1], out=out, data_dir=data_dir, report=False,
           progress=False, strategy="valid")
-    before = sorted(p.name for p in out.iterdir())
-    with pytest.raises(ConfigError, match="molstrata probe.*--overwrite"):
-        _analyze(tiny_roberta_dir, smiles_csv, out)
-    assert sorted(p.name for p in out.iterdir()) == before
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    _analyze(tiny_roberta_dir, smiles_csv, out)  # its own run, in out/analyze/
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before
+    assert json.loads((out / "analyze" / "run.json").read_text())["command"] == "analyze"
 
 
 def test_analyze_run_is_keyed(tiny_roberta_dir, smiles_csv, tmp_path):

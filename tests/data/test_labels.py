@@ -120,7 +120,7 @@ def test_user_csv_label_errors_give_file_lines(tmp_path):
     with pytest.raises(errors.LabelError, match=rf"non-numeric labels, e.g. 'abc', at {bad} line 5$"):
         load_csv_task(bad, target_cols="y")
     bad.write_text("smiles,y\nCCO,1.0\nCCN,\nCCC,2\n")
-    with pytest.raises(errors.LabelError, match=rf"csv:bad: column 'y' has missing labels at {bad} line 3"):
+    with pytest.raises(errors.LabelError, match=rf"bad: column 'y' has missing labels at {bad} line 3"):
         load_csv_task(bad, target_cols="y")
 
 

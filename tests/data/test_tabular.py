@@ -105,7 +105,7 @@ def test_csv_task_regression_scaffold():
         MOLS30, smiles_col="smiles", target_cols="logPapp", id_col="mol_id", seed=7
     )
     raw = pd.read_csv(MOLS30)
-    assert split.name == "csv:molecules30" and split.metric == "mae"
+    assert split.name == "molecules30" and split.metric == "mae"
     assert sorted(_ids(split.train) | _ids(split.valid) | _ids(split.test)) == sorted(raw["mol_id"])
     assert len(split.train) == 24 or len(split.train) <= int(0.8 * 30)
     merged = split.train.merge(raw, left_on="Drug_ID", right_on="mol_id")
@@ -185,7 +185,7 @@ def test_resolve_task_from_cli_flags(data_dir):
     a = resolve_task("caco2_wang", seed=2, data_dir=data_dir)
     assert a.name == "caco2_wang" and a.seed == 2
     b = resolve_task(input_csv=MOLS30, target_cols="permeable", task_type="classification")
-    assert b.name == "csv:molecules30" and b.metric == "roc-auc"
+    assert b.name == "molecules30" and b.metric == "roc-auc"
     with pytest.raises(ConfigError, match="exactly one of --task or --input"):
         resolve_task("caco2_wang", MOLS30)
     with pytest.raises(ConfigError, match="exactly one"):

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import typer
 
+from molstrata.cli import _csvopts as _csv
+from molstrata.cli import _rerun
+
 
 def analyze_command(
+    ctx: typer.Context,
     encoder: str = typer.Option(..., "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task (molstrata tasks); its train+valid molecules are analysed, never the test set."),
-    input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task)."),
+    input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task); with --target-col and --task-type a labelled task (its train+valid are analysed)."),
     smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: smiles/SMILES/Drug...)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder for layer_metrics.csv, cka.csv, figures/, report.md, config.toml."),
     max_molecules: int = typer.Option(2000, "--max-molecules", min=4, help="Seeded subsample size when there are more molecules."),
@@ -29,14 +33,27 @@ def analyze_command(
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    target_col: list[str] | None = _csv.TARGET_COL, task_type: str | None = _csv.TASK_TYPE,
+    id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
+    task_name: str | None = _csv.TASK_NAME,
+    rerun_config: Path | None = _rerun.CONFIG,
 ) -> None:
     """Entropy, effective rank, curvature, CKA and invariance metrics for every layer."""
+    _rerun.remember_invocation(ctx)
     from molstrata.core.progress import stderr_console
     from molstrata.runs.analyze import run_analyze
 
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    labelled = target_col or task_type or task_name or metric  # --input as a task, not SMILES
+    user = _csv.csv_task_from_flags(input_csv if labelled else None, smiles_col=smiles_col,
+                                    target_cols=target_col, task_type=task_type, id_col=id_col,
+                                    split=split, metric=metric, task_name=task_name)
+    if user is not None and task is not None:
+        from molstrata.core.errors import ConfigError
+
+        raise ConfigError("give exactly one of --task or --input")
     run = run_analyze(
-        encoder, out=out, task=task, input_csv=input_csv, smiles_col=smiles_col,
+        encoder, out=out, task=user or task, input_csv=None if user else input_csv, smiles_col=smiles_col,
         max_molecules=max_molecules, seed=seed, pooling=pooling, metrics=chosen,
         token_molecules=token_molecules, aug_molecules=aug_molecules,
         n_augmentations=n_augmentations, augmentation=augmentation, cka=cka, rule=rule,

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import typer
 
+from molstrata.cli import _rerun
+
 
 def embed_command(
+    ctx: typer.Context,
     encoder: str = typer.Option(..., "--encoder", "-e", help="Registered name (molstrata encoders), HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task (molstrata tasks): embeds its train, valid and test molecules (no labels written)."),
     input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task)."),
@@ -34,8 +37,10 @@ def embed_command(
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per cache chunk; pip install 'molstrata[ray]')."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
+    rerun_config: Path | None = _rerun.CONFIG,
 ) -> None:
     """Embed molecules with every layer of an encoder and write them to --out."""
+    _rerun.remember_invocation(ctx)
     from molstrata.core.progress import stderr_console
     from molstrata.runs.embed import run_embed
 
@@ -52,7 +57,7 @@ def embed_command(
     n_bad = int((~emb.valid).sum())
     stderr_console().print(
         f"{emb.n_molecules} molecules x {emb.n_layers} layers (dims {sorted(set(emb.dims))}) "
-        f"from {run.encoder} -> {out}"
+        f"from {run.encoder} -> {run.out}"
         + (f"; {n_bad} invalid rows (NaN, see molecules.csv)" if n_bad else "")
         + (f"; {emb.meta['n_truncated']} inputs cut at max_length" if emb.meta.get("n_truncated") else ""),
         highlight=False,

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import typer
 
+from molstrata.cli import _csvopts as _csv
+from molstrata.cli import _rerun
+
 #: defaults when --epochs / --lrs / --patience are not given: GPU runs get the paper's grid
 GPU_EPOCHS, CPU_EPOCHS = 20, 5
 GPU_PATIENCE, CPU_PATIENCE = 3, 2
@@ -25,8 +28,9 @@ def _floats(text: str, flag: str) -> list[float]:
 
 
 def finetune_command(
+    ctx: typer.Context,
     encoder: str = typer.Option("default", "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
-    task: str = typer.Option(..., "--task", "-t", help="A task name (molstrata tasks), or several comma-separated (each in OUT/<task>/, combined tables in OUT)."),
+    task: str | None = typer.Option(None, "--task", "-t", help="A task name (molstrata tasks), or several comma-separated (each in OUT/<task>/, combined tables in OUT); or --input."),
     layers: str = typer.Option("auto", "--layers", "-l", help="auto (top-m depths by frozen-probe VALIDATION score + the final layer) | all | k1,k2 (the final layer is always added as baseline)."),
     seeds: str = typer.Option("1,2,3", "--seeds", help="Split seeds, e.g. 1,2,3 or 1-3."),
     lrs: str | None = typer.Option(None, "--lrs", help=f"Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation. Default: {GPU_LRS} on GPU (the paper's), {CPU_LRS} on CPU."),
@@ -49,9 +53,15 @@ def finetune_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (only molstrata's files of it are removed); needed when its data changed."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    input_csv: Path | None = _csv.INPUT, smiles_col: str | None = _csv.SMILES_COL,
+    target_col: list[str] | None = _csv.TARGET_COL, task_type: str | None = _csv.TASK_TYPE,
+    id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
+    task_name: str | None = _csv.TASK_NAME,
+    rerun_config: Path | None = _rerun.CONFIG,
 ) -> None:
     """Finetune truncated encoders with an LR sweep chosen on validation; write tables,
     figures, leaderboard.json and report.md."""
+    _rerun.remember_invocation(ctx)
     import torch
     from rich.console import Console
 
@@ -61,6 +71,14 @@ def finetune_command(
     from molstrata.runs.finetune import run_finetune_tasks
     from molstrata.scale import from_cli
 
+    user = _csv.csv_task_from_flags(input_csv, smiles_col=smiles_col, target_cols=target_col,
+                                    task_type=task_type, id_col=id_col, split=split,
+                                    metric=metric, task_name=task_name)
+    if task is None and user is None:
+        from molstrata.core.errors import ConfigError
+
+        raise ConfigError("give --task NAME[,NAME...] or --input FILE (with --target-col, --task-type)")
+    task_list = [*(task.split(",") if task else []), *([user] if user else [])]
     if threads is not None:
         torch.set_num_threads(threads)
     on_gpu = resolve_device(device).startswith("cuda")
@@ -77,7 +95,7 @@ def finetune_command(
                 f"{config.epochs} epochs each (pass --lrs {GPU_LRS} for the paper's grid)"
             )
     res = run_finetune_tasks(
-        encoder, task.split(","), layers=layers, seeds=parse_seeds(seeds),
+        encoder, task_list, layers=layers, seeds=parse_seeds(seeds),
         lrs=_floats(lrs, "--lrs"), config=config,
         head=HeadConfig(hidden=head_hidden, dropout=head_dropout), pooling=pooling,
         top_m=top_m, out=out, data_dir=data_dir, device=device,
@@ -99,7 +117,7 @@ def finetune_command(
     if isinstance(corr, dict):
         console.print(f"frozen vs finetuned Pearson r (test, {corr['n_layers']} depths): "
                       f"{corr['pearson_test']:.3f}")
-    console.print(f"wrote {out}/report.md")
+    console.print(f"wrote {res.get('out', out)}/report.md")
 
 
 def register(app: typer.Typer) -> None:

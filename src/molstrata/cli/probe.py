@@ -6,12 +6,15 @@ from pathlib import Path
 
 import typer
 
+from molstrata.cli import _csvopts as _csv
+from molstrata.cli import _rerun
 from molstrata.probe.selection import DEFAULT_SELECTION, parse_selection, selection_help
 
 
 def probe_command(
+    ctx: typer.Context,
     encoder: list[str] = typer.Option(["default"], "--encoder", "-e", help="Registered encoder, HF model folder or hub id; repeat to compare encoders."),
-    tasks: str = typer.Option("admet", "--tasks", "-t", help="'admet' (the 22 TDC ADMET tasks) or comma-separated task names (molstrata tasks)."),
+    tasks: str | None = typer.Option(None, "--tasks", "-t", help="'admet' (the 22 TDC ADMET tasks, the default without --input) or comma-separated task names (molstrata tasks)."),
     seeds: str = typer.Option("1,2,3,4,5", "--seeds", "-s", help="Split seeds, e.g. 1,2,3,4,5 or 1-5 (TDC's protocol: 1-5)."),
     probe: str = typer.Option("linear", "--probe", "-p", help="linear (ridge/logistic) | mlp | gbdt (LightGBM)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder; rerunning the same run into it resumes it (cells whose data changed are recomputed)."),
@@ -27,8 +30,14 @@ def probe_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    input_csv: Path | None = _csv.INPUT, smiles_col: str | None = _csv.SMILES_COL,
+    target_col: list[str] | None = _csv.TARGET_COL, task_type: str | None = _csv.TASK_TYPE,
+    id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
+    task_name: str | None = _csv.TASK_NAME,
+    rerun_config: Path | None = _rerun.CONFIG,
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
+    _rerun.remember_invocation(ctx)
     from rich.console import Console
 
     from molstrata.runs.probe import sweep
@@ -36,13 +45,19 @@ def probe_command(
 
     console = Console(stderr=True)
     executor, executor_entry = from_cli(executor_name, ray_address)
+    user = _csv.csv_task_from_flags(input_csv, smiles_col=smiles_col, target_cols=target_col,
+                                    task_type=task_type, id_col=id_col, split=split,
+                                    metric=metric, task_name=task_name)
+    task_list = [*([t for t in tasks.split(",") if t.strip()] if tasks else ([] if user else ["admet"])),
+                 *([user] if user else [])]
     run = sweep(
-        encoder, tasks, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
+        encoder, task_list, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
         batch_size=batch_size, device=device, strategy=parse_selection(strategy), cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
         executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
         use_cache=not no_cache,
     )
+    out = run.out or out  # out/probe/ when --out held another command's run
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")
     for note in run.notes:

@@ -1,10 +1,18 @@
-"""Run configs: everything needed to rerun a command, saved as ``config.toml`` in its run folder."""
+"""Run configs: everything needed to rerun a command, saved as ``config.toml`` in its run folder.
+
+``config.toml`` holds ``[molstrata]`` (version, command, time written), ``[versions]`` (of
+molstrata, torch, transformers, rdkit, scikit-learn, numpy), ``[params]`` (the resolved
+options) and, when the command ran from the command line, ``[invocation]``: the full command
+line and every option's value (``options``, keyed by the option's parameter name), which
+``--config RUN_DIR/config.toml`` reads back to rerun it (:mod:`molstrata.cli._rerun`).
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +35,32 @@ def _clean(value: Any) -> Any:
     return value
 
 
+#: packages whose versions ``config.toml`` records (distribution names)
+VERSIONED = ("molstrata", "torch", "transformers", "rdkit", "scikit-learn", "numpy")
+_INVOCATION: ContextVar[dict[str, Any] | None] = ContextVar("molstrata_invocation", default=None)
+
+
+def versions() -> dict[str, str]:
+    """``{package: version}`` of :data:`VERSIONED` (``"not installed"`` when absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in VERSIONED:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = __version__ if name == "molstrata" else "not installed"
+    return found
+
+
+def set_invocation(command: str, command_line: str, options: Mapping[str, Any]) -> Callable[[], None]:
+    """Record the command line being run, for every :func:`save_config` until the returned
+    function is called (the CLI calls it when the command ends)."""
+    token = _INVOCATION.set({"command": command, "command_line": command_line,
+                             "options": _clean(dict(options))})
+    return lambda: _INVOCATION.reset(token)
+
+
 def save_config(path: str | Path, command: str, params: Mapping[str, Any]) -> Path:
     """Write ``config.toml`` with the command, its resolved parameters and version info.
 
@@ -40,14 +74,24 @@ def save_config(path: str | Path, command: str, params: Mapping[str, Any]) -> Pa
     if path.suffix != ".toml":
         path.mkdir(parents=True, exist_ok=True)
         path = path / "config.toml"
+    params = dict(params)
+    invocation = _INVOCATION.get()
+    if invocation is not None and invocation["command"] != command:
+        invocation = None  # another command's line (a Python call inside a CLI command)
+    if invocation is not None and "command_line" in params:
+        params["command_line"] = invocation["command_line"]
     doc = {
         "molstrata": {
             "version": __version__,
             "command": command,
             "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         },
-        "params": _clean(dict(params)),
+        "versions": versions(),
+        "params": _clean(params),
     }
+    if invocation is not None:
+        doc["invocation"] = {"command_line": invocation["command_line"],
+                             "options": invocation["options"]}
 
     atomic_write(path, tomli_w.dumps(doc).encode(), cache=False)
     return path

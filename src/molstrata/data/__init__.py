@@ -4,7 +4,8 @@ Entry points
 ------------
 - :func:`list_tasks` (``"admet"``: the 22 TDC ADMET group tasks; ``"moleculenet"``).
 - :func:`load_task` ``(name, seed=1, data_dir=None) -> TaskSplit``.
-- :func:`load_csv_task` for a user CSV.
+- :func:`load_csv_task` for a user CSV or DataFrame (a fixed test set, train/valid per seed;
+  :mod:`molstrata.data._csvtask`); :func:`csv_task` builds the task without splitting it.
 - :func:`evaluate` ``(metric, y_true, y_pred)``, :func:`mean_std`, :func:`evaluate_many`.
 - :func:`task_info` (type and metric without reading data).
 - :func:`resolve_task` for CLI commands taking ``--task`` or ``--input``.
@@ -65,6 +66,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from molstrata.core.errors import ConfigError
+from molstrata.data._csvtask import CsvTask, csv_task, load_csv_task
 from molstrata.data._metrics import (
     METRICS,
     MetricInputError,
@@ -83,7 +85,6 @@ from molstrata.data._registry import (
     task_info,
 )
 from molstrata.data._source import admet_dir, download_admet
-from molstrata.data._tabular import load_csv_task
 from molstrata.data._tasksplit import TaskSplit
 from molstrata.data.smiles import ParsedSmiles, canonicalize, parse_smiles
 
@@ -92,9 +93,11 @@ __all__ = [
     "MetricInputError",
     "ParsedSmiles",
     "TaskInfo",
+    "CsvTask",
     "TaskSplit",
     "admet_dir",
     "canonicalize",
+    "csv_task",
     "delta_pct",
     "download_admet",
     "evaluate",
@@ -172,6 +175,9 @@ def resolve_task(
     target_cols: str | Sequence[str] = "Y",
     task_type: str = "regression",
     split: str = "scaffold",
+    metric: str | None = None,
+    id_col: str | None = None,
+    name: str | None = None,
 ) -> TaskSplit:
     """The task behind the CLI flags ``--task T`` or ``--input file.csv``, exactly one of them.
 
@@ -194,4 +200,7 @@ def resolve_task(
         task_type=task_type,
         seed=seed,
         split=split,
+        metric=metric,
+        id_col=id_col,
+        name=name,
     )

@@ -9,6 +9,7 @@ runner, ``finetune`` and :func:`molstrata.probe.probe` call it before computing 
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -64,10 +65,14 @@ def _where(split: TaskSplit, part: str, positions: np.ndarray) -> str:
 
 
 def describe_lines(path: str, rows: Sequence[int] | np.ndarray) -> str:
-    """``"<path> lines 3, 4"``: the file lines (1-based, header = line 1) of data ``rows``."""
+    """``"<path> lines 3, 4"``: the file lines (1-based, header = line 1) of data ``rows``
+    (``"DataFrame rows 1, 2 (0-based)"`` when ``path`` is not a file)."""
     rows = np.asarray(rows, dtype=np.int64)
-    lines = file_lines(path, rows[:SHOWN])
     more = f" (and {len(rows) - SHOWN} more)" if len(rows) > SHOWN else ""
+    if not os.path.isfile(path):  # a DataFrame: its 0-based row positions
+        word = "row" if len(rows) == 1 else "rows"
+        return f"{path} {word} {', '.join(str(int(n)) for n in rows[:SHOWN])}{more} (0-based)"
+    lines = file_lines(path, rows[:SHOWN])
     word = "line" if len(rows) == 1 else "lines"
     return f"{path} {word} {', '.join(str(int(n)) for n in lines)}{more}"
 
@@ -90,7 +95,10 @@ def check_labels(split: TaskSplit) -> None:
     name = split.name
     for part in ("train", "valid", "test"):
         if len(split.part(part)) == 0:
-            raise LabelError(f"task {name}: the {part} part has no rows")
+            sizes = ", ".join(f"{p} {len(split.part(p))}" for p in ("train", "valid", "test"))
+            raise LabelError(f"task {name}: the {part} part has no rows ({sizes}){_in(split, 'train')}; "
+                             "too few rows for this split: add rows, or give the parts with "
+                             "--split column:NAME")
         for col in split.target_cols:
             values, raw = _column(split, part, col)
             text = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy())
@@ -132,6 +140,8 @@ def check_labels(split: TaskSplit) -> None:
                 )
         elif len(classes) < 2 and (part == "train" or split.metric == "spearman"):
             use = "a probe cannot be fitted" if part == "train" else "Spearman is undefined"
+            if len(values) < 2:
+                use += "; too few rows for this split"
             raise LabelError(
                 f"task {name}: all {len(values)} {part} targets equal {classes[0]:g}"
                 f"{_in(split, part)}; {use}"

@@ -37,7 +37,6 @@ from molstrata.core.errors import (
 )
 from molstrata.core.paths import DATA_ENV, user_data_dir
 from molstrata.data._labels import describe_lines
-from molstrata.data._metrics import METRICS
 from molstrata.data._registry import MOLECULENET_TASKS, TaskInfo
 from molstrata.data._source import data_root
 from molstrata.data._split import (
@@ -102,82 +101,6 @@ def load_moleculenet(
     )
 
 
-def load_csv_task(
-    path: str | os.PathLike,
-    *,
-    smiles_col: str = "smiles",
-    target_cols: str | Sequence[str] = "Y",
-    task_type: str = "regression",
-    seed: int = 1,
-    split: str = "scaffold",
-    frac: Sequence[float] = DEFAULT_FRAC,
-    metric: str | None = None,
-    id_col: str | None = None,
-    on_invalid: str = "raise",
-) -> TaskSplit:
-    """A task from your own CSV, split by scaffold (default) or at random with ``seed``.
-
-    Parameters
-    ----------
-    path : path to a CSV file with a header row.
-    smiles_col : str, default="smiles"
-    target_cols : str or sequence of str, default="Y"
-        One label column (the parts get it as ``Y``) or several (kept under their names;
-        empty cells are missing labels).
-    task_type : {"regression", "classification"}, default="regression"
-        Classification labels must be 0/1.
-    seed : int, default=1
-    split : {"scaffold", "random"}, default="scaffold"
-    frac : three floats, default=(0.8, 0.1, 0.1)
-        Train, valid and test fractions; they must sum to 1.
-    metric : {"mae", "rmse", "spearman", "roc-auc", "pr-auc"}, optional
-        Defaults to ``"mae"`` for regression and ``"roc-auc"`` for classification.
-    id_col : str, optional
-        Column used as ``Drug_ID``; defaults to the 0-based data row number.
-    on_invalid : {"raise", "omit", "mask"}, default="raise"
-        What to do with SMILES RDKit rejects (see the module docstring).
-
-    Returns
-    -------
-    TaskSplit
-        Named ``"csv:<file stem>"``; parts have columns ``Drug_ID``, ``Drug`` and ``Y`` (or
-        the target columns).
-
-    Raises
-    ------
-    DataNotFoundError, ConfigError, InvalidSmilesError
-        Missing file, unknown column / option / bad label (naming rows), or invalid SMILES.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataNotFoundError(f"CSV file {path} not found (--input)")
-    check_choice("task_type", task_type, ("regression", "classification"))
-    if metric is None:
-        metric = "roc-auc" if task_type == "classification" else "mae"
-    check_choice("metric", metric, METRICS)
-    targets = (target_cols,) if isinstance(target_cols, str) else tuple(target_cols)
-    if not targets:
-        raise ConfigError("target_cols is empty; name at least one label column (--target-col)")
-    frac = tuple(float(f) for f in frac)
-    if len(frac) != 3 or min(frac) < 0 or abs(sum(frac) - 1.0) > 1e-6 or frac[0] == 0:
-        raise ConfigError(f"frac must be three non-negative fractions summing to 1, got {frac}")
-    frame = _read_csv(str(path), *_stamp(path))
-    info = TaskInfo(f"csv:{path.stem}", "csv", task_type, metric)
-    return split_table(
-        frame,
-        info,
-        seed=seed,
-        source=str(path),
-        smiles_col=smiles_col,
-        target_cols=targets,
-        id_col=id_col,
-        split=split,
-        frac=frac,
-        on_invalid=on_invalid,
-        allow_missing_labels=len(targets) > 1,
-    )
-
-
 def split_table(
     frame: pd.DataFrame,
     info: TaskInfo,
@@ -195,6 +118,32 @@ def split_table(
 ) -> TaskSplit:
     """Split one table (n_molecules rows) into a :class:`TaskSplit`."""
     check_choice("split", split, SPLITS)
+    table, groups, bad = prepare_table(frame, info, source=source, smiles_col=smiles_col,
+                                  target_cols=target_cols, id_col=id_col, on_invalid=on_invalid,
+                                  allow_missing_labels=allow_missing_labels)
+    if split == "scaffold":
+        parts = scaffold_split_indices(groups, seed, frac)
+    else:
+        keep = np.setdiff1d(np.arange(len(table)), groups.failed)
+        parts = tuple(keep[p] for p in random_split_indices(len(keep), seed, frac))
+    return assemble_split(table, groups, parts, info, seed=seed, source=source,
+                          target_cols=target_cols, invalid_rows=bad, stacklevel=stacklevel + 1)
+
+
+def prepare_table(
+    frame: pd.DataFrame,
+    info: TaskInfo,
+    *,
+    source: str,
+    smiles_col: str,
+    target_cols: Sequence[str],
+    id_col: str | None,
+    on_invalid: str = "omit",
+    allow_missing_labels: bool = True,
+) -> tuple[pd.DataFrame, ScaffoldGroups, np.ndarray]:
+    """The standard table (``Drug_ID``, ``Drug``, targets; n_molecules rows) of ``frame``, its
+    scaffold groups and the rows whose SMILES RDKit rejects (ndarray of int, (n_invalid,)),
+    after checking columns, labels and SMILES (``on_invalid``)."""
     check_choice("on_invalid", on_invalid, ON_INVALID)
     for col, flag in [(smiles_col, "--smiles-col"), *[(t, "--target-col") for t in target_cols]]:
         if col not in frame.columns:
@@ -213,21 +162,32 @@ def split_table(
         bad = table["Drug"].iloc[failed].tolist()
         reasons = [check_smiles(s) or RDKIT_REJECTS for s in bad]
         raise InvalidSmilesError(failed, bad, source=source, reasons=reasons)
-
     if on_invalid == "mask" and len(failed):
         groups = ScaffoldGroups(
             groups.groups + tuple((int(i),) for i in failed), np.zeros(0, np.int64), len(table)
         )
-    if split == "scaffold":
-        parts = scaffold_split_indices(groups, seed, frac)
-    else:
-        keep = np.setdiff1d(np.arange(len(table)), groups.failed)
-        parts = tuple(keep[p] for p in random_split_indices(len(keep), seed, frac))
+    return table, groups, failed
 
+
+def assemble_split(
+    table: pd.DataFrame,
+    groups: ScaffoldGroups,
+    parts: Sequence[np.ndarray],
+    info: TaskInfo,
+    *,
+    seed: int,
+    source: str,
+    target_cols: Sequence[str],
+    invalid_rows: np.ndarray | None = None,
+    stacklevel: int = 3,
+) -> TaskSplit:
+    """The :class:`TaskSplit` of ``table`` for the row positions ``parts`` (train, valid,
+    test); rows whose scaffold failed are listed in ``omitted`` (with a warning), rows in
+    ``invalid_rows`` that are kept (``on_invalid="mask"``) in ``invalid``."""
     invalid = {}
     frames = {}
     sources = {}
-    bad = set(failed.tolist())
+    bad = set((groups.failed if invalid_rows is None else invalid_rows).tolist())
     for part, rows in zip(("train", "valid", "test"), parts, strict=True):
         frames[part] = table.iloc[rows].reset_index(drop=True)
         sources[part] = (source, np.asarray(rows, dtype=np.int64))

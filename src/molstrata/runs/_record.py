@@ -15,7 +15,9 @@ the command recomputes what depends on them (probe cells) or refuses and names w
 (finetune).
 
 ``--overwrite`` removes only molstrata's own files of the old run (:data:`OUTPUTS`), never a
-file it did not write.
+file it did not write. Another command given the folder of a run (``analyze --out <probe
+run>``) writes its own run to ``<folder>/<command>/`` (:func:`run_folder`): each run keeps its
+``run.json``, ``config.toml``, tables and report.
 """
 
 from __future__ import annotations
@@ -106,6 +108,9 @@ def split_inputs(split: Any, data_dir: str | Path | None = None,
     molecules + labels of each of ``parts`` (``<task>/labels@seed<s>``). Without ``"test"``
     in ``parts`` (a run that never reads the test set) ``test.csv`` is not an input."""
     files = task_files(split.name, data_dir) if split.group == "admet" else {}
+    if split.group == "csv" and split.sources and Path(split.sources["test"][0]).is_file():
+        path = Path(split.sources["test"][0])  # a user CSV: its sha256, as TDC's files
+        files = {f"{split.name}/{path.name}": path}
     if "test" not in parts:
         files = {k: v for k, v in files.items() if not k.endswith("/test.csv")}
     out = file_hashes(files)
@@ -213,6 +218,25 @@ def _config_command(out: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return str(command) if command else None
+
+
+def run_folder(out: str | Path, command: str, *, overwrite: bool = False) -> Path:
+    """Where ``command`` writes its run when given ``--out out``.
+
+    ``out`` itself, unless it holds another command's run (its ``run.json``) and
+    ``overwrite`` is false: then the new run goes to ``out/<command>/`` (with its own
+    ``run.json`` and ``config.toml``), so that commands sharing a folder never overwrite each
+    other's files (e.g. ``analyze --out <probe run>`` writes ``<probe run>/analyze/``).
+    """
+    out = Path(out)
+    old = read_record(out) if out.is_dir() else None
+    if old is None or overwrite or old.get("command") in (None, command):
+        return out
+    from molstrata.core.progress import stderr_console
+
+    stderr_console().print(f"[yellow]note:[/] {out} holds a `molstrata {old.get('command')}` run; "
+                           f"writing this {command} run to {out / command}/", highlight=False)
+    return out / command
 
 
 def prepare_out(

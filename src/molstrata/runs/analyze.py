@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from molstrata import data as _data
 from molstrata import encoders as _encoders
 from molstrata.analysis import DepthProfile, analyze, write_outputs
 from molstrata.analysis.recommend import RULES, check_probe_results
 from molstrata.core.errors import ConfigError, DataNotFoundError, check_choice
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import stderr_console
+from molstrata.data import CsvTask
 from molstrata.data.user_csv import read_smiles_csv
 from molstrata.runs._record import (
     build_record,
@@ -32,9 +32,11 @@ from molstrata.runs._record import (
     encoder_identity,
     file_hashes,
     prepare_out,
+    run_folder,
     split_inputs,
     write_record,
 )
+from molstrata.runs._tasks import csv_settings, csv_tasks, load_split, task_name
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class AnalyzeRun:
 
 @honours_use_cache
 def run_analyze(
-    encoder: str, *, out: str | Path, task: str | None = None, input_csv: str | Path | None = None,
+    encoder: str, *, out: str | Path, task: str | CsvTask | None = None, input_csv: str | Path | None = None,
     smiles_col: str | None = None, max_molecules: int = 2000, seed: int = 0,
     pooling: str | None = None, metrics: list[str] | None = None, token_molecules: int = 500,
     aug_molecules: int = 256, n_augmentations: int = 16, augmentation: str = "auto",
@@ -65,15 +67,18 @@ def run_analyze(
     overwrite: bool = False, use_cache: bool = True,
 ) -> AnalyzeRun:
     """Analyse ``encoder`` on a task's train+valid molecules (``task``) or a CSV
-    (``input_csv``), and write the run folder ``out``. Options as ``molstrata analyze``."""
-    out = Path(out)
+    (``input_csv``), and write the run folder ``out``. Options as ``molstrata analyze``; a
+    labelled CSV given as a :class:`~molstrata.data.CsvTask` ``task`` is analysed as a task
+    (train+valid of seed 1, never its fixed test set)."""
+    out = run_folder(out, "analyze", overwrite=overwrite)
     input_csv = Path(input_csv) if input_csv is not None else None
     probe_results = Path(probe_results) if probe_results is not None else None
     if (task is None) == (input_csv is None):
         raise ConfigError("give exactly one of --task or --input")
     check_choice("--rule", rule, RULES)
+    spec, task = task, (task_name(task) if task is not None else None)
     if task is not None:
-        split = _data.load_task(task, seed=1, data_dir=data_dir)
+        split = load_split(spec, 1, data_dir)
         smiles = [*split.train["Drug"].tolist(), *split.valid["Drug"].tolist()]
         source = f"task {task} (train+valid)"
     else:
@@ -92,11 +97,14 @@ def run_analyze(
     if probe_results is not None:
         inputs.update(file_hashes({f"probe-results {probe_results.name}": probe_results}))
     record = build_record("analyze", {
-        "encoder": encoder, "task": task, "input": input_csv, "smiles_col": smiles_col,
+        # files by name: their sha256 are inputs, so a rerun from another folder is this run
+        "encoder": encoder, "task": task, "input": input_csv.name if input_csv else None,
+        "smiles_col": smiles_col,
         "max_molecules": max_molecules, "seed": seed, "pooling": pooling, "metrics": metrics,
         "token_molecules": token_molecules, "aug_molecules": aug_molecules,
         "n_augmentations": n_augmentations, "augmentation": augmentation, "cka": cka, "rule": rule,
-        "probe_results": probe_results,
+        "probe_results": probe_results.name if probe_results else None,
+        **csv_settings(csv_tasks([spec])),
     }, inputs, {enc.name: encoder_identity(enc)})
     old = prepare_out(out, record, overwrite=overwrite)  # another run in --out: refused
     if old is not None:

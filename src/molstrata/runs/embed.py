@@ -29,6 +29,7 @@ from molstrata.runs._record import (
     encoder_identity,
     file_hashes,
     prepare_out,
+    run_folder,
     split_inputs,
     write_record,
 )
@@ -78,6 +79,7 @@ def run_embed(
     """Embed a task's (``task``) or a CSV's (``input_csv``) molecules with every layer of
     ``encoder`` and write the run folder ``out``. Options as ``molstrata embed``."""
     _check_options(task, input_csv, on_invalid, on_too_long, executor_name, no_cache, pooling)
+    out = run_folder(out, "embed", overwrite=overwrite)
     mols = _read_molecules(task, input_csv, smiles_col, id_col, seed, data_dir)
     smiles_col = mols.smiles_col
     if on_invalid == "raise":  # fail on bad rows before loading a model
@@ -87,8 +89,9 @@ def run_embed(
             raise _located(exc, mols, input_csv) from None
     enc = _load(encoder, device, max_layer, random_init, init_seed, max_length, on_too_long,
                 trust_remote_code, trust_checkpoint)
-    record = build_record("embed", {
-        "encoder": encoder, "task": task, "input": input_csv, "smiles_col": smiles_col,
+    record = build_record("embed", {  # the file by name: its sha256 is an input
+        "encoder": encoder, "task": task, "input": input_csv.name if input_csv else None,
+        "smiles_col": smiles_col,
         "id_col": id_col, "pooling": pooling, "max_layer": max_layer, "on_invalid": on_invalid,
         "max_length": max_length, "on_too_long": on_too_long, "include_special": include_special,
         "seed": seed, "random_init": random_init, "init_seed": init_seed if random_init else None,

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 # the stages' entry points are looked up when called (so that they can be patched in tests)
-from molstrata import data as _data
 from molstrata import embeddings as _embeddings
 from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
@@ -32,7 +31,7 @@ from molstrata.core.files import atomic_write, read_cached
 from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.seed import parse_seeds
-from molstrata.data import higher_is_better
+from molstrata.data import CsvTask, higher_is_better
 from molstrata.finetune.model import HeadConfig
 from molstrata.finetune.outputs import write_combined, write_outputs
 from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune, train_trial
@@ -43,9 +42,11 @@ from molstrata.runs._record import (
     describe,
     encoder_identity,
     prepare_out,
+    run_folder,
     split_inputs,
     write_record,
 )
+from molstrata.runs._tasks import csv_settings, csv_tasks, load_split, task_name
 
 
 def parse_layers(spec: str | Sequence[int], num_layers: int) -> str | list[int]:
@@ -156,7 +157,7 @@ def _load_cell(path: Path) -> FinetuneResult:
 @honours_use_cache
 def run_finetune(
     encoder: str,
-    task: str,
+    task: str | CsvTask,
     *,
     layers: str | Sequence[int] = "auto",
     seeds: str | Sequence[int] = (1, 2, 3),
@@ -180,7 +181,8 @@ def run_finetune(
     Parameters
     ----------
     encoder : a name or path :func:`~molstrata.encoders.load_encoder` accepts
-    task : a task name :func:`~molstrata.data.load_task` accepts
+    task : a task name :func:`~molstrata.data.load_task` accepts, or a
+        :class:`~molstrata.data.CsvTask` (your own CSV)
     layers : ``"auto"`` (top ``top_m`` depths by frozen-probe validation score, plus the
         final layer), ``"all"``, or depths; the final layer is always added as the baseline
     seeds : train/valid split seeds, e.g. ``(1, 2, 3)`` or ``"1-3"`` (each also seeds the
@@ -210,14 +212,15 @@ def run_finetune(
     """
     config = config or TrainConfig()
     seeds = parse_seeds(seeds)
-    out = Path(out)
+    out = run_folder(out, "finetune", overwrite=overwrite)
     enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
-    splits = _load_splits(task, seeds, data_dir)
+    spec, task = task, task_name(task)
+    splits = _load_splits(spec, seeds, data_dir)
     first = splits[seeds[0]]
-    params = _run_params(encoder, task, layers, seeds, lrs, top_m, pooling or enc.default_pooling,
-                         config, head)
+    params = {**_run_params(encoder, task, layers, seeds, lrs, top_m, pooling or enc.default_pooling,
+                            config, head), **csv_settings(csv_tasks([spec]))}
     _start_run(out, params, enc, splits, data_dir, overwrite=overwrite)
 
     frozen = frozen_table(enc, splits, encoder=encoder, task=task, pooling=pooling, use_cache=use_cache)
@@ -236,12 +239,12 @@ def run_finetune(
                          frozen=frozen, splits=splits)
 
 
-def _load_splits(task: str, seeds: list[int], data_dir: str | Path | None) -> dict[int, Any]:
+def _load_splits(task: str | CsvTask, seeds: list[int], data_dir: str | Path | None) -> dict[int, Any]:
     """The task's split for each seed; a task with several targets is refused."""
-    splits = {s: _data.load_task(task, seed=s, data_dir=data_dir).check_labels() for s in seeds}
+    splits = {s: load_split(task, s, data_dir).check_labels() for s in seeds}
     first = splits[seeds[0]]
     if getattr(first, "n_tasks", 1) != 1:
-        raise ConfigError(f"task {task!r} has {first.n_tasks} targets; finetune supports one")
+        raise ConfigError(f"task {task_name(task)!r} has {first.n_tasks} targets; finetune supports one")
     return splits
 
 
@@ -345,21 +348,23 @@ def _start_run(out: Path, params: dict[str, Any], enc: Any, splits: dict[int, An
     write_record(out, record)
 
 
-def run_finetune_tasks(encoder: str, tasks: Sequence[str], *, out: str | Path = "finetune_run",
+def run_finetune_tasks(encoder: str, tasks: Sequence[str | CsvTask], *, out: str | Path = "finetune_run",
                        **kwargs: Any) -> dict[str, Any]:
     """:func:`run_finetune` for several tasks, each in ``out/<task>/``, plus combined tables
     (``finetune_results.csv``, ``summary.csv``, ``leaderboard.json``) and a ``report.md``
     with the frozen-vs-finetuned correlation over tasks in ``out``. Same options as
     :func:`run_finetune`."""
-    tasks = list(dict.fromkeys(t.strip() for t in tasks if t.strip()))
+    refs = {task_name(t): t for t in tasks if isinstance(t, CsvTask) or t.strip()}
+    tasks = list(refs)
     if not tasks:
         raise ConfigError("--task is empty")
-    out = Path(out)
+    out = run_folder(out, "finetune", overwrite=bool(kwargs.get("overwrite", False)))
     if len(tasks) == 1:
-        return run_finetune(encoder, tasks[0], out=out, **kwargs)
+        return run_finetune(encoder, refs[tasks[0]], out=out, **kwargs)
     # the combined folder is a run of its own (each task's folder is keyed on its data)
-    record = build_record("finetune", {"encoder": encoder, "tasks": tasks}, {})
+    record = build_record("finetune", {"encoder": encoder, "tasks": tasks,
+                                       **csv_settings(csv_tasks(list(refs.values())))}, {})
     prepare_out(out, record, overwrite=bool(kwargs.get("overwrite", False)))
-    runs = {t: run_finetune(encoder, t, out=out / t, **kwargs) for t in tasks}
+    runs = {t: run_finetune(encoder, refs[t], out=out / t, **kwargs) for t in tasks}
     write_record(out, record)
     return write_combined(out, encoder, runs)

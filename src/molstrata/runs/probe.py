@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 # the stages' entry points are looked up when called (so that they can be patched in tests)
-from molstrata import data as _data
 from molstrata import embeddings as _embeddings
 from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
@@ -30,7 +29,7 @@ from molstrata.core.progress import progress as progress_bar
 from molstrata.core.progress import stderr_console
 from molstrata.core.seed import parse_seeds
 from molstrata.core.threads import fixed_threads
-from molstrata.data import list_tasks, task_info
+from molstrata.data import CsvTask, list_tasks, task_info
 from molstrata.probe._probe import (
     PROBES,
     LayerCell,
@@ -57,10 +56,12 @@ from molstrata.runs._record import (
     build_record,
     encoder_identity,
     prepare_out,
+    run_folder,
     split_inputs,
     write_record,
 )
 from molstrata.runs._select import select_jobs
+from molstrata.runs._tasks import csv_settings, csv_tasks, load_split
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
@@ -77,6 +78,8 @@ class ProbeRun:
     resumed_cells : int, (task, seed, layer) cells read back from an earlier, killed run
     selections : list of SelectionResult, one per (encoder, task, seed, strategy) (empty
         when only ``valid`` was asked for)
+    out : the run folder written (``out``, or ``out/probe/`` when ``out`` held another
+        command's run: :func:`~molstrata.runs._record.run_folder`)
     """
 
     scores: list[LayerScores]
@@ -84,17 +87,21 @@ class ProbeRun:
     notes: list[str] = field(default_factory=list)
     resumed_cells: int = 0
     selections: list[Any] = field(default_factory=list)
+    out: Path | None = None
 
 
 def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
-    """``"admet"`` → the 22 TDC ADMET tasks; ``"a,b"`` or a list → those names (checked)."""
+    """``"admet"`` → the 22 TDC ADMET tasks; ``"a,b"`` or a list → those names (checked);
+    a :class:`~molstrata.data.CsvTask` in the list → its name."""
     if isinstance(tasks, str):
         names = [t.strip() for t in tasks.split(",") if t.strip()]
     else:
-        names = [str(t).strip() for t in tasks]
+        names = [t if isinstance(t, CsvTask) else str(t).strip() for t in tasks]
     out: list[str] = []
     for name in names:
-        if name.lower() in ("admet", "moleculenet"):
+        if isinstance(name, CsvTask):
+            out.append(name.name)
+        elif name.lower() in ("admet", "moleculenet"):
             out.extend(list_tasks(name.lower()))
         else:
             task_info(name)  # raises ConfigError with suggestions for unknown names
@@ -134,7 +141,8 @@ def sweep(
     ----------
     encoders : registered names / model folders, or :class:`~molstrata.encoders.Encoder`
         instances
-    tasks : ``"admet"`` (the 22 TDC ADMET group tasks), ``"t1,t2"`` or a list
+    tasks : ``"admet"`` (the 22 TDC ADMET group tasks), ``"t1,t2"`` or a list of names and
+        :class:`~molstrata.data.CsvTask` (your own CSV, ``--input``)
     seeds : split seeds (TDC's protocol: 1-5); also seed the probes
     model : ``"linear"``, ``"mlp"`` or ``"gbdt"``
     out : run folder: ``probe_results.csv``, ``summary.csv``, ``leaderboard.json``,
@@ -175,11 +183,12 @@ def sweep(
     if not encoders:
         raise ConfigError("no encoder given; e.g. --encoder default")
     task_names = resolve_tasks(tasks)
+    csv = csv_tasks(tasks)
     seed_list = parse_seeds(seeds)
-    out = Path(out)
+    out = run_folder(out, "probe", overwrite=overwrite)
     effective = _effective_params(model, params)
     # everything is validated (data read, encoders loaded) before anything is written to out
-    splits = {(t, s): _data.load_task(t, seed=s, data_dir=data_dir).check_labels() for t in task_names for s in seed_list}
+    splits = {(t, s): load_split(csv.get(t, t), s, data_dir).check_labels() for t in task_names for s in seed_list}
     loaded = _load_encoders(encoders, device, trust_checkpoint)
     run = _Sweep(out=out, model=model, params=params, pooling=pooling, batch_size=batch_size,
                  selections=selections, cv_folds=cv_folds, executor=executor, progress=progress,
@@ -193,11 +202,12 @@ def sweep(
     # results are cached beside them under names that hold their settings)
     record = build_record("probe", {
         **run.cell_settings, "encoders": [e.name for e in loaded], "tasks": task_names, "seeds": seed_list,
+        **csv_settings(csv),
     }, run.inputs, run.identities)
     _open_run_folder(out, record, selections, overwrite, {
         **dict(config or {}),
         "encoders": [e if isinstance(e, str) else e.name for e in encoders],
-        "tasks": task_names, "seeds": seed_list, "probe": model, "strategy": list(selections.names),
+        "tasks": task_names, **csv_settings(csv), "seeds": seed_list, "probe": model, "strategy": list(selections.names),
         "primary_selection": selections.primary, "cv_folds": cv_folds,
         "pooling": pooling, "batch_size": batch_size, "device": device,
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
@@ -239,7 +249,7 @@ def _finish(run: _Sweep, out: Path, report: bool) -> ProbeRun:
     if report:
         files["report"] = build_report(out)
     return ProbeRun(scores=run.scores, files=files, notes=run.notes, resumed_cells=run.resumed,
-                    selections=run.chosen)
+                    selections=run.chosen, out=out)
 
 
 def _check_options(model: str, strategy: str | Sequence[str] | SelectionSpec,
