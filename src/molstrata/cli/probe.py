@@ -27,6 +27,7 @@ def probe_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    baseline: str = typer.Option("ecfp", "--baseline", help="ecfp: also probe Morgan/ECFP4 count fingerprints, same probe and splits, for the report (baseline.csv) | none."),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
     from rich.console import Console
@@ -41,7 +42,7 @@ def probe_command(
         batch_size=batch_size, device=device, strategy=parse_selection(strategy), cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
         executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
-        use_cache=not no_cache,
+        use_cache=not no_cache, baseline=baseline,
     )
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")
