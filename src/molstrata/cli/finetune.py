@@ -97,8 +97,10 @@ def finetune_command(
         )
     corr = res["correlations"]
     if isinstance(corr, dict):
+        from molstrata.finetune.report import r_text
+
         console.print(f"frozen vs finetuned Pearson r (test, {corr['n_layers']} depths): "
-                      f"{corr['pearson_test']:.3f}")
+                      f"{r_text(corr['pearson_test'], corr['n_layers'])}")
     console.print(f"wrote {out}/report.md")
 
 
