@@ -95,6 +95,10 @@ def finetune_command(
             f"{row.test_std:.4f}  Δ% vs full {format_pct(row.delta_pct)}  (frozen probe "
             f"{row.frozen_test_mean:.4f})"
         )
+    from molstrata.finetune.report import worse_than_frozen
+
+    for line in worse_than_frozen(res["summary"]):
+        console.print(line.removeprefix("- ").replace("**", ""), highlight=False)
     corr = res["correlations"]
     if isinstance(corr, dict):
         from molstrata.finetune.report import r_text

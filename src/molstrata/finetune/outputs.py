@@ -35,12 +35,11 @@ import pandas as pd
 from molstrata.core.choice import best_index
 from molstrata.data._metrics import delta_pct, higher_is_better
 from molstrata.finetune.report import (
-    _md_table,
     cells_from_results,
+    combined_lines,
     draw_figures,
     pearson,
-    r_text,
-    worse_than_frozen,
+    single_task_lines,
 )
 from molstrata.finetune.report import correlations as _correlations
 
@@ -165,70 +164,3 @@ def write_combined(out: str | Path, encoder: str, runs: dict[str, dict[str, Any]
     (out / "report.md").write_text("\n".join(lines))
     return {"results": long, "summary": summary, "leaderboard": board, "correlations": corr,
             "out": out, "runs": runs}
-
-
-def _stat(a: np.ndarray, f) -> str:
-    a = a[np.isfinite(a)]
-    return f"{f(a):.3f}" if a.size else "n/a"
-
-
-def combined_lines(encoder: str, tasks: list[str], summary: pd.DataFrame, corr: pd.DataFrame,
-                   linked: list[str], heading: str = "#") -> list[str]:
-    """Markdown lines of the report of a several-task finetune run (``linked``: the tasks
-    whose own ``<task>/report.md`` is linked)."""
-    sub = heading + "#"
-    cols = ["task", "metric", "layer", "n_seeds", "test_mean", "test_std", "delta_pct",
-            "frozen_test_mean", "best_lrs"]
-    r_test = corr["pearson_test"].to_numpy(dtype=float) if "pearson_test" in corr else np.array([])
-    r_cells = corr["pearson_test_cells"].to_numpy(dtype=float) if "pearson_test_cells" in corr else np.array([])
-    return [
-        f"{heading} Finetuning truncated encoders: {encoder} on {len(tasks)} tasks", "",
-        "Learning rate and epoch chosen on validation over the whole sweep per (task, depth, "
-        "seed); test scored once with that checkpoint. `delta_pct` vs the full-depth finetune "
-        "(MAE: (full − trunc)/full; others: (trunc − full)/full), positive = truncation helped.", "",
-        _md_table(summary[[c for c in cols if c in summary]]), "",
-        f"{sub} Finetuned vs the frozen linear probe", "",
-        *worse_than_frozen(summary), "",
-        f"{sub} Frozen probe vs finetuned, per layer (Pearson r)", "",
-        _md_table(corr) if not corr.empty else "No correlations table.", "",
-        f"Across tasks (only tasks with ≥ 3 finetuned depths have an r): test r mean "
-        f"{_stat(r_test, np.mean)}, median {_stat(r_test, np.median)} (layer means); over "
-        f"(depth, seed) cells: mean {_stat(r_cells, np.mean)}, median {_stat(r_cells, np.median)}. "
-        "The paper: mean 0.41, median 0.60 over 110 pairs.", "",
-        *[f"- [{t}]({t}/report.md)" for t in linked], "",
-    ]
-
-
-def single_task_lines(*, encoder: str, task: str, metric: str, num_layers: int, seeds: list[int],
-                      summary: pd.DataFrame, selection: pd.DataFrame, board: list[float],
-                      corr: dict[str, float], figures: list[str], heading: str = "#") -> list[str]:
-    """Markdown lines of the report of a one-task finetune run."""
-    sub = heading + "#"
-    direction = "lower is better" if not higher_is_better(metric) else "higher is better"
-    cols = ["layer", "n_seeds", "valid_mean", "test_mean", "test_std", "delta_pct",
-            "frozen_valid_mean", "frozen_test_mean", "best_lrs", "best_epochs"]
-    n = int(corr["n_layers"])
-    return [
-        f"{heading} Finetuning truncated encoders: {encoder} on {task}", "",
-        f"Metric: **{metric}** ({direction}). Final layer: {num_layers}. Seeds: "
-        f"{', '.join(str(s) for s in seeds)}.",
-        "For every (depth, seed) the learning rate and epoch were chosen on the validation split "
-        "over the whole learning-rate sweep; the test split was scored once, with that checkpoint.", "",
-        f"{sub} Finetuned score per truncation depth", "",
-        "`delta_pct`: gain over the full-depth finetune, in % of it (MAE: (full − trunc)/full; "
-        "others: (trunc − full)/full). Positive = truncation helped. Frozen columns: a linear "
-        "probe on the frozen layer (same splits), for comparison.", "",
-        _md_table(summary[[c for c in cols if c in summary]]), "",
-        *worse_than_frozen(summary), "",
-        f"{sub} Depth chosen on validation (per seed)", "",
-        _md_table(selection), "",
-        f"Leaderboard (validation-chosen depth, test mean ± std over seeds): {board[0]} ± {board[1]}", "",
-        f"{sub} Does the frozen probe predict the finetuned score? (evaluate-then-finetune)", "",
-        f"Pearson r between frozen-probe and finetuned scores across the {n} finetuned depths "
-        f"(means over seeds): test r = {r_text(corr['pearson_test'], n)}, valid r = "
-        f"{r_text(corr['pearson_valid'], n)}; over all {corr['n_cells']} (depth, seed) cells, "
-        f"test r = {r_text(corr['pearson_test_cells'], n)}. The paper reports a mean of 0.41 and a "
-        "median of 0.60 over 110 encoder–task pairs. With few depths this r is very noisy; none is "
-        "given below 3 depths.", "",
-        *[f"![{Path(f).stem}]({f})" for f in figures], "",
-    ]
