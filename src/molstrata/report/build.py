@@ -126,7 +126,7 @@ def notes_section(run: Path) -> list[str]:
     files = [run / "notes.txt", *sorted((run / "notes").glob("*.txt"))] if (run / "notes").is_dir() else [run / "notes.txt"]
     notes = [n.strip() for f in files if f.is_file() for n in f.read_text().splitlines() if n.strip()]
     lines = ["## Notes", ""]
-    lines += [f"- {n}" for n in dedupe(notes)] if notes else ["- none: every molecule was embedded; no row was left out."]
+    lines += [f"- {n}" for n in dedupe(notes)] if notes else ["- none recorded: every molecule was used."]
     return [*lines, "", "## Files", "", _FILES, ""]
 
 

@@ -77,9 +77,9 @@ def _figures(ctx: ProbeContext, figs: Path) -> dict[str, str]:
     if selected_depth_histogram(depths, figs / "selected_depth_hist.png",
                                 f"Where {chosen} puts its weight (n = {len(depths)} (task, seed) pairs)"):
         drawn["selected_depth_hist.png"] = f"depth of the choice, n = {len(depths)} (task, seed) pairs"
-    for stale in ("oracle_delta_heatmap.png", *(n for n in ("layer_weights.png", "selected_depth_hist.png")
-                                               if n not in drawn)):
-        (figs / stale).unlink(missing_ok=True)  # an older report's figure, not redrawn
+    for stale in ("oracle_delta_heatmap.png", "layer_weights.png", "selected_depth_hist.png"):
+        if stale not in drawn:  # an older report's figure, not redrawn this time
+            (figs / stale).unlink(missing_ok=True)
     return drawn
 
 
