@@ -133,7 +133,7 @@ def test_delta_percent_is_never_plus_nan():
         "gain_abs": np.nan, "within_spread": False, "depth": np.nan, "single_mean": np.nan,
         "single_std": np.nan, "single_layers": "1", "oracle_layer": 1, "oracle_mean": np.nan,
         "oracle_std": np.nan, "optimism_pct": np.nan, "optimism_abs": np.nan,
-        "baseline_mean": np.nan, "baseline_std": np.nan, "sota": np.nan, "sota_model": "",
+        "baseline_mean": np.nan, "baseline_std": np.nan, "sota": np.nan, "sota_model": "", "sota_date": "",
     }])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of an all-NaN column

@@ -101,4 +101,16 @@ def test_baseline_and_leaderboard_columns(tmp_path):
     # valid choice 0.47 vs ECFP4 0.58: -0.110 (MAE, lower is better)
     assert row and row[0][5] == "-0.110"
     hia = [r for r in _rows(text, "hia_hou") if "not run" in r]
-    assert hia and hia[0][-1] == "not listed"
+    # the shipped leaderboard: hia_hou's rank 1 (RFStacker, 0.988) vs our valid choice 0.765
+    assert hia and hia[0][-2] == "0.988 (RFStacker, 2023-02-02)" and hia[0][-1] == "-0.223"
+
+
+def test_leaderboard_file_rows_have_sources():
+    from molstrata.data import task_info
+    from molstrata.report.context import load_leaderboard
+
+    board = load_leaderboard()
+    assert len(board) == 22 and board["task"].is_unique
+    for r in board.itertuples(index=False):
+        assert r.metric == task_info(r.task).metric, r.task  # the task's own TDC metric
+        assert r.source_url.startswith("https://") and r.source_date and r.date_read

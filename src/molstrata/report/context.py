@@ -128,8 +128,8 @@ def _single_layer(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_leaderboard() -> pd.DataFrame:
-    """The shipped ``data/tdc_leaderboard.csv``: ``task, metric, best_score, model,
-    source_url, date_read`` (task names lower case); empty when it lists no task."""
+    """The shipped ``data/tdc_leaderboard.csv``: ``task, metric, best_score, best_std, model,
+    source_url, source_date, date_read`` (task names lower case), one row per TDC ADMET task."""
     text = resources.files("molstrata.report").joinpath("data/tdc_leaderboard.csv").read_text()
     from io import StringIO
 
@@ -183,6 +183,7 @@ def task_frame(ctx_results: pd.DataFrame, summary: pd.DataFrame, weights: pd.Dat
         same = key in board.index and board.loc[key, "metric"] == r.metric
         row["sota"] = float(board.loc[key, "best_score"]) if same else np.nan
         row["sota_model"] = str(board.loc[key, "model"]) if same else ""
+        row["sota_date"] = str(board.loc[key, "source_date"]) if same else ""
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -117,8 +117,10 @@ def probe_section(run: Path, ctx: ProbeContext) -> list[str]:
         "## Context: a fingerprint baseline and the state of the art", "",
         "ECFP4: Morgan count fingerprints (radius 2, 2048 bits), the same probe on the same "
         "splits (`baseline.csv`; `molstrata probe --baseline ecfp`, the default). TDC leaderboard "
-        "best: the shipped `molstrata/report/data/tdc_leaderboard.csv` (source and date per row; "
-        "\"not listed\" where no number could be verified).", "",
+        "best: rank 1 of TDC's ADMET leaderboard as of the date shown (the shipped "
+        "`molstrata/report/data/tdc_leaderboard.csv`, each row with its source URL; later "
+        "submissions may score better); a different metric or task is \"not listed\". "
+        "Differences are `ours − theirs` in the metric's units.", "",
         context_table(per, chosen), "",
     ]
     return lines + selection_section(run)

@@ -127,6 +127,8 @@ def context_table(per_task: pd.DataFrame, chosen: str) -> str:
             "ECFP4 counts, same probe (test)": _ms(r.baseline_mean, r.baseline_std)
             if np.isfinite(r.baseline_mean) else "not run",
             "vs ECFP4 (abs. diff.)": f"{gap:+.3f}" if np.isfinite(gap) else "n/a",
-            "TDC leaderboard best": f"{_fmt(r.sota)} ({r.sota_model})" if np.isfinite(r.sota) else "not listed",
+            "TDC leaderboard best": f"{_fmt(r.sota)} ({r.sota_model}, {r.sota_date})"
+            if np.isfinite(r.sota) else "not listed",
+            f"{chosen} vs best (abs. diff.)": f"{r.chosen_mean - r.sota:+.3f}" if np.isfinite(r.sota) else "n/a",
         })
     return markdown_table(pd.DataFrame(rows))
