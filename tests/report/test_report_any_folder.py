@@ -100,9 +100,13 @@ def test_finish_time_not_start_time(tmp_path):
 def test_each_note_once(tmp_path):
     write_run(tmp_path, "valid")
     note = "enc: 2 input(s) longer than the encoder's maximum length were truncated"
-    (tmp_path / "notes.txt").write_text("\n".join([note] * 5 + ["another note"]) + "\n")
+    per_seed = [f"hia_hou seed {s}: 1 test molecule(s) could not be embedded (test rows [3])" for s in range(1, 6)]
+    (tmp_path / "notes.txt").write_text("\n".join([note] * 5 + per_seed + ["another note"]) + "\n")
     text = build_report(tmp_path).read_text()
     assert text.count(note) == 1 and f"{note} (×5)" in text and "another note" in text
+    # the same note for every seed: said once, naming the seeds
+    assert text.count("test molecule(s) could not be embedded") == 1
+    assert "- hia_hou seeds 1, 2, 3, 4, 5: 1 test molecule(s) could not be embedded (test rows [3])" in text
 
 
 def test_not_a_run_folder(tmp_path):

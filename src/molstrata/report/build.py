@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections import Counter
 from pathlib import Path
 
 from molstrata.core.config import load_config
@@ -115,10 +114,25 @@ def _analysis_lines(run: Path, old_report: str) -> list[str]:
     return analysis_section(run)
 
 
+_SEED = re.compile(r"\bseed (\d+)\b")
+
+
 def dedupe(notes: list[str]) -> list[str]:
-    """Each note once, in first-seen order, with ``(×n)`` when it was given n > 1 times."""
-    counts = Counter(notes)
-    return [f"{n} (×{counts[n]})" if counts[n] > 1 else n for n in dict.fromkeys(notes)]
+    """Each note once, in first-seen order: notes that differ only in their ``seed N`` become
+    one note naming every seed (``seeds 1, 2, 3``); an exact repeat gets ``(×n)``."""
+    groups: dict[str, list[str]] = {}
+    for n in notes:
+        groups.setdefault(_SEED.sub("seed {}", n), []).append(n)
+    out = []
+    for key, members in groups.items():
+        seeds = list(dict.fromkeys(m.group(1) for n in members for m in [_SEED.search(n)] if m))
+        if len(seeds) > 1:
+            text = key.replace("seed {}", "seeds " + ", ".join(seeds), 1).replace("seed {}", "seed …")
+            repeat = len(members) // len(seeds)
+        else:
+            text, repeat = members[0], len(members)
+        out.append(f"{text} (×{repeat})" if repeat > 1 else text)
+    return out
 
 
 def notes_section(run: Path) -> list[str]:

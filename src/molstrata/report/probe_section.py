@@ -87,6 +87,8 @@ def probe_section(run: Path, ctx: ProbeContext) -> list[str]:
     """Markdown lines of the probe part of the report (figures drawn into ``run/figures``)."""
     figs = _figures(ctx, run / "figures")
     chosen, per = ctx.primary, ctx.per_task
+    combined = any(c in str(v) for v in per["choices"] for c in ("ens", "+", "mix"))
+    what = "combining" if combined else "choosing a layer"
     img = {name: f"![{cap}](figures/{name})" for name, cap in figs.items()}
     lines = [
         "Test scores are on TDC's fixed test set, computed once, after the layer (or layer "
@@ -97,11 +99,11 @@ def probe_section(run: Path, ctx: ProbeContext) -> list[str]:
         "larger of the two stds): there, the difference is not worth reading.",
         "", "## Overview", "", overview_table(per, chosen), "",
         "## Score vs depth", "", img["depth_curves.png"], "",
-        f"## Gain of combining: {chosen} vs the final layer", "",
+        f"## Gain of {what}: {chosen} vs the final layer", "",
         f"What the {chosen} choice (made without the test set) gains over simply using the "
         "final layer.", "", gain_table(per, chosen), "", img["delta_heatmap.png"], "",
     ]
-    if any(c in str(v) for v in per["choices"] for c in ("ens", "+", "mix")):
+    if combined:
         lines += [LABELS, ""]
     lines += [
         "## Optimism of test-picking: one layer picked on valid vs on test", "",
