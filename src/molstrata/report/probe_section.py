@@ -63,12 +63,12 @@ def _figures(ctx: ProbeContext, figs: Path) -> dict[str, str]:
     depth_curves(ctx.results, per, figs / "depth_curves.png", chosen=chosen)
     lim = shared_limit(per["gain_pct"], per["optimism_pct"])
     delta_heatmap(per, figs / "delta_heatmap.png", "gain_pct", lim=lim,
-                  title=f"Gain of {chosen} over the final layer, Δ% (test; chosen without test)",
-                  label=f"Δ% (positive: {chosen} better than the final layer)")
+                  title=f"Gain of {chosen} over the final layer, Δ%\n(test scores; chosen without test)",
+                  label="Δ% (+: better than the final layer)")
     drawn["delta_heatmap.png"] = f"gain of {chosen} over the final layer"
     delta_heatmap(per, figs / "optimism_heatmap.png", "optimism_pct", lim=lim,
-                  title="Optimism of test-picking: oracle layer vs the layer picked on valid, Δ%",
-                  label="Δ% (positive: the test-picked layer looks better)")
+                  title="Optimism of test-picking, Δ%:\noracle layer vs the layer picked on valid",
+                  label="Δ% (+: the oracle looks better)")
     drawn["optimism_heatmap.png"] = "optimism of test-picking"
     if weight_heatmap(ctx.weights, figs / "layer_weights.png",
                       f"Weight of each layer in the {chosen} choice (mean over seeds)"):
