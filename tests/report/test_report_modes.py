@@ -79,6 +79,7 @@ def test_gain_and_optimism_apart_on_one_scale(tmp_path, saved):
     assert [r for r in _rows(text, "hia_hou") if "0.765 ± 0.015" in r][0][-1] == "+3.3% (+0.025)"
     # gain of combining: caco2 final 0.59 vs ensemble 0.46 -> +22.0%, abs. -0.130
     assert _rows(text, "caco2_wang")[0][5] == "+22.0% (-0.130)"
+    assert "| 0.460 ± 0.010 (+22.0%, -0.130) |" in text  # the strategies' table too
     gain = saved["delta_heatmap.png"].axes[0].images[0].get_clim()
     optimism = saved["optimism_heatmap.png"].axes[0].images[0].get_clim()
     assert gain == optimism == pytest.approx((-100 * 0.13 / 0.59, 100 * 0.13 / 0.59))
