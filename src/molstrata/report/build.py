@@ -60,7 +60,7 @@ def build_report(run_dir: str | Path) -> Path:
     if not kinds:
         raise DataNotFoundError(f"{run} holds no probe_results.csv, finetune_results.csv or "
                                 "layer_metrics.csv; is it a molstrata run folder?")
-    old = (run / "report.md").read_text(encoding="utf-8") if (run / "report.md").is_file() else ""
+    old = (run / "report.md").read_text(encoding="utf-8", errors="replace") if (run / "report.md").is_file() else ""
     cfg = _config(run)
     lines = [f"# molstrata report: {' + '.join(kinds)} run", "", *_header(run, cfg), ""]
     if "probe" in kinds:
