@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from molstrata.core.config import load_config
-from molstrata.data import delta_pct, higher_is_better
+from molstrata.data import delta_pct
+from molstrata.probe.baseline import BASELINE_COLUMNS
 from molstrata.probe.selection import select_layer
 
 #: prefix of the test-picked rows of ``selection.csv``
 ORACLE_PREFIX = "oracle"
 BASELINE_FILE = "baseline.csv"
-BASELINE_COLUMNS = ["baseline", "task", "metric", "seed", "valid_score", "test_score"]
 
 
 @dataclass
@@ -131,8 +132,6 @@ def load_leaderboard() -> pd.DataFrame:
     """The shipped ``data/tdc_leaderboard.csv``: ``task, metric, best_score, best_std, model,
     source_url, source_date, date_read`` (task names lower case), one row per TDC ADMET task."""
     text = resources.files("molstrata.report").joinpath("data/tdc_leaderboard.csv").read_text()
-    from io import StringIO
-
     frame = pd.read_csv(StringIO(text), comment="#")
     frame["task"] = frame["task"].astype(str).str.lower()
     return frame
@@ -148,15 +147,22 @@ def _baseline(run: Path) -> pd.DataFrame | None:
     return frame.groupby("task")["test_score"].agg(baseline_mean="mean", baseline_std=lambda s: s.std(ddof=0))
 
 
-def task_frame(ctx_results: pd.DataFrame, summary: pd.DataFrame, weights: pd.DataFrame,
+def task_frame(results: pd.DataFrame, summary: pd.DataFrame, weights: pd.DataFrame,
                n_layers: dict[str, int], run: Path) -> pd.DataFrame:
-    """One row per encoder and task: the choice vs the final layer (Δ%, absolute difference,
-    whether it is within the spread over seeds), its weight-averaged depth, the honest
-    single layer (validation-picked) vs the test-picked oracle layer, the ECFP baseline and
-    the published best score."""
+    """One row per row of ``summary`` (encoder, task).
+
+    Columns: ``final_mean/_std`` and ``chosen_mean/_std`` (test, over seeds), ``choices``,
+    ``gain_pct`` (Δ% of the choice over the final layer) and ``gain_abs`` (chosen − final),
+    ``within_spread`` (``|gain_abs|`` below the larger std), ``depth`` (weight-averaged
+    relative depth, mean over seeds), ``single_mean/_std/_layers`` (one layer picked on
+    valid per seed), ``oracle_layer/_mean/_std`` (one layer picked on test),
+    ``optimism_pct/_abs`` (oracle vs the valid-picked layer), ``baseline_mean/_std``
+    (``baseline.csv``; NaN when absent) and ``sota``, ``sota_model``, ``sota_date`` (the
+    shipped leaderboard; NaN / ``""`` when the task or metric is not listed).
+    """
     depth = weighted_depths(weights, n_layers).groupby(["encoder", "task"], sort=False)["depth"].mean()
-    single = _single_layer(ctx_results)
-    test = ctx_results[ctx_results["split"] == "test"]
+    single = _single_layer(results)
+    test = results[results["split"] == "test"]
     base = _baseline(run)
     board = load_leaderboard().drop_duplicates("task").set_index("task")
     rows = []
@@ -196,7 +202,3 @@ def load_probe(run: Path, results: pd.DataFrame, summary: pd.DataFrame) -> Probe
     per_task = task_frame(results, summary, weights, n_layers, run)
     return ProbeContext(results, summary, primary, weights, per_task, n_layers)
 
-
-def better(metric: str, a: float, b: float) -> bool:
-    """Whether score ``a`` beats ``b`` under ``metric``."""
-    return a > b if higher_is_better(metric) else a < b
