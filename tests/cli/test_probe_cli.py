@@ -32,7 +32,7 @@ def test_output_tree(probe_run):
     out, _ = probe_run
     for name in ("probe_results.csv", "summary.csv", "leaderboard.json", "probe_params.csv",
                  "config.toml", "report.md", "figures/depth_curves.png", "figures/delta_heatmap.png",
-                 "figures/selected_depth_hist.png"):
+                 "figures/selected_depth_hist.png", "baseline.csv", "report.html"):
         assert (out / name).is_file(), name
     for task in TASKS:
         for seed in (1, 2):

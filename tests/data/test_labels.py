@@ -127,12 +127,16 @@ def test_user_csv_label_errors_give_file_lines(tmp_path):
 def test_delta_percent_is_never_plus_nan():
     assert tables.format_pct(float("nan")) == "n/a" and tables.format_pct(None) == "n/a"
     assert tables.format_pct(4.06) == "+4.1%" and tables.format_pct(-1.234, 2) == "-1.23%"
-    summary = pd.DataFrame([{
-        "encoder": "e", "task": "t", "metric": "roc-auc", "final_test_mean": np.nan,
-        "final_test_std": np.nan, "selected_test_mean": np.nan, "selected_test_std": np.nan,
-        "delta_pct": np.nan, "selected_layers": "1", "oracle_layer": 1, "oracle_delta_pct": np.nan,
+    per_task = pd.DataFrame([{
+        "encoder": "e", "task": "t", "metric": "roc-auc", "final_mean": np.nan, "final_std": np.nan,
+        "chosen_mean": np.nan, "chosen_std": np.nan, "choices": "1", "gain_pct": np.nan,
+        "gain_abs": np.nan, "within_spread": False, "depth": np.nan, "single_mean": np.nan,
+        "single_std": np.nan, "single_layers": "1", "oracle_layer": 1, "oracle_mean": np.nan,
+        "oracle_std": np.nan, "optimism_pct": np.nan, "optimism_abs": np.nan,
+        "baseline_mean": np.nan, "baseline_std": np.nan, "sota": np.nan, "sota_model": "", "sota_date": "",
     }])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of an all-NaN column
-        text = tables.summary_table(summary, {"e": 3}) + tables.overview_table(summary)
+        text = (tables.gain_table(per_task, "valid") + tables.optimism_table(per_task)
+                + tables.overview_table(per_task, "valid") + tables.context_table(per_task, "valid"))
     assert "nan%" not in text and "n/a" in text

@@ -35,9 +35,12 @@ def test_finetune_command_writes_the_run_folder(cli_args, app, tmp_path):
     result = CliRunner().invoke(app, [*cli_args, "--out", str(out)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     for name in ("finetune_results.csv", "frozen_results.csv", "summary.csv", "selection.csv",
-                 "leaderboard.json", "config.toml", "report.md",
-                 "figures/score_vs_depth.png", "figures/frozen_vs_finetuned.png"):
+                 "leaderboard.json", "config.toml", "report.md", "report.html",
+                 "figures/score_vs_depth.png"):
         assert (out / name).is_file(), name
+    # two finetuned depths: no frozen-vs-finetuned scatter, no Pearson r (#20, item 9)
+    assert not (out / "figures" / "frozen_vs_finetuned.png").exists()
+    assert "n/a (needs ≥ 3 depths, got 2)" in (out / "report.md").read_text()
 
     frozen = pd.read_csv(out / "frozen_results.csv")
     # auto = the best truncated depth (1..2) by frozen VALIDATION roc-auc, plus the final layer 3

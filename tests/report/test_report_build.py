@@ -35,12 +35,14 @@ def test_report_from_tables(tmp_path):
     (tmp_path / "notes.txt").write_text("enc-a: 2 molecule(s) could not be embedded\n")
     path = build_report(tmp_path)
     text = path.read_text()
-    assert "| enc-b | caco2_wang | mae (lower is better) | 0.765 ± 0.005 | 0.615 ± 0.050 | +19.6% | 0, 1 | 0.25 | 0 | +26.1% |" in text
-    # overview, by hand: mean/median Δ% (19.608 + 0) / 2, oracle (26.144 + 0) / 2, optimism 3.268
-    assert "| enc-b | 2 | +9.8% | +9.8% | 1/2 | +19.6% | +13.1% | +3.3 |" in text
-    assert "| enc-a | 2 | +14.0% | +14.0% | 1/2 | +28.0% | +14.0% | +0.0 |" in text
+    # enc-b caco2: final 0.765 ± 0.005, selected 0.615 ± 0.050, +19.6% = 0.615 - 0.765 = -0.150;
+    # layers 0 and 1 of 3 -> relative depths 0 and 0.5, mean 0.25
+    assert "| enc-b | caco2_wang | mae (lower is better) | 0.765 ± 0.005 | 0.615 ± 0.050 | +19.6% (-0.150) | 0, 1 | 0.25 |" in text
+    # overview, by hand: mean/median Δ% (19.608 + 0) / 2; better on 1, worse on 0
+    assert "| enc-b | 2 | +9.8% | +9.8% | 1 / 0 |" in text
+    assert "| enc-a | 2 | +14.0% | +14.0% | 1 / 0 |" in text
     assert "2 molecule(s) could not be embedded" in text
-    for fig in ("depth_curves", "delta_heatmap", "oracle_delta_heatmap", "selected_depth_hist"):
+    for fig in ("depth_curves", "delta_heatmap", "optimism_heatmap", "selected_depth_hist", "layer_weights"):
         assert (tmp_path / "figures" / f"{fig}.png").stat().st_size > 2000
         assert f"figures/{fig}.png" in text
 
@@ -49,6 +51,10 @@ def test_report_errors(tmp_path):
     with pytest.raises(DataNotFoundError, match="no such run folder"):
         build_report(tmp_path / "missing")
     with pytest.raises(DataNotFoundError, match="probe_results.csv"):
+        build_report(tmp_path)
+    _tables(tmp_path)
+    (tmp_path / "summary.csv").unlink()
+    with pytest.raises(DataNotFoundError, match="summary.csv"):
         build_report(tmp_path)
     _tables(tmp_path)
     pd.read_csv(tmp_path / "summary.csv").drop(columns=["delta_pct"]).to_csv(tmp_path / "summary.csv", index=False)

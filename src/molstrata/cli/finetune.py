@@ -113,10 +113,16 @@ def finetune_command(
             f"{row.test_std:.4f}  Δ% vs full {format_pct(row.delta_pct)}  (frozen probe "
             f"{row.frozen_test_mean:.4f})"
         )
+    from molstrata.finetune.report import worse_than_frozen
+
+    for line in worse_than_frozen(res["summary"]):
+        console.print(line.removeprefix("- ").replace("**", ""), highlight=False)
     corr = res["correlations"]
     if isinstance(corr, dict):
+        from molstrata.finetune.report import r_text
+
         console.print(f"frozen vs finetuned Pearson r (test, {corr['n_layers']} depths): "
-                      f"{corr['pearson_test']:.3f}")
+                      f"{r_text(corr['pearson_test'], corr['n_layers'])}")
     console.print(f"wrote {res.get('out', out)}/report.md")
 
 

@@ -35,6 +35,7 @@ def probe_command(
     id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
     task_name: str | None = _csv.TASK_NAME,
     rerun_config: Path | None = _rerun.CONFIG,
+    baseline: str = typer.Option("ecfp", "--baseline", help="ecfp: also probe Morgan/ECFP4 count fingerprints, same probe and splits, for the report (baseline.csv) | none."),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
     _rerun.remember_invocation(ctx)
@@ -55,7 +56,7 @@ def probe_command(
         batch_size=batch_size, device=device, strategy=parse_selection(strategy), cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
         executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
-        use_cache=not no_cache,
+        use_cache=not no_cache, baseline=baseline,
     )
     out = run.out or out  # out/probe/ when --out held another command's run
     if run.resumed_cells:

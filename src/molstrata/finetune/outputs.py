@@ -34,30 +34,16 @@ import pandas as pd
 
 from molstrata.core.choice import best_index
 from molstrata.data._metrics import delta_pct, higher_is_better
+from molstrata.finetune.report import (
+    cells_from_results,
+    combined_lines,
+    draw_figures,
+    pearson,
+    single_task_lines,
+)
+from molstrata.finetune.report import correlations as _correlations
 
-
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson r of two (n,) arrays; NaN for fewer than 3 points or a constant array."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
-        return float("nan")
-    from scipy.stats import pearsonr
-
-    return float(pearsonr(x, y).statistic)
-
-
-def _md_table(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
-    def fmt(v):
-        if isinstance(v, float | np.floating):
-            return "" if not np.isfinite(v) else floatfmt.format(v)
-        return str(v)
-
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "|" + "|".join("---" for _ in df.columns) + "|"
-    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *rows])
+__all__ = ["pearson", "correlations", "write_outputs", "write_combined", "delta_pct"]
 
 
 def results_table(encoder: str, results: dict[tuple[int, int], Any]) -> pd.DataFrame:
@@ -120,69 +106,11 @@ def selection_table(results: dict[tuple[int, int], Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _figures(out: Path, task: str, metric: str, num_layers: int, results, frozen) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig_dir = out / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    ft = pd.DataFrame([{"layer": k, "seed": s, "test": r.test_score} for (k, s), r in results.items()])
-    ftm = ft.groupby("layer")["test"].agg(["mean", "std"])
-    fz = frozen[frozen["split"] == "test"].groupby("layer")["score"].agg(["mean", "std"])
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(fz.index, fz["mean"], yerr=fz["std"].fillna(0), marker="o", capsize=3,
-                label="frozen linear probe")
-    ax.errorbar(ftm.index, ftm["mean"], yerr=ftm["std"].fillna(0), marker="s", capsize=3,
-                linestyle="--", label="finetuned, truncated at k")
-    ax.set_xticks(range(0, num_layers + 1))
-    ax.set_xlabel(f"layer / truncation depth k (final = {num_layers})")
-    ax.set_ylabel(f"test {metric}" + (" (lower is better)" if not higher_is_better(metric) else ""))
-    ax.set_title(f"{task}: test score vs depth (mean ± std over seeds)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(fig_dir / "score_vs_depth.png", dpi=120)
-    plt.close(fig)
-
-    both = pd.concat([fz["mean"].rename("frozen"), ftm["mean"].rename("finetuned")], axis=1).dropna()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.scatter(both["frozen"], both["finetuned"])
-    for k, row in both.iterrows():
-        ax.annotate(f"k={k}", (row["frozen"], row["finetuned"]), textcoords="offset points",
-                    xytext=(4, 4))
-    r = pearson(both["frozen"].to_numpy(), both["finetuned"].to_numpy())
-    ax.set_xlabel(f"frozen probe test {metric}")
-    ax.set_ylabel(f"finetuned test {metric}")
-    ax.set_title(f"{task}: frozen vs finetuned per layer\n(Pearson r = {r:.2f}, n = {len(both)} depths)",
-                 fontsize=10)
-    fig.tight_layout()
-    fig.savefig(fig_dir / "frozen_vs_finetuned.png", dpi=120)
-    plt.close(fig)
-    return ["figures/score_vs_depth.png", "figures/frozen_vs_finetuned.png"]
-
-
 def correlations(results, frozen: pd.DataFrame) -> dict[str, float]:
     """Per-layer Pearson r between frozen-probe and finetuned scores (means over seeds),
-    over the finetuned depths, on test and on valid; ``n_layers`` points each."""
-    out: dict[str, float] = {}
-    for split in ("test", "valid"):
-        ft = pd.Series({k: np.mean([r.test_score if split == "test" else r.valid_score
-                                    for (kk, _), r in results.items() if kk == k])
-                        for k in sorted({k for k, _ in results})})
-        fz = frozen[frozen["split"] == split].groupby("layer")["score"].mean()
-        both = pd.concat([fz.rename("frozen"), ft.rename("ft")], axis=1).dropna()
-        out[f"pearson_{split}"] = pearson(both["frozen"].to_numpy(), both["ft"].to_numpy())
-        out["n_layers"] = int(len(both))
-    # the same on test, with every (layer, seed) as a point: seeds add their own noise
-    fz = frozen[frozen["split"] == "test"].set_index(["layer", "seed"])["score"]
-    pairs = [(fz.get((k, s), np.nan), r.test_score) for (k, s), r in results.items()]
-    x = np.array([p[0] for p in pairs], dtype=float)
-    y = np.array([p[1] for p in pairs], dtype=float)
-    out["pearson_test_cells"] = pearson(x, y)
-    out["n_cells"] = int(np.isfinite(x).sum())
-    return out
+    over the finetuned depths, on test and on valid; NaN below 3 depths
+    (:func:`molstrata.finetune.report.correlations`)."""
+    return _correlations(cells_from_results(results), frozen)
 
 
 def write_outputs(out: str | Path, *, encoder: str, task: str, num_layers: int,
@@ -211,46 +139,10 @@ def write_outputs(out: str | Path, *, encoder: str, task: str, num_layers: int,
     leaderboard = {task: [round(float(sel_test.mean()), 3), round(float(sel_test.std()), 3)]}
     (out / "leaderboard.json").write_text(json.dumps(leaderboard, indent=2))
     corr = correlations(results, frozen)
-    figures = _figures(out, task, metric, num_layers, results, frozen)
-
-    direction = "lower is better" if not higher_is_better(metric) else "higher is better"
-    cols = ["layer", "n_seeds", "valid_mean", "test_mean", "test_std", "delta_pct",
-            "frozen_valid_mean", "frozen_test_mean", "best_lrs", "best_epochs"]
-    lines = [
-        f"# Finetuning truncated encoders: {encoder} on {task}",
-        "",
-        f"Metric: **{metric}** ({direction}). Final layer: {num_layers}. Seeds: "
-        f"{', '.join(str(s) for s in sorted({s for _, s in results}))}.",
-        "For every (depth, seed) the learning rate and epoch were chosen on the validation split "
-        "over the whole learning-rate sweep; the test split was scored once, with that checkpoint.",
-        "",
-        "## Finetuned score per truncation depth",
-        "",
-        "`delta_pct`: gain over the full-depth finetune, in % of it (MAE: (full − trunc)/full; "
-        "others: (trunc − full)/full). Positive = truncation helped. Frozen columns: a linear "
-        "probe on the frozen layer (same splits), for comparison.",
-        "",
-        _md_table(summary[cols]),
-        "",
-        "## Depth chosen on validation (per seed)",
-        "",
-        _md_table(selection),
-        "",
-        f"Leaderboard (validation-chosen depth, test mean ± std over seeds): "
-        f"{leaderboard[task][0]} ± {leaderboard[task][1]}",
-        "",
-        "## Does the frozen probe predict the finetuned score? (evaluate-then-finetune)",
-        "",
-        f"Pearson r between frozen-probe and finetuned scores across the {corr['n_layers']} "
-        f"finetuned depths (means over seeds): test r = {corr['pearson_test']:.3f}, "
-        f"valid r = {corr['pearson_valid']:.3f}; over all {corr['n_cells']} (depth, seed) "
-        f"cells, test r = {corr['pearson_test_cells']:.3f}. The paper reports a mean of 0.41 and a median "
-        "of 0.60 over 110 encoder–task pairs. With few depths this r is very noisy; it is "
-        "undefined (blank/NaN) below 3 depths.",
-        "",
-        *[f"![{Path(f).stem}]({f})" for f in figures],
-        "",
-    ]
+    figures = draw_figures(out, task, metric, num_layers, cells_from_results(results), frozen)
+    lines = single_task_lines(encoder=encoder, task=task, metric=metric, num_layers=num_layers,
+                              seeds=sorted({s for _, s in results}), summary=summary,
+                              selection=selection, board=leaderboard[task], corr=corr, figures=figures)
     (out / "report.md").write_text("\n".join(lines))
     return {"results": long, "frozen": frozen, "summary": summary, "selection": selection,
             "correlations": corr, "leaderboard": leaderboard, "out": out}
@@ -268,35 +160,7 @@ def write_combined(out: str | Path, encoder: str, runs: dict[str, dict[str, Any]
     (out / "leaderboard.json").write_text(json.dumps(board, indent=2))
     corr = pd.DataFrame([{"task": t, **r["correlations"]} for t, r in runs.items()])
     corr.to_csv(out / "correlations.csv", index=False)
-    r_test = corr["pearson_test"].to_numpy(dtype=float)
-    r_cells = corr["pearson_test_cells"].to_numpy(dtype=float)
-
-    def _stat(a, f):
-        a = a[np.isfinite(a)]
-        return f"{f(a):.3f}" if a.size else "n/a"
-
-    cols = ["task", "metric", "layer", "n_seeds", "test_mean", "test_std", "delta_pct",
-            "frozen_test_mean", "best_lrs"]
-    lines = [
-        f"# Finetuning truncated encoders: {encoder} on {len(runs)} tasks",
-        "",
-        "Learning rate and epoch chosen on validation over the whole sweep per (task, depth, "
-        "seed); test scored once with that checkpoint. `delta_pct` vs the full-depth finetune "
-        "(MAE: (full − trunc)/full; others: (trunc − full)/full), positive = truncation helped.",
-        "",
-        _md_table(summary[cols]),
-        "",
-        "## Frozen probe vs finetuned, per layer (Pearson r)",
-        "",
-        _md_table(corr),
-        "",
-        f"Across tasks: test r mean {_stat(r_test, np.mean)}, median {_stat(r_test, np.median)} "
-        f"(layer means); over (depth, seed) cells: mean {_stat(r_cells, np.mean)}, median "
-        f"{_stat(r_cells, np.median)}. The paper: mean 0.41, median 0.60 over 110 pairs.",
-        "",
-        *[f"- [{t}]({t}/report.md)" for t in runs],
-        "",
-    ]
+    lines = combined_lines(encoder, list(runs), summary, corr, list(runs))
     (out / "report.md").write_text("\n".join(lines))
     return {"results": long, "summary": summary, "leaderboard": board, "correlations": corr,
             "out": out, "runs": runs}

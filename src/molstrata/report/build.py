@@ -1,140 +1,154 @@
-"""``report.md`` of a probe run, rebuilt from its tables."""
+"""``report.md`` and ``report.html`` of any run folder, rebuilt from its tables.
+
+The kind of run is read from the tables present, not from ``config.toml`` (commands that
+share a folder each leave their own tables): ``probe_results.csv`` (probe),
+``finetune_results.csv`` (finetune), ``layer_metrics.csv`` (analyze); a folder may hold
+several.
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
+import re
 from pathlib import Path
 
-import pandas as pd
-
 from molstrata.core.config import load_config
-from molstrata.core.errors import ConfigError, DataNotFoundError
+from molstrata.core.errors import DataNotFoundError
 from molstrata.core.files import atomic_write
-from molstrata.report.figures import delta_heatmap, depth_curves, selected_depth_histogram
-from molstrata.report.selection import selection_section
-from molstrata.report.tables import overview_table, summary_table
+from molstrata.report.html import markdown_to_html
 
-_REQUIRED_RESULTS = {"encoder", "task", "metric", "layer", "seed", "split", "score"}
-_REQUIRED_SUMMARY = {"encoder", "task", "metric", "final_layer", "selected_layers", "final_test_mean",
-                     "final_test_std", "selected_test_mean", "selected_test_std", "delta_pct",
-                     "oracle_layer", "oracle_delta_pct"}
-
-
-def _read(path: Path, required: set[str]) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataNotFoundError(f"{path} not found; is {path.parent} a molstrata probe run folder?")
-    frame = pd.read_csv(path)
-    missing = required - set(frame.columns)
-    if missing:
-        raise ConfigError(f"{path} lacks columns {sorted(missing)}; was it written by molstrata probe?")
-    if frame.empty:
-        raise ConfigError(f"{path} has no rows")
-    return frame
+#: the table that marks each kind of run, in report order
+KINDS = {"probe": "probe_results.csv", "finetune": "finetune_results.csv", "analyze": "layer_metrics.csv"}
+_TABLES = ("probe_results.csv", "summary.csv", "selection.csv", "baseline.csv", "finetune_results.csv",
+           "frozen_results.csv", "correlations.csv", "layer_metrics.csv", "cka.csv")
+_ANALYZE = re.compile(r"<!-- molstrata:analyze:begin -->.*?<!-- molstrata:analyze:end -->", re.S)
 
 
-def _strategies(value) -> str:
-    """config.toml's ``strategy``: one name (older runs) or a list."""
-    if isinstance(value, list | tuple):
-        return ", ".join(map(str, value))
-    return str(value)
+def run_kinds(run: Path) -> list[str]:
+    """The kinds of run whose tables ``run`` holds, in report order."""
+    return [kind for kind, table in KINDS.items() if (run / table).is_file()]
+
+
+def finished_at(run: Path) -> str:
+    """When the run finished: the newest modification time of its tables (UTC, ISO)."""
+    times = [(run / t).stat().st_mtime for t in _TABLES if (run / t).is_file()]
+    if not times:
+        return "?"
+    return _dt.datetime.fromtimestamp(max(times), _dt.UTC).isoformat(timespec="seconds")
+
+
+def _config(run: Path) -> dict:
+    if not (run / "config.toml").is_file():
+        return {}
+    try:
+        return load_config(run)
+    except Exception:  # noqa: BLE001 - a damaged config.toml only loses the header's details
+        return {}
 
 
 def build_report(run_dir: str | Path) -> Path:
-    """Write ``figures/*.png`` and ``report.md`` for the probe run in ``run_dir``.
+    """Write ``figures/*.png``, ``report.md`` and ``report.html`` for the run in ``run_dir``.
 
-    Reads ``probe_results.csv``, ``summary.csv`` and (if present) ``config.toml`` and
-    ``notes.txt``; computes no score. Returns the path of ``report.md``.
+    Works on a probe, finetune or analyze run folder, or one holding several of them;
+    computes no score (it reads the tables). ``report.html`` is self-contained (figures
+    embedded). Returns the path of ``report.md``.
     """
-
     run = Path(run_dir)
     if not run.is_dir():
         raise DataNotFoundError(f"{run}: no such run folder")
-    results = _read(run / "probe_results.csv", _REQUIRED_RESULTS)
-    summary = _read(run / "summary.csv", _REQUIRED_SUMMARY)
-    summary["encoder"] = summary["encoder"].astype(str)
-    results["encoder"] = results["encoder"].astype(str)
-    n_layers = {str(e): int(g["layer"].max()) + 1 for e, g in results.groupby("encoder")}
-    _figures(results, summary, n_layers, run / "figures")
+    kinds = run_kinds(run)
+    if not kinds:
+        raise DataNotFoundError(f"{run} holds no probe_results.csv, finetune_results.csv or "
+                                "layer_metrics.csv; is it a molstrata run folder?")
+    old = (run / "report.md").read_text(encoding="utf-8", errors="replace") if (run / "report.md").is_file() else ""
+    cfg = _config(run)
+    lines = [f"# molstrata report: {' + '.join(kinds)} run", "", *_header(run, cfg), ""]
+    if "probe" in kinds:
+        lines += _probe_lines(run, cfg)
+    if "finetune" in kinds:
+        from molstrata.finetune.report import finetune_section
 
-    cfg: dict = {}
-    if (run / "config.toml").is_file():
-        cfg = load_config(run)
-    params = cfg.get("params", {})
-    seeds = sorted(results["seed"].unique().tolist())
-    encoders = list(dict.fromkeys(summary["encoder"]))
-    lines = [
-        f"# Layer-wise probe report: {', '.join(encoders)}",
-        "",
-        f"- probe: **{params.get('probe', '?')}**, selection: **{_strategies(params.get('strategy', 'valid'))}** "
-        f"(never on test; the tables below show "
-        f"**{params.get('primary_selection', _strategies(params.get('strategy', 'valid')))}**)",
-        f"- tasks: {summary['task'].nunique()}, seeds: {', '.join(map(str, seeds))}, "
-        f"layers: {', '.join(f'{e}: {n}' for e, n in n_layers.items())}",
-        f"- pooling: {params.get('pooling') or 'encoder default'}; molstrata "
-        f"{cfg.get('molstrata', {}).get('version', '?')}, written {cfg.get('molstrata', {}).get('written', '?')}",
-        "",
-        "Test scores are on TDC's fixed test set, computed once, after the layer (or layer "
-        "combination) was chosen without it (validation split, or CV inside train_val); mean ± population std over seeds. Δ% is the relative gain of the selected "
-        "layers over the final layer (MAE: `(final − selected) / final`; others: "
-        "`(selected − final) / final`). The **oracle** columns pick the layer on the **test** set, "
-        "as the paper did; they are shown only to measure how optimistic that is, never to choose.",
-        "",
-        "## Overview",
-        "",
-        overview_table(summary),
-        "",
-        "## Score vs depth",
-        "",
-        "![score vs relative depth](figures/depth_curves.png)",
-        "",
-        "## Δ% over the final layer",
-        "",
-        "![delta heatmap](figures/delta_heatmap.png)",
-        "",
-        "For comparison only, the test-picked oracle:",
-        "",
-        "![oracle delta heatmap](figures/oracle_delta_heatmap.png)",
-        "",
-        "## Depth of the selected layers",
-        "",
-        "![selected depth histogram](figures/selected_depth_hist.png)",
-        "",
-        "## Per task",
-        "",
-        summary_table(summary, n_layers),
-        "",
-    ]
-
-    lines += selection_section(run)
-    lines += _notes_and_files(run)
+        lines += finetune_section(run, heading="##")
+    if "analyze" in kinds:
+        lines += _analysis_lines(run, old)
+    lines += notes_section(run)
     path = run / "report.md"
-
-    return atomic_write(path, "\n".join(lines), cache=False)
-
-
-def _figures(results: pd.DataFrame, summary: pd.DataFrame, n_layers: dict[str, int], figs: Path) -> None:
-    """Draw the report's four figures into ``figs``."""
-    figs.mkdir(exist_ok=True)
-    depth_curves(results, summary, figs / "depth_curves.png")
-    delta_heatmap(summary, figs / "delta_heatmap.png")
-    delta_heatmap(summary, figs / "oracle_delta_heatmap.png", column="oracle_delta_pct",
-                  title="ORACLE Δ% (layer picked on TEST, as in the paper; optimistic)")
-    selected_depth_histogram(summary, n_layers, figs / "selected_depth_hist.png")
+    text = "\n".join(lines)
+    atomic_write(path, text, cache=False)
+    atomic_write(run / "report.html", markdown_to_html(text, run, title=lines[0].lstrip("# ")), cache=False)
+    return path
 
 
-def _notes_and_files(run: Path) -> list[str]:
-    """The report's ``Notes`` (from ``notes.txt``) and ``Files`` sections, as lines."""
-    notes_file = run / "notes.txt"
-    notes = [n for n in notes_file.read_text().splitlines() if n.strip()] if notes_file.is_file() else []
-    lines = ["## Notes", ""]
-    lines += [f"- {n}" for n in notes] if notes else ["- every molecule was embedded; no row was left out."]
-    lines += [
-        "",
-        "## Files",
-        "",
-        "`probe_results.csv` (every layer, seed and split), `summary.csv`, `leaderboard.json` "
-        "(PyTDC `evaluate_many` form, selected layers), `predictions/<task>_seed<s>.csv` "
-        "(test `Drug_ID`, `Y`, `Y_pred` of the selected layer), `probe_params.csv` (regularisation "
-        "chosen on valid), `config.toml` (rerun with the same options).",
-        "",
+def _header(run: Path, cfg: dict) -> list[str]:
+    meta = cfg.get("molstrata", {})
+    now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    return [f"- run finished {finished_at(run)} (newest table); report built {now}; "
+            f"molstrata {meta.get('version', '?')}"]
+
+
+def _probe_lines(run: Path, cfg: dict) -> list[str]:
+    from molstrata.report.probe_section import load, probe_section
+
+    ctx = load(run)
+    params = cfg.get("params", {}) if cfg.get("command") in (None, "probe") else {}
+    seeds = sorted(ctx.results["seed"].unique().tolist())
+    encoders = list(dict.fromkeys(ctx.summary["encoder"]))
+    return [
+        f"## Layer-wise probe: {', '.join(encoders)}", "",
+        f"- probe: **{params.get('probe', '?')}**; choice shown: **{ctx.primary}** (never on test)",
+        f"- tasks: {ctx.summary['task'].nunique()}, seeds: {', '.join(map(str, seeds))}, "
+        f"layers: {', '.join(f'{e}: {n}' for e, n in ctx.n_layers.items())}",
+        f"- pooling: {params.get('pooling') or 'encoder default'}", "",
+        *probe_section(run, ctx),
     ]
-    return lines
+
+
+def _analysis_lines(run: Path, old_report: str) -> list[str]:
+    """The analyze section: kept from the previous ``report.md`` when it has one (analyze
+    writes it), else rebuilt from ``layer_metrics.csv``."""
+    found = _ANALYZE.search(old_report)
+    if found:
+        return [found.group(0), ""]
+    from molstrata.report.analysis_section import analysis_section
+
+    return analysis_section(run)
+
+
+_SEED = re.compile(r"\bseed (\d+)\b")
+
+
+def dedupe(notes: list[str]) -> list[str]:
+    """Each note once, in first-seen order: notes that differ only in their ``seed N`` become
+    one note naming every seed (``seeds 1, 2, 3``); an exact repeat gets ``(×n)``."""
+    groups: dict[str, list[str]] = {}
+    for n in notes:
+        groups.setdefault(_SEED.sub("seed {}", n), []).append(n)
+    out = []
+    for key, members in groups.items():
+        seeds = list(dict.fromkeys(m.group(1) for n in members for m in [_SEED.search(n)] if m))
+        if len(seeds) > 1:
+            text = key.replace("seed {}", "seeds " + ", ".join(seeds), 1).replace("seed {}", "seed …")
+            repeat = len(members) // len(seeds)
+        else:
+            text, repeat = members[0], len(members)
+        out.append(f"{text} (×{repeat})" if repeat > 1 else text)
+    return out
+
+
+def notes_section(run: Path) -> list[str]:
+    """The report's ``Notes`` (``notes.txt`` and ``notes/*.txt``, each note once)."""
+    files = [run / "notes.txt", *sorted((run / "notes").glob("*.txt"))] if (run / "notes").is_dir() else [run / "notes.txt"]
+    notes = [n.strip() for f in files if f.is_file() for n in f.read_text().splitlines() if n.strip()]
+    lines = ["## Notes", ""]
+    lines += [f"- {n}" for n in dedupe(notes)] if notes else ["- none recorded: every molecule was used."]
+    return [*lines, "", "## Files", "", _FILES, ""]
+
+
+_FILES = (
+    "Probe runs: `probe_results.csv` (every layer, seed and split), `summary.csv`, `selection*.csv` "
+    "(strategies; each seed's weights per layer in `selection_seeds.csv`), `baseline.csv` (ECFP4), "
+    "`leaderboard.json` (PyTDC `evaluate_many` form), `predictions/`. Finetune runs: "
+    "`finetune_results.csv`, `frozen_results.csv`, `summary.csv`, `selection.csv`. Analyze runs: "
+    "`layer_metrics.csv`, `cka.csv`. `config.toml`: the options, to rerun. `report.html`: this "
+    "report with its figures embedded."
+)

@@ -18,14 +18,17 @@ def _plt():
     return plt
 
 
-def depth_curves(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Path:
+def depth_curves(results: pd.DataFrame, per_task: pd.DataFrame, path: Path, chosen: str = "selection") -> Path:
     """Per task: test score (mean over seeds, ±1 std band) vs relative depth, one line per
-    encoder; dashed: validation score; dots: the validation-selected layers' depths.
+    encoder; dashed: validation score; a star with an error bar: the chosen layers' (or layer
+    combination's) own test score (mean ± std over seeds) at its weight-averaged depth, with a
+    dotted line at that score.
 
     Parameters
     ----------
     results : ``probe_results.csv`` (long)
-    summary : ``summary.csv``
+    per_task : :func:`molstrata.report.context.task_frame` (``chosen_mean``, ``chosen_std``, ``depth``)
+    chosen : the strategy's name, for the legend
     """
     plt = _plt()
     tasks = list(dict.fromkeys(results["task"]))
@@ -42,51 +45,64 @@ def depth_curves(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Pa
             e = sub[sub["encoder"] == enc]
             if e.empty:
                 continue
-            n_layers = int(e["layer"].max()) + 1
-            depth = np.arange(n_layers) / max(n_layers - 1, 1)
-            c = colors[j % len(colors)]
-            for split, style in (("test", "-"), ("valid", "--")):
-                g = e[e["split"] == split].groupby("layer")["score"]
-                mean = g.mean().reindex(range(n_layers)).to_numpy()
-                std = g.std(ddof=0).reindex(range(n_layers)).to_numpy()
-                label = f"{enc} ({split})" if i == 0 else None
-                ax.plot(depth, mean, style, color=c, lw=1.4 if split == "test" else 1.0, label=label)
-                if split == "test":
-                    ax.fill_between(depth, mean - std, mean + std, color=c, alpha=0.2, lw=0)
-            row = summary[(summary["encoder"] == enc) & (summary["task"] == task)]
-            if not row.empty:
-                sel = [int(v) for v in str(row["selected_layers"].iloc[0]).split(";") if v.isdigit()]
-                test_mean = e[e["split"] == "test"].groupby("layer")["score"].mean()
-                ax.plot([k / max(n_layers - 1, 1) for k in sel], [test_mean[k] for k in sel],
-                        "o", color=c, ms=4, alpha=0.7)
+            _depth_lines(ax, e, colors[j % len(colors)], enc if i == 0 else None)
+            row = per_task[(per_task["encoder"] == enc) & (per_task["task"] == task)]
+            if not row.empty and np.isfinite(row["chosen_mean"].iloc[0]):
+                r = row.iloc[0]
+                x = r["depth"] if np.isfinite(r["depth"]) else 1.0
+                ax.axhline(r["chosen_mean"], color=colors[j % len(colors)], ls=":", lw=0.9)
+                ax.errorbar([x], [r["chosen_mean"]], yerr=[r["chosen_std"]], fmt="*", ms=9,
+                            color=colors[j % len(colors)], mec="black", mew=0.5, capsize=2,
+                            label=f"{enc} ({chosen}, test)" if i == 0 else None)
         arrow = "↓" if metric in ("mae", "rmse") else "↑"
         ax.set_title(f"{task}", fontsize=8)
         ax.set_ylabel(f"{metric} {arrow}", fontsize=7)
         ax.tick_params(labelsize=6)
-        ax.set_xlim(0, 1)
+        ax.set_xlim(-0.03, 1.03)
     for i in range(len(tasks), nrow * ncol):
         axes[i // ncol][i % ncol].axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("relative depth", fontsize=7)
-    fig.legend(loc="lower center", ncol=max(1, 2 * len(encoders)), fontsize=7, frameon=False)
-    fig.suptitle("Probe score vs depth (solid: test mean ±1 std over seeds; dashed: valid; "
-                 "dots: layers selected without test)", fontsize=9)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    fig.legend(loc="lower center", ncol=max(1, 3 * len(encoders)), fontsize=7, frameon=False)
+    fig.suptitle(f"Probe score vs depth (solid: test mean ±1 std over seeds; dashed: valid; "
+                 f"star: the {chosen} choice's own test score at its weight-averaged depth)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
 
 
-def delta_heatmap(summary: pd.DataFrame, path: Path, column: str = "delta_pct",
-                  title: str = "Δ% of the selection (no test) over the final layer (test)") -> Path:
-    """Tasks × encoders heatmap of ``column`` (Δ%), diverging around 0, values annotated."""
+def _depth_lines(ax, e: pd.DataFrame, color: str, label: str | None) -> None:
+    """One encoder's test (solid, ±1 std band) and valid (dashed) curves on ``ax``."""
+    n_layers = int(e["layer"].max()) + 1
+    depth = np.arange(n_layers) / max(n_layers - 1, 1)
+    for split, style in (("test", "-"), ("valid", "--")):
+        g = e[e["split"] == split].groupby("layer")["score"]
+        mean = g.mean().reindex(range(n_layers)).to_numpy()
+        std = g.std(ddof=0).reindex(range(n_layers)).to_numpy()
+        ax.plot(depth, mean, style, color=color, lw=1.4 if split == "test" else 1.0,
+                label=f"{label} ({split}, per layer)" if label else None)
+        if split == "test":
+            ax.fill_between(depth, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+
+
+def shared_limit(*columns: pd.Series) -> float:
+    """One colour limit (max |value|, at least 1) for Δ% heatmaps drawn side by side."""
+    values = np.concatenate([np.asarray(c, dtype=float) for c in columns]) if columns else np.array([])
+    values = values[np.isfinite(values)]
+    return max(float(np.abs(values).max()), 1.0) if values.size else 1.0
+
+
+def delta_heatmap(frame: pd.DataFrame, path: Path, column: str, title: str, lim: float | None = None,
+                  label: str = "Δ% (positive: better)") -> Path:
+    """Tasks × encoders heatmap of ``frame[column]`` (Δ%), diverging around 0 on ±``lim``
+    (default: its own max |value|), values annotated."""
     plt = _plt()
-    table = summary.pivot(index="task", columns="encoder", values=column)
-    table = table.reindex(index=list(dict.fromkeys(summary["task"])),
-                          columns=list(dict.fromkeys(summary["encoder"])))
+    table = frame.pivot(index="task", columns="encoder", values=column)
+    table = table.reindex(index=list(dict.fromkeys(frame["task"])),
+                          columns=list(dict.fromkeys(frame["encoder"])))
     values = table.to_numpy(dtype=float)
-    lim = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
-    lim = max(lim, 1.0)
+    lim = shared_limit(frame[column]) if lim is None else lim
     fig, ax = plt.subplots(figsize=(max(4.5, 2.5 + 1.4 * table.shape[1]), 1.4 + 0.32 * table.shape[0]))
     im = ax.imshow(values, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
     names = [c if len(c) <= 24 else "…" + c[-23:] for c in map(str, table.columns)]
@@ -99,7 +115,7 @@ def delta_heatmap(summary: pd.DataFrame, path: Path, column: str = "delta_pct",
                 ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=6.5,
                         color="white" if abs(v) > 0.6 * lim else "black")
     bar = fig.colorbar(im, ax=ax)
-    bar.set_label("Δ% (positive: better than the final layer)", fontsize=7)
+    bar.set_label(label, fontsize=7)
     bar.ax.tick_params(labelsize=7)
     ax.set_title(title, fontsize=9)
     fig.savefig(path, dpi=130, bbox_inches="tight")
@@ -107,24 +123,58 @@ def delta_heatmap(summary: pd.DataFrame, path: Path, column: str = "delta_pct",
     return path
 
 
-def selected_depth_histogram(summary: pd.DataFrame, n_layers: dict[str, int], path: Path) -> Path:
-    """Histogram of the relative depths of the validation-selected layers (all tasks and seeds)."""
+def weight_heatmap(weights: pd.DataFrame, path: Path, title: str) -> Path | None:
+    """Per encoder, a tasks × layers heatmap of the mean weight over seeds (``weights``: long
+    ``encoder, task, seed, layer, weight``); ``None`` (nothing drawn) when it is empty."""
+    if weights.empty:
+        return None
+    plt = _plt()
+    encoders = list(dict.fromkeys(weights["encoder"]))
+    tasks = list(dict.fromkeys(weights["task"]))
+    n_layers = int(weights["layer"].max()) + 1
+    fig, axes = plt.subplots(1, len(encoders), squeeze=False,
+                             figsize=(2.5 + 0.35 * n_layers * len(encoders), 1.5 + 0.3 * len(tasks)))
+    for ax, enc in zip(axes[0], encoders, strict=True):
+        w = weights[weights["encoder"] == enc]
+        table = w.groupby(["task", "layer"])["weight"].mean().unstack("layer")
+        table = table.reindex(index=tasks, columns=range(int(w["layer"].max()) + 1)).fillna(0.0)
+        values = table.to_numpy(float)
+        im = ax.imshow(values, cmap="Greens", vmin=0, vmax=1, aspect="auto")
+        for (i, j), v in np.ndenumerate(values):
+            if v >= 0.005:
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=5.5,
+                        color="white" if v > 0.6 else "black")
+        ax.set_xticks(range(table.shape[1]), table.columns, fontsize=6)
+        ax.set_yticks(range(len(tasks)), tasks, fontsize=7)
+        ax.set_xlabel("layer (0 = embeddings)", fontsize=7)
+        ax.set_title(enc, fontsize=8)
+    bar = fig.colorbar(im, ax=axes[0].tolist())
+    bar.set_label("mean weight over seeds", fontsize=7)
+    fig.suptitle(title, fontsize=9, y=1.04)
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def selected_depth_histogram(depths: pd.DataFrame, path: Path, title: str) -> Path | None:
+    """Histogram of the per-(task, seed) weight-averaged relative depths (``depths``:
+    ``encoder, task, seed, depth``); ``None`` (nothing drawn) when there is none."""
+    depths = depths[np.isfinite(depths["depth"].astype(float))] if not depths.empty else depths
+    if depths.empty:
+        return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    bins = np.linspace(0, 1, 11)
     data, labels = [], []
-    for enc, g in summary.groupby("encoder", sort=False):
-        depth = [int(v) / max(n_layers.get(enc, 1) - 1, 1)
-                 for s in g["selected_layers"] for v in str(s).split(";") if v.isdigit()]
-        data.append(depth)
-        labels.append(f"{enc} (n={len(depth)})")
-    ax.hist(data, bins=bins, label=labels, alpha=0.85)
-    ax.set_xlabel("relative depth of the selected layer (0 = embeddings, 1 = final)")
+    for enc, g in depths.groupby("encoder", sort=False):
+        data.append(g["depth"].to_numpy(float))
+        labels.append(f"{enc} (n={len(g)})")
+    ax.hist(data, bins=np.linspace(0, 1, 11), label=labels, alpha=0.85)
+    ax.set_xlabel("relative depth (0 = embeddings, 1 = final); combinations: weight-averaged")
     ax.set_ylabel("(task, seed) count")
     from matplotlib.ticker import MaxNLocator
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title("Where validation puts the best layer", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=130)

@@ -29,6 +29,10 @@ _EXPLAIN = (
 )
 
 
+def _diff(x: float) -> str:
+    return f"{x:+.3f}" if np.isfinite(x) else "n/a"
+
+
 def _is_oracle(name: str) -> bool:
     return str(name).startswith(ORACLE_PREFIX)
 
@@ -59,7 +63,7 @@ def selection_task_table(selection: pd.DataFrame) -> str:
                "final layer": f"{_fmt(first.final_test_mean)} ± {_fmt(first.final_test_std)}"}
         for r in g.itertuples(index=False):
             key = "oracle (TEST-picked)" if _is_oracle(r.strategy) else str(r.strategy)
-            row[key] = f"{_fmt(r.test_mean)} ± {_fmt(r.test_std)} ({_pct(r.delta_pct)})"
+            row[key] = f"{_fmt(r.test_mean)} ± {_fmt(r.test_std)} ({_pct(r.delta_pct)}, {_diff(r.test_mean - r.final_test_mean)})"
         rows.append(row)
     frame = pd.DataFrame(rows).fillna("")
     return markdown_table(frame)
@@ -91,7 +95,8 @@ def selection_section(run: str | Path) -> list[str]:
         "",
         selection_overview_table(summary),
         "",
-        "Per task, test mean ± std over seeds (Δ% over the final layer):",
+        "Per task, test mean ± std over seeds (Δ% over the final layer, and the absolute "
+        "difference):",
         "",
         selection_task_table(selection),
         "",

@@ -25,6 +25,7 @@ from molstrata.core.paths import honours_use_cache
 from molstrata.core.progress import stderr_console
 from molstrata.data import CsvTask
 from molstrata.data.user_csv import read_smiles_csv
+from molstrata.report import build_report
 from molstrata.runs._record import (
     build_record,
     clear_run,
@@ -130,6 +131,7 @@ def run_analyze(
     }
     files = write_outputs(profile, out, params=params, probe_results=probes, rule=rule)
     write_record(out, record)
+    files["report"] = build_report(out)  # the folder's whole report, and report.html beside it
     try:
         rec = profile.recommend_layer(rule)
     except ConfigError:

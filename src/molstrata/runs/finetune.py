@@ -37,6 +37,7 @@ from molstrata.finetune.outputs import write_combined, write_outputs
 from molstrata.finetune.sweep import DEFAULT_LRS, FinetuneResult, finetune, train_trial
 from molstrata.finetune.train import TrainConfig
 from molstrata.probe._probe import assemble, fit_layers, prepare
+from molstrata.report import build_report
 from molstrata.runs._record import (
     build_record,
     describe,
@@ -235,8 +236,10 @@ def run_finetune(
                          head=head, pooling=pooling, out=out, progress=progress)
     results = _run_cells(enc, splits, cells, task=task, lrs=lrs, config=config, head=head,
                          pooling=pooling, out=out, keep_checkpoints=keep_checkpoints, progress=progress)
-    return write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
-                         frozen=frozen, splits=splits)
+    written = write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
+                            frozen=frozen, splits=splits)
+    build_report(out)  # the same report from the tables, and report.html beside it
+    return written
 
 
 def _load_splits(task: str | CsvTask, seeds: list[int], data_dir: str | Path | None) -> dict[int, Any]:
@@ -367,4 +370,6 @@ def run_finetune_tasks(encoder: str, tasks: Sequence[str | CsvTask], *, out: str
     prepare_out(out, record, overwrite=bool(kwargs.get("overwrite", False)))
     runs = {t: run_finetune(encoder, refs[t], out=out / t, **kwargs) for t in tasks}
     write_record(out, record)
-    return write_combined(out, encoder, runs)
+    written = write_combined(out, encoder, runs)
+    build_report(out)
+    return written

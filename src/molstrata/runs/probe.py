@@ -39,10 +39,12 @@ from molstrata.probe._probe import (
     make_probe,
     prepare,
 )
+from molstrata.probe.baseline import BASELINES
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.outputs import write_tables
 from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_selection
 from molstrata.report import build_report
+from molstrata.runs._baseline import sweep_baseline
 from molstrata.runs._cells import (
     _cell_key,
     _cell_path,
@@ -134,6 +136,7 @@ def sweep(
     trust_checkpoint: bool = False,
     overwrite: bool = False,
     use_cache: bool = True,
+    baseline: str = "none",
 ) -> ProbeRun:
     """Probe every layer of each encoder on each task and seed; write the run folder.
 
@@ -172,12 +175,16 @@ def sweep(
         identity, probe settings) matches, and recomputing (with a note) otherwise.
     use_cache : ``False`` (``--no-cache``) neither reads nor writes the embeddings cache
         (``MOLSTRATA_CACHE_DIR``); the run folder's cells are still written and resumed.
+    baseline : ``"ecfp"`` also probes Morgan/ECFP4 count fingerprints with the same probe on
+        the same splits (``baseline.csv``; cells resumed like the encoders'); ``"none"``
+        (the library default; the CLI's is ``ecfp``) skips it
 
     Returns
     -------
     ProbeRun
     """
     selections = _check_options(model, strategy, cv_folds)
+    check_choice("baseline", baseline, BASELINES)
     if isinstance(encoders, str):
         encoders = [encoders]
     if not encoders:
@@ -209,11 +216,15 @@ def sweep(
         "encoders": [e if isinstance(e, str) else e.name for e in encoders],
         "tasks": task_names, **csv_settings(csv), "seeds": seed_list, "probe": model, "strategy": list(selections.names),
         "primary_selection": selections.primary, "cv_folds": cv_folds,
-        "pooling": pooling, "batch_size": batch_size, "device": device,
+        "pooling": pooling, "batch_size": batch_size, "device": device, "baseline": baseline,
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
     })
     for enc in loaded:
         _sweep_encoder(run, enc)
+    (out / "baseline.csv").unlink(missing_ok=True)  # none of an earlier run's stays
+    if baseline == "ecfp":
+        sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
+                       cell_settings=run.cell_settings, inputs=run.inputs)
     return _finish(run, out, report)
 
 
