@@ -80,7 +80,9 @@ def test_analyze_into_a_probe_folder_keeps_both_configs(probe_run, tiny_roberta_
     assert (probe_run / "analyze" / "layer_metrics.csv").is_file()
     res = _invoke("report", probe_run)
     assert res.exit_code == 0, res.output + repr(res.exception)
-    assert (probe_run / "report.md").read_text().startswith("# Layer-wise probe report")
+    report = (probe_run / "report.md").read_text()
+    assert report.startswith("# molstrata report: probe + analyze/ run")
+    assert "(analyze/report.md)" in report and (probe_run / "analyze" / "report.md").is_file()
     # and the analyze run reruns from its own config
     res = _invoke("analyze", "--config", probe_run / "analyze", "--out", probe_run.parent / "an2")
     assert res.exit_code == 0, res.output + repr(res.exception)

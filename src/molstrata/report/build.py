@@ -29,6 +29,12 @@ def run_kinds(run: Path) -> list[str]:
     return [kind for kind, table in KINDS.items() if (run / table).is_file()]
 
 
+def sub_runs(run: Path) -> list[Path]:
+    """Runs of other commands written inside ``run`` (``run/<command>/``, where a command
+    given another command's folder writes), in report order."""
+    return [run / kind for kind in KINDS if run_kinds(run / kind)]
+
+
 def finished_at(run: Path) -> str:
     """When the run finished: the newest modification time of its tables (UTC, ISO)."""
     times = [(run / t).stat().st_mtime for t in _TABLES if (run / t).is_file()]
@@ -56,13 +62,14 @@ def build_report(run_dir: str | Path) -> Path:
     run = Path(run_dir)
     if not run.is_dir():
         raise DataNotFoundError(f"{run}: no such run folder")
-    kinds = run_kinds(run)
-    if not kinds:
+    kinds, subs = run_kinds(run), sub_runs(run)
+    if not kinds and not subs:
         raise DataNotFoundError(f"{run} holds no probe_results.csv, finetune_results.csv or "
                                 "layer_metrics.csv; is it a molstrata run folder?")
     old = (run / "report.md").read_text(encoding="utf-8", errors="replace") if (run / "report.md").is_file() else ""
     cfg = _config(run)
-    lines = [f"# molstrata report: {' + '.join(kinds)} run", "", *_header(run, cfg), ""]
+    title = " + ".join([*kinds, *(f"{sub.name}/" for sub in subs)])
+    lines = [f"# molstrata report: {title} run", "", *_header(run, cfg), ""]
     if "probe" in kinds:
         lines += _probe_lines(run, cfg)
     if "finetune" in kinds:
@@ -71,12 +78,26 @@ def build_report(run_dir: str | Path) -> Path:
         lines += finetune_section(run, heading="##")
     if "analyze" in kinds:
         lines += _analysis_lines(run, old)
+    lines += _sub_run_lines(run, subs)
     lines += notes_section(run)
     path = run / "report.md"
     text = "\n".join(lines)
     atomic_write(path, text, cache=False)
     atomic_write(run / "report.html", markdown_to_html(text, run, title=lines[0].lstrip("# ")), cache=False)
     return path
+
+
+def _sub_run_lines(run: Path, subs: list[Path]) -> list[str]:
+    """One section per run written inside this folder; each gets its own report, linked."""
+    lines: list[str] = []
+    for sub in subs:
+        build_report(sub)
+        kinds = " + ".join(run_kinds(sub))
+        lines += [f"## The {kinds} run in `{sub.name}/`", "",
+                  f"A `molstrata {sub.name}` run given this folder as `--out` wrote to `{sub.name}/`; "
+                  f"its report: [{sub.name}/report.md]({sub.name}/report.md) "
+                  f"([html]({sub.name}/report.html)).", ""]
+    return lines
 
 
 def _header(run: Path, cfg: dict) -> list[str]:
