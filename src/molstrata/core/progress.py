@@ -47,7 +47,9 @@ def progress(description: str, total: float | None, *, show: bool = True,
              transient: bool = False) -> Iterator[Bar]:
     """A progress bar of ``total`` steps labelled ``description``: ``with progress(...) as bar:
     bar.advance()``. ``show=False`` (or ``total == 0``) yields a no-op :class:`Bar`."""
-    if not show or total == 0:
+    from molstrata.core.log import is_quiet
+
+    if not show or total == 0 or is_quiet():
         yield Bar()
         return
     from rich.progress import (
