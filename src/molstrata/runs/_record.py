@@ -45,12 +45,14 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
               ".manifest.json.tmp", ".staging-*"),
     "probe": ("cells", "predictions", "leaderboard", "figures", "probe_results.csv",
               "summary.csv", "leaderboard.json", "probe_params.csv", "selection.csv",
-              "selection_seeds.csv", "selection_summary.csv", "notes.txt", "report.md"),
+              "selection_seeds.csv", "selection_summary.csv", "notes.txt", "report.md",
+              "notes"),
     "finetune": ("cells", "checkpoints", "predictions", "figures", "finetune_results.csv",
                  "frozen_results.csv", "correlations.csv", "summary.csv", "selection.csv",
                  "leaderboard.json", "report.md", "run_params.json"),
     "analyze": ("figures", "layer_metrics.csv", "cka.csv", "molecules.csv",
-                "metric_probe_correlation.csv", "recommendation_regret.csv", "report.md"),
+                "metric_probe_correlation.csv", "recommendation_regret.csv", "report.md",
+                "notes"),
 }
 _COMMON = ("config.toml", "config.toml.tmp", "run.json", "run.json.tmp",
            ".config.toml.*.tmp", ".run.json.*.tmp")  # the last two: molstrata.core.files.atomic_write

@@ -62,7 +62,7 @@ def run_analyze(
     aug_molecules: int = 256, n_augmentations: int = 16, augmentation: str = "auto",
     cka: str = "linear", rule: str = "dataset_entropy", probe_results: str | Path | None = None,
     device: str | None = None, data_dir: str | Path | None = None, trust_checkpoint: bool = False,
-    overwrite: bool = False, use_cache: bool = True,
+    overwrite: bool = False, use_cache: bool = True, trust_remote_code: bool = False,
 ) -> AnalyzeRun:
     """Analyse ``encoder`` on a task's train+valid molecules (``task``) or a CSV
     (``input_csv``), and write the run folder ``out``. Options as ``molstrata analyze``."""
@@ -84,7 +84,8 @@ def run_analyze(
         if not probe_results.is_file():
             raise DataNotFoundError(f"--probe-results {probe_results}: no such file")
         probes = pd.read_csv(probe_results)
-    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
+    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint,
+                                 trust_remote_code=trust_remote_code)
     # fail before the analysis, not after it
     probe_notes = check_probe_results(probes, probe_results, enc) if probes is not None else []
     inputs = (split_inputs(split, data_dir, parts=("train", "valid"))  # task mode never reads test

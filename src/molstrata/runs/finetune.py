@@ -174,6 +174,7 @@ def run_finetune(
     trust_checkpoint: bool = False,
     overwrite: bool = False,
     use_cache: bool = True,
+    trust_remote_code: bool = False,
 ) -> dict[str, Any]:
     """Finetune ``encoder`` on ``task`` at several depths and seeds, and write the report.
 
@@ -202,6 +203,8 @@ def run_finetune(
         files, labels and encoder); a changed input is refused with its old and new sha256.
     use_cache : ``False`` (``--no-cache``) bypasses the embeddings cache of the frozen
         probes; the run folder's cells and checkpoints are still written and resumed.
+    trust_remote_code : let a model folder or hub checkpoint run its own Python code
+        (``--trust-remote-code``; e.g. ``molformer-xl``)
 
     Returns
     -------
@@ -211,7 +214,8 @@ def run_finetune(
     config = config or TrainConfig()
     seeds = parse_seeds(seeds)
     out = Path(out)
-    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
+    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint,
+                                 trust_remote_code=trust_remote_code)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
     splits = _load_splits(task, seeds, data_dir)

@@ -53,6 +53,12 @@ from molstrata.runs._cells import (
     _write_cell,
     _write_identity,
 )
+from molstrata.runs._molecules import (
+    NOTES_FILE,
+    flagged_molecules,
+    task_molecule_notes,
+    write_molecule_notes,
+)
 from molstrata.runs._record import (
     build_record,
     encoder_identity,
@@ -127,6 +133,7 @@ def sweep(
     trust_checkpoint: bool = False,
     overwrite: bool = False,
     use_cache: bool = True,
+    trust_remote_code: bool = False,
 ) -> ProbeRun:
     """Probe every layer of each encoder on each task and seed; write the run folder.
 
@@ -164,6 +171,8 @@ def sweep(
         identity, probe settings) matches, and recomputing (with a note) otherwise.
     use_cache : ``False`` (``--no-cache``) neither reads nor writes the embeddings cache
         (``MOLSTRATA_CACHE_DIR``); the run folder's cells are still written and resumed.
+    trust_remote_code : let a model folder or hub checkpoint run its own Python code
+        (``--trust-remote-code``; e.g. ``molformer-xl``)
 
     Returns
     -------
@@ -180,7 +189,7 @@ def sweep(
     effective = _effective_params(model, params)
     # everything is validated (data read, encoders loaded) before anything is written to out
     splits = {(t, s): _data.load_task(t, seed=s, data_dir=data_dir).check_labels() for t in task_names for s in seed_list}
-    loaded = _load_encoders(encoders, device, trust_checkpoint)
+    loaded = _load_encoders(encoders, device, trust_checkpoint, trust_remote_code)
     run = _Sweep(out=out, model=model, params=params, pooling=pooling, batch_size=batch_size,
                  selections=selections, cv_folds=cv_folds, executor=executor, progress=progress,
                  use_cache=use_cache, splits=splits, task_names=task_names, seed_list=seed_list,
@@ -207,11 +216,13 @@ def sweep(
     return _finish(run, out, report)
 
 
-def _load_encoders(encoders: Sequence[Any], device: str | None, trust_checkpoint: bool) -> list:
+def _load_encoders(encoders: Sequence[Any], device: str | None, trust_checkpoint: bool,
+                   trust_remote_code: bool = False) -> list:
     """Load the encoders given by name (instances pass through); refuse one given twice."""
     loaded = []
     for enc_ref in encoders:
-        enc = (_encoders.load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint)
+        enc = (_encoders.load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint,
+                                      trust_remote_code=trust_remote_code)
                if isinstance(enc_ref, str) else enc_ref)
         if enc.name in [e.name for e in loaded]:
             raise ConfigError(f"encoder {enc.name!r} given twice")
@@ -236,6 +247,7 @@ def _finish(run: _Sweep, out: Path, report: bool) -> ProbeRun:
     """Write the tables, ``notes.txt`` and (with ``report``) the report of a finished sweep."""
     files = write_tables(run.scores, out, selections=run.chosen)
     (out / "notes.txt").write_text("".join(f"{n}\n" for n in run.notes))
+    write_molecule_notes(out, run.molecules)
     if report:
         files["report"] = build_report(out)
     return ProbeRun(scores=run.scores, files=files, notes=run.notes, resumed_cells=run.resumed,
@@ -288,6 +300,7 @@ class _Sweep:
     inputs: dict[str, str] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    molecules: list[Any] = field(default_factory=list)  # notes/molecules.csv, per encoder
     scores: list[LayerScores] = field(default_factory=list)
     chosen: list[Any] = field(default_factory=list)
     resumed: int = 0
@@ -347,14 +360,16 @@ def _embed_all(run: _Sweep, enc: Any) -> tuple[Any, dict[str, int]]:
     emb = _embeddings.embed_cached(enc, smiles, pooling=run.pooling, on_invalid="mask",
                                    batch_size=run.batch_size, progress=run.progress,
                                    executor=run.executor, use_cache=run.use_cache)
+    run.molecules.append(task_molecule_notes(enc.name, run.splits.values(),
+                                             flagged_molecules(smiles, emb.meta)))
     n_cut = int(emb.meta.get("n_truncated", 0) or 0)
     if n_cut:
         run.notes.append(f"{enc.name}: {n_cut} input(s) longer than the encoder's maximum length "
-                         "were truncated before embedding (see the embeddings' meta)")
+                         f"were truncated before embedding (listed in {NOTES_FILE})")
     if not emb.valid.all():
         bad = np.flatnonzero(~emb.valid)
         run.notes.append(f"{enc.name}: {bad.size} molecule(s) could not be embedded, e.g. "
-                         f"{[smiles[i] for i in bad[:5]]}")
+                         f"{[smiles[i] for i in bad[:5]]} (all listed in {NOTES_FILE})")
     return emb, {s: i for i, s in enumerate(emb.smiles)}
 
 
