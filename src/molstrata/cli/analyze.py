@@ -6,16 +6,18 @@ from pathlib import Path
 
 import typer
 
+from molstrata.cli._options import check_encoders, pooling_help, trust_remote_code_option
+
 
 def analyze_command(
-    encoder: str = typer.Option(..., "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
+    encoder: str = typer.Option(..., "--encoder", "-e", callback=check_encoders, help="Registered encoder name, HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task (molstrata tasks); its train+valid molecules are analysed, never the test set."),
     input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task)."),
     smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: smiles/SMILES/Drug...)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder for layer_metrics.csv, cka.csv, figures/, report.md, config.toml."),
     max_molecules: int = typer.Option(2000, "--max-molecules", min=4, help="Seeded subsample size when there are more molecules."),
     seed: int = typer.Option(0, "--seed", help="Seeds subsamples, augmentations and permutations."),
-    pooling: str | None = typer.Option(None, "--pooling", help="Pooling (default: the encoder's)."),
+    pooling: str | None = typer.Option(None, "--pooling", help=pooling_help()),
     metrics: str | None = typer.Option(None, "--metrics", help="Comma-separated subset of metrics (default: all)."),
     token_molecules: int = typer.Option(500, "--token-molecules", min=1, help="Molecules for token entropy/curvature."),
     aug_molecules: int = typer.Option(256, "--aug-molecules", min=4, help="Molecules for InfoNCE/LiDAR/DiME."),
@@ -29,6 +31,8 @@ def analyze_command(
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    on_invalid: str = typer.Option("raise", "--on-invalid", help="raise (list the invalid SMILES and stop) | mask (analyse the valid ones; the others go to notes/molecules.csv)."),
+    trust_remote_code: bool = trust_remote_code_option(),
 ) -> None:
     """Entropy, effective rank, curvature, CKA and invariance metrics for every layer."""
     from molstrata.core.progress import stderr_console
@@ -42,6 +46,7 @@ def analyze_command(
         n_augmentations=n_augmentations, augmentation=augmentation, cka=cka, rule=rule,
         probe_results=probe_results, device=device, data_dir=data_dir,
         trust_checkpoint=trust_checkpoint, overwrite=overwrite, use_cache=not no_cache,
+        trust_remote_code=trust_remote_code, on_invalid=on_invalid,
     )
     profile, console = run.profile, stderr_console()
     console.print(

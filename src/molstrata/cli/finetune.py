@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from molstrata.cli._options import check_encoders, pooling_help, trust_remote_code_option
+
 #: defaults when --epochs / --lrs / --patience are not given: GPU runs get the paper's grid
 GPU_EPOCHS, CPU_EPOCHS = 20, 5
 GPU_PATIENCE, CPU_PATIENCE = 3, 2
@@ -25,10 +27,10 @@ def _floats(text: str, flag: str) -> list[float]:
 
 
 def finetune_command(
-    encoder: str = typer.Option("default", "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
+    encoder: str = typer.Option("default", "--encoder", "-e", callback=check_encoders, help="Registered encoder name, HF model folder or hub id."),
     task: str = typer.Option(..., "--task", "-t", help="A task name (molstrata tasks), or several comma-separated (each in OUT/<task>/, combined tables in OUT)."),
     layers: str = typer.Option("auto", "--layers", "-l", help="auto (top-m depths by frozen-probe VALIDATION score + the final layer) | all | k1,k2 (the final layer is always added as baseline)."),
-    seeds: str = typer.Option("1,2,3", "--seeds", help="Split seeds, e.g. 1,2,3 or 1-3."),
+    seeds: str = typer.Option("1,2,3", "--seeds", "-s", help="Split seeds, e.g. 1,2,3 or 1-3 (TDC's protocol: 1-5)."),
     lrs: str | None = typer.Option(None, "--lrs", help=f"Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation. Default: {GPU_LRS} on GPU (the paper's), {CPU_LRS} on CPU."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help=f"Max epochs per learning rate (default {GPU_EPOCHS} on GPU, {CPU_EPOCHS} on CPU)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Molecules per optimizer step."),
@@ -36,7 +38,7 @@ def finetune_command(
     patience: int | None = typer.Option(None, "--patience", min=1, help=f"Early stopping: epochs without a better validation score (default {GPU_PATIENCE} on GPU, {CPU_PATIENCE} on CPU)."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", min=0.0, help="AdamW weight decay."),
     top_m: int = typer.Option(2, "--top-m", min=0, help="With --layers auto: how many truncated depths to finetune."),
-    pooling: str | None = typer.Option(None, "--pooling", help="Pooling of the last kept layer (default: the encoder's)."),
+    pooling: str | None = typer.Option(None, "--pooling", help="Pooling of the last kept layer: " + pooling_help()),
     head_hidden: int = typer.Option(256, "--head-hidden", min=0, help="Hidden width of the head (0: linear head)."),
     head_dropout: float = typer.Option(0.1, "--head-dropout", min=0.0, max=0.99, help="Dropout in the head."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (a rerun with the same options resumes it)."),
@@ -49,6 +51,7 @@ def finetune_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (only molstrata's files of it are removed); needed when its data changed."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    trust_remote_code: bool = trust_remote_code_option(),
 ) -> None:
     """Finetune truncated encoders with an LR sweep chosen on validation; write tables,
     figures, leaderboard.json and report.md."""
@@ -84,7 +87,7 @@ def finetune_command(
         keep_checkpoints=keep_checkpoints, executor=from_cli(executor_name, ray_address)[0],
         trust_checkpoint=trust_checkpoint,
         overwrite=overwrite,
-        use_cache=not no_cache,
+        use_cache=not no_cache, trust_remote_code=trust_remote_code,
     )
     from molstrata.report.tables import format_pct
 

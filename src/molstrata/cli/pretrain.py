@@ -24,7 +24,7 @@ _DATA_HELP = "Folder with admet_group/<task>/test.csv (molecules to remove); def
 
 # options both recipes share (one definition each, so their flags and help stay the same)
 _CORPUS = typer.Option(..., "--corpus", help=_CORPUS_HELP)
-_OUT = typer.Option(..., "--out", help="Run folder: checkpoint/, model/, log.jsonl, summary.json.")
+_OUT = typer.Option(..., "--out", "-o", help="Run folder: checkpoint/, model/, log.jsonl, summary.json.")
 _BATCH_SIZE = typer.Option(64, "--batch-size", min=1, help="Molecules per step.")
 _HIDDEN = typer.Option(256, "--hidden", min=8, help="Hidden size.")
 _MAX_MINUTES = typer.Option(None, "--max-minutes", help="Stop cleanly (and save) after this wall time.")

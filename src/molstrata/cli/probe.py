@@ -6,17 +6,23 @@ from pathlib import Path
 
 import typer
 
+from molstrata.cli._options import (
+    check_encoders,
+    pooling_help,
+    probe_help,
+    trust_remote_code_option,
+)
 from molstrata.probe.selection import DEFAULT_SELECTION, parse_selection, selection_help
 
 
 def probe_command(
-    encoder: list[str] = typer.Option(["default"], "--encoder", "-e", help="Registered encoder, HF model folder or hub id; repeat to compare encoders."),
+    encoder: list[str] = typer.Option(["default"], "--encoder", "-e", callback=check_encoders, help="Registered encoder, HF model folder or hub id; repeat to compare encoders."),
     tasks: str = typer.Option("admet", "--tasks", "-t", help="'admet' (the 22 TDC ADMET tasks) or comma-separated task names (molstrata tasks)."),
     seeds: str = typer.Option("1,2,3,4,5", "--seeds", "-s", help="Split seeds, e.g. 1,2,3,4,5 or 1-5 (TDC's protocol: 1-5)."),
-    probe: str = typer.Option("linear", "--probe", "-p", help="linear (ridge/logistic) | mlp | gbdt (LightGBM)."),
+    probe: str = typer.Option("linear", "--probe", "-p", help=probe_help()),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder; rerunning the same run into it resumes it (cells whose data changed are recomputed)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with admet_group/<task>/{train_val,test}.csv (default MOLSTRATA_DATA_DIR)."),
-    pooling: str | None = typer.Option(None, "--pooling", help="mean | cls | max | sum (default: the encoder's)."),
+    pooling: str | None = typer.Option(None, "--pooling", help=pooling_help()),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     strategy: str = typer.Option(DEFAULT_SELECTION, "--selection", "--strategy", help=selection_help()),
@@ -27,6 +33,7 @@ def probe_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    trust_remote_code: bool = trust_remote_code_option(),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
     from rich.console import Console
@@ -41,7 +48,7 @@ def probe_command(
         batch_size=batch_size, device=device, strategy=parse_selection(strategy), cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
         executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
-        use_cache=not no_cache,
+        use_cache=not no_cache, trust_remote_code=trust_remote_code,
     )
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")

@@ -67,3 +67,19 @@ def write_molecule_notes(out: str | Path, tables: Sequence[pd.DataFrame]) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
     return path
+
+
+def drop_invalid(smiles: Sequence[str], ids: Sequence[Any] | None, task: str,
+                 source: str | None = None) -> tuple[list[str], pd.DataFrame]:
+    """``--on-invalid mask`` for runs that need valid molecules only: the SMILES RDKit
+    accepts (in order) and a :data:`COLUMNS` frame of those it rejects (``encoder`` empty;
+    ``Drug_ID`` from ``ids``, else the 0-based row)."""
+    from molstrata.data.smiles import parse_smiles
+
+    parsed = parse_smiles(list(smiles), on_invalid="mask", source=source)
+    bad = [i for i, ok in enumerate(parsed.valid) if not ok]
+    table = pd.DataFrame(
+        [{"encoder": "", "task": task, "Drug_ID": ids[i] if ids is not None else i,
+          "SMILES": smiles[i], "reason": f"invalid: {parsed.reasons[i] or 'invalid SMILES'}"}
+         for i in bad], columns=COLUMNS)
+    return [s for s, ok in zip(smiles, parsed.valid, strict=True) if ok], table
