@@ -33,8 +33,8 @@ def trust_remote_code_option() -> Any:
 
 
 def check_encoders(value: Any) -> Any:
-    """``--encoder`` callback: an unknown name (with "did you mean") or a hub id that is not
-    cached and cannot be downloaded now fails here, before anything heavy is imported."""
+    """``--encoder`` callback: a hub id that is not cached and cannot be downloaded now fails
+    here, in well under a second, before torch and transformers are imported."""
     from molstrata.encoders.registry import check_encoder_ref
 
     for name in [value] if isinstance(value, str) else list(value or []):
@@ -43,22 +43,44 @@ def check_encoders(value: Any) -> Any:
 
 
 def probe_help() -> str:
-    """The ``--probe`` help text, from :data:`molstrata.probe.estimators.PROBE_CLASSES`."""
-    from molstrata.probe.estimators import PROBE_CLASSES
-
-    described = {"linear": "linear (ridge/logistic)", "gbdt": "gbdt (LightGBM)"}
-    return "Probe on each layer: " + " | ".join(described.get(n, n) for n in PROBE_CLASSES) + "."
+    """The ``--probe`` help text; ``{probes}`` is filled from the probe registry when help is
+    shown (:class:`Command`), so that parsing a command line imports no scikit-learn."""
+    return "Probe fitted on each layer: {probes}."
 
 
 def pooling_help(default: str = "the encoder's") -> str:
-    """The ``--pooling`` help text, from :class:`molstrata.encoders.pooling.Pooling`."""
+    """The ``--pooling`` help text; ``{poolings}`` is filled from
+    :class:`molstrata.encoders.pooling.Pooling` when help is shown."""
+    return f"{{poolings}} (default: {default})."
+
+
+def _probe_choices() -> str:
+    from molstrata.probe.estimators import PROBE_CLASSES
+
+    described = {"linear": "linear (ridge/logistic)", "gbdt": "gbdt (LightGBM)"}
+    return " | ".join(described.get(n, n) for n in PROBE_CLASSES)
+
+
+def _pooling_choices() -> str:
     from molstrata.encoders.pooling import Pooling
 
-    return f"{' | '.join(p.value for p in Pooling)} (default: {default})."
+    return " | ".join(p.value for p in Pooling)
+
+
+#: placeholders of help texts -> the registry that lists the choices
+_CHOICES = {"{probes}": _probe_choices, "{poolings}": _pooling_choices}
 
 
 class _FlagsMixin:
-    """Help without a ``<bool>`` type after a flag (``--help`` and typer's own included)."""
+    """Help without a ``<bool>`` type after a flag (``--help`` and typer's own included), and
+    with the choices of :data:`_CHOICES` read from their registries."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in getattr(self, "params", []):
+            for key, choices in _CHOICES.items():
+                if param.help and key in param.help:
+                    param.help = param.help.replace(key, choices())
+        super().format_help(ctx, formatter)  # type: ignore[misc]
 
     def get_params(self, ctx: Any) -> list[Any]:
         params = super().get_params(ctx)  # type: ignore[misc]
