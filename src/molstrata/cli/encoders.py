@@ -58,10 +58,9 @@ def encoders_command(
 
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
-
-    from rich import box
 
     table = Table(title="registered encoders (also: any HF model folder or hub id)",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)

@@ -26,8 +26,8 @@ from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.core.paths import honours_use_cache
+from molstrata.core.progress import phase, stderr_console
 from molstrata.core.progress import progress as progress_bar
-from molstrata.core.progress import stderr_console
 from molstrata.core.seed import parse_seeds
 from molstrata.core.threads import fixed_threads
 from molstrata.data import list_tasks, task_info
@@ -314,9 +314,11 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
     """Every (task, seed, layer) cell of ``enc`` (read back or computed), then the selection."""
     _write_identity(run.out, enc)
     _check_encoder_cells(run, enc)
-    emb, index = _embed_all(run, enc)
+    with phase(1, 3, "embedding"):
+        emb, index = _embed_all(run, enc)
     done, todo = _plan_cells(run, enc, emb)
-    _run_cells(run, enc, emb, index, done, todo)
+    with phase(2, 3, "probing"):
+        _run_cells(run, enc, emb, index, done, todo)
     if run.selections.names == ("valid",):
         for t, s in run.jobs:
             split = run.splits[(t, s)]
@@ -325,10 +327,11 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
                                        strategy="valid", notes=job_notes))
             run.notes.extend(job_notes)
     else:  # CV and combination strategies; cached per (task, seed) beside the cells
-        picked = select_jobs(run.jobs, emb=emb, index=index, splits=run.splits, done=done,
-                             out=run.out, encoder=enc.name, model=run.model, params=run.params,
-                             selections=run.selections, cv_folds=run.cv_folds,
-                             executor=run.executor, progress=run.progress)
+        with phase(3, 3, "selecting"):
+            picked = select_jobs(run.jobs, emb=emb, index=index, splits=run.splits, done=done,
+                                 out=run.out, encoder=enc.name, model=run.model, params=run.params,
+                                 selections=run.selections, cv_folds=run.cv_folds,
+                                 executor=run.executor, progress=run.progress)
         for primary, results, job_notes in picked:
             run.scores.append(primary)
             run.chosen.extend(results)
@@ -406,7 +409,7 @@ def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: 
             for k, cell in new.items():
                 _write_cell(_cell_path(run.out, enc.name, t, s, k), cell)
                 done[(t, s)][k] = cell
-            bar.advance(len(new), description=f"{enc.name} · {t} · seed {s}")
+            bar.advance(len(new), description=f"probing: seed {s} · {t}")
 
         shared = {"emb": emb, "index": index, "splits": run.splits, "model": run.model,
                   "params": run.params}
