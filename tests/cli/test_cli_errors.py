@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+import molstrata
 from molstrata.core.errors import DataNotFoundError
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(Path(molstrata.__file__).resolve().parents[1])  # the molstrata under test
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, float]:

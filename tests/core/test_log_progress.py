@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
+import molstrata
 from molstrata.core import log, progress
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(Path(molstrata.__file__).resolve().parents[1])  # the molstrata under test
 
 
 def _warn_twice() -> None:
