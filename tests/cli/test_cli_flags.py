@@ -161,3 +161,24 @@ def test_encoders_table_keeps_names_whole_at_80_columns():
     assert "default" in words
     wide = runner.invoke(app, ["encoders", "--wide"], env={"COLUMNS": "80"})
     assert wide.exit_code == 0 and set(registered_names()) <= set(wide.output.split())
+
+
+@pytest.mark.parametrize("command,flag", [(["embed"], "--seed"), (["embed"], "--init-seed"),
+                                          (["analyze"], "--seed"), (["pretrain", "smiles"], "--seed"),
+                                          (["pretrain", "graph"], "--seed")])
+def test_single_seeds_refuse_negatives(command, flag, tmp_path):
+    result = runner.invoke(app, [*command, flag, "-1", "-o", str(tmp_path)], env=WIDE)
+    assert result.exit_code == 2 and flag in result.output, result.output
+
+
+@pytest.mark.parametrize("python,cli", [
+    ("Fix them, or pass on_invalid='mask' to keep", "Fix them, or pass --on-invalid mask to keep"),
+    ("Pass on_too_long='warn' to cut them", "Pass --on-too-long warn to cut them"),
+    ("load it only with trust_remote_code=True (CLI: --trust-remote-code) if",
+     "load it only with --trust-remote-code if"),
+    ("load only with trust_checkpoint=True (--trust-checkpoint).", "load only with --trust-checkpoint."),
+])
+def test_error_texts_name_cli_flags(python, cli):
+    from molstrata.cli._options import cli_message
+
+    assert cli_message(python) == cli

@@ -143,7 +143,7 @@ def cli_message(text: str) -> str:
     ``--on-invalid mask``, ``trust_remote_code=True`` -> ``--trust-remote-code``; a
     ``(CLI: --flag)`` aside that repeats the flag is dropped."""
     names = "|".join(_FLAGS)
-    text = re.sub(rf"\b({names})=True(\s*\(CLI: --[\w-]+\))?",
+    text = re.sub(rf"\b({names})=True(\s*\((?:CLI:\s*)?--[\w-]+\))?",
                   lambda m: "--" + m[1].replace("_", "-"), text)
     return re.sub(rf"\b({names})=(['\"]?)([^\s'\",;)]+)\2",
                   lambda m: f"--{m[1].replace('_', '-')} {m[3]}", text)

@@ -16,7 +16,7 @@ def analyze_command(
     smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: smiles/SMILES/Drug...)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder for layer_metrics.csv, cka.csv, figures/, report.md, config.toml."),
     max_molecules: int = typer.Option(2000, "--max-molecules", min=4, help="Seeded subsample size when there are more molecules."),
-    seed: int = typer.Option(0, "--seed", help="Seeds subsamples, augmentations and permutations."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seeds subsamples, augmentations and permutations."),
     pooling: str | None = typer.Option(None, "--pooling", help=pooling_help()),
     metrics: str | None = typer.Option(None, "--metrics", help="Comma-separated subset of metrics (default: all)."),
     token_molecules: int = typer.Option(500, "--token-molecules", min=1, help="Molecules for token entropy/curvature."),
