@@ -72,7 +72,7 @@ def test_seed_and_task_parsing():
     from molstrata.runs.probe import parse_seeds, resolve_tasks
 
     assert parse_seeds("1-3,5") == [1, 2, 3, 5]
-    assert parse_seeds("2, 2, 1") == [2, 1]
+    assert parse_seeds("2, 1") == [2, 1]
     with pytest.raises(ConfigError, match="'a'"):
         parse_seeds("1,a")
     assert len(resolve_tasks("admet")) == 22

@@ -15,6 +15,8 @@ import sys
 
 import typer
 
+from molstrata.cli._options import Group, cli_message, polish_help
+
 SUBCOMMANDS = ["tasks", "encoders", "embed", "analyze", "probe", "finetune", "report", "pretrain"]
 
 app = typer.Typer(
@@ -23,22 +25,37 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from molstrata import __version__
+
+        typer.echo(f"molstrata {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More messages (debug)."),
+    quiet: int = typer.Option(0, "--quiet", "-q", count=True,
+                              help="Warnings and errors only, no progress bars; -qq: errors only."),
 ) -> None:
-    if version:
-        from molstrata import __version__
+    """Route logging and Python warnings to stderr, one line each, said once (-v/-q)."""
+    from molstrata.core.log import setup_logging, teardown_logging, verbosity_level
 
-        typer.echo(__version__)
-        raise typer.Exit()
+    setup_logging(verbosity_level(verbose, quiet))
+    ctx.call_on_close(teardown_logging)
 
 
 for _name in SUBCOMMANDS:
     importlib.import_module(f"molstrata.cli.{_name}").register(app)
+polish_help(app)
 
 
 def main() -> None:
@@ -55,5 +72,8 @@ def main() -> None:
 
             where = exc.filename or exc.filename2
             exc = storage_error(exc, where) if where else exc
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(cli_message(str(exc)))}",
+                                   highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -8,18 +8,19 @@ import typer
 
 from molstrata.cli import _csvopts as _csv
 from molstrata.cli import _rerun
+from molstrata.cli._options import check_encoders, pooling_help, trust_remote_code_option
 
 
 def analyze_command(
     ctx: typer.Context,
-    encoder: str = typer.Option(..., "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
+    encoder: str = typer.Option(..., "--encoder", "-e", callback=check_encoders, help="Registered encoder name, HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task (molstrata tasks); its train+valid molecules are analysed, never the test set."),
     input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task); with --target-col and --task-type a labelled task (its train+valid are analysed)."),
     smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: smiles/SMILES/Drug...)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder for layer_metrics.csv, cka.csv, figures/, report.md, config.toml."),
     max_molecules: int = typer.Option(2000, "--max-molecules", min=4, help="Seeded subsample size when there are more molecules."),
-    seed: int = typer.Option(0, "--seed", help="Seeds subsamples, augmentations and permutations."),
-    pooling: str | None = typer.Option(None, "--pooling", help="Pooling (default: the encoder's)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seeds subsamples, augmentations and permutations."),
+    pooling: str | None = typer.Option(None, "--pooling", help=pooling_help()),
     metrics: str | None = typer.Option(None, "--metrics", help="Comma-separated subset of metrics (default: all)."),
     token_molecules: int = typer.Option(500, "--token-molecules", min=1, help="Molecules for token entropy/curvature."),
     aug_molecules: int = typer.Option(256, "--aug-molecules", min=4, help="Molecules for InfoNCE/LiDAR/DiME."),
@@ -37,6 +38,8 @@ def analyze_command(
     id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
     task_name: str | None = _csv.TASK_NAME,
     rerun_config: Path | None = _rerun.CONFIG,
+    on_invalid: str = typer.Option("raise", "--on-invalid", help="raise (list the invalid SMILES and stop) | mask (analyse the valid ones; the others go to notes/molecules.csv)."),
+    trust_remote_code: bool = trust_remote_code_option(),
 ) -> None:
     """Entropy, effective rank, curvature, CKA and invariance metrics for every layer."""
     _rerun.remember_invocation(ctx)
@@ -59,6 +62,7 @@ def analyze_command(
         n_augmentations=n_augmentations, augmentation=augmentation, cka=cka, rule=rule,
         probe_results=probe_results, device=device, data_dir=data_dir,
         trust_checkpoint=trust_checkpoint, overwrite=overwrite, use_cache=not no_cache,
+        trust_remote_code=trust_remote_code, on_invalid=on_invalid,
     )
     profile, console = run.profile, stderr_console()
     console.print(

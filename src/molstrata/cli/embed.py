@@ -9,28 +9,29 @@ from pathlib import Path
 import typer
 
 from molstrata.cli import _rerun
+from molstrata.cli._options import check_encoders, pooling_help
 
 
 def embed_command(
     ctx: typer.Context,
-    encoder: str = typer.Option(..., "--encoder", "-e", help="Registered name (molstrata encoders), HF model folder or hub id."),
+    encoder: str = typer.Option(..., "--encoder", "-e", callback=check_encoders, help="Registered name (molstrata encoders), HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task (molstrata tasks): embeds its train, valid and test molecules (no labels written)."),
     input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task)."),
     smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: the first of smiles/SMILES/Smiles/Drug/canonical_smiles/mol)."),
     id_col: str | None = typer.Option(None, "--id-col", help="Column of --input copied to molecules.csv as 'id'."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: layer_*.npy, molecules.csv, manifest.json, config.toml."),
-    pooling: str | None = typer.Option(None, "--pooling", "-p", help="mean | max | sum | cls (default: the encoder's, mean for transformers)."),
+    pooling: str | None = typer.Option(None, "--pooling", "-p", help=pooling_help("the encoder's, mean for transformers")),
     max_layer: int | None = typer.Option(None, "--max-layer", min=1, help="Build the encoder with only its first K blocks."),
     batch_size: int | None = typer.Option(None, "--batch-size", "-b", min=1, help="Molecules per batch (default: a token budget)."),
     on_invalid: str = typer.Option("raise", "--on-invalid", help="raise (list bad rows and stop) | mask (NaN rows, valid=False)."),
     max_length: int | None = typer.Option(None, "--max-length", min=2, help="Longest input in tokens (default: the model's limit)."),
     on_too_long: str = typer.Option("warn", "--on-too-long", help="warn (cut and report the rows) | raise."),
     include_special: bool = typer.Option(False, "--include-special", help="Pool special tokens (<s>, </s>) too."),
-    seed: int = typer.Option(1, "--seed", help="Split seed of --task (the molecules are the same for every seed)."),
+    seed: int = typer.Option(1, "--seed", min=0, help="Split seed of --task (the molecules are the same for every seed)."),
     random_init: bool = typer.Option(False, "--random-init", help="Same architecture, fresh random weights (seeded by --init-seed)."),
-    init_seed: int = typer.Option(0, "--init-seed", help="Seed of --random-init."),
+    init_seed: int = typer.Option(0, "--init-seed", min=0, help="Seed of --random-init."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let a model folder run its own Python code."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let a model folder or hub checkpoint run its own Python code (needed by molformer-xl); only for code you trust."),
     trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),

@@ -41,11 +41,12 @@ def _dims_text(dims: list[int] | None) -> str:
     unique = sorted(set(dims))
     if len(unique) == 1:
         return str(unique[0])
-    return "/".join(map(str, dims)) if len(dims) <= 4 else f"{unique[0]}-{unique[-1]} (varies)"
+    return "/".join(map(str, dims)) if len(dims) <= 4 else f"{unique[0]}-{unique[-1]}"
 
 
 def encoders_command(
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+    wide: bool = typer.Option(False, "--wide", help="One line per encoder, however wide the terminal."),
 ) -> None:
     """List registered encoders: name, kind, layers, dims, weights present, extra needed.
 
@@ -57,21 +58,30 @@ def encoders_command(
 
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="registered encoders (also: any HF model folder or hub id)")
-    for col in ("name", "kind", "layers", "dims", "weights", "extra", "status"):
-        table.add_column(col)
+    table = Table(title="registered encoders (also: any HF model folder or hub id)",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col in ("name", "kind", "layers", "dims", "weights", "extra"):  # names are never cut
+        table.add_column(col, no_wrap=col in ("name", "kind"), overflow="fold")
+    broken = [r for r in rows if r["status"] != "ok"]
+    if broken:
+        table.add_column("status", overflow="fold")
     for r in rows:
         weights = {True: "yes", False: "no", None: "?"}[r["weights_present"]]
-        name = r["name"] + (f" ({', '.join(r['aliases'])})" if r["aliases"] else "")
-        layers = "?" if r["num_layers"] is None else f"{r['num_layers']} (+1)"
-        table.add_row(
-            name, r["kind"] or "?", layers, _dims_text(r["dims"]), weights,
-            r["extra"] or "-", r["status"],
-        )
-    Console().print(table)
+        layers = "?" if r["num_layers"] is None else f"{r['num_layers']}+1"
+        cells = [r["name"], r["kind"] or "?", layers, _dims_text(r["dims"]), weights, r["extra"] or "-"]
+        table.add_row(*cells, *([r["status"]] if broken else []))
+    console = Console(width=10_000) if wide else Console()
+    console.print(table, crop=not wide)
+    for r in rows:
+        for alias in r["aliases"]:
+            console.print(f"{alias} = {r['name']}" + (" (the encoder used when --encoder is not given)"
+                                                     if alias == "default" else ""), highlight=False)
+    console.print("layers: blocks + 1 (layer 0, the input embedding); dims: width of each "
+                  "layer (a range when it varies)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

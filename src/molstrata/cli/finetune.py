@@ -8,6 +8,7 @@ import typer
 
 from molstrata.cli import _csvopts as _csv
 from molstrata.cli import _rerun
+from molstrata.cli._options import check_encoders, pooling_help, trust_remote_code_option
 
 #: defaults when --epochs / --lrs / --patience are not given: GPU runs get the paper's grid
 GPU_EPOCHS, CPU_EPOCHS = 20, 5
@@ -29,10 +30,10 @@ def _floats(text: str, flag: str) -> list[float]:
 
 def finetune_command(
     ctx: typer.Context,
-    encoder: str = typer.Option("default", "--encoder", "-e", help="Registered encoder name, HF model folder or hub id."),
+    encoder: str = typer.Option("default", "--encoder", "-e", callback=check_encoders, help="Registered encoder name, HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task name (molstrata tasks), or several comma-separated (each in OUT/<task>/, combined tables in OUT); or --input."),
     layers: str = typer.Option("auto", "--layers", "-l", help="auto (top-m depths by frozen-probe VALIDATION score + the final layer) | all | k1,k2 (the final layer is always added as baseline)."),
-    seeds: str = typer.Option("1,2,3", "--seeds", help="Split seeds, e.g. 1,2,3 or 1-3."),
+    seeds: str = typer.Option("1,2,3", "--seeds", "-s", help="Split seeds, e.g. 1,2,3 or 1-3 (TDC's protocol: 1-5)."),
     lrs: str | None = typer.Option(None, "--lrs", help=f"Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation. Default: {GPU_LRS} on GPU (the paper's), {CPU_LRS} on CPU."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help=f"Max epochs per learning rate (default {GPU_EPOCHS} on GPU, {CPU_EPOCHS} on CPU)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Molecules per optimizer step."),
@@ -40,7 +41,7 @@ def finetune_command(
     patience: int | None = typer.Option(None, "--patience", min=1, help=f"Early stopping: epochs without a better validation score (default {GPU_PATIENCE} on GPU, {CPU_PATIENCE} on CPU)."),
     weight_decay: float = typer.Option(0.01, "--weight-decay", min=0.0, help="AdamW weight decay."),
     top_m: int = typer.Option(2, "--top-m", min=0, help="With --layers auto: how many truncated depths to finetune."),
-    pooling: str | None = typer.Option(None, "--pooling", help="Pooling of the last kept layer (default: the encoder's)."),
+    pooling: str | None = typer.Option(None, "--pooling", help="Pooling of the last kept layer: " + pooling_help()),
     head_hidden: int = typer.Option(256, "--head-hidden", min=0, help="Hidden width of the head (0: linear head)."),
     head_dropout: float = typer.Option(0.1, "--head-dropout", min=0.0, max=0.99, help="Dropout in the head."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (a rerun with the same options resumes it)."),
@@ -58,6 +59,7 @@ def finetune_command(
     id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
     task_name: str | None = _csv.TASK_NAME,
     rerun_config: Path | None = _rerun.CONFIG,
+    trust_remote_code: bool = trust_remote_code_option(),
 ) -> None:
     """Finetune truncated encoders with an LR sweep chosen on validation; write tables,
     figures, leaderboard.json and report.md."""
@@ -102,7 +104,7 @@ def finetune_command(
         keep_checkpoints=keep_checkpoints, executor=from_cli(executor_name, ray_address)[0],
         trust_checkpoint=trust_checkpoint,
         overwrite=overwrite,
-        use_cache=not no_cache,
+        use_cache=not no_cache, trust_remote_code=trust_remote_code,
     )
     from molstrata.report.tables import format_pct
 

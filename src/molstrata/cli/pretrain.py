@@ -24,7 +24,7 @@ _DATA_HELP = "Folder with admet_group/<task>/test.csv (molecules to remove); def
 
 # options both recipes share (one definition each, so their flags and help stay the same)
 _CORPUS = typer.Option(..., "--corpus", help=_CORPUS_HELP)
-_OUT = typer.Option(..., "--out", help="Run folder: checkpoint/, model/, log.jsonl, summary.json.")
+_OUT = typer.Option(..., "--out", "-o", help="Run folder: checkpoint/, model/, log.jsonl, summary.json.")
 _BATCH_SIZE = typer.Option(64, "--batch-size", min=1, help="Molecules per step.")
 _HIDDEN = typer.Option(256, "--hidden", min=8, help="Hidden size.")
 _MAX_MINUTES = typer.Option(None, "--max-minutes", help="Stop cleanly (and save) after this wall time.")
@@ -72,7 +72,7 @@ def smiles_command(
     max_minutes: float = _MAX_MINUTES,
     checkpoint_minutes: float = _CHECKPOINT_MINUTES,
     eval_every: int = _EVAL_EVERY,
-    seed: int = typer.Option(0, "--seed", help="Seed of initialisation, batches and masks."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of initialisation, batches and masks."),
     threads: int = _THREADS,
     data_dir: Path = _DATA_DIR,
     resume: bool = _RESUME,
@@ -109,7 +109,7 @@ def graph_command(
     max_minutes: float = _MAX_MINUTES,
     checkpoint_minutes: float = _CHECKPOINT_MINUTES,
     eval_every: int = _EVAL_EVERY,
-    seed: int = typer.Option(0, "--seed", help="Seed of initialisation and batches."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of initialisation and batches."),
     threads: int = _THREADS,
     data_dir: Path = _DATA_DIR,
     resume: bool = _RESUME,

@@ -8,18 +8,24 @@ import typer
 
 from molstrata.cli import _csvopts as _csv
 from molstrata.cli import _rerun
+from molstrata.cli._options import (
+    check_encoders,
+    pooling_help,
+    probe_help,
+    trust_remote_code_option,
+)
 from molstrata.probe.selection import DEFAULT_SELECTION, parse_selection, selection_help
 
 
 def probe_command(
     ctx: typer.Context,
-    encoder: list[str] = typer.Option(["default"], "--encoder", "-e", help="Registered encoder, HF model folder or hub id; repeat to compare encoders."),
+    encoder: list[str] = typer.Option(["default"], "--encoder", "-e", callback=check_encoders, help="Registered encoder, HF model folder or hub id; repeat to compare encoders."),
     tasks: str | None = typer.Option(None, "--tasks", "-t", help="'admet' (the 22 TDC ADMET tasks, the default without --input) or comma-separated task names (molstrata tasks)."),
     seeds: str = typer.Option("1,2,3,4,5", "--seeds", "-s", help="Split seeds, e.g. 1,2,3,4,5 or 1-5 (TDC's protocol: 1-5)."),
-    probe: str = typer.Option("linear", "--probe", "-p", help="linear (ridge/logistic) | mlp | gbdt (LightGBM)."),
+    probe: str = typer.Option("linear", "--probe", "-p", help=probe_help()),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder; rerunning the same run into it resumes it (cells whose data changed are recomputed)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with admet_group/<task>/{train_val,test}.csv (default MOLSTRATA_DATA_DIR)."),
-    pooling: str | None = typer.Option(None, "--pooling", help="mean | cls | max | sum (default: the encoder's)."),
+    pooling: str | None = typer.Option(None, "--pooling", help=pooling_help()),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     strategy: str = typer.Option(DEFAULT_SELECTION, "--selection", "--strategy", help=selection_help()),
@@ -36,6 +42,7 @@ def probe_command(
     task_name: str | None = _csv.TASK_NAME,
     rerun_config: Path | None = _rerun.CONFIG,
     baseline: str = typer.Option("ecfp", "--baseline", help="ecfp: also probe Morgan/ECFP4 count fingerprints, same probe and splits, for the report (baseline.csv) | none."),
+    trust_remote_code: bool = trust_remote_code_option(),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
     _rerun.remember_invocation(ctx)
@@ -56,7 +63,7 @@ def probe_command(
         batch_size=batch_size, device=device, strategy=parse_selection(strategy), cv_folds=cv_folds, report=not no_report,
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
         executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
-        use_cache=not no_cache, baseline=baseline,
+        use_cache=not no_cache, baseline=baseline, trust_remote_code=trust_remote_code,
     )
     out = run.out or out  # out/probe/ when --out held another command's run
     if run.resumed_cells:

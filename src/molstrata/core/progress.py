@@ -7,11 +7,45 @@ so callers never branch on it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["Bar", "progress", "stderr_console"]
+__all__ = ["Bar", "phase", "progress", "stderr_console"]
+
+#: widest description; with the bar, counts and times a line fits 80 columns
+DESCRIPTION_WIDTH = 30
+BAR_WIDTH = 12
+
+#: (index, count, name, start time of phase 1) of the run's current phase, or None
+_PHASE: ContextVar[tuple[int, int, str, float] | None] = ContextVar("molstrata_phase", default=None)
+
+
+@contextmanager
+def phase(index: int, count: int, name: str) -> Iterator[None]:
+    """Label the bars opened inside as phase ``index`` of ``count`` (``2/3 probing: ...``);
+    their time column adds the run's total elapsed time since phase 1 began."""
+    current = _PHASE.get()
+    start = current[3] if current is not None and index > 1 else time.monotonic()
+    token = _PHASE.set((index, count, name, start))
+    try:
+        yield
+    finally:
+        _PHASE.reset(token)
+
+
+def _label(description: str) -> str:
+    """``description`` with the current phase in front, cut to :data:`DESCRIPTION_WIDTH`."""
+    current = _PHASE.get()
+    if current is not None:
+        index, count, name, _ = current
+        rest = description[len(name):].lstrip(" :") if description.lower().startswith(name) else description
+        description = f"{index}/{count} {name}" + (f": {rest}" if rest else "")
+    if len(description) > DESCRIPTION_WIDTH:
+        description = description[: DESCRIPTION_WIDTH - 1] + "…"
+    return description.ljust(DESCRIPTION_WIDTH)
 
 
 def stderr_console() -> Any:
@@ -33,13 +67,13 @@ class Bar:
     def advance(self, n: float = 1, description: str | None = None) -> None:
         """Advance by ``n`` steps; optionally replace the description."""
         if self._progress is not None:
-            kw = {"description": description} if description else {}
+            kw = {"description": _label(description)} if description else {}
             self._progress.update(self._task, advance=n, **kw)
 
     def describe(self, description: str) -> None:
         """Replace the description without advancing."""
         if self._progress is not None:
-            self._progress.update(self._task, description=description)
+            self._progress.update(self._task, description=_label(description))
 
 
 @contextmanager
@@ -47,7 +81,9 @@ def progress(description: str, total: float | None, *, show: bool = True,
              transient: bool = False) -> Iterator[Bar]:
     """A progress bar of ``total`` steps labelled ``description``: ``with progress(...) as bar:
     bar.advance()``. ``show=False`` (or ``total == 0``) yields a no-op :class:`Bar`."""
-    if not show or total == 0:
+    from molstrata.core.log import is_quiet
+
+    if not show or total == 0 or is_quiet():
         yield Bar()
         return
     from rich.progress import (
@@ -59,8 +95,26 @@ def progress(description: str, total: float | None, *, show: bool = True,
         TimeRemainingColumn,
     )
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=stderr_console(),
-                   transient=transient)
+    columns: list[Any] = [TextColumn("{task.description}"), BarColumn(bar_width=BAR_WIDTH),
+                          MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
+                          TimeRemainingColumn()]
+    current = _PHASE.get()
+    if current is not None:  # the whole run's time so far, across its phases
+        columns[3] = _run_elapsed_column(current[3])
+    bar = Progress(*columns, console=stderr_console(), transient=transient)
     with bar:
-        yield Bar(bar, bar.add_task(description, total=total))
+        yield Bar(bar, bar.add_task(_label(description), total=total))
+
+
+def _run_elapsed_column(started: float) -> Any:
+    """A progress column: the run's elapsed time since phase 1 began (``run 0:01:23``)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RunElapsed(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            seconds = int(time.monotonic() - started)
+            return Text(f"run {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}",
+                        style="progress.elapsed")
+
+    return RunElapsed()

@@ -75,7 +75,13 @@ def task_file(folder: Path, name: str, file: str) -> Path:
 
 def read_task_csv(path: str | os.PathLike) -> pd.DataFrame:
     """Read a TDC task file as PyTDC does (``pandas.read_csv`` defaults), checking columns."""
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ConfigError(f"{path} is empty (no header row); a TDC task file has columns "
+                          f"{list(COLUMNS)}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path} as CSV ({str(exc).strip()})") from None
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ConfigError(

@@ -178,13 +178,8 @@ def download_admet(dest: str | os.PathLike, *, url: str | None = None) -> Path:
         raise ConfigError(
             f"{TIMEOUT_ENV}={os.environ[TIMEOUT_ENV]!r} is not a number of seconds"
         ) from None
-    try:
-        import tqdm  # noqa: F401  (pooch's progress bar)
-
-        progressbar = True
-    except ImportError:  # pragma: no cover
-        progressbar = False
-    downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=(timeout, 60.0))
+    # progressbar: pooch draws it with tqdm, a declared dependency
+    downloader = pooch.HTTPDownloader(progressbar=True, timeout=(timeout, 60.0))
     try:
         archive = pooch.retrieve(
             url,

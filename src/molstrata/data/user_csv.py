@@ -29,7 +29,13 @@ def read_smiles_csv(
     path = Path(path)
     if not path.is_file():
         raise DataNotFoundError(f"--input {path}: no such file")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ConfigError(f"--input {path} is empty (no header row); expected a CSV with a "
+                          f"SMILES column") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--input {path}: cannot read it as CSV ({str(exc).strip()})") from None
     columns = ", ".join(map(str, frame.columns))
     if smiles_col is None:
         found = [c for c in SMILES_COLUMNS if c in frame.columns]

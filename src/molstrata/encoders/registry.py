@@ -67,7 +67,8 @@ def get_card(name: str) -> EncoderCard:
     """The model card of a registered encoder, with ``weights_present`` filled in."""
     entry = _REGISTRY.get(resolve_name(name))
     if entry is None:
-        raise ConfigError(f"unknown encoder {name!r}; registered: {', '.join(registered_names())}")
+        raise ConfigError(f"unknown encoder {name!r}.{_suggest(name)} Registered: "
+                          f"{', '.join(registered_names())}")
     return _resolve(entry.card)(**dict(entry.kwargs))
 
 
@@ -115,15 +116,43 @@ def load_encoder(
             loader = _resolve(target)
             common.update(_trust_option(loader, trust_checkpoint))
             return loader(name[len(prefix):], trust_remote_code=trust_remote_code, **common)
-    path = Path(name).expanduser()
-    looks_like_hub_id = name.count("/") == 1 and not path.exists() and not name.startswith((".", "/"))
-    if path.is_dir() or looks_like_hub_id:
+    if is_hub_id(name):
         hf = _resolve("molstrata.encoders.smiles.hf:load_hf")
         return hf(name, trust_remote_code=trust_remote_code, **common)
-    raise ConfigError(
+    raise _unknown(name_or_path)
+
+
+def is_hub_id(name: str) -> bool:
+    """True for a local model folder or a string shaped like a hub id (``org/model``)."""
+    path = Path(name).expanduser()
+    return path.is_dir() or (name.count("/") == 1 and not path.exists() and not name.startswith((".", "/")))
+
+
+def _suggest(name: str) -> str:
+    from molstrata.encoders.hub import did_you_mean
+
+    return did_you_mean(name, [*registered_names(), *_ALIASES])
+
+
+def _unknown(name_or_path: str) -> ConfigError:
+    return ConfigError(
         f"unknown encoder {name_or_path!r}: not a registered name, not a 'chemprop:<path>', "
-        f"and not a model folder. Registered: {', '.join(registered_names())}"
+        f"and not a model folder.{_suggest(name_or_path)} Registered: {', '.join(registered_names())}"
     )
+
+
+def check_encoder_ref(name_or_path: str) -> None:
+    """Fail fast, with no model loaded and nothing heavy imported, on a hub id that is
+    neither in the Hugging Face cache nor downloadable now
+    (:func:`molstrata.encoders.hub.check_hub_id`); other references are checked by
+    :func:`load_encoder` (an unknown name with "did you mean")."""
+    name = resolve_name(name_or_path)
+    if name in _REGISTRY or any(name.startswith(p) for p in _PREFIXES):
+        return
+    if is_hub_id(name) and not Path(name).expanduser().is_dir():
+        from molstrata.encoders.hub import check_hub_id
+
+        check_hub_id(name)
 
 
 # ---------------------------------------------------------------------------- the registry

@@ -48,13 +48,13 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "probe": ("cells", "predictions", "leaderboard", "figures", "probe_results.csv",
               "summary.csv", "leaderboard.json", "probe_params.csv", "selection.csv",
               "selection_seeds.csv", "selection_summary.csv", "notes.txt", "report.md",
-              "baseline.csv", "report.html"),
+              "baseline.csv", "report.html", "notes"),
     "finetune": ("cells", "checkpoints", "predictions", "figures", "finetune_results.csv",
                  "frozen_results.csv", "correlations.csv", "summary.csv", "selection.csv",
                  "leaderboard.json", "report.md", "run_params.json", "report.html"),
     "analyze": ("figures", "layer_metrics.csv", "cka.csv", "molecules.csv",
                 "metric_probe_correlation.csv", "recommendation_regret.csv", "report.md",
-                "report.html"),
+                "report.html", "notes"),
 }
 _COMMON = ("config.toml", "config.toml.tmp", "run.json", "run.json.tmp",
            ".config.toml.*.tmp", ".run.json.*.tmp")  # the last two: molstrata.core.files.atomic_write

@@ -42,7 +42,7 @@ def select_jobs(
                 picked.append(_select_one(
                     (t, s), emb=emb, index=index, splits=splits, cells=done[(t, s)],
                     cache_dir=folder, **common))
-                bar.advance(1, description=f"selecting: {encoder} · {t} · seed {s}")
+                bar.advance(1, description=f"selecting: seed {s} · {t}")
         return picked
     cached = {job: {p.name: p.read_bytes() for p in _selection_files(folder)}
               for job, folder in zip(jobs, folders, strict=True)}

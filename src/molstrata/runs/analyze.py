@@ -26,6 +26,7 @@ from molstrata.core.progress import stderr_console
 from molstrata.data import CsvTask
 from molstrata.data.user_csv import read_smiles_csv
 from molstrata.report import build_report
+from molstrata.runs._molecules import NOTES_FILE, drop_invalid, write_molecule_notes
 from molstrata.runs._record import (
     build_record,
     clear_run,
@@ -65,7 +66,8 @@ def run_analyze(
     aug_molecules: int = 256, n_augmentations: int = 16, augmentation: str = "auto",
     cka: str = "linear", rule: str = "dataset_entropy", probe_results: str | Path | None = None,
     device: str | None = None, data_dir: str | Path | None = None, trust_checkpoint: bool = False,
-    overwrite: bool = False, use_cache: bool = True,
+    overwrite: bool = False, use_cache: bool = True, trust_remote_code: bool = False,
+    on_invalid: str = "raise",
 ) -> AnalyzeRun:
     """Analyse ``encoder`` on a task's train+valid molecules (``task``) or a CSV
     (``input_csv``), and write the run folder ``out``. Options as ``molstrata analyze``; a
@@ -78,19 +80,25 @@ def run_analyze(
         raise ConfigError("give exactly one of --task or --input")
     check_choice("--rule", rule, RULES)
     spec, task = task, (task_name(task) if task is not None else None)
+    check_choice("--on-invalid", on_invalid, ("raise", "mask"))
     if task is not None:
         split = load_split(spec, 1, data_dir)
         smiles = [*split.train["Drug"].tolist(), *split.valid["Drug"].tolist()]
+        ids = [*split.train["Drug_ID"].tolist(), *split.valid["Drug_ID"].tolist()]
         source = f"task {task} (train+valid)"
     else:
-        smiles, _, _ = read_smiles_csv(input_csv, smiles_col)
+        smiles, ids, _ = read_smiles_csv(input_csv, smiles_col)
         source = str(input_csv)
+    dropped = None
+    if on_invalid == "mask":  # analyse the valid molecules; list the others in notes/
+        smiles, dropped = drop_invalid(smiles, ids, task or str(input_csv), source)
     probes = None
     if probe_results is not None:
         if not probe_results.is_file():
             raise DataNotFoundError(f"--probe-results {probe_results}: no such file")
         probes = pd.read_csv(probe_results)
-    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
+    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint,
+                                 trust_remote_code=trust_remote_code)
     # fail before the analysis, not after it
     probe_notes = check_probe_results(probes, probe_results, enc) if probes is not None else []
     inputs = (split_inputs(split, data_dir, parts=("train", "valid"))  # task mode never reads test
@@ -106,6 +114,7 @@ def run_analyze(
         "n_augmentations": n_augmentations, "augmentation": augmentation, "cka": cka, "rule": rule,
         "probe_results": probe_results.name if probe_results else None,
         **csv_settings(csv_tasks([spec])),
+        **({"on_invalid": on_invalid} if dropped is not None else {}),
     }, inputs, {enc.name: encoder_identity(enc)})
     old = prepare_out(out, record, overwrite=overwrite)  # another run in --out: refused
     if old is not None:
@@ -121,6 +130,9 @@ def run_analyze(
         n_augmentations=n_augmentations, augmentation=augmentation, cka=cka, progress=True,
         source=source, use_cache=use_cache,
     )
+    if dropped is not None and len(dropped):
+        probe_notes = [f"{len(dropped)} invalid molecule(s) left out (--on-invalid mask; listed "
+                       f"in {NOTES_FILE})", *probe_notes]
     if probe_notes:
         profile = dataclasses.replace(profile, notes=(*profile.notes, *probe_notes))
     params: dict[str, Any] = {
@@ -128,8 +140,10 @@ def run_analyze(
         "input": str(input_csv) if input_csv else None, "smiles_col": smiles_col,
         "rule": rule, "probe_results": str(probe_results) if probe_results else None,
         "device": device, "data_dir": str(data_dir) if data_dir else None,
+        "on_invalid": on_invalid,
     }
     files = write_outputs(profile, out, params=params, probe_results=probes, rule=rule)
+    write_molecule_notes(out, [] if dropped is None else [dropped])
     write_record(out, record)
     files["report"] = build_report(out)  # the folder's whole report, and report.html beside it
     try:

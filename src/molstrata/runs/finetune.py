@@ -176,6 +176,7 @@ def run_finetune(
     trust_checkpoint: bool = False,
     overwrite: bool = False,
     use_cache: bool = True,
+    trust_remote_code: bool = False,
 ) -> dict[str, Any]:
     """Finetune ``encoder`` on ``task`` at several depths and seeds, and write the report.
 
@@ -205,6 +206,8 @@ def run_finetune(
         files, labels and encoder); a changed input is refused with its old and new sha256.
     use_cache : ``False`` (``--no-cache``) bypasses the embeddings cache of the frozen
         probes; the run folder's cells and checkpoints are still written and resumed.
+    trust_remote_code : let a model folder or hub checkpoint run its own Python code
+        (``--trust-remote-code``; e.g. ``molformer-xl``)
 
     Returns
     -------
@@ -214,7 +217,8 @@ def run_finetune(
     config = config or TrainConfig()
     seeds = parse_seeds(seeds)
     out = run_folder(out, "finetune", overwrite=overwrite)
-    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
+    enc = _encoders.load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint,
+                                 trust_remote_code=trust_remote_code)
     L = int(enc.num_layers)
     parsed = parse_layers(layers, L)
     spec, task = task, task_name(task)

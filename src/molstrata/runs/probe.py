@@ -25,8 +25,8 @@ from molstrata import encoders as _encoders
 from molstrata.core.config import save_config
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.core.paths import honours_use_cache
+from molstrata.core.progress import phase, stderr_console
 from molstrata.core.progress import progress as progress_bar
-from molstrata.core.progress import stderr_console
 from molstrata.core.seed import parse_seeds
 from molstrata.core.threads import fixed_threads
 from molstrata.data import CsvTask, list_tasks, task_info
@@ -53,6 +53,12 @@ from molstrata.runs._cells import (
     _read_cell,
     _write_cell,
     _write_identity,
+)
+from molstrata.runs._molecules import (
+    NOTES_FILE,
+    flagged_molecules,
+    task_molecule_notes,
+    write_molecule_notes,
 )
 from molstrata.runs._record import (
     build_record,
@@ -137,6 +143,7 @@ def sweep(
     overwrite: bool = False,
     use_cache: bool = True,
     baseline: str = "none",
+    trust_remote_code: bool = False,
 ) -> ProbeRun:
     """Probe every layer of each encoder on each task and seed; write the run folder.
 
@@ -178,6 +185,8 @@ def sweep(
     baseline : ``"ecfp"`` also probes Morgan/ECFP4 count fingerprints with the same probe on
         the same splits (``baseline.csv``; cells resumed like the encoders'); ``"none"``
         (the library default; the CLI's is ``ecfp``) skips it
+    trust_remote_code : let a model folder or hub checkpoint run its own Python code
+        (``--trust-remote-code``; e.g. ``molformer-xl``)
 
     Returns
     -------
@@ -196,7 +205,7 @@ def sweep(
     effective = _effective_params(model, params)
     # everything is validated (data read, encoders loaded) before anything is written to out
     splits = {(t, s): load_split(csv.get(t, t), s, data_dir).check_labels() for t in task_names for s in seed_list}
-    loaded = _load_encoders(encoders, device, trust_checkpoint)
+    loaded = _load_encoders(encoders, device, trust_checkpoint, trust_remote_code)
     run = _Sweep(out=out, model=model, params=params, pooling=pooling, batch_size=batch_size,
                  selections=selections, cv_folds=cv_folds, executor=executor, progress=progress,
                  use_cache=use_cache, splits=splits, task_names=task_names, seed_list=seed_list,
@@ -228,11 +237,13 @@ def sweep(
     return _finish(run, out, report)
 
 
-def _load_encoders(encoders: Sequence[Any], device: str | None, trust_checkpoint: bool) -> list:
+def _load_encoders(encoders: Sequence[Any], device: str | None, trust_checkpoint: bool,
+                   trust_remote_code: bool = False) -> list:
     """Load the encoders given by name (instances pass through); refuse one given twice."""
     loaded = []
     for enc_ref in encoders:
-        enc = (_encoders.load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint)
+        enc = (_encoders.load_encoder(enc_ref, device=device, trust_checkpoint=trust_checkpoint,
+                                      trust_remote_code=trust_remote_code)
                if isinstance(enc_ref, str) else enc_ref)
         if enc.name in [e.name for e in loaded]:
             raise ConfigError(f"encoder {enc.name!r} given twice")
@@ -257,6 +268,7 @@ def _finish(run: _Sweep, out: Path, report: bool) -> ProbeRun:
     """Write the tables, ``notes.txt`` and (with ``report``) the report of a finished sweep."""
     files = write_tables(run.scores, out, selections=run.chosen)
     (out / "notes.txt").write_text("".join(f"{n}\n" for n in run.notes))
+    write_molecule_notes(out, run.molecules)
     if report:
         files["report"] = build_report(out)
     return ProbeRun(scores=run.scores, files=files, notes=run.notes, resumed_cells=run.resumed,
@@ -309,6 +321,7 @@ class _Sweep:
     inputs: dict[str, str] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    molecules: list[Any] = field(default_factory=list)  # notes/molecules.csv, per encoder
     scores: list[LayerScores] = field(default_factory=list)
     chosen: list[Any] = field(default_factory=list)
     resumed: int = 0
@@ -322,9 +335,11 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
     """Every (task, seed, layer) cell of ``enc`` (read back or computed), then the selection."""
     _write_identity(run.out, enc)
     _check_encoder_cells(run, enc)
-    emb, index = _embed_all(run, enc)
+    with phase(1, 3, "embedding"):
+        emb, index = _embed_all(run, enc)
     done, todo = _plan_cells(run, enc, emb)
-    _run_cells(run, enc, emb, index, done, todo)
+    with phase(2, 3, "probing"):
+        _run_cells(run, enc, emb, index, done, todo)
     if run.selections.names == ("valid",):
         for t, s in run.jobs:
             split = run.splits[(t, s)]
@@ -333,10 +348,11 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
                                        strategy="valid", notes=job_notes))
             run.notes.extend(job_notes)
     else:  # CV and combination strategies; cached per (task, seed) beside the cells
-        picked = select_jobs(run.jobs, emb=emb, index=index, splits=run.splits, done=done,
-                             out=run.out, encoder=enc.name, model=run.model, params=run.params,
-                             selections=run.selections, cv_folds=run.cv_folds,
-                             executor=run.executor, progress=run.progress)
+        with phase(3, 3, "selecting"):
+            picked = select_jobs(run.jobs, emb=emb, index=index, splits=run.splits, done=done,
+                                 out=run.out, encoder=enc.name, model=run.model, params=run.params,
+                                 selections=run.selections, cv_folds=run.cv_folds,
+                                 executor=run.executor, progress=run.progress)
         for primary, results, job_notes in picked:
             run.scores.append(primary)
             run.chosen.extend(results)
@@ -368,14 +384,16 @@ def _embed_all(run: _Sweep, enc: Any) -> tuple[Any, dict[str, int]]:
     emb = _embeddings.embed_cached(enc, smiles, pooling=run.pooling, on_invalid="mask",
                                    batch_size=run.batch_size, progress=run.progress,
                                    executor=run.executor, use_cache=run.use_cache)
+    run.molecules.append(task_molecule_notes(enc.name, run.splits.values(),
+                                             flagged_molecules(smiles, emb.meta)))
     n_cut = int(emb.meta.get("n_truncated", 0) or 0)
     if n_cut:
         run.notes.append(f"{enc.name}: {n_cut} input(s) longer than the encoder's maximum length "
-                         "were truncated before embedding (see the embeddings' meta)")
+                         f"were truncated before embedding (listed in {NOTES_FILE})")
     if not emb.valid.all():
         bad = np.flatnonzero(~emb.valid)
         run.notes.append(f"{enc.name}: {bad.size} molecule(s) could not be embedded, e.g. "
-                         f"{[smiles[i] for i in bad[:5]]}")
+                         f"{[smiles[i] for i in bad[:5]]} (all listed in {NOTES_FILE})")
     return emb, {s: i for i, s in enumerate(emb.smiles)}
 
 
@@ -412,7 +430,7 @@ def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: 
             for k, cell in new.items():
                 _write_cell(_cell_path(run.out, enc.name, t, s, k), cell)
                 done[(t, s)][k] = cell
-            bar.advance(len(new), description=f"{enc.name} · {t} · seed {s}")
+            bar.advance(len(new), description=f"probing: seed {s} · {t}")
 
         shared = {"emb": emb, "index": index, "splits": run.splits, "model": run.model,
                   "params": run.params}

@@ -380,6 +380,10 @@ def load_hf(
     -------
     HFEncoder in ``eval()`` mode on ``device``.
     """
+    if not Path(name_or_path).expanduser().is_dir():  # a hub id: fail fast when unreachable
+        from molstrata.encoders.hub import check_hub_id
+
+        check_hub_id(str(name_or_path), revision)
     try:
         import transformers
         from transformers import AutoConfig, AutoTokenizer

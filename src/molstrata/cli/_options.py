@@ -1,0 +1,149 @@
+"""Options and help shared by every ``molstrata`` command (one definition each).
+
+- :func:`trust_remote_code_option`, :func:`check_encoders` (the ``--encoder`` callback that
+  fails fast, before torch is imported), :func:`probe_help` and :func:`pooling_help` (the
+  choices read from their registries);
+- :func:`polish_help`: after the commands are registered, flags lose the ``<bool>`` type
+  column and help texts are escaped for rich markup (``'molstrata[ray]'`` stays as typed);
+- :func:`cli_message`: an error text in CLI words (``--on-invalid mask``, not
+  ``on_invalid='mask'``).
+
+Seeds have one parser, :func:`molstrata.core.seed.parse_seeds`, used by every ``--seeds``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+from typer.models import DefaultPlaceholder
+
+__all__ = ["Command", "Group", "check_encoders", "cli_message", "polish_help", "pooling_help", "probe_help",
+           "trust_remote_code_option"]
+
+
+def trust_remote_code_option() -> Any:
+    """``--trust-remote-code``: let a model folder or hub checkpoint run its own Python code."""
+    return typer.Option(False, "--trust-remote-code",
+                        help="Let a model folder or hub checkpoint run its own Python code "
+                             "(needed by molformer-xl); only for code you trust.")
+
+
+def check_encoders(value: Any) -> Any:
+    """``--encoder`` callback: a hub id that is not cached and cannot be downloaded now fails
+    here, in well under a second, before torch and transformers are imported."""
+    from molstrata.encoders.registry import check_encoder_ref
+
+    for name in [value] if isinstance(value, str) else list(value or []):
+        check_encoder_ref(name)
+    return value
+
+
+def probe_help() -> str:
+    """The ``--probe`` help text; ``{probes}`` is filled from the probe registry when help is
+    shown (:class:`Command`), so that parsing a command line imports no scikit-learn."""
+    return "Probe fitted on each layer: {probes}."
+
+
+def pooling_help(default: str = "the encoder's") -> str:
+    """The ``--pooling`` help text; ``{poolings}`` is filled from
+    :class:`molstrata.encoders.pooling.Pooling` when help is shown."""
+    return f"{{poolings}} (default: {default})."
+
+
+def _probe_choices() -> str:
+    from molstrata.probe.estimators import PROBE_CLASSES
+
+    described = {"linear": "linear (ridge/logistic)", "gbdt": "gbdt (LightGBM)"}
+    return " | ".join(described.get(n, n) for n in PROBE_CLASSES)
+
+
+def _pooling_choices() -> str:
+    from molstrata.encoders.pooling import Pooling
+
+    return " | ".join(p.value for p in Pooling)
+
+
+#: placeholders of help texts -> the registry that lists the choices
+_CHOICES = {"{probes}": _probe_choices, "{poolings}": _pooling_choices}
+
+
+class _FlagsMixin:
+    """Help without a ``<bool>`` type after a flag (``--help`` and typer's own included), and
+    with the choices of :data:`_CHOICES` read from their registries."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in getattr(self, "params", []):
+            for key, choices in _CHOICES.items():
+                if param.help and key in param.help:
+                    param.help = param.help.replace(key, choices())
+        super().format_help(ctx, formatter)  # type: ignore[misc]
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and not getattr(param, "count", False) \
+                    and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_FlagsMixin, TyperCommand):
+    """The click command class of every ``molstrata`` sub-command (see :func:`polish_help`)."""
+
+
+class Group(_FlagsMixin, TyperGroup):
+    """The click group class of ``molstrata`` and ``molstrata pretrain``."""
+
+
+def polish_help(app: typer.Typer) -> None:
+    """Give every command of ``app`` (sub-apps included) the :class:`Command` /
+    :class:`Group` classes (flags show no ``<bool>``) and escape rich markup in option and
+    command help texts, so that ``pip install 'molstrata[ray]'`` shows as typed."""
+    from rich.markup import escape
+
+    seen: set[int] = set()
+    for info in _commands(app):
+        if isinstance(info.cls, DefaultPlaceholder) or info.cls in (None, TyperCommand):
+            info.cls = Command
+        for obj in (info, info.callback):
+            doc = getattr(obj, "help" if obj is info else "__doc__", None)
+            if isinstance(doc, str) and id(obj) not in seen:
+                setattr(obj, "help" if obj is info else "__doc__", escape(doc))
+            seen.add(id(obj))
+        for param in inspect.signature(info.callback).parameters.values():
+            option = param.default
+            if isinstance(option, typer.models.ParameterInfo) and id(option) not in seen \
+                    and isinstance(option.help, str):
+                option.help = escape(option.help)
+            seen.add(id(option))
+
+
+def _commands(app: typer.Typer) -> list[Any]:
+    found: list[Any] = [c for c in app.registered_commands if c.callback is not None]
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if sub is not None:
+            if isinstance(sub.info.cls, DefaultPlaceholder) or sub.info.cls in (None, TyperGroup):
+                sub.info.cls = Group
+            found.extend(_commands(sub))
+    return found
+
+
+#: Python keywords in error texts -> the CLI flag that sets them
+_FLAGS = ("on_invalid", "on_too_long", "max_length", "max_layer", "trust_remote_code",
+          "trust_checkpoint", "pooling", "batch_size", "smiles_col", "id_col", "cv_folds")
+
+
+def cli_message(text: str) -> str:
+    """``text`` with Python keyword arguments spelled as CLI flags: ``on_invalid='mask'`` ->
+    ``--on-invalid mask``, ``trust_remote_code=True`` -> ``--trust-remote-code``; a
+    ``(CLI: --flag)`` aside that repeats the flag is dropped."""
+    names = "|".join(_FLAGS)
+    text = re.sub(rf"\b({names})=True(\s*\((?:CLI:\s*)?--[\w-]+\))?",
+                  lambda m: "--" + m[1].replace("_", "-"), text)
+    return re.sub(rf"\b({names})=(['\"]?)([^\s'\",;)]+)\2",
+                  lambda m: f"--{m[1].replace('_', '-')} {m[3]}", text)
