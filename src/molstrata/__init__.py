@@ -30,6 +30,8 @@ _LAZY = {
     # runs (the commands' run folders)
     "sweep": "molstrata.runs",
     "run_finetune": "molstrata.runs",
+    # saved predictors and scikit-learn building blocks
+    "load_predictor": "molstrata.runs.predict",
 }
 
 # Stage sub-packages, importable as attributes (``molstrata.finetune.finetune(...)``).

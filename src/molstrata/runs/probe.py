@@ -61,6 +61,7 @@ from molstrata.runs._record import (
     write_record,
 )
 from molstrata.runs._select import select_jobs
+from molstrata.runs.predictors import write_predictors
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
@@ -189,6 +190,7 @@ def sweep(
     for sp in splits.values():
         run.inputs.update(split_inputs(sp, data_dir))
     run.identities.update({e.name: encoder_identity(e) for e in loaded})
+    run.refs.update({e.name: ref for e, ref in zip(loaded, encoders, strict=True)})
     # the selection strategies are not part of the run: they reuse its cells (their own
     # results are cached beside them under names that hold their settings)
     record = build_record("probe", {
@@ -287,6 +289,7 @@ class _Sweep:
     cell_settings: dict[str, Any]
     inputs: dict[str, str] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)
+    refs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     scores: list[LayerScores] = field(default_factory=list)
     chosen: list[Any] = field(default_factory=list)
@@ -320,6 +323,7 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
             run.scores.append(primary)
             run.chosen.extend(results)
             run.notes.extend(job_notes)
+    run.notes.extend(write_predictors(run, enc, emb, index, run.refs.get(enc.name)))
 
 
 def _check_encoder_cells(run: _Sweep, enc: Any) -> None:
