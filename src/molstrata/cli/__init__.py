@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-SUBCOMMANDS = ["tasks", "encoders", "embed", "analyze", "probe", "finetune", "report", "pretrain"]
+SUBCOMMANDS = ["tasks", "encoders", "embed", "analyze", "probe", "predict", "finetune", "report", "pretrain"]
 
 app = typer.Typer(
     name="molstrata",

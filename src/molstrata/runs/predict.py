@@ -130,6 +130,9 @@ def _task_folder(run_dir: Path, task: str | None, encoder_name: str | None) -> P
         from molstrata.probe.outputs import slug
 
         roots = [models / slug(encoder_name)]
+        if not roots[0].is_dir():
+            raise ConfigError(f"--encoder {encoder_name}: no predictors of it in {models} "
+                              f"(encoders there: {', '.join(names)})")
     tasks = sorted(d.name for d in roots[0].iterdir() if d.is_dir() and any(d.glob(f"seed*/{PREDICTOR_FILE}")))
     if not tasks:
         raise ConfigError(f"--model {run_dir}: no saved predictor in {roots[0]}")
@@ -206,3 +209,42 @@ def load_predictor(
         check_identity(encoder, doc, folder / f"seed{doc['seed']}")
     return Predictor(folder, members, encoder, use_cache=use_cache, batch_size=batch_size)
 
+
+
+def prediction_frame(table: PredictionTable, ids: Sequence[Any] | None = None) -> Any:
+    """``id, smiles, y_pred[, y_proba], reason`` (input order; empty predictions where invalid).
+
+    ``id`` is ``ids`` or the data row number (1 = the first row below the header).
+    """
+    import pandas as pd
+
+    n = len(table.smiles)
+    cols: dict[str, Any] = {"id": list(ids) if ids is not None else list(range(1, n + 1)),
+                            "smiles": list(table.smiles)}
+    if table.y_proba is not None:
+        cols["y_pred"] = pd.array([None if np.isnan(v) else int(v) for v in table.y_pred], dtype="Int64")
+        cols["y_proba"] = table.y_proba
+    else:
+        cols["y_pred"] = table.y_pred
+    cols["reason"] = list(table.reasons)
+    return pd.DataFrame(cols)
+
+
+def predict_csv(
+    run_dir: str | Path, input_csv: str | Path, out: str | Path, *, task: str | None = None,
+    smiles_col: str | None = None, id_col: str | None = None, seed: int | None = None,
+    encoder: Any = None, device: str | None = None, trust_checkpoint: bool = False,
+    use_cache: bool = True, batch_size: int | None = None,
+) -> tuple[Predictor, PredictionTable]:
+    """Predict every row of ``input_csv`` with the run's saved predictor; write ``out``
+    (:func:`prediction_frame`). Returns the predictor and its predictions."""
+    from molstrata.core.files import atomic_write
+    from molstrata.data.user_csv import read_smiles_csv
+
+    smiles, ids, _ = read_smiles_csv(input_csv, smiles_col, id_col)
+    predictor = load_predictor(run_dir, task, seed=seed, encoder=encoder, device=device,
+                               trust_checkpoint=trust_checkpoint, use_cache=use_cache,
+                               batch_size=batch_size)
+    table = predictor.predict_table(smiles)
+    atomic_write(Path(out), prediction_frame(table, ids).to_csv(index=False), cache=False)
+    return predictor, table
