@@ -32,6 +32,8 @@ _LAZY = {
     "run_finetune": "molstrata.runs",
     # saved predictors and scikit-learn building blocks
     "load_predictor": "molstrata.runs.predict",
+    "LayerFeaturizer": "molstrata.embeddings.featurizer",
+    "LayerEnsemble": "molstrata.probe.ensemble",
 }
 
 # Stage sub-packages, importable as attributes (``molstrata.finetune.finetune(...)``).
