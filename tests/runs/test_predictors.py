@@ -98,3 +98,22 @@ def test_predictors_are_json_and_safetensors_only(hash_encoder, data_dir, tmp_pa
     assert doc["combination"]["kind"] == "weighted" and doc["pooling"] and doc["metric"] == "mae"
     assert len(doc["combination"]["weights"]) == doc["n_layers"] == 3
     assert all(isinstance(v, np.ndarray) for v in arrays.values())
+
+
+def test_several_encoders_save_one_predictor_each(make_hash_encoder, data_dir, tmp_path):
+    from molstrata.runs.predict import load_predictor
+
+    a, b = make_hash_encoder("enc-a", seed=0), make_hash_encoder("enc-b", seed=1)
+    out = tmp_path / "run"
+    sweep([a, b], "caco2_wang", [1], out=out, data_dir=data_dir, strategy="valid", report=False,
+          progress=False)
+    assert sorted(p.name for p in (out / "models").iterdir()) == ["enc-a", "enc-b"]
+    split = load_task("caco2_wang", seed=1, data_dir=data_dir)
+    for enc in (a, b):
+        own = pd.read_csv(out / "predictions" / enc.name / "caco2_wang_seed1.csv", float_precision="round_trip")
+        got = load_predictor(out, "caco2_wang", encoder=enc).predict(split.smiles("test"))
+        np.testing.assert_array_equal(got, own["Y_pred"].to_numpy())
+    with pytest.raises(ConfigError, match="encoders there: enc-a, enc-b"):
+        load_predictor(out, "caco2_wang", encoder="enc-c")
+    with pytest.raises(ConfigError, match="several encoders"):
+        load_predictor(out, "caco2_wang")
