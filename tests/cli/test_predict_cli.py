@@ -50,7 +50,7 @@ def cli(run, monkeypatch, capsys):
 
 
 def _read(path):
-    return pd.read_csv(path, float_precision="round_trip", keep_default_na=False, dtype={"id": str})
+    return pd.read_csv(path, keep_default_na=False, dtype={"id": str})
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -62,7 +62,7 @@ def test_predict_reproduces_the_runs_predictions(run, cli, data_dir, tmp_path, t
                         "--smiles-col", "Drug", "--id-col", "Drug_ID", "--out", tmp_path / "p.csv")
         assert code == 0, err
         got = _read(tmp_path / "p.csv")
-        own = pd.read_csv(out / "predictions" / f"{task}_seed{seed}.csv", float_precision="round_trip")
+        own = pd.read_csv(out / "predictions" / f"{task}_seed{seed}.csv")
         assert got["id"].tolist() == own["Drug_ID"].astype(str).tolist()
         assert got["smiles"].tolist() == pd.read_csv(test_csv)["Drug"].tolist()
         assert (got["reason"] == "").all()

@@ -144,7 +144,7 @@ class SavedProbe:
 
             helper = MLPProbe(task_type=self.task_type)
             return np.stack([helper._predict_one(m, x) for m, x in zip(models, X, strict=True)])
-        return np.stack([_predict_booster(b, x, self.task_type) for b, x in zip(models, X, strict=True)])
+        return np.stack([_predict_booster(b, x) for b, x in zip(models, X, strict=True)])
 
     def _predict_linear(self, X: list[np.ndarray]) -> np.ndarray:
         import torch
@@ -195,6 +195,6 @@ class SavedProbe:
         return net, self.arrays[f"s{j}.mean"], self.arrays[f"s{j}.std"], y_mean, y_std
 
 
-def _predict_booster(booster: Any, X: np.ndarray, task_type: str) -> np.ndarray:
+def _predict_booster(booster: Any, X: np.ndarray) -> np.ndarray:
     """LightGBM's prediction (the probability of class 1 for a binary model): (n,)."""
     return np.asarray(booster.predict(X), dtype=np.float64)
