@@ -121,3 +121,26 @@ def test_several_encoders_save_one_predictor_each(make_hash_encoder, data_dir, t
         load_predictor(out, "caco2_wang", encoder="enc-c")
     with pytest.raises(ConfigError, match="several encoders"):
         load_predictor(out, "caco2_wang")
+
+
+def test_the_sweeps_own_probes_are_saved_without_a_refit(hash_encoder, data_dir, tmp_path, monkeypatch):
+    import molstrata.runs.predictors as predictors_mod
+    from molstrata.runs.predict import load_predictor
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("refitted although the sweep kept its probes")
+
+    out = tmp_path / "run"
+    with monkeypatch.context() as mp:
+        mp.setattr(predictors_mod, "_fit", no_refit)
+        sweep([hash_encoder], "hia_hou", [1], out=out, data_dir=data_dir, report=False, progress=False)
+    kept = sorted(p.name for p in (out / "cells").rglob("fitted_*"))
+    assert kept == ["fitted_000_002_3.json", "fitted_000_002_3.safetensors"]
+    first = (out / "models" / "hia_hou" / "seed1" / "weights.safetensors").read_bytes()
+    for p in (out / "cells").rglob("fitted_*"):  # e.g. cells from before predictors were saved
+        p.unlink()
+    sweep([hash_encoder], "hia_hou", [1], out=out, data_dir=data_dir, report=False, progress=False)
+    assert (out / "models" / "hia_hou" / "seed1" / "weights.safetensors").read_bytes() == first  # refitted
+    split = load_task("hia_hou", seed=1, data_dir=data_dir)
+    got = load_predictor(out, encoder=hash_encoder).predict_proba(split.smiles("test"))
+    np.testing.assert_array_equal(got, _own_predictions(out, "hia_hou", 1)["Y_pred"].to_numpy())

@@ -76,6 +76,65 @@ def _combination(model: str, strategy: str, weights: np.ndarray, info: Mapping[s
             "slots": {str(k): inputs.index(k) for k in used}}
 
 
+def _fitted_name(layers: Sequence[int]) -> str:
+    return f"fitted_{layers[0]:03d}_{layers[-1]:03d}_{len(layers)}"
+
+
+def keep_fitted(folder: Path, cells: Mapping[int, Any]) -> dict[int, Any]:
+    """Write the fitted probe the cells carry (``LayerCell.fitted``) beside them in the
+    (task, seed) cell folder, ``fitted_<first>_<last>_<n>.{json,safetensors}``; return the
+    cells without it (so that a sweep does not hold every probe in memory)."""
+    import dataclasses
+
+    out = {}
+    written: set[tuple[int, ...]] = set()
+    for k, cell in cells.items():
+        fitted = getattr(cell, "fitted", None)
+        if fitted is not None:
+            layers, (meta, arrays) = fitted
+            if layers not in written:
+                _write_fitted(folder, _fitted_name(layers), meta, arrays)
+                written.add(layers)
+            cell = dataclasses.replace(cell, fitted=None)
+        out[k] = cell
+    return out
+
+
+def _write_fitted(folder: Path, name: str, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    from safetensors.numpy import save
+
+    atomic_write(folder / f"{name}.safetensors",
+                 save({k: np.ascontiguousarray(v) for k, v in arrays.items()}), cache=False)
+    atomic_write(folder / f"{name}.json", json.dumps(dict(meta), sort_keys=True), cache=False)
+
+
+def _read_fitted(folder: Path | None, layers: Sequence[int]) -> tuple[dict, dict] | None:
+    """The probe the sweep fitted on ``layers`` of one (task, seed), or None (absent, damaged)."""
+    if folder is None:
+        return None
+    from safetensors.numpy import load_file
+
+    name = _fitted_name(list(layers))
+    try:
+        meta = json.loads((folder / f"{name}.json").read_text())
+        return meta, load_file(str(folder / f"{name}.safetensors"))
+    except (OSError, ValueError):
+        return None
+
+
+def _fitted(data: Any, split: Any, combination: Mapping[str, Any], *, model: str,
+            params: Mapping[str, Any] | None, cells_dir: Path | None) -> list[tuple[dict, dict]]:
+    """The exported probes behind the choice: those the sweep kept beside its cells, else
+    refitted as the sweep fitted them (same bytes)."""
+    n_layers = len(data.train)
+    if combination["kind"] != "concat":
+        groups = [list(range(n_layers))] if model == "linear" else [[k] for k in combination["inputs"]]
+        kept = [_read_fitted(cells_dir, g) for g in groups]
+        if all(x is not None for x in kept):
+            return kept
+    return [export_probe(e) for e in _fit(data, split, combination, model=model, params=params)]
+
+
 def _fit(data: Any, split: Any, combination: Mapping[str, Any], *, model: str,
          params: Mapping[str, Any] | None) -> list[Any]:
     """The probes behind the choice, fitted as the sweep fitted them (same bytes)."""
@@ -109,21 +168,28 @@ def _merge(exports: list[tuple[dict, dict]]) -> tuple[dict[str, Any], dict[str, 
 def save_predictor(
     folder: Path, *, emb: Any, index: Mapping[str, int], split: Any, model: str,
     params: Mapping[str, Any] | None, strategy: str, weights: np.ndarray, info: Mapping[str, Any],
-    label: str, test_pred: np.ndarray, encoder: Mapping[str, Any],
+    label: str, test_pred: np.ndarray, encoder: Mapping[str, Any], cells_dir: Path | None = None,
 ) -> str | None:
-    """Refit, check and write one (task, seed)'s predictor in ``folder``; returns a note
-    when its predictions differ from ``test_pred`` (the run's own, (n_test,)), else None."""
+    """Check and write one (task, seed)'s predictor in ``folder`` (the probes kept in
+    ``cells_dir`` by the sweep, or refitted); returns a note when its predictions differ from
+    ``test_pred`` (the run's own, (n_test,)), else None."""
     data = prepare(emb, split, index=index)
     combination = _combination(model, strategy, np.asarray(weights, dtype=np.float64), info)
-    meta, arrays = _merge([export_probe(e) for e in _fit(data, split, combination, model=model, params=params)])
-    saved = SavedProbe(meta, arrays)
-    note = None
-    if data.test_valid.any():
-        got = combine(saved.predict(probe_inputs(data.test, combination)), combination)
-        if not np.array_equal(got, np.asarray(test_pred)[data.test_valid]):
-            diff = float(np.max(np.abs(got - np.asarray(test_pred)[data.test_valid])))
-            note = (f"{split.name} seed {split.seed}: the saved predictor differs from the run's test "
-                    f"predictions by up to {diff:.3g}")
+    expected = np.asarray(test_pred)[data.test_valid]
+
+    def check(meta: dict, arrays: dict) -> float:  # largest difference to the run's predictions
+        if not data.test_valid.any():
+            return 0.0
+        got = combine(SavedProbe(meta, arrays).predict(probe_inputs(data.test, combination)), combination)
+        return 0.0 if np.array_equal(got, expected) else float(np.max(np.abs(got - expected)))
+
+    meta, arrays = _merge(_fitted(data, split, combination, model=model, params=params, cells_dir=cells_dir))
+    diff = check(meta, arrays)
+    if diff and cells_dir is not None:  # a kept probe that does not match: refit it
+        meta, arrays = _merge(_fitted(data, split, combination, model=model, params=params, cells_dir=None))
+        diff = check(meta, arrays)
+    note = (f"{split.name} seed {split.seed}: the saved predictor differs from the run's test "
+            f"predictions by up to {diff:.3g}") if diff else None
     doc = {
         "format": EXPORT_FORMAT, "molstrata": __version__, "task": split.name, "seed": int(split.seed),
         "task_type": split.task_type, "metric": split.metric, "strategy": strategy, "label": label,
@@ -161,6 +227,11 @@ def read_predictor(folder: Path) -> tuple[dict[str, Any], SavedProbe]:
     return doc, SavedProbe(doc["probe"], arrays)
 
 
+def _cells_dir(out: Path, encoder: str, task: str, seed: int) -> Path:
+    """The (task, seed) cell folder of the sweep (``cells/<encoder>/<task>/seed<s>``)."""
+    return Path(out) / "cells" / slug(encoder) / task / f"seed{seed}"
+
+
 def write_predictors(run: Any, enc: Any, emb: Any, index: Mapping[str, int], ref: Any) -> list[str]:
     """Save the primary strategy's predictor of every (task, seed) of ``enc`` in the run
     folder (the sweep's last step per encoder); returns notes (differences, unsaved ones).
@@ -196,7 +267,8 @@ def write_predictors(run: Any, enc: Any, emb: Any, index: Mapping[str, int], ref
             weights, info = np.asarray(res.weights), res.info
         note = save_predictor(folder, emb=emb, index=index, split=run.splits[(t, s)], model=run.model,
                               params=run.params, strategy=primary.strategy, weights=weights, info=info,
-                              label=primary.selection_label, test_pred=primary.test_pred, encoder=encoder)
+                              label=primary.selection_label, test_pred=primary.test_pred, encoder=encoder,
+                              cells_dir=_cells_dir(run.out, enc.name, t, s))
         if note:
             notes.append(f"{enc.name} · {note}")
     return notes

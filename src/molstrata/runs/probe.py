@@ -61,7 +61,7 @@ from molstrata.runs._record import (
     write_record,
 )
 from molstrata.runs._select import select_jobs
-from molstrata.runs.predictors import write_predictors
+from molstrata.runs.predictors import keep_fitted, write_predictors
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
@@ -392,6 +392,7 @@ def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: 
 
         def store(i: int, new: dict[int, LayerCell]) -> None:  # on this process
             t, s, _ = todo[i]
+            new = keep_fitted(_cell_path(run.out, enc.name, t, s, 0).parent, new)
             for k, cell in new.items():
                 _write_cell(_cell_path(run.out, enc.name, t, s, k), cell)
                 done[(t, s)][k] = cell
@@ -435,5 +436,5 @@ def _probe_cell(
     data = prepare(_layer_view(emb, layers), split, index=index)
     with fixed_threads():  # same bytes whatever the thread count or executor
         new = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
-                         seed=seed, params=params)
+                         seed=seed, params=params, export=True)
     return {int(layers[j]): c for j, c in new.items()}
