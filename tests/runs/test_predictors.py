@@ -118,7 +118,7 @@ def test_several_encoders_save_one_predictor_each(make_hash_encoder, data_dir, t
         got = load_predictor(out, "caco2_wang", encoder=enc).predict(split.smiles("test"))
         np.testing.assert_array_equal(got, own["Y_pred"].to_numpy())
     with pytest.raises(ConfigError, match="encoders there: enc-a, enc-b"):
-        load_predictor(out, "caco2_wang", encoder="enc-c")
+        load_predictor(out, "caco2_wang", encoder=make_hash_encoder("enc-c"))
     with pytest.raises(ConfigError, match="several encoders"):
         load_predictor(out, "caco2_wang")
 

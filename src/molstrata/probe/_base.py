@@ -1,4 +1,4 @@
-"""The probes' common base: a scikit-learn estimator taking one array per layer.
+"""The probes' common base: a scikit-learn estimator taking one matrix or one array per layer.
 
 :class:`ProbeEstimator` gives every probe (linear, MLP, GBDT) ``get_params`` /
 ``set_params``, ``clone``, ``repr`` and tags (``is_regressor`` / ``is_classifier`` follow
@@ -79,12 +79,16 @@ def _check_rows(layers: list[np.ndarray], n: int, what: str) -> None:
 
 
 class ProbeEstimator(BaseEstimator):
-    """Base of the probes: scikit-learn's estimator contract, one array per layer.
+    """Base of the probes: scikit-learn's estimator contract, on one matrix or one array per layer.
 
-    ``fit(X_train, y_train, X_valid, y_valid)`` takes sequences of n_layers arrays
-    (n_molecules, hidden_dim_k), fits on train and tunes on valid; ``predict(X)`` returns
-    (n_layers, n_molecules). Parameters are the ``__init__`` keywords, stored unchanged, among
-    them ``task_type`` (``"regression"`` or ``"classification"``), which sets the tags.
+    ``fit(X, y, X_valid=None, y_valid=None)`` fits on ``X`` and tunes on the validation set,
+    or on a seeded inner split (:data:`INNER_VALID_FRACTION`) without one. ``X`` is either one
+    matrix (n_samples, n_features), and then ``predict`` returns (n_samples,) values or labels
+    and classifiers have ``predict_proba`` (n_samples, 2), as any scikit-learn estimator; or a
+    sequence of n_layers arrays (n_molecules, hidden_dim_k), one probe per layer, and then
+    ``predict`` returns (n_layers, n_molecules) values or probabilities of class 1. Parameters
+    are the ``__init__`` keywords, stored unchanged, among them ``task_type``
+    (``"regression"`` or ``"classification"``), which sets the tags.
     """
 
     task_type: str

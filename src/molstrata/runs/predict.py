@@ -185,8 +185,11 @@ def load_predictor(
     Predictor, with ``.predict(smiles) -> (n,)`` (and ``.predict_proba`` for classification)
     """
     run_dir = Path(run_dir)
-    enc_name = encoder if isinstance(encoder, str) and not Path(encoder).exists() else None
-    folder = _task_folder(run_dir, task, getattr(encoder, "name", None) or enc_name)
+    if isinstance(encoder, str):
+        from molstrata.encoders import load_encoder
+
+        encoder = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
+    folder = _task_folder(run_dir, task, getattr(encoder, "name", None))
     seed_dirs = sorted((p for p in folder.glob("seed*") if (p / PREDICTOR_FILE).is_file()),
                        key=lambda p: int(p.name[4:]) if p.name[4:].isdigit() else -1)
     if seed is not None:
