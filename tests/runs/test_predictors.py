@@ -144,3 +144,15 @@ def test_the_sweeps_own_probes_are_saved_without_a_refit(hash_encoder, data_dir,
     split = load_task("hia_hou", seed=1, data_dir=data_dir)
     got = load_predictor(out, encoder=hash_encoder).predict_proba(split.smiles("test"))
     np.testing.assert_array_equal(got, _own_predictions(out, "hia_hou", 1)["Y_pred"].to_numpy())
+
+
+def test_mix_is_not_saved_and_says_so(hash_encoder, data_dir, tmp_path):
+    from molstrata.runs.predict import load_predictor
+
+    out = tmp_path / "run"
+    run = sweep([hash_encoder], "caco2_wang", [1], out=out, data_dir=data_dir, strategy="mix",
+                report=False, progress=False)
+    assert any("mix" in n and "not saved" in n for n in run.notes)
+    assert not list(out.rglob("predictor.json"))
+    with pytest.raises(ConfigError, match="predictor"):
+        load_predictor(out, "caco2_wang", encoder=hash_encoder)
