@@ -31,6 +31,10 @@ _LAZY = {
     # runs (the commands' run folders)
     "sweep": "molstrata.runs",
     "run_finetune": "molstrata.runs",
+    # saved predictors and scikit-learn building blocks
+    "load_predictor": "molstrata.runs.predict",
+    "LayerFeaturizer": "molstrata.embeddings.featurizer",
+    "LayerEnsemble": "molstrata.probe.ensemble",
 }
 
 # Stage sub-packages, importable as attributes (``molstrata.finetune.finetune(...)``).

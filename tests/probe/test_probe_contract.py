@@ -22,39 +22,29 @@ FAST = {"mlp": {"hidden": 8, "max_epochs": 5, "patience": 2, "batch_size": 16},
         "gbdt": {"n_estimators": 20, "early_stopping_rounds": 5, "n_jobs": 1}}
 NEEDS = {"gbdt": "lightgbm"}
 
-# sklearn's checks that do not apply to a probe, and why. The probes take one array per
-# layer and tune on a validation split: fit(X_train, y_train, X_valid, y_valid) -> predict
-# (n_layers, n_molecules). Every check that calls fit(X, y) on one matrix fails on that.
-FIT_SIGNATURE = ("fit takes (X_train, y_train, X_valid, y_valid), one array per layer, and predict "
-                 "returns (n_layers, n_molecules); sklearn's check calls fit(X, y)")
-FIT_CHECKS = (
-    "check_classifier_data_not_an_array", "check_classifiers_classes", "check_classifiers_one_label",
-    "check_classifiers_regression_target", "check_classifiers_train", "check_complex_data",
-    "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object",
-    "check_estimator_sparse_array", "check_estimator_sparse_matrix", "check_estimator_sparse_tag",
-    "check_estimators_dtypes", "check_estimators_empty_data_messages", "check_estimators_fit_returns_self",
-    "check_estimators_nan_inf", "check_estimators_overwrite_params", "check_estimators_pickle",
-    "check_f_contiguous_array_estimator", "check_fit1d", "check_fit2d_1feature", "check_fit2d_1sample",
-    "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent", "check_fit_score_takes_y",
-    "check_methods_sample_order_invariance", "check_methods_subset_invariance", "check_n_features_in",
-    "check_n_features_in_after_fitting", "check_non_transformer_estimators_n_iter",
-    "check_pipeline_consistency", "check_positive_only_tag_during_fit", "check_readonly_memmap_input",
-    "check_regressor_data_not_an_array", "check_regressors_int", "check_regressors_no_decision_function",
-    "check_regressors_train", "check_requires_y_none", "check_supervised_y_2d", "check_supervised_y_no_nan",
-)
-OTHER = {
+# sklearn's checks that still fail, and why. The probes take one feature matrix as sklearn's
+# estimators do (fit(X, y), tuned on X_valid / y_valid or on an inner split), or one array per
+# layer (tests below); the checks run the first form.
+EXPECTED_FAILURES = {
     "check_array_api_input": "the probes compute with numpy / torch, not the array API",
-    "check_estimators_unfitted": "predict before fit raises molstrata's NotFittedError (a ValueError with a "
-                                 "one-line message), not scikit-learn's",
-    "check_classifier_not_supporting_multiclass": "classification probes take 0/1 labels only; fit "
-                                                  "takes a validation split (see FIT_SIGNATURE)",
+}
+MLP_CLASSIFIER = {  # the MLP early-stops on validation ROC-AUC, not accuracy
+    name: "the MLP probe early-stops on the validation ROC-AUC; on the check's small blobs the epoch it "
+          "keeps can stay under the check's 0.83 accuracy bar"
+    for name in ("check_classifiers_train",)
 }
 
 
 def expected_failed_checks(estimator) -> dict[str, str]:
-    out = {**dict.fromkeys(FIT_CHECKS, FIT_SIGNATURE), **OTHER}
-    if "max_iter" not in estimator.get_params():  # the check only fits estimators with max_iter
-        del out["check_non_transformer_estimators_n_iter"]
+    out = dict(EXPECTED_FAILURES)
+    if type(estimator).__name__ == "LinearProbe" and estimator.task_type == "regression":
+        out["check_non_transformer_estimators_n_iter"] = ("ridge is solved in closed form (n_iter_ = 0); "
+                                                          "max_iter is the logistic solver's")
+    if type(estimator).__name__ == "MLPProbe":
+        out["check_methods_subset_invariance"] = ("float32 matrix products: a row's prediction can move by "
+                                                  "~1e-7 with the rows it is batched with (the check's tolerance)")
+    if type(estimator).__name__ == "MLPProbe" and estimator.task_type == "classification":
+        out.update(MLP_CLASSIFIER)
     return out
 
 

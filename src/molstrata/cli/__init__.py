@@ -17,7 +17,7 @@ import typer
 
 from molstrata.cli._options import Group, cli_message, polish_help
 
-SUBCOMMANDS = ["tasks", "encoders", "embed", "analyze", "probe", "finetune", "report", "pretrain"]
+SUBCOMMANDS = ["tasks", "encoders", "embed", "analyze", "probe", "predict", "finetune", "report", "pretrain"]
 
 app = typer.Typer(
     name="molstrata",

@@ -31,6 +31,7 @@ _EXPORTS = {
     "molstrata.probe._probe": ("PROBES", "LayerCell", "LayerScores"),
     "molstrata.probe.api": ("probe",),
     "molstrata.probe.combine": ("MixProbe",),
+    "molstrata.probe.ensemble": ("LayerEnsemble",),
     "molstrata.probe.cv": ("CVResult", "cross_validate", "scaffold_folds", "scaffold_group_ids"),
     "molstrata.probe.gbdt": ("GBDTProbe",),
     "molstrata.probe.linear": ("DEFAULT_ALPHAS", "DEFAULT_CS", "LinearProbe"),

@@ -1,4 +1,4 @@
-"""The probes' common base: a scikit-learn estimator taking one array per layer.
+"""The probes' common base: a scikit-learn estimator taking one matrix or one array per layer.
 
 :class:`ProbeEstimator` gives every probe (linear, MLP, GBDT) ``get_params`` /
 ``set_params``, ``clone``, ``repr`` and tags (``is_regressor`` / ``is_classifier`` follow
@@ -12,10 +12,47 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils import ClassifierTags, RegressorTags, Tags
+from sklearn.utils._available_if import available_if
 
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
 from molstrata.probe.scoring import score
+
+#: share of the rows held out for tuning when ``fit`` gets no validation set
+INNER_VALID_FRACTION = 0.2
+
+
+def is_layer_list(X: Any) -> bool:
+    """Whether ``X`` is one array per layer (a list / tuple of 2-D ndarrays, a 3-D ndarray or
+    a ``LayerEmbeddings``) rather than one feature matrix (scikit-learn's ``X``)."""
+    if isinstance(X, np.ndarray):
+        return X.ndim == 3
+    if hasattr(X, "layers") and hasattr(X, "valid"):
+        return True
+    return (isinstance(X, list | tuple) and len(X) > 0
+            and all(isinstance(x, np.ndarray) and x.ndim == 2 for x in X))
+
+
+def inner_split(n: int, y: np.ndarray, classification: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation rows of a seeded split (:data:`INNER_VALID_FRACTION` held out,
+    stratified for classification): two ndarrays of int."""
+    from sklearn.model_selection import train_test_split
+
+    if n < 5:
+        raise ConfigError(f"fit needs at least 5 samples to hold out a validation split, got "
+                          f"n_samples = {n}; or pass X_valid, y_valid")
+    strat = None
+    if classification:
+        _, counts = np.unique(y, return_counts=True)
+        strat = y if counts.min() >= 2 else None
+    rows = np.arange(n)
+    train, valid = train_test_split(rows, test_size=INNER_VALID_FRACTION, random_state=seed, stratify=strat)
+    return np.sort(train), np.sort(valid)
+
+
+class ProbeNotFittedError(NotFittedError, SklearnNotFittedError):
+    """A probe used before ``fit``: molstrata's and scikit-learn's NotFittedError at once."""
 
 
 def _as_layers(X: Any) -> list[np.ndarray]:
@@ -42,12 +79,16 @@ def _check_rows(layers: list[np.ndarray], n: int, what: str) -> None:
 
 
 class ProbeEstimator(BaseEstimator):
-    """Base of the probes: scikit-learn's estimator contract, one array per layer.
+    """Base of the probes: scikit-learn's estimator contract, on one matrix or one array per layer.
 
-    ``fit(X_train, y_train, X_valid, y_valid)`` takes sequences of n_layers arrays
-    (n_molecules, hidden_dim_k), fits on train and tunes on valid; ``predict(X)`` returns
-    (n_layers, n_molecules). Parameters are the ``__init__`` keywords, stored unchanged, among
-    them ``task_type`` (``"regression"`` or ``"classification"``), which sets the tags.
+    ``fit(X, y, X_valid=None, y_valid=None)`` fits on ``X`` and tunes on the validation set,
+    or on a seeded inner split (:data:`INNER_VALID_FRACTION`) without one. ``X`` is either one
+    matrix (n_samples, n_features), and then ``predict`` returns (n_samples,) values or labels
+    and classifiers have ``predict_proba`` (n_samples, 2), as any scikit-learn estimator; or a
+    sequence of n_layers arrays (n_molecules, hidden_dim_k), one probe per layer, and then
+    ``predict`` returns (n_layers, n_molecules) values or probabilities of class 1. Parameters
+    are the ``__init__`` keywords, stored unchanged, among them ``task_type``
+    (``"regression"`` or ``"classification"``), which sets the tags.
     """
 
     task_type: str
@@ -62,6 +103,110 @@ class ProbeEstimator(BaseEstimator):
             tags.classifier_tags = ClassifierTags(multi_class=False)  # 0/1 labels
         tags.target_tags.required = True
         return tags
+
+    # ------------------------------------------------- scikit-learn's fit / predict
+    def fit(self, X, y, X_valid=None, y_valid=None):
+        """Fit on ``X``; tune (regularisation, early stopping) on ``X_valid`` or, without it,
+        on a seeded inner split of ``X`` (:data:`INNER_VALID_FRACTION`).
+
+        Parameters
+        ----------
+        X : one feature matrix (n_samples, n_features) (scikit-learn's contract: ``predict``
+            then returns (n_samples,)), or one array per layer, n_layers arrays
+            (n_samples, hidden_dim_k) (``predict`` returns (n_layers, n_samples))
+        y : ndarray (n_samples,); for classification two classes (one matrix: any two labels;
+            layers: 0/1)
+        X_valid, y_valid : the validation set, in the same form (optional, together)
+
+        Returns
+        -------
+        self
+        """
+        if y is None:
+            raise ConfigError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if (X_valid is None) != (y_valid is None):
+            raise ConfigError("pass X_valid and y_valid together, or neither")
+        if is_layer_list(X):
+            self._matrix = False
+            layers = _as_layers(X)
+            if X_valid is None:
+                y = np.asarray(y)
+                tr, va = inner_split(len(y), y, self.task_type == "classification", self._split_seed())
+                return self._fit_layers([x[tr] for x in layers], y[tr], [x[va] for x in layers], y[va])
+            return self._fit_layers(layers, y, _as_layers(X_valid), y_valid)
+        return self._fit_matrix(X, y, X_valid, y_valid)
+
+    def _split_seed(self) -> int:
+        return int(getattr(self, "seed", 0) or 0)
+
+    def _fit_matrix(self, X, y, X_valid, y_valid):
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import check_array, column_or_1d, validate_data
+
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=self.task_type == "regression")
+        y = column_or_1d(y)
+        if X_valid is not None:
+            X_valid = check_array(X_valid, dtype=[np.float64, np.float32])
+            y_valid = column_or_1d(np.asarray(y_valid))
+            if X_valid.shape[1] != X.shape[1]:
+                raise ConfigError(f"X_valid has {X_valid.shape[1]} features, X has {X.shape[1]}")
+        if self.task_type == "classification":
+            check_classification_targets(y)
+            classes = np.unique(y)
+            if classes.size != 2:
+                raise ConfigError(f"Only binary classification is supported: {type(self).__name__} got "
+                                  f"{classes.size} class(es) in y: {classes[:5].tolist()}")
+            self.classes_ = classes
+            y = (y == classes[1]).astype(np.float64)
+            if y_valid is not None:
+                unknown = np.setdiff1d(np.unique(y_valid), classes)
+                if unknown.size:
+                    raise ConfigError(f"y_valid has labels {unknown[:5].tolist()} not in y")
+                y_valid = (y_valid == classes[1]).astype(np.float64)
+        if X_valid is None:
+            tr, va = inner_split(len(y), y, self.task_type == "classification", self._split_seed())
+            X, X_valid, y, y_valid = X[tr], X[va], y[tr], y[va]
+        self._fit_layers([X], y, [X_valid], y_valid)
+        self._matrix = True
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions.
+
+        After ``fit`` on one matrix: ndarray (n_samples,), values (regression) or labels from
+        ``classes_`` (classification). After ``fit`` on layers: ndarray (n_layers,
+        n_samples), values or probabilities of class 1, per layer.
+        """
+        if not getattr(self, "_matrix", False):
+            return self._predict_layers(X)
+        p = self._predict_matrix(X)
+        if self.task_type == "classification":
+            return self.classes_[(p >= 0.5).astype(int)]
+        return p
+
+    @available_if(lambda self: self.task_type == "classification")
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, ndarray (n_samples, 2), columns in ``classes_`` order
+        (classifiers fitted on one matrix; per-layer probabilities come from ``predict``)."""
+        if not getattr(self, "_matrix", False):
+            if hasattr(self, "n_layers_"):
+                raise ConfigError("fitted on layers: predict returns each layer's probabilities")
+            raise ProbeNotFittedError(f"{type(self).__name__} is not fitted; call fit first")
+        p = self._predict_matrix(X)
+        return np.column_stack([1.0 - p, p])
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R² (regression) or accuracy (classification) of ``predict(X)`` (one matrix)."""
+        from sklearn.metrics import accuracy_score, r2_score
+
+        metric = accuracy_score if self.task_type == "classification" else r2_score
+        return float(metric(y, self.predict(X), sample_weight=sample_weight))
+
+    def _predict_matrix(self, X) -> np.ndarray:
+        from sklearn.utils.validation import validate_data
+
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._predict_layers([X])[0]
 
     def set_params(self, **params: Any):
         """Set parameters (scikit-learn's ``set_params``); an unknown name is a ConfigError."""
@@ -98,7 +243,7 @@ class PerLayerProbe(ProbeEstimator):
     and ``_predict_one(model, X) -> (n,)``; parameters are the ``__init__`` keywords.
     """
 
-    def fit(self, X_train, y_train, X_valid, y_valid):
+    def _fit_layers(self, X_train, y_train, X_valid, y_valid):
         """Fit one model per layer on train; early-stop / tune on valid.
 
         Parameters
@@ -129,11 +274,11 @@ class PerLayerProbe(ProbeEstimator):
         self.valid_scores_ = np.asarray(scores, dtype=np.float64)
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def _predict_layers(self, X) -> np.ndarray:
         """Predictions per layer: ndarray (n_layers, n_molecules); probabilities of class 1
         for classification."""
         if not hasattr(self, "models_"):
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit first")
+            raise ProbeNotFittedError(f"{type(self).__name__} is not fitted; call fit first")
         layers = _as_layers(X)
         if len(layers) != self.n_layers_:
             raise ConfigError(f"got {len(layers)} layers, the probe was fit on {self.n_layers_}")

@@ -37,11 +37,15 @@ class LayerCell:
     valid_score : float, the validation score (task metric)
     param : float, the hyperparameter chosen on valid (alpha, C, epochs or trees)
     test_pred : ndarray (n_test,), predictions on the test rows (NaN-free)
+    fitted : ``(layers, (meta, arrays))``: the fitted probe of the :func:`fit_layers` call
+        that made this cell, exported (:func:`molstrata.probe.export.export_probe`) for the
+        layers it was fitted on; only with ``fit_layers(..., export=True)``, else None
     """
 
     valid_score: float
     param: float
     test_pred: np.ndarray
+    fitted: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,10 +209,12 @@ def prepare(embeddings: LayerEmbeddings, split: Any, *, index: Mapping[str, int]
 def fit_layers(
     data: ProbeData, *, model: str, task_type: str, metric: str, seed: int,
     layers: Sequence[int] | None = None, params: Mapping[str, Any] | None = None,
+    export: bool = False,
 ) -> dict[int, LayerCell]:
     """Fit, on train, and tune, on valid, a probe on each of ``layers`` (default: all).
 
-    Test rows are predicted (their labels are not available here).
+    Test rows are predicted (their labels are not available here). With ``export``, each
+    cell also carries the fitted probe as arrays (``LayerCell.fitted``, for saved predictors).
 
     Returns
     -------
@@ -222,6 +228,11 @@ def fit_layers(
     fallback = float(np.mean(data.y_train))
     if data.test_valid.any():
         test_pred_ok = est.predict([data.test[k] for k in layers])
+    fitted = None
+    if export:
+        from molstrata.probe.export import export_probe
+
+        fitted = (tuple(int(k) for k in layers), export_probe(est))
     cells = {}
     for j, k in enumerate(layers):
         test_pred = np.full(n_test, fallback)
@@ -229,7 +240,7 @@ def fit_layers(
             test_pred[data.test_valid] = test_pred_ok[j]
         cells[k] = LayerCell(
             valid_score=float(evaluate(metric, data.y_valid, valid_pred[j])),
-            param=float(est.best_param_[j]), test_pred=test_pred,
+            param=float(est.best_param_[j]), test_pred=test_pred, fitted=fitted,
         )
     return cells
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.choice import best_indices
-from molstrata.core.errors import ConfigError, NotFittedError, check_choice
-from molstrata.probe._base import ProbeEstimator, _as_layers, _check_rows
+from molstrata.core.errors import ConfigError, check_choice
+from molstrata.probe._base import ProbeEstimator, ProbeNotFittedError, _as_layers, _check_rows
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: default ridge grid (alpha, on standardised features): 1e-1 ... 1e5, half decades
@@ -297,7 +297,7 @@ class LinearProbe(ProbeEstimator):
         check_choice(f"metric for {self.task_type}", metric, ok)
         return metric
 
-    def fit(self, X_train, y_train, X_valid, y_valid) -> LinearProbe:
+    def _fit_layers(self, X_train, y_train, X_valid, y_valid) -> LinearProbe:
         """Fit every layer on train, score every grid point on valid, keep the best.
 
         Parameters
@@ -377,7 +377,7 @@ class LinearProbe(ProbeEstimator):
     # --------------------------------------------------------------- predict
     def _check_fitted(self) -> None:
         if not hasattr(self, "best_index_"):
-            raise NotFittedError("LinearProbe is not fitted; call fit(X_train, y_train, X_valid, y_valid)")
+            raise ProbeNotFittedError("LinearProbe is not fitted; call fit first")
 
     def predict_grid(self, X) -> np.ndarray:
         """Predictions of every grid point: ndarray (n_layers, n_molecules, n_grid).
@@ -397,7 +397,7 @@ class LinearProbe(ProbeEstimator):
                 out[k] = pred[j]
         return out
 
-    def predict(self, X) -> np.ndarray:
+    def _predict_layers(self, X) -> np.ndarray:
         """Predictions at each layer's chosen regularisation: ndarray (n_layers, n_molecules).
 
         Values for regression, probabilities of class 1 for classification.

@@ -45,7 +45,7 @@ FORMAT = 1
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "embed": ("layer_*.npy", "layer_*.npy.tmp", "molecules.csv", "manifest.json",
               ".manifest.json.tmp", ".staging-*"),
-    "probe": ("cells", "predictions", "leaderboard", "figures", "probe_results.csv",
+    "probe": ("cells", "models", "predictions", "leaderboard", "figures", "probe_results.csv",
               "summary.csv", "leaderboard.json", "probe_params.csv", "selection.csv",
               "selection_seeds.csv", "selection_summary.csv", "notes.txt", "report.md",
               "baseline.csv", "report.html", "notes"),

@@ -70,6 +70,7 @@ from molstrata.runs._record import (
 )
 from molstrata.runs._select import select_jobs
 from molstrata.runs._tasks import csv_settings, csv_tasks, load_split
+from molstrata.runs.predictors import keep_fitted, write_predictors
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
@@ -214,6 +215,7 @@ def sweep(
     for sp in splits.values():
         run.inputs.update(split_inputs(sp, data_dir))
     run.identities.update({e.name: encoder_identity(e) for e in loaded})
+    run.refs.update({e.name: ref for e, ref in zip(loaded, encoders, strict=True)})
     # the selection strategies are not part of the run: they reuse its cells (their own
     # results are cached beside them under names that hold their settings)
     record = build_record("probe", {
@@ -320,6 +322,7 @@ class _Sweep:
     cell_settings: dict[str, Any]
     inputs: dict[str, str] = field(default_factory=dict)
     identities: dict[str, str] = field(default_factory=dict)
+    refs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     molecules: list[Any] = field(default_factory=list)  # notes/molecules.csv, per encoder
     scores: list[LayerScores] = field(default_factory=list)
@@ -357,6 +360,7 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
             run.scores.append(primary)
             run.chosen.extend(results)
             run.notes.extend(job_notes)
+    run.notes.extend(write_predictors(run, enc, emb, index, run.refs.get(enc.name)))
 
 
 def _check_encoder_cells(run: _Sweep, enc: Any) -> None:
@@ -427,6 +431,7 @@ def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: 
 
         def store(i: int, new: dict[int, LayerCell]) -> None:  # on this process
             t, s, _ = todo[i]
+            new = keep_fitted(_cell_path(run.out, enc.name, t, s, 0).parent, new)
             for k, cell in new.items():
                 _write_cell(_cell_path(run.out, enc.name, t, s, k), cell)
                 done[(t, s)][k] = cell
@@ -470,5 +475,5 @@ def _probe_cell(
     data = prepare(_layer_view(emb, layers), split, index=index)
     with fixed_threads():  # same bytes whatever the thread count or executor
         new = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
-                         seed=seed, params=params)
+                         seed=seed, params=params, export=True)
     return {int(layers[j]): c for j, c in new.items()}
