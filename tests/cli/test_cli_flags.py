@@ -19,7 +19,7 @@ from molstrata.core.seed import parse_seeds
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}
-ENCODER_COMMANDS = [["embed"], ["analyze"], ["probe"], ["finetune"]]
+ENCODER_COMMANDS = [["embed"], ["analyze"], ["probe"], ["predict"], ["finetune"]]
 ALL_COMMANDS = [["tasks"], ["encoders"], *ENCODER_COMMANDS, ["report"], ["pretrain", "smiles"],
                 ["pretrain", "graph"]]
 
@@ -37,7 +37,7 @@ def test_version_through_python_m():
     assert done.stdout.split() == ["molstrata", molstrata.__version__]
 
 
-@pytest.mark.parametrize("command", [["embed"], ["analyze"], ["probe"], ["finetune"],
+@pytest.mark.parametrize("command", [["embed"], ["analyze"], ["probe"], ["predict"], ["finetune"],
                                      ["pretrain", "smiles"], ["pretrain", "graph"]])
 def test_out_has_the_short_flag_everywhere(command):
     assert re.search(r"--out\s+-o\b", _help(*command)), command

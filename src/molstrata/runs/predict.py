@@ -165,7 +165,7 @@ def check_identity(encoder: Any, doc: dict, where: Path) -> None:
 def load_predictor(
     run_dir: str | Path, task: str | None = None, *, seed: int | None = None, encoder: Any = None,
     device: str | None = None, trust_checkpoint: bool = False, use_cache: bool = True,
-    batch_size: int | None = None,
+    batch_size: int | None = None, trust_remote_code: bool = False,
 ) -> Predictor:
     """The saved predictor of ``task`` in the probe run ``run_dir``.
 
@@ -177,7 +177,8 @@ def load_predictor(
     encoder : an Encoder, a registered name or a model folder; default: the one the run was
         given. Refused (:class:`EncoderMismatchError`) when its identity differs from the
         one the predictors were fitted on
-    device, trust_checkpoint : passed to :func:`~molstrata.encoders.load_encoder`
+    device, trust_checkpoint, trust_remote_code : passed to
+        :func:`~molstrata.encoders.load_encoder`
     use_cache, batch_size : passed to :func:`~molstrata.embeddings.embed_cached`
 
     Returns
@@ -188,7 +189,8 @@ def load_predictor(
     if isinstance(encoder, str):
         from molstrata.encoders import load_encoder
 
-        encoder = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
+        encoder = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint,
+                               trust_remote_code=trust_remote_code)
     folder = _task_folder(run_dir, task, getattr(encoder, "name", None))
     seed_dirs = sorted((p for p in folder.glob("seed*") if (p / PREDICTOR_FILE).is_file()),
                        key=lambda p: int(p.name[4:]) if p.name[4:].isdigit() else -1)
@@ -207,7 +209,8 @@ def load_predictor(
     if isinstance(encoder, str):
         from molstrata.encoders import load_encoder
 
-        encoder = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint)
+        encoder = load_encoder(encoder, device=device, trust_checkpoint=trust_checkpoint,
+                               trust_remote_code=trust_remote_code)
     for doc, _ in members:
         check_identity(encoder, doc, folder / f"seed{doc['seed']}")
     return Predictor(folder, members, encoder, use_cache=use_cache, batch_size=batch_size)
@@ -237,7 +240,7 @@ def predict_csv(
     run_dir: str | Path, input_csv: str | Path, out: str | Path, *, task: str | None = None,
     smiles_col: str | None = None, id_col: str | None = None, seed: int | None = None,
     encoder: Any = None, device: str | None = None, trust_checkpoint: bool = False,
-    use_cache: bool = True, batch_size: int | None = None,
+    use_cache: bool = True, batch_size: int | None = None, trust_remote_code: bool = False,
 ) -> tuple[Predictor, PredictionTable]:
     """Predict every row of ``input_csv`` with the run's saved predictor; write ``out``
     (:func:`prediction_frame`). Returns the predictor and its predictions."""
@@ -247,7 +250,7 @@ def predict_csv(
     smiles, ids, _ = read_smiles_csv(input_csv, smiles_col, id_col)
     predictor = load_predictor(run_dir, task, seed=seed, encoder=encoder, device=device,
                                trust_checkpoint=trust_checkpoint, use_cache=use_cache,
-                               batch_size=batch_size)
+                               batch_size=batch_size, trust_remote_code=trust_remote_code)
     table = predictor.predict_table(smiles)
     atomic_write(Path(out), prediction_frame(table, ids).to_csv(index=False), cache=False)
     return predictor, table
