@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cli_main import run_main
 from molstrata.cli import app
 
 N_ROWS = 160  # the first rows of MoleculeNet's ESOL: seconds with the tiny RoBERTa
@@ -24,15 +24,7 @@ def _invoke(*args):
 
 def _main(monkeypatch, capsys, *args) -> tuple[int, str]:
     """``molstrata ARGS`` through ``main()``, as the script runs it: (exit code, the error line)."""
-    from molstrata.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["molstrata", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    err = capsys.readouterr().err
+    code, err = run_main(monkeypatch, capsys, *args)
     assert "Traceback" not in err
     lines = [x for x in err.splitlines() if x.startswith("error:")]
     return code, lines[-1] if lines else err

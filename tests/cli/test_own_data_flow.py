@@ -5,25 +5,15 @@ predictions of the run's own test molecules equal the run's ``predictions/`` fil
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from cli_main import run_main
+
 N_ROWS = 160  # the first rows of ESOL: seconds with the tiny RoBERTa
 
 
-def _main(monkeypatch, capsys, *args) -> tuple[int, str]:
-    """``molstrata ARGS`` through ``main()``, as the installed script runs it."""
-    from molstrata.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["molstrata", *map(str, args)])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0), capsys.readouterr().err
-    return 0, capsys.readouterr().err
 
 
 @pytest.fixture
@@ -40,7 +30,7 @@ def test_csv_probe_then_predict_reproduces_the_run(user_csv, tiny_roberta_dir, t
                                                    monkeypatch, capsys):
     monkeypatch.setenv("MOLSTRATA_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "run"
-    code, err = _main(monkeypatch, capsys, "probe", "-e", tiny_roberta_dir, "--input", user_csv,
+    code, err = run_main(monkeypatch, capsys, "probe", "-e", tiny_roberta_dir, "--input", user_csv,
                       "--smiles-col", "mol", "--target-col", "solubility", "--task-type",
                       "regression", "--id-col", "compound", "--seeds", "1,2", "--out", out,
                       "--no-report", "--baseline", "none")
@@ -51,7 +41,7 @@ def test_csv_probe_then_predict_reproduces_the_run(user_csv, tiny_roberta_dir, t
         test = tmp_path / f"test{seed}.csv"
         pd.DataFrame({"compound": own["Drug_ID"], "mol": user.loc[own["Drug_ID"], "mol"].to_numpy()}
                      ).to_csv(test, index=False)
-        code, err = _main(monkeypatch, capsys, "predict", "--model", out, "--task", "assay",
+        code, err = run_main(monkeypatch, capsys, "predict", "--model", out, "--task", "assay",
                           "--seed", seed, "--input", test, "--smiles-col", "mol", "--id-col",
                           "compound", "--out", tmp_path / f"p{seed}.csv")
         assert code == 0, err
@@ -59,18 +49,18 @@ def test_csv_probe_then_predict_reproduces_the_run(user_csv, tiny_roberta_dir, t
         assert got["id"].astype(str).tolist() == own["Drug_ID"].astype(str).tolist()
         np.testing.assert_array_equal(got["y_pred"].to_numpy(float), own["Y_pred"].to_numpy())
     # without --seed: the seed ensemble, the mean of the two seeds' predictors
-    code, err = _main(monkeypatch, capsys, "predict", "--model", out, "--input", tmp_path / "test1.csv",
+    code, err = run_main(monkeypatch, capsys, "predict", "--model", out, "--input", tmp_path / "test1.csv",
                       "--smiles-col", "mol", "--out", tmp_path / "mean.csv")
     assert code == 0 and "mean of seeds 1,2" in err, err
     p1 = pd.read_csv(tmp_path / "p1.csv")["y_pred"].to_numpy()
     two = tmp_path / "p1b.csv"
-    assert _main(monkeypatch, capsys, "predict", "--model", out, "--seed", 2, "--input",
+    assert run_main(monkeypatch, capsys, "predict", "--model", out, "--seed", 2, "--input",
                  tmp_path / "test1.csv", "--smiles-col", "mol", "--out", two)[0] == 0
     np.testing.assert_allclose(pd.read_csv(tmp_path / "mean.csv")["y_pred"].to_numpy(),
                                (p1 + pd.read_csv(two)["y_pred"].to_numpy()) / 2, rtol=1e-12)
 
     # the run reruns from its own config.toml to byte-identical tables
-    code, err = _main(monkeypatch, capsys, "probe", "--config", out / "config.toml", "--out",
+    code, err = run_main(monkeypatch, capsys, "probe", "--config", out / "config.toml", "--out",
                       tmp_path / "again")
     assert code == 0, err
     for table in ("summary.csv", "probe_results.csv", "predictions/assay_seed1.csv"):

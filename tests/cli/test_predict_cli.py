@@ -4,25 +4,15 @@ writes that run's ``predictions/<task>_seed<s>.csv`` values exactly."""
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from cli_main import run_main
+
 TASKS = ("hia_hou", "caco2_wang")  # a small classification and a small regression task
 
 
-def _main(monkeypatch, capsys, *args) -> tuple[int, str]:
-    """Run ``molstrata ARGS`` through ``main()`` (as the script does): (exit code, stderr)."""
-    from molstrata.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["molstrata", *map(str, args)])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0), capsys.readouterr().err
-    return 0, capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +36,7 @@ def run(tiny_roberta_dir, data_dir, tmp_path_factory):
 @pytest.fixture
 def cli(run, monkeypatch, capsys):
     monkeypatch.setenv("MOLSTRATA_CACHE_DIR", str(run[1]))
-    return lambda *args: _main(monkeypatch, capsys, *args)
+    return lambda *args: run_main(monkeypatch, capsys, *args)
 
 
 def _read(path):

@@ -4,12 +4,11 @@ read-only cache on every command that caches."""
 
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
 import pytest
 
 import molstrata.embeddings.io as io_mod
+from cli_main import run_main
 from faults import disk_full, read_only, restore_writable
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C", "OC(=O)CCl", "NCCO"]
@@ -22,17 +21,6 @@ def csv(tmp_path):
     return path
 
 
-def _main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    """Run ``molstrata ARGS`` through ``main()``; return (exit code, stderr)."""
-    from molstrata.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["molstrata", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
 
 
 def _one_line_error(err: str) -> str:
@@ -56,12 +44,12 @@ def test_read_only_cache_is_one_line_and_no_cache_works(tiny_roberta_dir, csv, t
     cache.mkdir()
     read_only(monkeypatch, cache)
     try:
-        code, err = _main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv,
+        code, err = run_main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv,
                           "-o", tmp_path / "out")
         line = _one_line_error(err)
         assert code == 2 and str(cache) in line
         assert "MOLSTRATA_CACHE_DIR" in line and "--no-cache" in line
-        code, err = _main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv,
+        code, err = run_main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv,
                           "-o", tmp_path / "out", "--no-cache")
         assert code == 0, err
     finally:
@@ -73,7 +61,7 @@ def test_read_only_cache_is_one_line_and_no_cache_works(tiny_roberta_dir, csv, t
 def test_cache_path_that_is_a_file_is_one_line(tiny_roberta_dir, csv, tmp_path, cache,
                                               monkeypatch, capsys):
     cache.write_text("a file, not a folder")
-    code, err = _main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv,
+    code, err = run_main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv,
                       "-o", tmp_path / "out")
     line = _one_line_error(err)
     assert code == 2 and f"{cache} is a file" in line and "MOLSTRATA_CACHE_DIR" in line
@@ -83,7 +71,7 @@ def test_full_disk_while_writing_embed_output(tiny_roberta_dir, csv, tmp_path, c
                                               monkeypatch, capsys):
     out = tmp_path / "out"
     disk_full(monkeypatch, io_mod.np, "save", after=2)  # numpy's np.save: the cache is off
-    code, err = _main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv, "-o", out,
+    code, err = run_main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv, "-o", out,
                       "--no-cache")
     line = _one_line_error(err)
     assert code == 2 and "no space left" in line and "free space" in line and str(out) in line
@@ -93,7 +81,7 @@ def test_full_disk_while_writing_embed_output(tiny_roberta_dir, csv, tmp_path, c
 def test_out_under_a_file_is_one_line(tiny_roberta_dir, csv, tmp_path, cache, monkeypatch, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code, err = _main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv,
+    code, err = run_main(monkeypatch, capsys, "embed", "-e", tiny_roberta_dir, "-i", csv,
                       "-o", blocker / "out")
     line = _one_line_error(err)
     assert code == 2 and str(blocker) in line
@@ -115,10 +103,10 @@ def test_probe_with_read_only_cache_and_no_cache(data_dir, tmp_path, cache, monk
     args = ["probe", "-e", "default", "-t", "caco2_wang", "-s", "1", "--selection", "valid",
             "--no-report", "--data-dir", data_dir]
     try:
-        code, err = _main(monkeypatch, capsys, *args, "-o", tmp_path / "a")
+        code, err = run_main(monkeypatch, capsys, *args, "-o", tmp_path / "a")
         line = _one_line_error(err)
         assert code == 2 and "--no-cache" in line
-        code, err = _main(monkeypatch, capsys, *args, "-o", tmp_path / "b", "--no-cache")
+        code, err = run_main(monkeypatch, capsys, *args, "-o", tmp_path / "b", "--no-cache")
         assert code == 0, err
     finally:
         restore_writable(cache)
