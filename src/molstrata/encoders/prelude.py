@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from molstrata.core.embeddings import LayerEmbeddings
-from molstrata.data.smiles import ParsedSmiles, parse_smiles
+from molstrata.data._smiles_cache import cached_parse_smiles
+from molstrata.data.smiles import ParsedSmiles
 from molstrata.encoders.pooling import Pooling
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def plan_embedding(
     pooling, inputs too long (``on_too_long="raise"``), or what ``prepare`` raises.
     """
     method = encoder._check_pooling(pooling)
-    parsed = parse_smiles(smiles, on_invalid=on_invalid)
+    parsed = cached_parse_smiles(smiles, on_invalid=on_invalid)
     rows = np.flatnonzero(parsed.valid)
     fed = encoder.fed_strings(parsed, canonicalize)
     plan = EmbedPlan(encoder, parsed, rows, fed, method, np.zeros(0, dtype=np.int64),
