@@ -27,6 +27,7 @@ def probe_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
     ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    n_jobs: int = typer.Option(1, "--n-jobs", min=1, help="With --executor local: fit the probes in N local worker processes (one thread each; same tables as 1). The embedding stays in this process."),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
     from rich.console import Console
@@ -35,7 +36,7 @@ def probe_command(
     from molstrata.scale import from_cli
 
     console = Console(stderr=True)
-    executor, executor_entry = from_cli(executor_name, ray_address)
+    executor, executor_entry = from_cli(executor_name, ray_address, n_jobs=n_jobs)
     run = sweep(
         encoder, tasks, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
         batch_size=batch_size, device=device, strategy=parse_selection(strategy), cv_folds=cv_folds, report=not no_report,
