@@ -7,6 +7,9 @@ the 22 TDC ADMET tasks' molecules (the shapes of the built-in 6-block, 256-wide
 * ``--source roberta-random`` (default): embeddings of a 6-layer, 256-wide RoBERTa with
   **random initial weights** (seed 0; tokenizer built from the ADMET SMILES), computed once
   into a cache (timed apart);
+* ``--source encoder --encoder NAME``: a registered encoder's embeddings (e.g. the built-in
+  ``default``), read from the cache under ``--workdir`` (computed there once when missing);
+  ``--tasks`` limits the molecules to some tasks';
 * ``--source synthetic``: synthetic float32 arrays of the same shapes in which every task's
   standardised label is written along its own random direction, with a strength that
   varies with depth, plus correlated noise (for a machine too busy to embed 46k molecules).
@@ -142,7 +145,11 @@ def main() -> None:
     ap.add_argument("--compare-tasks", default=COMPARE_TASKS)
     ap.add_argument("--compare-seeds", default="1")
     ap.add_argument("--seeds", default="1,2,3,4,5", help="seeds of the full sweep")
-    ap.add_argument("--source", choices=("roberta-random", "synthetic"), default="roberta-random")
+    ap.add_argument("--source", choices=("roberta-random", "synthetic", "encoder"), default="roberta-random",
+                    help="encoder: the embeddings of --encoder (a registered name), from the cache")
+    ap.add_argument("--encoder", default="default", help="with --source encoder")
+    ap.add_argument("--tasks", default="admet",
+                    help="tasks whose molecules are embedded and swept (default: the 22 ADMET tasks)")
     ap.add_argument("--skip-full", action="store_true", help="only the side-by-side comparison")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
     ap.add_argument("--sklearn", choices=("skilled", "plain"), default="skilled",
@@ -166,7 +173,7 @@ def main() -> None:
     threadpool_limits(args.threads)
     work = Path(args.workdir)
     os.environ["MOLSTRATA_CACHE_DIR"] = str(work / "cache")
-    tasks = list_tasks("admet")
+    tasks = list_tasks(args.tasks) if args.tasks == "admet" else [t.strip() for t in args.tasks.split(",")]
     report: dict = {"threads": args.threads, "load_avg_start": os.getloadavg()[0], "sklearn": args.sklearn}
 
     t0 = time.perf_counter()
@@ -181,8 +188,8 @@ def main() -> None:
         enc_name = "synthetic-7x256"
         emb = synthetic_embeddings(smiles, list(splits.values()), n_layers=7, dim=256, seed=0)
     else:
-        model_dir = build_model(work / "roberta6x256_random", smiles)
-        enc = load_encoder(str(model_dir))
+        model_dir = None if args.source == "encoder" else build_model(work / "roberta6x256_random", smiles)
+        enc = load_encoder(args.encoder if model_dir is None else str(model_dir))
         enc_name = enc.name
         emb = embed_cached(enc, smiles, on_invalid="mask", progress=True)
     report["embed_s"] = time.perf_counter() - t0
