@@ -11,9 +11,9 @@ Layout (under ``MOLSTRATA_CACHE_DIR``, default the platformdirs user cache)::
         views/<request digest>/           large assembled results (same file format)
 
 Writes go to a temporary folder renamed into place, so a chunk either exists whole or not
-at all. Every read verifies the sha256 of every file; a corrupted chunk is deleted, reported
-and recomputed. A file is hashed once and then trusted while its size, mtime and inode stay
-those of that check (``verified.json`` in its folder; see :mod:`molstrata.embeddings.verify`
+at all. Every read checks every file against its recorded sha256; a corrupted chunk is
+deleted, reported and recomputed. A file is hashed in full once, then trusted while its size,
+mtime and inode stay those of that check (``verified.json`` in its folder; see :mod:`molstrata.embeddings.verify`
 for the trade-off); ``MOLSTRATA_CACHE_VERIFY=full`` or :func:`verify_cache` hash everything. Chunks are cut from the missing molecules sorted by size (stable), so a run
 killed at any point and rerun computes the same chunks, batched the same way, and is
 bit-identical to an uninterrupted run (on a device without out-of-memory halving).
