@@ -68,7 +68,12 @@ def from_cli(name: str = "local", address: str | None = "auto", *,
                           "decides (drop --n-jobs)")
     if name == "local":
         if int(n_jobs) > 1:
-            return LocalExecutor(int(n_jobs)), {"executor": "local", "workers": int(n_jobs)}
+            import sys
+
+            method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+            pool = LocalExecutor(int(n_jobs), preload=("molstrata.runs.probe", "molstrata.runs._select"),
+                                 start_method=method)
+            return pool, {"executor": "local", "workers": int(n_jobs)}
         return None, {"executor": "local"}
     executor = get_executor(name, address=address)
     return executor, executor.describe()
