@@ -7,6 +7,9 @@ the 22 TDC ADMET tasks' molecules (the shapes of the built-in 6-block, 256-wide
 * ``--source roberta-random`` (default): embeddings of a 6-layer, 256-wide RoBERTa with
   **random initial weights** (seed 0; tokenizer built from the ADMET SMILES), computed once
   into a cache (timed apart);
+* ``--source encoder --encoder NAME``: a registered encoder's embeddings (e.g. the built-in
+  ``default``), read from the cache under ``--workdir`` (computed there once when missing);
+  ``--tasks`` limits the molecules to some tasks';
 * ``--source synthetic``: synthetic float32 arrays of the same shapes in which every task's
   standardised label is written along its own random direction, with a strength that
   varies with depth, plus correlated noise (for a machine too busy to embed 46k molecules).
@@ -97,8 +100,13 @@ def synthetic_embeddings(smiles: list[str], splits: list, *, n_layers: int, dim:
     return LayerEmbeddings(layers=layers, valid=np.ones(n, bool), smiles=tuple(smiles), encoder="synthetic")
 
 
-def sklearn_layer_loop(data, task_type: str, metric: str, grid: np.ndarray):
-    """Plain scikit-learn: per layer, a scaler then one model per grid value, scored on valid.
+def sklearn_layer_loop(data, task_type: str, metric: str, grid: np.ndarray, warm_start: bool = True):
+    """scikit-learn: per layer, a scaler then one model per grid value, scored on valid.
+
+    With ``warm_start`` (the skilled loop, default) one ``LogisticRegression(warm_start=True)``
+    is refit along the C grid in increasing order, each fit starting from the previous
+    solution; without it (the obvious loop) every C starts from zero. Ridge is one fit per
+    alpha either way.
 
     Returns valid scores (n_layers,) at the best grid value and the chosen values (n_layers,).
     """
@@ -113,14 +121,16 @@ def sklearn_layer_loop(data, task_type: str, metric: str, grid: np.ndarray):
     for X, Xv in zip(data.train, data.valid, strict=True):
         scaler = StandardScaler().fit(X.astype(np.float64))
         Xs, Xvs = scaler.transform(X.astype(np.float64)), scaler.transform(Xv.astype(np.float64))
-        scores = []
-        for g in grid:
+        scores = np.empty(len(grid))
+        model = LogisticRegression(max_iter=1000, warm_start=warm_start)
+        for j in np.argsort(grid, kind="stable"):  # increasing C: each solution warms the next
+            g = grid[j]
             if task_type == "regression":
                 pred = Ridge(alpha=g).fit(Xs, data.y_train).predict(Xvs)
             else:
-                pred = LogisticRegression(C=g, max_iter=1000).fit(Xs, data.y_train).predict_proba(Xvs)[:, 1]
-            scores.append(evaluate(metric, data.y_valid, pred))
-        scores = np.asarray(scores)
+                model.set_params(C=g)
+                pred = model.fit(Xs, data.y_train).predict_proba(Xvs)[:, 1]
+            scores[j] = evaluate(metric, data.y_valid, pred)
         j = int(np.argmax(scores) if better else np.argmin(scores))
         best_scores.append(scores[j])
         best_params.append(grid[j])
@@ -135,9 +145,15 @@ def main() -> None:
     ap.add_argument("--compare-tasks", default=COMPARE_TASKS)
     ap.add_argument("--compare-seeds", default="1")
     ap.add_argument("--seeds", default="1,2,3,4,5", help="seeds of the full sweep")
-    ap.add_argument("--source", choices=("roberta-random", "synthetic"), default="roberta-random")
+    ap.add_argument("--source", choices=("roberta-random", "synthetic", "encoder"), default="roberta-random",
+                    help="encoder: the embeddings of --encoder (a registered name), from the cache")
+    ap.add_argument("--encoder", default="default", help="with --source encoder")
+    ap.add_argument("--tasks", default="admet",
+                    help="tasks whose molecules are embedded and swept (default: the 22 ADMET tasks)")
     ap.add_argument("--skip-full", action="store_true", help="only the side-by-side comparison")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
+    ap.add_argument("--sklearn", choices=("skilled", "plain"), default="skilled",
+                    help="skilled: logistic fits warm-started along the C grid; plain: each from zero")
     args = ap.parse_args()
 
     import torch
@@ -157,8 +173,8 @@ def main() -> None:
     threadpool_limits(args.threads)
     work = Path(args.workdir)
     os.environ["MOLSTRATA_CACHE_DIR"] = str(work / "cache")
-    tasks = list_tasks("admet")
-    report: dict = {"threads": args.threads, "load_avg_start": os.getloadavg()[0]}
+    tasks = list_tasks(args.tasks) if args.tasks == "admet" else [t.strip() for t in args.tasks.split(",")]
+    report: dict = {"threads": args.threads, "load_avg_start": os.getloadavg()[0], "sklearn": args.sklearn}
 
     t0 = time.perf_counter()
     splits = {(t, 1): load_task(t, 1, args.data_dir) for t in tasks}
@@ -172,8 +188,8 @@ def main() -> None:
         enc_name = "synthetic-7x256"
         emb = synthetic_embeddings(smiles, list(splits.values()), n_layers=7, dim=256, seed=0)
     else:
-        model_dir = build_model(work / "roberta6x256_random", smiles)
-        enc = load_encoder(str(model_dir))
+        model_dir = None if args.source == "encoder" else build_model(work / "roberta6x256_random", smiles)
+        enc = load_encoder(args.encoder if model_dir is None else str(model_dir))
         enc_name = enc.name
         emb = embed_cached(enc, smiles, on_invalid="mask", progress=True)
     report["embed_s"] = time.perf_counter() - t0
@@ -202,7 +218,8 @@ def main() -> None:
             ours_s, ours_cpu = time.perf_counter() - t0, time.process_time() - c0
             ours = assemble(cells, split, encoder=enc_name, model="linear")
             t0, c0 = time.perf_counter(), time.process_time()
-            sk_scores, sk_params = sklearn_layer_loop(data, split.task_type, split.metric, grid)
+            sk_scores, sk_params = sklearn_layer_loop(data, split.task_type, split.metric, grid,
+                                                      warm_start=args.sklearn == "skilled")
             sk_s, sk_cpu = time.perf_counter() - t0, time.process_time() - c0
             sk_layer = select_layer(sk_scores, split.metric)
             rows.append({
@@ -232,7 +249,7 @@ def main() -> None:
             "same_selected_layer": sum(r["layer_molstrata"] == r["layer_sklearn"] for r in rows),
             "n_runs": len(rows),
         }
-        print(f"side by side: wall molstrata {tot_ours:.1f}s vs sklearn loop {tot_sk:.1f}s -> "
+        print(f"side by side: wall molstrata {tot_ours:.1f}s vs {args.sklearn} sklearn loop {tot_sk:.1f}s -> "
               f"x{tot_sk / tot_ours:.1f}; CPU {cpu_ours:.1f}s vs {cpu_sk:.1f}s -> x{cpu_sk / cpu_ours:.1f}; "
               f"same selected layer in "
               f"{report['compare_total']['same_selected_layer']}/{len(rows)} (task, seed) runs")

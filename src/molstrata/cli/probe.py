@@ -43,6 +43,7 @@ def probe_command(
     rerun_config: Path | None = _rerun.CONFIG,
     baseline: str = typer.Option("ecfp", "--baseline", help="ecfp: also probe Morgan/ECFP4 count fingerprints, same probe and splits, for the report (baseline.csv) | none."),
     trust_remote_code: bool = trust_remote_code_option(),
+    n_jobs: int = typer.Option(1, "--n-jobs", min=1, help="With --executor local: fit the probes in N local worker processes (one thread each; same tables as 1). The embedding stays in this process."),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
     _rerun.remember_invocation(ctx)
@@ -52,7 +53,7 @@ def probe_command(
     from molstrata.scale import from_cli
 
     console = Console(stderr=True)
-    executor, executor_entry = from_cli(executor_name, ray_address)
+    executor, executor_entry = from_cli(executor_name, ray_address, n_jobs=n_jobs)
     user = _csv.csv_task_from_flags(input_csv, smiles_col=smiles_col, target_cols=target_col,
                                     task_type=task_type, id_col=id_col, split=split,
                                     metric=metric, task_name=task_name)

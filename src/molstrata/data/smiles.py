@@ -175,6 +175,13 @@ def parse_smiles(
         items.append(text)
         canon.append(c or "")
         reasons.append("" if c is not None else why)
+    return _parsed(items, canon, reasons, on_invalid=on_invalid, source=source)
+
+
+def _parsed(items: list[str], canon: list[str], reasons: list[str], *, on_invalid: str,
+            source: str | None) -> ParsedSmiles:
+    """The :class:`ParsedSmiles` of checked rows (each a list of length n), or
+    :class:`InvalidSmilesError` listing the invalid ones when ``on_invalid="raise"``."""
     valid = np.array([not r for r in reasons], dtype=bool)
     if on_invalid == "raise" and not valid.all():
         bad = np.flatnonzero(~valid)

@@ -4,7 +4,7 @@
 :class:`~molstrata.core.embeddings.LayerEmbeddings` and never computes a molecule twice.
 """
 
-from molstrata.embeddings.cache import CacheKey, EmbeddingCache, embed_cached
+from molstrata.embeddings.cache import CacheKey, EmbeddingCache, embed_cached, verify_cache
 from molstrata.embeddings.io import read_embeddings, write_embeddings
 from molstrata.encoders.flow import embed_canonical, iter_batches
 
@@ -15,5 +15,6 @@ __all__ = [
     "embed_canonical",
     "iter_batches",
     "read_embeddings",
+    "verify_cache",
     "write_embeddings",
 ]

@@ -11,8 +11,10 @@ Layout (under ``MOLSTRATA_CACHE_DIR``, default the platformdirs user cache)::
         views/<request digest>/           large assembled results (same file format)
 
 Writes go to a temporary folder renamed into place, so a chunk either exists whole or not
-at all. Every read verifies the sha256 of every file; a corrupted chunk is deleted, reported
-and recomputed. Chunks are cut from the missing molecules sorted by size (stable), so a run
+at all. Every read checks every file against its recorded sha256; a corrupted chunk is
+deleted, reported and recomputed. A file is hashed in full once, then trusted while its size,
+mtime and inode stay those of that check (``verified.json`` in its folder; see :mod:`molstrata.embeddings.verify`
+for the trade-off); ``MOLSTRATA_CACHE_VERIFY=full`` or :func:`verify_cache` hash everything. Chunks are cut from the missing molecules sorted by size (stable), so a run
 killed at any point and rerun computes the same chunks, batched the same way, and is
 bit-identical to an uninterrupted run (on a device without out-of-memory halving).
 
@@ -38,6 +40,7 @@ from molstrata.embeddings.store import (
     STALE_TMP_S,
     CacheKey,
     EmbeddingCache,
+    _Chunk,
     _dims,
     _discard,
     _gather,
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK_SIZE", "FORMAT_VERSION", "MAX_IN_MEMORY", "STALE_TMP_S", "CacheKey", "EmbeddingCache",
-    "embed_cached", "embed_chunk",
+    "embed_cached", "embed_chunk", "verify_cache",
 ]
 
 #: molecules per chunk (the unit of atomic writes and of resuming)
@@ -219,3 +222,28 @@ def embed_chunk(
         include_special=include_special, advance=advance or (lambda n: None),
     )
     return layers, [int(r) for r in info["truncated_rows"]]
+
+
+def verify_cache(cache_dir: str | Path | None = None) -> list[Path]:
+    """Hash every file of every chunk and view in the cache (ignoring the stamps of earlier
+    checks), remove the damaged folders (with a warning each) and return them.
+
+    Parameters
+    ----------
+    cache_dir : cache root; default ``MOLSTRATA_CACHE_DIR`` or the platformdirs user cache
+
+    Returns
+    -------
+    list of Path, the folders found damaged and removed (recomputed by the next run)
+    """
+    root = Path(cache_dir) if cache_dir else _default_cache_dir()
+    damaged = []
+    for folder in sorted(root.glob("embeddings/*/chunks/*")) + sorted(root.glob("embeddings/*/views/*")):
+        if folder.name.startswith("."):
+            continue
+        try:
+            _Chunk.read(folder).verify(full=True)
+        except Exception as exc:  # noqa: BLE001 - any damage: remove, the next run recomputes
+            _discard(folder, f"{type(exc).__name__}: {exc}")
+            damaged.append(folder)
+    return damaged

@@ -24,6 +24,7 @@ import numpy as np
 
 from molstrata.core.files import atomic_write, ensure_dir, storage_error
 from molstrata.core.hashing import file_sha256
+from molstrata.embeddings.verify import verify_folder
 from molstrata.encoders.flow import BATCHING_VERSION, layer_dims
 
 if TYPE_CHECKING:
@@ -158,14 +159,17 @@ class _Chunk:
             raise ValueError("meta.json: truncated is not a list")
         return cls(path, smiles, meta)
 
-    def verify(self) -> None:
-        """Raise ValueError unless every file matches its recorded sha256."""
+    def verify(self, *, full: bool | None = None) -> None:
+        """Raise ValueError unless every file matches its recorded sha256.
+
+        A file is hashed only when it changed (size, mtime, inode) since its last full
+        check, unless ``full`` (default: ``MOLSTRATA_CACHE_VERIFY=full``); see
+        :mod:`molstrata.embeddings.verify`.
+        """
         expected = {"smiles.json", *(_layer_name(k) for k in range(len(self.meta["dims"])))}
         if set(self.meta["sha256"]) != expected:
             raise ValueError("the checksum list does not name every file")
-        for fname, digest in self.meta["sha256"].items():
-            if file_sha256(self.path / fname) != digest:
-                raise ValueError(f"checksum mismatch in {fname}")
+        verify_folder(self.path, self.meta["sha256"], full=full)
         if len(self.meta["dims"]) + 1 != len(self.meta["sha256"]):
             raise ValueError("layer files missing from the checksum list")
 

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from molstrata.core.embeddings import LayerEmbeddings
-from molstrata.data.smiles import ParsedSmiles, parse_smiles
+from molstrata.data._smiles_cache import cached_parse_smiles
+from molstrata.data.smiles import ParsedSmiles
+from molstrata.encoders._sizes_memo import memo_sizes
 from molstrata.encoders.pooling import Pooling
 
 if TYPE_CHECKING:
@@ -111,13 +113,13 @@ def plan_embedding(
     pooling, inputs too long (``on_too_long="raise"``), or what ``prepare`` raises.
     """
     method = encoder._check_pooling(pooling)
-    parsed = parse_smiles(smiles, on_invalid=on_invalid)
+    parsed = cached_parse_smiles(smiles, on_invalid=on_invalid)
     rows = np.flatnonzero(parsed.valid)
     fed = encoder.fed_strings(parsed, canonicalize)
     plan = EmbedPlan(encoder, parsed, rows, fed, method, np.zeros(0, dtype=np.int64),
                      bool(canonicalize), bool(include_special))
     if encoder.max_length is not None and fed:
-        plan.cut = encoder.check_lengths(fed, rows, sizes=plan.sizes(fed))
+        plan.cut = encoder.check_lengths(fed, rows, sizes=memo_sizes(plan, fed))
     encoder.prepare(fed, rows=rows, progress=progress)
     plan.row_meta = encoder.row_meta(fed, rows, plan.n)
     return plan

@@ -258,7 +258,7 @@ class _FoldStats:
                 lam, V = lam.to(torch.float64), V.to(torch.float64)
             else:
                 lam, V = torch.linalg.eigh(Gs)
-            basis.lam, basis.V = lam.clamp_min(0.0), V
+            basis.lam, basis.V = lam.clamp_min(0.0), V.contiguous()  # row-major: fast products
             basis.X = torch.cat([self.X[f] for f in use], dim=1) if with_rows else None
         c = (sxy - ybar * sx.transpose(1, 2)) / basis.scale.transpose(1, 2)
         return basis, ybar, c

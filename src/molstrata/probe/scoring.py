@@ -23,6 +23,34 @@ def _rank_columns(a: np.ndarray) -> np.ndarray:
     return rankdata(a, axis=0, method="average")
 
 
+def _average_precision_columns(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """scikit-learn's ``average_precision_score(y, p[:, j])`` for every column j of p
+    (n, n_columns), bit for bit: the same operations on the same arrays, without the input
+    validation that costs 20x the arithmetic on validation-sized columns. Labels that are
+    not 0/1 with at least one positive go to scikit-learn itself (its errors and warnings)."""
+    if not (np.isin(y, (0.0, 1.0)).all() and (y == 1).any()):
+        from sklearn.metrics import average_precision_score
+
+        return np.array([average_precision_score(y, p[:, j]) for j in range(p.shape[1])])
+    out = np.empty(p.shape[1])
+    for j in range(p.shape[1]):
+        # sklearn.metrics._ranking._binary_clf_curve (no sample weights)
+        order = np.argsort(p[:, j], kind="mergesort")[::-1]
+        score, truth = p[order, j], (y[order] == 1.0)
+        thresholds = np.r_[np.where(np.diff(score))[0], truth.size - 1]
+        tps = np.cumsum(truth * 1.0, dtype=np.float64)[thresholds]
+        fps = 1 + thresholds - tps
+        # precision_recall_curve, then average_precision_score's step sum
+        ps = tps + fps
+        precision = np.zeros_like(tps)
+        np.divide(tps, ps, out=precision, where=(ps != 0))
+        recall = tps / tps[-1]
+        precision = np.hstack((precision[::-1], 1))
+        recall = np.hstack((recall[::-1], 0))
+        out[j] = max(0.0, -np.sum(np.diff(recall) * np.array(precision)[:-1]))
+    return out
+
+
 def score_columns(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """Score every column of ``y_pred`` against ``y_true``.
 
@@ -66,9 +94,7 @@ def score_columns(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.nda
         r = _rank_columns(p)
         out = (r[pos].sum(axis=0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     else:  # pr-auc: average precision, as scikit-learn computes it
-        from sklearn.metrics import average_precision_score
-
-        out = np.array([average_precision_score(y, p[:, j]) for j in range(p.shape[1])])
+        out = _average_precision_columns(y, p)
     out = np.asarray(out, dtype=np.float64)
     return float(out[0]) if one else out
 

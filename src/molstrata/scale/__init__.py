@@ -49,15 +49,31 @@ def get_executor(
     return RayExecutor(address, max_retries=max_retries, **ray_options)
 
 
-def from_cli(name: str = "local", address: str | None = "auto") -> tuple[Executor | None, dict[str, Any]]:
-    """``--executor`` / ``--ray-address`` → (executor, its ``config.toml`` entry).
+def from_cli(name: str = "local", address: str | None = "auto", *,
+             n_jobs: int = 1) -> tuple[Executor | None, dict[str, Any]]:
+    """``--executor`` / ``--ray-address`` / ``--n-jobs`` → (executor, its ``config.toml`` entry).
 
-    ``local`` gives ``None``: the stage's own in-process loop (no process pool). The entry
+    ``local`` gives ``None``: the stage's own in-process loop (no process pool), unless
+    ``n_jobs > 1``: a :class:`LocalExecutor` with that many worker processes. The entry
     is recorded in the run's ``config.toml`` only, never in what a resume compares, so a
     run started locally may be resumed on Ray and the other way round.
     """
+    from molstrata.core.errors import ConfigError
+
     check_choice("--executor", name, EXECUTORS)
+    if isinstance(n_jobs, bool) or int(n_jobs) < 1:
+        raise ConfigError(f"--n-jobs must be an integer >= 1, got {n_jobs!r}")
+    if name != "local" and int(n_jobs) > 1:
+        raise ConfigError("--n-jobs sets local worker processes; with --executor ray the cluster "
+                          "decides (drop --n-jobs)")
     if name == "local":
+        if int(n_jobs) > 1:
+            import sys
+
+            method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+            pool = LocalExecutor(int(n_jobs), preload=("molstrata.runs.probe", "molstrata.runs._select"),
+                                 start_method=method)
+            return pool, {"executor": "local", "workers": int(n_jobs)}
         return None, {"executor": "local"}
     executor = get_executor(name, address=address)
     return executor, executor.describe()

@@ -29,14 +29,23 @@ class LocalExecutor:
     workers : 1 (default) calls ``fn`` in this process, in input order, with ``shared``
         passed as is (no copies); ``n > 1`` uses a pool of ``n`` spawned processes, each
         receiving ``shared`` once, at start-up
+    preload : with ``start_method="forkserver"``, modules the fork server imports once, so
+        that each worker starts already holding them instead of importing them (seconds each
+        for torch and scikit-learn)
+    start_method : ``"spawn"`` (default) or ``"forkserver"`` (POSIX)
     """
 
     name = "local"
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, *, preload: tuple[str, ...] = (),
+                 start_method: str = "spawn") -> None:
         if int(workers) < 1:
             raise ConfigError(f"local executor: workers must be >= 1, got {workers}")
+        if start_method not in ("spawn", "forkserver"):
+            raise ConfigError(f"local executor: start_method must be spawn or forkserver, got {start_method!r}")
         self.workers = int(workers)
+        self.preload = tuple(preload)
+        self.start_method = start_method
 
     def map(
         self,
@@ -62,8 +71,11 @@ class LocalExecutor:
             import multiprocessing as mp
             from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+            ctx = mp.get_context(self.start_method)
+            if self.start_method == "forkserver" and self.preload:
+                ctx.set_forkserver_preload(list(self.preload))
             with ProcessPoolExecutor(
-                max_workers=min(self.workers, len(items)), mp_context=mp.get_context("spawn"),
+                max_workers=min(self.workers, len(items)), mp_context=ctx,
                 initializer=_init_worker, initargs=(shared,),
             ) as pool:
                 futures = {pool.submit(_call, fn, item): i for i, item in enumerate(items)}
