@@ -1,7 +1,7 @@
 """Finetune truncated encoders with real weights, to convergence (issue 23): run and summarize.
 
 ``run``: for each task, the depths of ``--depths`` plus (``--best-frozen``) the depth with
-the best mean frozen-linear-probe VALIDATION score, each finetuned for every seed and every
+the best mean frozen-linear-probe VALIDATION score over ``--frozen-seeds``, each finetuned for every seed and every
 learning rate of ``--lrs`` by :func:`molstrata.runs.run_finetune` (selection of (lr, epoch)
 on validation, test scored once), in ``OUT/<task>/``. A rerun with the same arguments
 resumes (finished cells are read back, unfinished trials resume from their per-epoch
@@ -53,7 +53,8 @@ def _run(args: argparse.Namespace) -> None:
     for task in args.tasks.split(","):
         depths = {int(x) for x in args.depths.split(",")} | {enc.num_layers}
         if args.best_frozen:
-            frozen = frozen_table(enc, _load_splits(task, seeds, None), encoder=args.encoder,
+            fseeds = parse_seeds(args.frozen_seeds)
+            frozen = frozen_table(enc, _load_splits(task, fseeds, None), encoder=args.encoder,
                                   task=task, pooling=None, use_cache=True)
             depths |= set(auto_layers(frozen, frozen["metric"].iloc[0], enc.num_layers, top_m=1))
         t0 = time.time()
@@ -124,6 +125,9 @@ def main() -> None:
     run.add_argument("--seeds", default="1-3")
     run.add_argument("--depths", required=True, help="truncation depths; the full depth is always added")
     run.add_argument("--best-frozen", action="store_true", help="add the best frozen-valid depth")
+    run.add_argument("--frozen-seeds", default="1-3",
+                     help="seeds whose mean frozen VALIDATION score picks --best-frozen (the same "
+                          "depth for every seed, also when seeds run in separate roots)")
     run.add_argument("--lrs", default=PLAN_LRS)
     run.add_argument("--epochs", type=int, default=40)
     run.add_argument("--patience", type=int, default=8)
