@@ -71,7 +71,7 @@ def _read_root(root: Path) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     trials, frozen = [], []
     for res in sorted(root.glob("*/finetune_results.csv")):
         run = json.loads((res.parent / "run.json").read_text())
-        epochs = int(run["params"]["train"]["epochs"])
+        epochs = int(run["settings"]["train"]["epochs"])
         trials.append(trials_from_results(pd.read_csv(res), epochs))
         frozen.append(pd.read_csv(res.parent / "frozen_results.csv"))
     if not trials:
@@ -100,7 +100,7 @@ def _summarize(args: argparse.Namespace) -> None:
     chosen = ts.chosen_depth_table(trials, metrics, args.full_depth)
     depths.to_csv(res / f"{stem}_summary.csv", index=False)
     chosen.to_csv(res / f"{stem}_chosen_depth.csv", index=False)
-    ts.pooled(chosen, depths).to_csv(res / f"{stem}_pooled.csv", index=False)
+    ts.pooled(chosen, trials, metrics, args.full_depth).to_csv(res / f"{stem}_pooled.csv", index=False)
     ts.depth_correlations(depths).to_csv(res / f"{stem}_correlations.csv", index=False)
     ts.write_figures(res / "figures", stem, depths)
     conv = tr.convergence(trials)
@@ -113,7 +113,7 @@ def _summarize(args: argparse.Namespace) -> None:
         print(ext.to_string(index=False))
     if conv["at_cap_cells"]:
         print(f"cells at the cap (rerun them with --epochs x2 in a new root): {conv['at_cap_cells']}")
-    print(ts.pooled(chosen, depths).to_string(index=False))
+    print(ts.pooled(chosen, trials, metrics, args.full_depth).to_string(index=False))
 
 
 def main() -> None:

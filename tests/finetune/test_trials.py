@@ -199,3 +199,19 @@ def test_figures_are_written(tmp_path):
     trials, frozen, _ = _summary_trials()
     paths = write_figures(tmp_path, "x", depth_table(trials, frozen, {"a": "roc-auc"}, 4))
     assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)
+
+
+def test_pooled_averages_tasks_within_a_seed_then_intervals_over_seeds():
+    from molstrata.finetune.trials_summary import chosen_depth_table, pooled
+
+    a, _, _ = _summary_trials("a")
+    b = a.assign(task="b", test_score=np.where(a.depth == 1, 0.8, a.test_score))  # depth 1 = full in b
+    trials = pd.concat([a, b], ignore_index=True)
+    metrics = {"a": "roc-auc", "b": "roc-auc"}
+    table = pooled(chosen_depth_table(trials, metrics, 4), trials, metrics, 4).set_index("quantity")
+    per_seed = np.array([10.0, 5.0, 0.0]) / 2  # task a's depth-1 deltas, task b's are 0
+    half = stats.t.ppf(0.975, 2) * per_seed.std(ddof=1) / np.sqrt(3)
+    row = table.loc["depth 1 vs full"]
+    assert (row["mean"], row["low"], row["high"]) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
+    assert (row["n_seeds"], row["n_tasks"]) == (3, 2)
+    assert table.loc["depth 4 vs full", "mean"] == pytest.approx(0.0)

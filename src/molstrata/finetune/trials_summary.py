@@ -103,19 +103,28 @@ def chosen_depth_table(trials: pd.DataFrame, metrics: dict[str, str], full_depth
     return pd.DataFrame(rows)
 
 
-def pooled(chosen: pd.DataFrame, depths: pd.DataFrame) -> pd.DataFrame:
-    """Rows ``quantity, mean, low, high, n``: the valid- and test-chosen depth's Δ% vs full,
-    and each fixed depth's Δ% vs full, averaged over tasks per seed, interval over seeds."""
+def pooled(chosen: pd.DataFrame, trials: pd.DataFrame, metrics: dict[str, str],
+           full_depth: int) -> pd.DataFrame:
+    """Rows ``quantity, mean, low, high, n_seeds, n_tasks``: the valid- and test-chosen
+    depth's Δ% vs full, and each depth's Δ% vs full (over the tasks that have it), each
+    averaged over tasks within a seed, then mean and interval over seeds."""
     rows = []
     for col in ("delta_valid_choice", "delta_test_choice"):
         per_seed = chosen.groupby("seed")[col].mean().to_numpy() if len(chosen) else np.array([])
         m, lo, hi = mean_interval(per_seed)
-        rows.append({"quantity": col, "mean": m, "low": lo, "high": hi, "n": len(per_seed)})
-    for depth, g in depths.groupby("depth", sort=True):
-        m, lo, hi = mean_interval(g["delta_vs_full"].to_numpy())
-        rows.append({"quantity": f"depth {int(depth)} vs full (mean over {len(g)} tasks)",
-                     "mean": m, "low": lo, "high": hi, "n": len(g)})
-    return pd.DataFrame(rows, columns=["quantity", "mean", "low", "high", "n"])
+        rows.append({"quantity": col, "mean": m, "low": lo, "high": hi, "n_seeds": len(per_seed),
+                     "n_tasks": chosen["task"].nunique() if len(chosen) else 0})
+    sel = selected_scores(trials)
+    full = sel[sel["depth"] == full_depth].set_index(["task", "seed"])["test_score"]
+    sel = sel[sel.set_index(["task", "seed"]).index.isin(full.index)]
+    sel = sel.assign(delta=[delta_pct(full[(t, s)], v, metrics[str(t)])
+                            for t, s, v in sel[["task", "seed", "test_score"]].itertuples(index=False)])
+    for depth, g in sel.groupby("depth", sort=True):
+        per_seed = g.groupby("seed")["delta"].mean().to_numpy()
+        m, lo, hi = mean_interval(per_seed)
+        rows.append({"quantity": f"depth {int(depth)} vs full", "mean": m, "low": lo, "high": hi,
+                     "n_seeds": len(per_seed), "n_tasks": g["task"].nunique()})
+    return pd.DataFrame(rows, columns=["quantity", "mean", "low", "high", "n_seeds", "n_tasks"])
 
 
 def depth_correlations(depths: pd.DataFrame, min_points: int = 4) -> pd.DataFrame:
