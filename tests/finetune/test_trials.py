@@ -1,0 +1,217 @@
+"""The trials table of finetune runs, its convergence counters and its summary (issue 23)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from molstrata.core.errors import ConfigError
+
+COLUMNS = ["task", "seed", "depth", "lr", "epoch", "max_epochs", "valid_score", "test_score", "selected"]
+
+
+def _row(task, seed, depth, lr, epoch, cap, valid, test, selected):
+    return dict(zip(COLUMNS, [task, seed, depth, lr, epoch, cap, valid, test, selected], strict=True))
+
+
+def test_trials_of_a_tiny_run_follow_its_long_results(tmp_path, data_dir, tiny_roberta_dir, monkeypatch):
+    from molstrata.finetune import TrainConfig
+    from molstrata.finetune.trials import check_trials, trials_from_results
+    from molstrata.runs import run_finetune
+
+    monkeypatch.setenv("MOLSTRATA_DATA_DIR", str(data_dir))
+    lrs = [1e-2, 1e-3, 1e-4]
+    run_finetune(str(tiny_roberta_dir), "hia_hou", layers=[1], seeds=[1], lrs=lrs,
+                 config=TrainConfig(epochs=3, patience=1), out=tmp_path / "run", device="cpu",
+                 progress=False, data_dir=data_dir)
+    long = pd.read_csv(tmp_path / "run" / "finetune_results.csv")
+    trials = trials_from_results(long, max_epochs=3)
+
+    assert list(trials.columns) == COLUMNS
+    assert len(trials) == 2 * len(lrs)  # depths 1 and 3 (full) x 3 learning rates
+    assert set(trials["max_epochs"]) == {3}
+    for (depth, lr), row in trials.set_index(["depth", "lr"]).iterrows():
+        valid = long[(long.split == "valid") & (long.layer == depth) & (long.lr == lr)].sort_values("epoch")
+        best = int(np.argmax(valid.score.to_numpy()))  # roc-auc: higher is better, first max
+        assert row.epoch == valid.epoch.iloc[best]
+        assert row.valid_score == pytest.approx(valid.score.max())
+    for depth, cell in trials.groupby("depth"):
+        test = long[(long.split == "test") & (long.layer == depth)]
+        assert len(test) == 1
+        assert cell.selected.sum() == 1
+        chosen = cell[cell.selected].iloc[0]
+        assert chosen.lr == test.lr.iloc[0]
+        assert chosen.test_score == pytest.approx(test.score.iloc[0])
+        assert chosen.valid_score == pytest.approx(cell.valid_score.max())
+        assert cell[~cell.selected].test_score.isna().all()  # test read for the selected row only
+    check_trials(trials, {"hia_hou": "roc-auc"})
+
+
+def _hand_trials():
+    """Three cells of lrs 1e-4, 1e-3, 1e-2 (cap 10): interior + below cap; top edge at the
+    cap; bottom edge below the cap."""
+    rows = []
+    for depth, (sel_lr, sel_epoch) in zip((1, 2, 3), ((1e-3, 4), (1e-2, 10), (1e-4, 7)), strict=True):
+        for lr in (1e-4, 1e-3, 1e-2):
+            chosen = lr == sel_lr
+            rows.append(_row("t", 1, depth, lr, sel_epoch if chosen else 2, 10,
+                             0.9 if chosen else 0.5, 0.8 if chosen else np.nan, chosen))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def test_convergence_counts_cells_below_the_cap_and_interior():
+    from molstrata.finetune.trials import convergence
+
+    conv = convergence(_hand_trials())
+    assert conv["n_cells"] == 3
+    assert (conv["below_cap"], conv["interior"]) == (2, 1)
+    assert conv["below_cap_share"] == pytest.approx(2 / 3)
+    assert conv["interior_share"] == pytest.approx(1 / 3)
+    assert conv["meets"] is False
+    assert conv["at_cap_cells"] == [("t", 1, 2)]
+    assert conv["edge_cells"] == [("t", 1, 2), ("t", 1, 3)]
+
+
+def test_convergence_meets_the_rules_at_80_percent():
+    from molstrata.finetune.trials import convergence
+
+    rows = []
+    for depth in range(1, 6):  # 5 cells; only the last one at the cap and on an edge
+        edge = depth == 5
+        for lr in (1e-4, 1e-3, 1e-2):
+            chosen = lr == (1e-2 if edge else 1e-3)
+            rows.append(_row("t", 1, depth, lr, 10 if edge and chosen else 3, 10, 0.9 if chosen else 0.1,
+                             0.5 if chosen else np.nan, chosen))
+    conv = convergence(pd.DataFrame(rows, columns=COLUMNS))
+    assert (conv["below_cap_share"], conv["interior_share"]) == (0.8, 0.8)
+    assert conv["meets"] is True
+
+
+def test_grid_extension_adds_one_step_beyond_each_edge_hit():
+    from molstrata.finetune.trials import grid_extension
+
+    ext = grid_extension(_hand_trials()).set_index("side")
+    assert ext.loc["high", "new_lr"] == pytest.approx(1e-1)
+    assert ext.loc["low", "new_lr"] == pytest.approx(1e-5)
+    assert ext.loc["high", "n_cells"] == 1 and ext.loc["low", "n_cells"] == 1
+
+
+def test_merge_reselects_on_valid_and_keeps_only_the_selected_test():
+    from molstrata.finetune.trials import merge_trials
+
+    first = pd.DataFrame([_row("t", 1, 2, 1e-3, 3, 10, 0.70, np.nan, False),
+                          _row("t", 1, 2, 1e-2, 5, 10, 0.80, 0.70, True)], columns=COLUMNS)
+    better = pd.DataFrame([_row("t", 1, 2, 3e-2, 4, 10, 0.85, 0.90, True)], columns=COLUMNS)
+    merged = merge_trials([first, better], {"t": "roc-auc"}).set_index("lr")
+    assert merged.selected.tolist() == [False, False, True]
+    assert merged.loc[3e-2, "test_score"] == 0.90 and np.isnan(merged.loc[1e-2, "test_score"])
+
+    worse = pd.DataFrame([_row("t", 1, 2, 3e-2, 4, 10, 0.60, 0.99, True)], columns=COLUMNS)
+    merged = merge_trials([first, worse], {"t": "roc-auc"}).set_index("lr")
+    assert merged.loc[1e-2, "selected"] and merged.loc[1e-2, "test_score"] == 0.70
+    assert np.isnan(merged.loc[3e-2, "test_score"])  # its run's test is not reported
+    # mae: lower is better, so the same scores select the other way
+    merged = merge_trials([first.assign(selected=[True, False], test_score=[0.5, np.nan]), worse],
+                          {"t": "mae"}).set_index("lr")
+    assert merged.loc[3e-2, "selected"] and merged.loc[3e-2, "test_score"] == 0.99
+
+
+def test_merge_replaces_a_rerun_trial_and_refuses_a_selection_without_test():
+    from molstrata.finetune.trials import merge_trials
+
+    first = pd.DataFrame([_row("t", 1, 2, 1e-3, 3, 10, 0.70, np.nan, False),
+                          _row("t", 1, 2, 1e-2, 10, 10, 0.80, 0.70, True)], columns=COLUMNS)
+    capped = pd.DataFrame([_row("t", 1, 2, 1e-2, 15, 20, 0.90, 0.75, True)], columns=COLUMNS)
+    merged = merge_trials([first, capped], {"t": "roc-auc"}).set_index("lr")
+    assert len(merged) == 2 and merged.loc[1e-2, "epoch"] == 15 and merged.loc[1e-2, "max_epochs"] == 20
+    lower = capped.assign(valid_score=0.60)  # now 1e-3 wins on valid, but its run never read test
+    with pytest.raises(ConfigError, match="lr 0.001.*rerun every learning rate"):
+        merge_trials([first, lower], {"t": "roc-auc"})
+
+
+def test_check_trials_refuses_a_test_score_outside_the_selection():
+    from molstrata.finetune.trials import check_trials
+
+    bad = _hand_trials()
+    bad.loc[0, "test_score"] = 0.1
+    with pytest.raises(ConfigError, match="one selected row"):
+        check_trials(bad, {"t": "roc-auc"})
+    with pytest.raises(ConfigError, match="columns"):
+        check_trials(_hand_trials()[COLUMNS[::-1]], {"t": "roc-auc"})
+
+
+def _summary_trials(metric_task="a"):
+    """Task ``a`` (roc-auc), depths 1..4 (4 = full), seeds 1..3; selected rows only."""
+    tests = {4: (0.80, 0.80, 0.80), 1: (0.88, 0.84, 0.80), 2: (0.70, 0.72, 0.74), 3: (0.81, 0.82, 0.83)}
+    valids = {4: (0.9, 0.9, 0.9), 1: (0.8, 0.95, 0.8), 2: (0.7, 0.7, 0.7), 3: (0.85, 0.85, 0.99)}
+    rows = [_row(metric_task, s, d, 1e-3, 3, 10, valids[d][s - 1], tests[d][s - 1], True)
+            for d in tests for s in (1, 2, 3)]
+    frozen = pd.DataFrame([{"task": metric_task, "metric": "roc-auc", "layer": d, "split": "test",
+                            "seed": s, "score": 0.5 + 0.1 * d} for d in (1, 2, 3, 4) for s in (1, 2, 3)])
+    return pd.DataFrame(rows, columns=COLUMNS), frozen, tests
+
+
+def test_depth_table_pairs_seeds_and_gives_a_t_interval():
+    from molstrata.finetune.trials_summary import depth_table
+
+    trials, frozen, tests = _summary_trials()
+    table = depth_table(trials, frozen, {"a": "roc-auc"}, full_depth=4).set_index("depth")
+    deltas = np.array([10.0, 5.0, 0.0])  # (0.88-0.8)/0.8, (0.84-0.8)/0.8, 0
+    half = stats.t.ppf(0.975, 2) * deltas.std(ddof=1) / np.sqrt(3)
+    assert table.loc[1, "delta_vs_full"] == pytest.approx(5.0)
+    assert (table.loc[1, "delta_lo"], table.loc[1, "delta_hi"]) == pytest.approx((5 - half, 5 + half))
+    assert table.loc[4, "delta_vs_full"] == pytest.approx(0.0)
+    assert table.loc[1, "frozen_test_mean"] == pytest.approx(0.6)
+    assert table.loc[1, "delta_vs_frozen"] == pytest.approx(100 * (np.mean(tests[1]) - 0.6) / 0.6)
+    mae = depth_table(trials.assign(task="m"), frozen.assign(task="m"), {"m": "mae"}, 4).set_index("depth")
+    assert mae.loc[1, "delta_vs_full"] == pytest.approx(-5.0)  # lower MAE is better
+
+
+def test_chosen_depth_uses_validation_and_reports_the_test_pick_apart():
+    from molstrata.finetune.trials_summary import chosen_depth_table
+
+    trials, _, _ = _summary_trials()
+    chosen = chosen_depth_table(trials, {"a": "roc-auc"}, full_depth=4).set_index("seed")
+    assert chosen.valid_depth.tolist() == [4, 1, 3]  # seed 2: depth 1 has valid 0.95
+    assert chosen.loc[2, "delta_valid_choice"] == pytest.approx(5.0)
+    assert chosen.loc[3, "delta_valid_choice"] == pytest.approx(100 * (0.83 - 0.8) / 0.8)
+    assert chosen.test_depth.tolist() == [1, 1, 3]
+
+
+def test_depth_correlations_need_four_depths():
+    from molstrata.finetune.trials_summary import depth_correlations, depth_table
+
+    trials, frozen, tests = _summary_trials()
+    table = depth_table(trials, frozen, {"a": "roc-auc"}, full_depth=4)
+    corr = depth_correlations(table).set_index("task")
+    ft = [np.mean(tests[d]) for d in (1, 2, 3, 4)]
+    assert corr.loc["a", "n_depths"] == 4
+    assert corr.loc["a", "pearson"] == pytest.approx(np.corrcoef([0.6, 0.7, 0.8, 0.9], ft)[0, 1])
+    three = depth_correlations(table[table.depth != 2]).set_index("task")
+    assert np.isnan(three.loc["a", "pearson"])
+
+
+def test_figures_are_written(tmp_path):
+    from molstrata.finetune.trials_summary import depth_table, write_figures
+
+    trials, frozen, _ = _summary_trials()
+    paths = write_figures(tmp_path, "x", depth_table(trials, frozen, {"a": "roc-auc"}, 4))
+    assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)
+
+
+def test_pooled_averages_tasks_within_a_seed_then_intervals_over_seeds():
+    from molstrata.finetune.trials_summary import chosen_depth_table, pooled
+
+    a, _, _ = _summary_trials("a")
+    b = a.assign(task="b", test_score=np.where(a.depth == 1, 0.8, a.test_score))  # depth 1 = full in b
+    trials = pd.concat([a, b], ignore_index=True)
+    metrics = {"a": "roc-auc", "b": "roc-auc"}
+    table = pooled(chosen_depth_table(trials, metrics, 4), trials, metrics, 4).set_index("quantity")
+    per_seed = np.array([10.0, 5.0, 0.0]) / 2  # task a's depth-1 deltas, task b's are 0
+    half = stats.t.ppf(0.975, 2) * per_seed.std(ddof=1) / np.sqrt(3)
+    row = table.loc["depth 1 vs full"]
+    assert (row["mean"], row["low"], row["high"]) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
+    assert (row["n_seeds"], row["n_tasks"]) == (3, 2)
+    assert table.loc["depth 4 vs full", "mean"] == pytest.approx(0.0)
