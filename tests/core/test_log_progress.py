@@ -82,3 +82,16 @@ def test_progress_shows_the_phase_within_80_columns(monkeypatch):
     assert lines and all(len(line) <= 80 for line in lines), lines
     assert any(line.startswith("2/3 probing: seed 1 · cyp2c9") for line in lines), lines
     assert any("10/770" in line and "run 0:00:0" in line for line in lines), lines
+
+
+def test_later_phases_count_the_run_from_phase_one(monkeypatch):
+    clock = iter([1000.0, 1900.0, 2500.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    with progress.phase(1, 3, "embedding"):
+        pass
+    with progress.phase(2, 3, "probing"):
+        assert progress._PHASE.get()[3] == 1000.0  # not phase 2's own start
+    with progress.phase(3, 3, "selecting"):
+        assert progress._PHASE.get()[3] == 1000.0
+    with progress.phase(2, 3, "probing"):  # another run's, with no phase 1: its own start
+        assert progress._PHASE.get()[3] == 1900.0

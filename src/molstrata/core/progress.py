@@ -21,19 +21,24 @@ BAR_WIDTH = 12
 
 #: (index, count, name, start time of phase 1) of the run's current phase, or None
 _PHASE: ContextVar[tuple[int, int, str, float] | None] = ContextVar("molstrata_phase", default=None)
+#: when the current run's phase 1 began (kept after phase 1 ends, for the later phases)
+_RUN_START: ContextVar[float | None] = ContextVar("molstrata_run_start", default=None)
 
 
 @contextmanager
 def phase(index: int, count: int, name: str) -> Iterator[None]:
     """Label the bars opened inside as phase ``index`` of ``count`` (``2/3 probing: ...``);
     their time column adds the run's total elapsed time since phase 1 began."""
-    current = _PHASE.get()
-    start = current[3] if current is not None and index > 1 else time.monotonic()
+    if index <= 1 or _RUN_START.get() is None:
+        _RUN_START.set(time.monotonic())
+    start = _RUN_START.get()
     token = _PHASE.set((index, count, name, start))
     try:
         yield
     finally:
         _PHASE.reset(token)
+        if index >= count:  # the run's last phase: the next phase 2 is another run's
+            _RUN_START.set(None)
 
 
 def _label(description: str) -> str:

@@ -211,7 +211,8 @@ def sweep(
                  selections=selections, cv_folds=cv_folds, executor=executor, progress=progress,
                  use_cache=use_cache, splits=splits, task_names=task_names, seed_list=seed_list,
                  cell_settings={"probe": model, "pooling": pooling,
-                                "params": json.loads(json.dumps(effective, default=str))})
+                                "params": json.loads(json.dumps(effective, default=str))},
+                 phases=2 + (selections.names != ("valid",)) + (baseline == "ecfp"))
     for sp in splits.values():
         run.inputs.update(split_inputs(sp, data_dir))
     run.identities.update({e.name: encoder_identity(e) for e in loaded})
@@ -234,8 +235,9 @@ def sweep(
         _sweep_encoder(run, enc)
     (out / "baseline.csv").unlink(missing_ok=True)  # none of an earlier run's stays
     if baseline == "ecfp":
-        sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
-                       cell_settings=run.cell_settings, inputs=run.inputs)
+        with phase(run.phases, run.phases, "baseline"):
+            sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
+                           cell_settings=run.cell_settings, inputs=run.inputs, progress=progress)
     return _finish(run, out, report)
 
 
@@ -324,6 +326,7 @@ class _Sweep:
     identities: dict[str, str] = field(default_factory=dict)
     refs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    phases: int = 3  # of the progress labels: embedding, probing, selecting (+ baseline)
     molecules: list[Any] = field(default_factory=list)  # notes/molecules.csv, per encoder
     scores: list[LayerScores] = field(default_factory=list)
     chosen: list[Any] = field(default_factory=list)
@@ -338,10 +341,10 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
     """Every (task, seed, layer) cell of ``enc`` (read back or computed), then the selection."""
     _write_identity(run.out, enc)
     _check_encoder_cells(run, enc)
-    with phase(1, 3, "embedding"):
+    with phase(1, run.phases, "embedding"):
         emb, index = _embed_all(run, enc)
     done, todo = _plan_cells(run, enc, emb)
-    with phase(2, 3, "probing"):
+    with phase(2, run.phases, "probing"):
         _run_cells(run, enc, emb, index, done, todo)
     if run.selections.names == ("valid",):
         for t, s in run.jobs:
@@ -351,7 +354,7 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
                                        strategy="valid", notes=job_notes))
             run.notes.extend(job_notes)
     else:  # CV and combination strategies; cached per (task, seed) beside the cells
-        with phase(3, 3, "selecting"):
+        with phase(3, run.phases, "selecting"):
             picked = select_jobs(run.jobs, emb=emb, index=index, splits=run.splits, done=done,
                                  out=run.out, encoder=enc.name, model=run.model, params=run.params,
                                  selections=run.selections, cv_folds=run.cv_folds,
