@@ -139,3 +139,22 @@ def test_bad_options_are_one_line_errors(tmp_path, data_dir):
     assert r.exit_code != 0 and "'x'" in str(r.exception)
     r = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert r.exit_code != 0 and "nothing" in str(r.exception)
+
+
+def test_a_note_every_seed_repeats_is_printed_once(monkeypatch, tmp_path):
+    """Issue 20: the CLI says a per-seed note once, naming the seeds (not five times)."""
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    import molstrata.runs.probe
+    from molstrata.cli import app
+
+    notes = [f"caco2_wang seed {s}: 2 test molecule(s) could not be embedded" for s in (1, 2, 3)]
+    fake = SimpleNamespace(notes=notes, scores=[], selections=[], resumed_cells=0, out=tmp_path)
+    monkeypatch.setattr(molstrata.runs.probe, "sweep", lambda *a, **k: fake)
+    result = CliRunner().invoke(app, ["probe", "-t", "caco2_wang", "-s", "1-3", "-o", str(tmp_path),
+                                      "--no-report"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert result.output.count("could not be embedded") == 1, result.output
+    assert "seeds 1, 2, 3" in result.output

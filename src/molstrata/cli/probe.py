@@ -69,7 +69,9 @@ def probe_command(
     out = run.out or out  # out/probe/ when --out held another command's run
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")
-    for note in run.notes:
+    from molstrata.report.build import dedupe
+
+    for note in dedupe(run.notes):  # one line for a note every seed repeats
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     from molstrata.probe.outputs import summary_frame
     from molstrata.report.tables import format_pct
