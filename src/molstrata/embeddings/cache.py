@@ -101,7 +101,8 @@ def embed_cached(
     executor : a :class:`molstrata.scale.Executor` computing the missing chunks in
         parallel (e.g. Ray workers, one task per chunk; the encoder is shipped once); each
         chunk is written here, as it arrives, in the same format, so any later run reuses
-        it. Default ``None``: one chunk after another in this process
+        it. Default ``None``: one chunk after another in this process, as for an executor
+        whose ``embeds`` is false (a local pool: one encoder in memory)
 
     Returns
     -------
@@ -190,7 +191,7 @@ def _compute_missing(
         cache.write_chunk(parts[j], layers, sorted(info_cut))
 
     with progress_bar(f"embedding with {encoder.name}", len(missing), progress) as step:
-        if executor is None:
+        if executor is None or not getattr(executor, "embeds", True):  # e.g. a local pool
             for j, part in enumerate(parts):
                 store(j, embed_chunk(part, **settings, advance=step))
         else:  # chunks computed elsewhere, written here as they arrive

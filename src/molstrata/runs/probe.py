@@ -390,8 +390,7 @@ def _embed_all(run: _Sweep, enc: Any) -> tuple[Any, dict[str, int]]:
                                f"({len(run.task_names)} task(s)), every layer, from the cache when possible")
     emb = _embeddings.embed_cached(enc, smiles, pooling=run.pooling, on_invalid="mask",
                                    batch_size=run.batch_size, progress=run.progress,
-                                   use_cache=run.use_cache,  # local workers (--n-jobs): probes only
-                                   executor=None if getattr(run.executor, "name", "") == "local" else run.executor)
+                                   use_cache=run.use_cache, executor=run.executor)
     run.molecules.append(task_molecule_notes(enc.name, run.splits.values(),
                                              flagged_molecules(smiles, emb.meta)))
     n_cut = int(emb.meta.get("n_truncated", 0) or 0)

@@ -37,9 +37,13 @@ class Executor(Protocol):
     Attributes
     ----------
     name : ``"local"`` or ``"ray"``
+    embeds : whether its workers may embed (each holds its own copy of the encoder); when
+        false, :func:`~molstrata.embeddings.embed_cached` embeds in the calling process and
+        the executor runs only the probe and selection jobs
     """
 
     name: str
+    embeds: bool
 
     def map(
         self,

@@ -36,6 +36,8 @@ class LocalExecutor:
     """
 
     name = "local"
+    #: a local pool shares this machine's memory and cores: one encoder, in the calling process
+    embeds = False
 
     def __init__(self, workers: int = 1, *, preload: tuple[str, ...] = (),
                  start_method: str = "spawn") -> None:

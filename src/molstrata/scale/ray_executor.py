@@ -128,6 +128,7 @@ class RayExecutor:
     """
 
     name = "ray"
+    embeds = True
 
     def __init__(
         self,
