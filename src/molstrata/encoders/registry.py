@@ -142,14 +142,17 @@ def _unknown(name_or_path: str) -> ConfigError:
 
 
 def check_encoder_ref(name_or_path: str) -> None:
-    """Fail fast, with no model loaded and nothing heavy imported, on a hub id that is
-    neither in the Hugging Face cache nor downloadable now
-    (:func:`molstrata.encoders.hub.check_hub_id`); other references are checked by
-    :func:`load_encoder` (an unknown name with "did you mean")."""
+    """Fail fast, with no model loaded and nothing heavy imported (torch, transformers) and no
+    data read: on a name that is neither registered, nor ``prefix:path``, nor a model folder,
+    nor shaped like a hub id (the error :func:`load_encoder` would raise, with "did you
+    mean"), and on a hub id that is neither in the Hugging Face cache nor downloadable now
+    (:func:`molstrata.encoders.hub.check_hub_id`)."""
     name = resolve_name(name_or_path)
     if name in _REGISTRY or any(name.startswith(p) for p in _PREFIXES):
         return
-    if is_hub_id(name) and not Path(name).expanduser().is_dir():
+    if not is_hub_id(name):
+        raise _unknown(name_or_path)
+    if not Path(name).expanduser().is_dir():
         from molstrata.encoders.hub import check_hub_id
 
         check_hub_id(name)
