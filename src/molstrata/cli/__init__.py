@@ -42,7 +42,7 @@ def _root(
     ctx: typer.Context,
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Print the version and exit."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More messages (debug)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More messages (debug); before or after the command."),
     quiet: int = typer.Option(0, "--quiet", "-q", count=True,
                               help="Warnings and errors only, no progress bars; -qq: errors only."),
 ) -> None:

@@ -96,7 +96,30 @@ class Command(_FlagsMixin, TyperCommand):
 
 
 class Group(_FlagsMixin, TyperGroup):
-    """The click group class of ``molstrata`` and ``molstrata pretrain``."""
+    """The click group class of ``molstrata`` and ``molstrata pretrain``.
+
+    The root group also takes its ``-v``/``-q`` after the command (``molstrata probe ... -q``,
+    as a newcomer types it): :func:`verbosity_first` moves them in front."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, verbosity_first(args) if ctx.parent is None else args)
+
+
+#: the root's -v/-q flags, however spelt (-v, -vv, -qq, -vq, --verbose, --quiet)
+_VERBOSITY = re.compile(r"-[vq]+|--verbose|--quiet")
+
+
+def verbosity_first(args: list[str]) -> list[str]:
+    """``args`` with the ``-v``/``-q`` flags given after the command (and before a ``--``)
+    moved in front of it, where the root group reads them: ``probe -t x -q`` ->
+    ``-q probe -t x``. No sub-command has a ``-v`` or ``-q`` of its own."""
+    at = next((i for i, a in enumerate(args) if not a.startswith("-")), None)
+    if at is None:
+        return args
+    end = args.index("--") if "--" in args[at:] else len(args)
+    moved = [a for a in args[at + 1:end] if _VERBOSITY.fullmatch(a)]
+    kept = [a for a in args[at + 1:end] if not _VERBOSITY.fullmatch(a)]
+    return [*args[:at], *moved, args[at], *kept, *args[end:]]
 
 
 def polish_help(app: typer.Typer) -> None:
