@@ -13,7 +13,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["Bar", "phase", "progress", "stderr_console"]
+from molstrata.core.eta import RunEta
+
+__all__ = ["Bar", "phase", "progress", "run_eta", "stderr_console"]
 
 #: widest description; with the bar, counts and times a line fits 80 columns
 DESCRIPTION_WIDTH = 30
@@ -23,6 +25,19 @@ BAR_WIDTH = 12
 _PHASE: ContextVar[tuple[int, int, str, float] | None] = ContextVar("molstrata_phase", default=None)
 #: when the current run's phase 1 began (kept after phase 1 ends, for the later phases)
 _RUN_START: ContextVar[float | None] = ContextVar("molstrata_run_start", default=None)
+#: the overall ETA of the current run (:mod:`molstrata.core.eta`), or None
+_ETA: ContextVar[RunEta | None] = ContextVar("molstrata_run_eta", default=None)
+
+
+@contextmanager
+def run_eta(eta: RunEta) -> Iterator[RunEta]:
+    """Inside, :func:`phase` blocks and their bars feed ``eta``, and every bar opened in a
+    phase shows the run's ETA (``run 0:03:10  ETA ~12m``) instead of its own."""
+    token = _ETA.set(eta)
+    try:
+        yield eta
+    finally:
+        _ETA.reset(token)
 
 
 @contextmanager
@@ -33,10 +48,15 @@ def phase(index: int, count: int, name: str) -> Iterator[None]:
         _RUN_START.set(time.monotonic())
     start = _RUN_START.get()
     token = _PHASE.set((index, count, name, start))
+    eta = _ETA.get()
+    if eta is not None:
+        eta.enter(name)
     try:
         yield
     finally:
         _PHASE.reset(token)
+        if eta is not None:
+            eta.leave()
         if index >= count:  # the run's last phase: the next phase 2 is another run's
             _RUN_START.set(None)
 
@@ -63,8 +83,8 @@ def stderr_console() -> Any:
 class Bar:
     """One task of a rich progress display (or nothing when ``progress`` is None)."""
 
-    def __init__(self, progress: Any = None, task: Any = None) -> None:
-        self._progress, self._task = progress, task
+    def __init__(self, progress: Any = None, task: Any = None, eta: RunEta | None = None) -> None:
+        self._progress, self._task, self._eta = progress, task, eta
 
     def __bool__(self) -> bool:
         return self._progress is not None
@@ -73,7 +93,17 @@ class Bar:
         """Advance by ``n`` steps; optionally replace the description."""
         if self._progress is not None:
             kw = {"description": _label(description)} if description else {}
+            if self._eta is not None:
+                self._eta.advance(n)
             self._progress.update(self._task, advance=n, **kw)
+
+    def skip(self, n: float) -> None:
+        """Advance by ``n`` steps that were read back, not computed (the run's ETA does not
+        count them as work done)."""
+        if self._progress is not None:
+            if self._eta is not None:
+                self._eta.skip(n)
+            self._progress.update(self._task, advance=n)
 
     def describe(self, description: str) -> None:
         """Replace the description without advancing."""
@@ -103,12 +133,17 @@ def progress(description: str, total: float | None, *, show: bool = True,
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn(bar_width=BAR_WIDTH),
                           MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
                           TimeRemainingColumn()]
-    current = _PHASE.get()
+    current, eta = _PHASE.get(), _ETA.get()
     if current is not None:  # the whole run's time so far, across its phases
         columns[3] = _run_elapsed_column(current[3])
+    if current is not None and eta is not None:  # and the whole run's time left
+        columns[4:] = [_run_eta_column(eta)]
+        eta.bar_opened(total or 0)
+    else:
+        eta = None
     bar = Progress(*columns, console=stderr_console(), transient=transient)
     with bar:
-        yield Bar(bar, bar.add_task(_label(description), total=total))
+        yield Bar(bar, bar.add_task(_label(description), total=total), eta)
 
 
 def _run_elapsed_column(started: float) -> Any:
@@ -123,3 +158,15 @@ def _run_elapsed_column(started: float) -> Any:
                         style="progress.elapsed")
 
     return RunElapsed()
+
+
+def _run_eta_column(eta: RunEta) -> Any:
+    """A progress column: the run's remaining time (``ETA ~12m``, ``ETA ?``)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RunRemaining(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(eta.text(), style="progress.remaining")
+
+    return RunRemaining()

@@ -33,7 +33,9 @@ def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mappin
             path = _cell_path(out, ECFP_NAME, task, seed, 0)
             _check_cells(path.parent, _cell_key(ecfp_identity(), cell_settings, inputs, task, seed))
             cell = _read_cell(path, len(split.test))
-            if cell is None:
+            if cell is not None:
+                bar.skip(1)  # read back: no work for the run's ETA
+            else:
                 if not fingerprints:
                     fingerprints.append(_fingerprints(splits))
                 emb, index = fingerprints[0]
@@ -42,8 +44,8 @@ def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mappin
                                       task_type=split.task_type, metric=split.metric, seed=seed,
                                       params=params)[0]
                 _write_cell(path, cell)
+                bar.advance(description=f"ECFP4: seed {seed} · {task}")
             scores.append(assemble({0: cell}, split, encoder=ECFP_NAME, model=model, strategy="valid"))
-            bar.advance(description=f"ECFP4: seed {seed} · {task}")
     atomic_write(out / "baseline.csv", baseline_frame(scores).to_csv(index=False), cache=False)
     return scores
 

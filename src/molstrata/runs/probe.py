@@ -54,6 +54,7 @@ from molstrata.runs._cells import (
     _write_cell,
     _write_identity,
 )
+from molstrata.runs._eta import probe_run_eta
 from molstrata.runs._molecules import (
     NOTES_FILE,
     flagged_molecules,
@@ -231,13 +232,14 @@ def sweep(
         "pooling": pooling, "batch_size": batch_size, "device": device, "baseline": baseline,
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
     })
-    for enc in loaded:
-        _sweep_encoder(run, enc)
-    (out / "baseline.csv").unlink(missing_ok=True)  # none of an earlier run's stays
-    if baseline == "ecfp":
-        with phase(run.phases, run.phases, "baseline"):
-            sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
-                           cell_settings=run.cell_settings, inputs=run.inputs, progress=progress)
+    with probe_run_eta(run, [e.name for e in loaded], baseline == "ecfp"):  # the overall ETA
+        for enc in loaded:
+            _sweep_encoder(run, enc)
+        (out / "baseline.csv").unlink(missing_ok=True)  # none of an earlier run's stays
+        if baseline == "ecfp":
+            with phase(run.phases, run.phases, "baseline"):
+                sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
+                               cell_settings=run.cell_settings, inputs=run.inputs, progress=progress)
     return _finish(run, out, report)
 
 
@@ -430,7 +432,7 @@ def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: 
     """Compute ``todo`` (here or on the executor), writing each cell as it arrives."""
     with progress_bar(f"probing {enc.name} ({run.model})", len(run.jobs) * emb.n_layers,
                       show=run.progress) as bar:
-        bar.advance(sum(len(c) for c in done.values()))
+        bar.skip(sum(len(c) for c in done.values()))  # read back: no work for the run's ETA
 
         def store(i: int, new: dict[int, LayerCell]) -> None:  # on this process
             t, s, _ = todo[i]
