@@ -1,29 +1,46 @@
 """The fingerprint baseline of a probe run (``--baseline ecfp``): one-layer cells under
 ``cells/ecfp4-counts/``, keyed, resumed and recomputed like the encoders' cells, and the
-table ``baseline.csv`` (:mod:`molstrata.probe.baseline`)."""
+table ``baseline.csv`` (:mod:`molstrata.probe.baseline`).
+
+The baseline does not depend on the encoder, so its cells are also kept in the cache folder
+(``MOLSTRATA_CACHE_DIR/baseline-cells/``), under a hash of their full key (input file and label
+hashes, split seed, fingerprint identity with the RDKit version, probe settings, molstrata
+version): a run into a fresh folder, with any encoder, reads them back instead of refitting
+(the probe on 2048-d counts is most of the baseline's cost), with the same bytes.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from molstrata.core.files import atomic_write
+from molstrata.core.paths import cache_dir, cache_enabled
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.threads import fixed_threads
-from molstrata.probe._probe import LayerScores, assemble, fit_layers, prepare
-from molstrata.probe.baseline import ECFP_NAME, baseline_frame, ecfp_counts, ecfp_identity
+from molstrata.encoders.fingerprint import ECFP_NAME, ecfp_counts, ecfp_identity
+from molstrata.probe._probe import LayerCell, LayerScores, assemble, fit_layers, prepare
+from molstrata.probe.baseline import baseline_frame
 from molstrata.runs._cells import _cell_key, _cell_path, _check_cells, _read_cell, _write_cell
+
+#: the folder of the shared baseline cells under the cache folder
+SHARED_FOLDER = "baseline-cells"
 
 
 def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mapping[tuple[str, int], Any],
                    model: str, params: Mapping[str, Any] | None, cell_settings: Mapping[str, Any],
-                   inputs: Mapping[str, str], progress: bool = False) -> list[LayerScores]:
+                   inputs: Mapping[str, str], progress: bool = False,
+                   use_cache: bool = True) -> list[LayerScores]:
     """Probe the ECFP4 count fingerprint of every (task, seed) in ``jobs`` (cells read back
-    when their key matches), write ``baseline.csv`` and return the scores.
+    from ``out``, else from the shared cache when their key matches), write ``baseline.csv``
+    and return the scores.
 
     The fingerprints are computed only when a cell is missing; the probe, its grid and the
-    splits are the run's own.
+    splits are the run's own. ``use_cache=False`` (``--no-cache``) neither reads nor writes
+    the shared cells.
     """
     fingerprints: list[Any] = []  # [(emb, index)] once computed: only when a cell is missing
     scores = []
@@ -31,23 +48,55 @@ def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mappin
         for task, seed in jobs:
             split = splits[(task, seed)]
             path = _cell_path(out, ECFP_NAME, task, seed, 0)
-            _check_cells(path.parent, _cell_key(ecfp_identity(), cell_settings, inputs, task, seed))
+            key = _cell_key(ecfp_identity(), cell_settings, inputs, task, seed)
+            _check_cells(path.parent, key)
+            shared = _shared_path(key) if use_cache and cache_enabled() else None
             cell = _read_cell(path, len(split.test))
+            if cell is None and shared is not None:
+                cell = _read_cell(shared, len(split.test))
+                if cell is not None:
+                    _write_cell(path, cell)
             if cell is not None:
                 bar.skip(1)  # read back: no work for the run's ETA
             else:
                 if not fingerprints:
                     fingerprints.append(_fingerprints(splits))
-                emb, index = fingerprints[0]
-                with fixed_threads():
-                    cell = fit_layers(prepare(emb, split, index=index), model=model,
-                                      task_type=split.task_type, metric=split.metric, seed=seed,
-                                      params=params)[0]
+                cell = _fit(fingerprints[0], split, model=model, seed=seed, params=params)
                 _write_cell(path, cell)
+                if shared is not None:
+                    _write_shared(shared, key, cell)
                 bar.advance(description=f"ECFP4: seed {seed} · {task}")
             scores.append(assemble({0: cell}, split, encoder=ECFP_NAME, model=model, strategy="valid"))
     atomic_write(out / "baseline.csv", baseline_frame(scores).to_csv(index=False), cache=False)
     return scores
+
+
+def _fit(fingerprints: tuple[Any, dict[str, int]], split: Any, *, model: str, seed: int,
+         params: Mapping[str, Any] | None) -> LayerCell:
+    """The one-layer probe cell of ``split`` on the fingerprints (train and valid only)."""
+    emb, index = fingerprints
+    with fixed_threads():
+        return fit_layers(prepare(emb, split, index=index), model=model, task_type=split.task_type,
+                          metric=split.metric, seed=seed, params=params)[0]
+
+
+def _shared_path(key: Mapping[str, str]) -> Path:
+    """Where the cell of ``key`` is kept in the cache folder (key hashed with the version)."""
+    from molstrata import __version__
+
+    blob = json.dumps({**key, "molstrata": __version__}, sort_keys=True).encode()
+    return cache_dir() / SHARED_FOLDER / hashlib.sha256(blob).hexdigest()[:32] / "layer000.npz"
+
+
+def _write_shared(path: Path, key: Mapping[str, str], cell: LayerCell) -> None:
+    """Keep ``cell`` in the cache folder with its key beside it (an unwritable cache only
+    costs the reuse)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_cell(path, cell)
+        atomic_write(path.parent / "key.json", json.dumps(dict(key), sort_keys=True, indent=2), cache=False)
+    except OSError:
+        return
 
 
 def _fingerprints(splits: Mapping[tuple[str, int], Any]) -> tuple[Any, dict[str, int]]:

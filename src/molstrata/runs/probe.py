@@ -239,7 +239,8 @@ def sweep(
         if baseline == "ecfp":
             with phase(run.phases, run.phases, "baseline"):
                 sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
-                               cell_settings=run.cell_settings, inputs=run.inputs, progress=progress)
+                               cell_settings=run.cell_settings, inputs=run.inputs, progress=progress,
+                               use_cache=use_cache)
     return _finish(run, out, report)
 
 
