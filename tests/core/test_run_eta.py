@@ -43,6 +43,7 @@ def test_unknown_until_every_phase_has_a_rate_then_remaining_over_measured_rates
     clock.now = 120.0
     eta.advance(10)
     assert eta.seconds_left() is None  # selecting still unknown
+    assert eta.text() == "ETA >1m" and eta.lower_bound() == pytest.approx(60.0)  # probing's part
     with_prior = RunEta(eta.segments, priors={"selecting": 3.0}, clock=clock)
     with_prior._at, with_prior._open = eta._at, eta._open
     # probing: 20 s for 10 steps, 30 steps left -> 60 s; selecting: 10 jobs x 3 s

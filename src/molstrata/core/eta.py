@@ -11,7 +11,8 @@ units: the molecules to embed, or the (task, seed) jobs of the other phases. The
   seconds per planned unit: measured by an earlier segment of the same phase in this run
   (another encoder's), else the rate the last run with the same key saved
   (:func:`load_rates`, under the cache folder), else unknown;
-- the run's ETA is the sum over segments, and ``?`` while any segment's cost is unknown.
+- the run's ETA is the sum over segments; while a segment's cost is unknown it is shown as a
+  lower bound, the known part (``ETA >5m``), or ``ETA ?`` below a minute.
 
 Nothing here reads a clock but ``clock`` (tests pass a fake one).
 """
@@ -118,15 +119,25 @@ class RunEta:
 
     def seconds_left(self) -> float | None:
         """The run's remaining seconds, or None while a segment's cost is unknown."""
-        total = 0.0
+        known, complete = self._left()
+        return known if complete else None
+
+    def lower_bound(self) -> float:
+        """The remaining seconds of the segments whose cost is known (all of the run's when
+        :meth:`seconds_left` is not None)."""
+        return self._left()[0]
+
+    def _left(self) -> tuple[float, bool]:
+        total, complete = 0.0, True
         for i, seg in enumerate(self.segments):
             if seg.done or i < self._at:
                 continue
             left = self._segment_left(seg, running=i == self._at)
             if left is None:
-                return None
-            total += left
-        return total
+                complete = False
+            else:
+                total += left
+        return total, complete
 
     def _segment_left(self, seg: Segment, *, running: bool) -> float | None:
         todo = (seg.total - seg.skipped) if seg.total is not None else None
@@ -155,8 +166,12 @@ class RunEta:
         return {k[:-2]: saved[k] / saved[k[:-2] + " n"] for k in saved if k.endswith(" s")}
 
     def text(self) -> str:
-        """``ETA ~12m``, ``ETA <1m`` or ``ETA ?``."""
-        return "ETA " + format_eta(self.seconds_left())
+        """``ETA ~12m``, ``ETA <1m``; while a segment's cost is unknown, ``ETA >5m`` (the
+        known part, when it is a minute or more) or ``ETA ?``."""
+        known, complete = self._left()
+        if complete:
+            return "ETA " + format_eta(known)
+        return f"ETA >{int(known // 60)}m" if known >= 60 else "ETA ?"
 
     def _current(self) -> Segment | None:
         return self.segments[self._at] if self._open else None
