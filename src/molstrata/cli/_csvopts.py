@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 INPUT = typer.Option(None, "--input", "-i", help="Your own labelled CSV as a task (with --smiles-col, --target-col, --task-type); README 'Your own data'.")
-SMILES_COL = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: smiles/SMILES/Drug...).")
+SMILES_COL = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: smiles, SMILES, Drug...).")
 TARGET_COL = typer.Option(None, "--target-col", help="Label column of --input; repeat for several targets.")
 TASK_TYPE = typer.Option(None, "--task-type", help="regression | classification (labels 0/1), for --input.")
 ID_COL = typer.Option(None, "--id-col", help="Column of --input used as the molecule id (default: the row number).")

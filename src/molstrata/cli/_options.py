@@ -76,11 +76,25 @@ class _FlagsMixin:
     with the choices of :data:`_CHOICES` read from their registries."""
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
+        shown: list[tuple[Any, list[str]]] = []
         for param in getattr(self, "params", []):
             for key, choices in _CHOICES.items():
                 if param.help and key in param.help:
                     param.help = param.help.replace(key, choices())
-        super().format_help(ctx, formatter)  # type: ignore[misc]
+            aliases = [o for o in getattr(param, "opts", [])[1:] if o.startswith("--")]
+            if aliases and getattr(param, "opts", [""])[0].startswith("--"):
+                # one long name in the option column (``--selection,--strate…`` at 80
+                # columns); the aliases go to the help text
+                shown.append((param, list(param.opts)))
+                param.opts = [o for o in param.opts if o not in aliases]
+                also = f" (also {', '.join(aliases)})"
+                if param.help and also not in param.help:
+                    param.help += also
+        try:
+            super().format_help(ctx, formatter)  # type: ignore[misc]
+        finally:
+            for param, opts in shown:
+                param.opts = opts
 
     def get_params(self, ctx: Any) -> list[Any]:
         params = super().get_params(ctx)  # type: ignore[misc]

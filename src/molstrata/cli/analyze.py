@@ -16,7 +16,7 @@ def analyze_command(
     encoder: str = typer.Option(..., "--encoder", "-e", callback=check_encoders, help="Registered encoder name, HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task (molstrata tasks); its train+valid molecules are analysed, never the test set."),
     input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task); with --target-col and --task-type a labelled task (its train+valid are analysed)."),
-    smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: smiles/SMILES/Drug...)."),
+    smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: smiles, SMILES, Drug...)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder for layer_metrics.csv, cka.csv, figures/, report.md, config.toml."),
     max_molecules: int = typer.Option(2000, "--max-molecules", min=4, help="Seeded subsample size when there are more molecules."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seeds subsamples, augmentations and permutations."),

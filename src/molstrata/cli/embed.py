@@ -17,7 +17,7 @@ def embed_command(
     encoder: str = typer.Option(..., "--encoder", "-e", callback=check_encoders, help="Registered name (molstrata encoders), HF model folder or hub id."),
     task: str | None = typer.Option(None, "--task", "-t", help="A task (molstrata tasks): embeds its train, valid and test molecules (no labels written)."),
     input_csv: Path | None = typer.Option(None, "--input", "-i", help="CSV with a SMILES column (instead of --task)."),
-    smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: the first of smiles/SMILES/Smiles/Drug/canonical_smiles/mol)."),
+    smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: the first of smiles, SMILES, Smiles, Drug, canonical_smiles, mol)."),
     id_col: str | None = typer.Option(None, "--id-col", help="Column of --input copied to molecules.csv as 'id'."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: layer_*.npy, molecules.csv, manifest.json, config.toml."),
     pooling: str | None = typer.Option(None, "--pooling", "-p", help=pooling_help("the encoder's, mean for transformers")),

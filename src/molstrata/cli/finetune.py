@@ -34,7 +34,7 @@ def finetune_command(
     task: str | None = typer.Option(None, "--task", "-t", help="A task name (molstrata tasks), or several comma-separated (each in OUT/<task>/, combined tables in OUT); or --input."),
     layers: str = typer.Option("auto", "--layers", "-l", help="auto (top-m depths by frozen-probe VALIDATION score + the final layer) | all | k1,k2 (the final layer is always added as baseline)."),
     seeds: str = typer.Option("1,2,3", "--seeds", "-s", help="Split seeds, e.g. 1,2,3 or 1-3 (TDC's protocol: 1-5)."),
-    lrs: str | None = typer.Option(None, "--lrs", help=f"Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation. Default: {GPU_LRS} on GPU (the paper's), {CPU_LRS} on CPU."),
+    lrs: str | None = typer.Option(None, "--lrs", help=f"Learning-rate grid, swept per (depth, seed); best (lr, epoch) chosen on validation. Default: {GPU_LRS.replace(',', ', ')} on GPU (the paper's), {CPU_LRS.replace(',', ', ')} on CPU."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help=f"Max epochs per learning rate (default {GPU_EPOCHS} on GPU, {CPU_EPOCHS} on CPU)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Molecules per optimizer step."),
     grad_accum: int = typer.Option(1, "--grad-accum", min=1, help="Micro-batches per optimizer step (same gradient, less memory)."),

@@ -14,7 +14,7 @@ def predict_command(
     task: str | None = typer.Option(None, "--task", "-t", help="The task whose predictor to use (may be left out when the run has one)."),
     seed: int | None = typer.Option(None, "--seed", "-s", min=0, help="Use this seed's predictor (default: the average of every seed's, a seed ensemble)."),
     input_csv: Path = typer.Option(..., "--input", "-i", help="CSV of the molecules to predict."),
-    smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: the first of smiles/SMILES/Smiles/Drug/canonical_smiles/mol)."),
+    smiles_col: str | None = typer.Option(None, "--smiles-col", help="SMILES column of --input (default: the first of smiles, SMILES, Smiles, Drug, canonical_smiles, mol)."),
     id_col: str | None = typer.Option(None, "--id-col", help="Column of --input copied to the output as 'id' (default: the data row number)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output CSV: id, smiles, y_pred[, y_proba], reason."),
     encoder: str | None = typer.Option(None, "--encoder", "-e", callback=check_encoders, help="The encoder (default: the one the run probed); refused unless it is the same model."),

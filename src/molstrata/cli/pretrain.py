@@ -15,11 +15,11 @@ pretrain_app = typer.Typer(
 )
 
 _CORPUS_HELP = (
-    "A corpus folder (train.txt/valid.txt/corpus.json) or SMILES files (.txt one per line, or .csv "
+    "A corpus folder (train.txt, valid.txt, corpus.json) or SMILES files (.txt one per line, or .csv "
     "with a SMILES column); files are canonicalised, deduplicated and stripped of every TDC ADMET "
     "test molecule. Repeat the flag for several files."
 )
-_DATA_HELP = "Folder with admet_group/<task>/test.csv (molecules to remove); default MOLSTRATA_DATA_DIR."
+_DATA_HELP = "Folder with admet_group/<task>/ holding test.csv (molecules to remove); default MOLSTRATA_DATA_DIR."
 
 
 # options both recipes share (one definition each, so their flags and help stay the same)

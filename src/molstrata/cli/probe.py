@@ -24,7 +24,7 @@ def probe_command(
     seeds: str = typer.Option("1,2,3,4,5", "--seeds", "-s", help="Split seeds, e.g. 1,2,3,4,5 or 1-5 (TDC's protocol: 1-5)."),
     probe: str = typer.Option("linear", "--probe", "-p", help=probe_help()),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder; rerunning the same run into it resumes it (cells whose data changed are recomputed)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with admet_group/<task>/{train_val,test}.csv (default MOLSTRATA_DATA_DIR)."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with admet_group/<task>/ holding train_val.csv and test.csv (default MOLSTRATA_DATA_DIR)."),
     pooling: str | None = typer.Option(None, "--pooling", help=pooling_help()),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),

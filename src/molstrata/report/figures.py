@@ -64,7 +64,7 @@ def depth_curves(results: pd.DataFrame, per_task: pd.DataFrame, path: Path, chos
     for ax in axes[-1]:
         ax.set_xlabel("relative depth", fontsize=7)
     fig.legend(loc="lower center", ncol=max(1, 3 * len(encoders)), fontsize=7, frameon=False)
-    fig.suptitle(f"Probe score vs depth (solid: test mean ±1 std over seeds; dashed: valid; "
+    fig.suptitle(f"Probe score vs depth (solid: test mean ±1 std over seeds; dashed: valid;\n"
                  f"star: the {chosen} choice's own test score at its weight-averaged depth)", fontsize=9)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     fig.savefig(path, dpi=130)
@@ -169,7 +169,7 @@ def selected_depth_histogram(depths: pd.DataFrame, path: Path, title: str) -> Pa
         data.append(g["depth"].to_numpy(float))
         labels.append(f"{enc} (n={len(g)})")
     ax.hist(data, bins=np.linspace(0, 1, 11), label=labels, alpha=0.85)
-    ax.set_xlabel("relative depth (0 = embeddings, 1 = final); combinations: weight-averaged")
+    ax.set_xlabel("relative depth (0 = embeddings, 1 = final);\ncombinations: weight-averaged", fontsize=8)
     ax.set_ylabel("(task, seed) count")
     from matplotlib.ticker import MaxNLocator
 
