@@ -31,3 +31,12 @@ def test_a_fresh_folder_reads_the_baseline_cells_from_the_cache(hash_encoder, da
     assert (tmp_path / "b" / "cells" / "ecfp4-counts" / TASK / "seed2" / "layer000.npz").is_file()
     with pytest.raises(AssertionError, match="refitted"):
         _run(hash_encoder, tmp_path / "c", data_dir, use_cache=False)
+
+
+def test_the_baseline_cells_through_a_worker_pool_are_the_same(hash_encoder, data_dir, tmp_path):
+    from molstrata.scale import from_cli
+
+    _run(hash_encoder, tmp_path / "one", data_dir, use_cache=False)
+    executor, _ = from_cli("local", n_jobs=2)
+    _run(hash_encoder, tmp_path / "two", data_dir, use_cache=False, executor=executor)
+    assert (tmp_path / "two" / "baseline.csv").read_bytes() == (tmp_path / "one" / "baseline.csv").read_bytes()

@@ -33,42 +33,69 @@ SHARED_FOLDER = "baseline-cells"
 def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mapping[tuple[str, int], Any],
                    model: str, params: Mapping[str, Any] | None, cell_settings: Mapping[str, Any],
                    inputs: Mapping[str, str], progress: bool = False,
-                   use_cache: bool = True) -> list[LayerScores]:
+                   use_cache: bool = True, executor: Any = None) -> list[LayerScores]:
     """Probe the ECFP4 count fingerprint of every (task, seed) in ``jobs`` (cells read back
     from ``out``, else from the shared cache when their key matches), write ``baseline.csv``
     and return the scores.
 
     The fingerprints are computed only when a cell is missing; the probe, its grid and the
-    splits are the run's own. ``use_cache=False`` (``--no-cache``) neither reads nor writes
-    the shared cells.
+    splits are the run's own. The missing cells are fitted here, or through ``executor``
+    (``--n-jobs``, Ray: the same cells). ``use_cache=False`` (``--no-cache``) neither reads
+    nor writes the shared cells.
     """
-    fingerprints: list[Any] = []  # [(emb, index)] once computed: only when a cell is missing
-    scores = []
+    cells: dict[tuple[str, int], LayerCell] = {}
+    keys, shared = {}, {}
     with progress_bar("ECFP4 counts, the same probe", len(jobs), show=progress) as bar:
         for task, seed in jobs:
-            split = splits[(task, seed)]
             path = _cell_path(out, ECFP_NAME, task, seed, 0)
-            key = _cell_key(ecfp_identity(), cell_settings, inputs, task, seed)
+            keys[(task, seed)] = key = _cell_key(ecfp_identity(), cell_settings, inputs, task, seed)
             _check_cells(path.parent, key)
-            shared = _shared_path(key) if use_cache and cache_enabled() else None
-            cell = _read_cell(path, len(split.test))
-            if cell is None and shared is not None:
-                cell = _read_cell(shared, len(split.test))
-                if cell is not None:
-                    _write_cell(path, cell)
+            shared[(task, seed)] = _shared_path(key) if use_cache and cache_enabled() else None
+            cell = _read_back(path, shared[(task, seed)], len(splits[(task, seed)].test))
             if cell is not None:
+                cells[(task, seed)] = cell
                 bar.skip(1)  # read back: no work for the run's ETA
+        todo = [job for job in jobs if job not in cells]
+
+        def store(i: int, cell: LayerCell) -> None:  # on this process, as each cell arrives
+            task, seed = todo[i]
+            _write_cell(_cell_path(out, ECFP_NAME, task, seed, 0), cell)
+            if shared[(task, seed)] is not None:
+                _write_shared(shared[(task, seed)], keys[(task, seed)], cell)
+            cells[(task, seed)] = cell
+            bar.advance(description=f"ECFP4: seed {seed} · {task}")
+
+        if todo:
+            common = {"fingerprints": _fingerprints(splits), "splits": splits, "model": model,
+                      "params": params}
+            if executor is None:
+                for i, job in enumerate(todo):
+                    store(i, _fit_job(job, **common))
             else:
-                if not fingerprints:
-                    fingerprints.append(_fingerprints(splits))
-                cell = _fit(fingerprints[0], split, model=model, seed=seed, params=params)
-                _write_cell(path, cell)
-                if shared is not None:
-                    _write_shared(shared, key, cell)
-                bar.advance(description=f"ECFP4: seed {seed} · {task}")
-            scores.append(assemble({0: cell}, split, encoder=ECFP_NAME, model=model, strategy="valid"))
+                executor.map(_fit_job, todo, shared=common, resources={"num_cpus": 1},
+                             on_result=store, keep=False)
+    scores = [assemble({0: cells[(t, s)]}, splits[(t, s)], encoder=ECFP_NAME, model=model, strategy="valid")
+              for t, s in jobs]
     atomic_write(out / "baseline.csv", baseline_frame(scores).to_csv(index=False), cache=False)
     return scores
+
+
+def _read_back(path: Path, shared: Path | None, n_test: int) -> LayerCell | None:
+    """The cell in the run folder, else the shared one (copied into the run folder)."""
+    cell = _read_cell(path, n_test)
+    if cell is None and shared is not None:
+        cell = _read_cell(shared, n_test)
+        if cell is not None:
+            _write_cell(path, cell)
+    return cell
+
+
+def _fit_job(job: tuple[str, int], *, fingerprints: tuple[Any, dict[str, int]],
+             splits: Mapping[tuple[str, int], Any], model: str,
+             params: Mapping[str, Any] | None) -> LayerCell:
+    """The baseline cell of ``job`` = (task, seed), wherever the executor runs it."""
+    split = splits[job]
+    return _fit(fingerprints, split, model=model, seed=job[1], params=params)
 
 
 def _fit(fingerprints: tuple[Any, dict[str, int]], split: Any, *, model: str, seed: int,

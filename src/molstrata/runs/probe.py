@@ -240,7 +240,7 @@ def sweep(
             with phase(run.phases, run.phases, "baseline"):
                 sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
                                cell_settings=run.cell_settings, inputs=run.inputs, progress=progress,
-                               use_cache=use_cache)
+                               use_cache=use_cache, executor=executor)
     return _finish(run, out, report)
 
 
