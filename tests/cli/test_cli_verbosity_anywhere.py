@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 
@@ -40,3 +41,14 @@ def test_a_value_after_double_dash_is_left_alone():
 
     assert verbosity_first(["probe", "-t", "x", "-q", "--", "-q"]) == ["-q", "probe", "-t", "x", "--", "-q"]
     assert verbosity_first(["-v", "--version"]) == ["-v", "--version"]
+
+
+def test_every_command_help_names_the_verbosity_flags(monkeypatch, capsys):
+    from molstrata.cli import main
+
+    for command in (["probe"], ["embed"], ["pretrain", "smiles"], ["report"]):
+        monkeypatch.setattr(sys, "argv", ["molstrata", *command, "--help"])
+        with pytest.raises(SystemExit):
+            main()
+        text = " ".join(capsys.readouterr().out.split())
+        assert "-q/--quiet" in text and "before the command" in text, command

@@ -106,7 +106,17 @@ class _FlagsMixin:
 
 
 class Command(_FlagsMixin, TyperCommand):
-    """The click command class of every ``molstrata`` sub-command (see :func:`polish_help`)."""
+    """The click command class of every ``molstrata`` sub-command (see :func:`polish_help`);
+    its help ends with the root's ``-v``/``-q``, which may follow the command too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.epilog:
+            self.epilog = VERBOSITY_EPILOG
+
+
+#: the last line of every sub-command's help
+VERBOSITY_EPILOG = "Also -v/--verbose (debug messages) and -q/--quiet (-qq: errors only), here or before the command."
 
 
 class Group(_FlagsMixin, TyperGroup):
