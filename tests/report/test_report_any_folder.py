@@ -114,3 +114,20 @@ def test_not_a_run_folder(tmp_path):
         build_report(tmp_path / "missing")
     with pytest.raises(DataNotFoundError, match="probe_results.csv, finetune_results.csv or layer_metrics.csv"):
         build_report(tmp_path)
+
+
+def test_report_out_leaves_the_run_folder_untouched(tmp_path):
+    """``molstrata report RUN -o OUT`` (#20, 5: -o on every command) writes the report into
+    OUT, drawn from RUN's tables, and changes nothing in RUN."""
+    run, out = tmp_path / "run", tmp_path / "elsewhere"
+    run.mkdir()
+    write_run(run, "ensemble")
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(app, ["report", str(run), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    after = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    assert after == before
+    text = (out / "report.md").read_text()
+    assert "## Layer-wise probe: enc" in text
+    assert (out / "report.html").is_file() and list((out / "figures").glob("*.png"))
+    assert (out / "summary.csv").read_bytes() == (run / "summary.csv").read_bytes()

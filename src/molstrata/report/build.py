@@ -87,6 +87,32 @@ def build_report(run_dir: str | Path) -> Path:
     return path
 
 
+#: what a report reads from a run folder (copied by :func:`build_report_into`); the large
+#: per-cell caches, checkpoints and saved models are not needed to draw a report
+_REPORT_INPUTS = ("*.csv", "*.toml", "*.json", "*.txt", "report.md", "notes/*")
+
+
+def build_report_into(run_dir: str | Path, out_dir: str | Path) -> Path:
+    """Like :func:`build_report`, but leave ``run_dir`` untouched: the tables it reads are
+    copied into ``out_dir`` (with the runs written inside it), where ``figures/``,
+    ``report.md`` and ``report.html`` are written. Returns the path of ``report.md``."""
+    import shutil
+
+    run, out = Path(run_dir), Path(out_dir)
+    if not run.is_dir():
+        raise DataNotFoundError(f"{run}: no such run folder")
+    if out.resolve() == run.resolve():
+        return build_report(run)
+    for sub in [Path("."), *(s.relative_to(run) for s in sub_runs(run))]:
+        for pattern in _REPORT_INPUTS:
+            for src in (run / sub).glob(pattern):
+                if src.is_file():
+                    dst = out / sub / src.relative_to(run / sub)
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, dst)
+    return build_report(out)
+
+
 def _sub_run_lines(run: Path, subs: list[Path]) -> list[str]:
     """One section per run written inside this folder; each gets its own report, linked."""
     lines: list[str] = []
