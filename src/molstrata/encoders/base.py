@@ -203,7 +203,7 @@ class Encoder(ABC):
         warnings.warn(
             f"{len(long)} input(s) longer than max_length={self.max_length} of encoder "
             f"{self.name!r} were cut to it (rows {shown}{'...' if len(long) > 10 else ''}); "
-            "see meta['truncated_rows']",
+            "they are listed in the result's truncated rows (a run's notes/molecules.csv)",
             stacklevel=4,  # check_lengths <- plan_embedding <- embed / embed_cached <- caller
         )
         return np.sort(rows[long]).astype(np.int64)
