@@ -1,0 +1,64 @@
+"""The probe report's "Uncertainty and controls" and "State of the art" sections (issue 21),
+on the hand-made run folders of ``run_tables`` (numbers worked out by hand)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from run_tables import write_run
+
+from molstrata.report import build_report
+
+# t(0.975, 1) = 12.706 (a printed Student-t table); with 2 seeds the half-width of the
+# paired interval is 12.706 * sd(ddof=1) / sqrt(2) = 12.706 * |d1 - d2| / 2.
+T1 = 12.706
+
+
+def _row(text: str, section: str, task: str) -> list[str]:
+    part = text[text.index(section):]
+    line = next(x for x in part.splitlines() if x.startswith(f"| enc | {task} |") or x.startswith(f"| minimol | {task} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_paired_interval_per_task_valid_mode(tmp_path):
+    text = build_report(write_run(tmp_path, "valid")).read_text()
+    assert "## Uncertainty and controls" in text
+    # valid picks caco2 layers 0 then 1: test 0.50, 0.44 vs final 0.60, 0.58 -> d = -0.10, -0.14
+    half = T1 * 0.04 / 2
+    row = _row(text, "## Uncertainty and controls", "caco2_wang")
+    assert row[-1] == f"{-0.12:+.3f} [{-0.12 - half:+.3f}, {-0.12 + half:+.3f}]"
+    assert row[-2] == "+20.3%"  # (0.59 - 0.47) / 0.59
+
+
+def test_headline_line_ensemble(tmp_path):
+    text = build_report(write_run(tmp_path, "ensemble")).read_text()
+    # ensemble: caco2 0.45, 0.47 vs 0.60, 0.58 -> Δ% = (0.59 - 0.46) / 0.59 = 22.03%;
+    # hia 0.765, 0.763 vs 0.75, 0.77 -> (0.764 - 0.76) / 0.76 = 0.526%; mean 11.28%
+    line = next(x for x in text.splitlines() if x.startswith("- enc · ensemble vs final layer, all tasks"))
+    assert ": +11.3% [95% CI " in line and "better on 2 / worse on 0" in line
+    # two positive differences: W = 0, exact two-sided p = 2 * 1/4 = 0.5
+    assert "W = 0, p = 0.5" in line
+    assert "random-init twin: not run" in text
+
+
+def test_state_of_the_art_minimol(tmp_path):
+    write_run(tmp_path, "valid")
+    for name in ("probe_results.csv", "summary.csv"):
+        frame = pd.read_csv(tmp_path / name)
+        frame["encoder"] = "minimol"
+        frame.to_csv(tmp_path / name, index=False)
+    text = build_report(tmp_path).read_text()
+    row = _row(text, "## State of the art", "caco2_wang")
+    # ours 0.470 (MAE); MiniMol's README: 0.324 ± 0.012 -> Δ% = (0.324 - 0.470) / 0.324 = -45.1%
+    assert row[-2] == "0.324 ± 0.012"
+    assert row[-1] == "-45.1% (+0.146)"
+    # hia_hou: ours 0.765 vs MiniMol 0.994 -> (0.765 - 0.994) / 0.994 = -23.0%
+    assert _row(text, "## State of the art", "hia_hou")[-1] == "-23.0% (-0.229)"
+    assert "better than MiniMol's published score on 0 of 2 task(s)" in text
+
+
+@pytest.mark.parametrize("mode", ["valid", "ensemble"])
+def test_no_minimol_column_for_other_encoders(tmp_path, mode):
+    text = build_report(write_run(tmp_path, mode)).read_text()
+    assert "## State of the art" in text and "gap to MiniMol published" not in text
+    assert "better than the TDC leaderboard's best on 0 of 2 listed task(s)" in text
