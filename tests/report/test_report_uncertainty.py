@@ -62,3 +62,22 @@ def test_no_minimol_column_for_other_encoders(tmp_path, mode):
     text = build_report(write_run(tmp_path, mode)).read_text()
     assert "## State of the art" in text and "gap to MiniMol published" not in text
     assert "better than the TDC leaderboard's best on 0 of 2 listed task(s)" in text
+
+
+def test_strongest_final_layer_head_is_picked_on_valid(tmp_path):
+    write_run(tmp_path, "valid")
+    rows = []
+    for seed in (1, 2):  # caco2 (MAE): the mlp is better on valid (0.40 < 0.60), test 0.45
+        rows += [("enc", "caco2_wang", "mae", seed, "linear", 0.60, (0.60, 0.58)[seed - 1]),
+                 ("enc", "caco2_wang", "mae", seed, "mlp", 0.40, 0.45),
+                 # hia: the linear head is better on valid; the mlp's better test must not count
+                 ("enc", "hia_hou", "roc-auc", seed, "linear", 0.70, (0.75, 0.77)[seed - 1]),
+                 ("enc", "hia_hou", "roc-auc", seed, "mlp", 0.60, 0.90)]
+    pd.DataFrame(rows, columns=["encoder", "task", "metric", "seed", "head", "valid_score", "test_score"]).to_csv(
+        tmp_path / "final_heads.csv", index=False)
+    text = build_report(tmp_path).read_text()
+    line = next(x for x in text.splitlines() if "vs the final-layer head best on valid" in x)
+    # valid choice: caco2 0.50, 0.44 (mean 0.47) vs mlp 0.45 -> (0.45 - 0.47) / 0.45 = -4.44%;
+    # hia 0.75, 0.78 (0.765) vs linear 0.76 -> +0.66%; mean -1.89%
+    assert "(among: linear, mlp; `final_heads.csv`), all tasks: -1.9% [" in line
+    assert "better on 1 / worse on 1" in line
