@@ -33,9 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from molstrata.report.headline_section import SINGLE_LAYER
 from molstrata.report.stats import SPEARMAN, headline, paired_task_table
 
-QUESTIONS = {"valid": "a", "cv": "a", "cv-1se": "a", "ensemble": "b", "concat": "b", "mix": "b"}
+#: strategy -> question, in table order (single-layer: molstrata.report.headline_section.SINGLE_LAYER)
+QUESTIONS = {n: "a" if n in SINGLE_LAYER else "b" for n in ("valid", "cv", "cv-1se", "ensemble", "concat", "mix")}
 COLUMNS = ["encoder", "question", "strategy", "tasks", "n_tasks", "n_seeds", "mean_delta_pct", "ci_low",
            "ci_high", "median_delta_pct", "better", "worse", "ci_above_0", "ci_below_0", "wilcoxon_w",
            "wilcoxon_p", "interval"]

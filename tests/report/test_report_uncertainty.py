@@ -81,3 +81,20 @@ def test_strongest_final_layer_head_is_picked_on_valid(tmp_path):
     # hia 0.75, 0.78 (0.765) vs linear 0.76 -> +0.66%; mean -1.89%
     assert "(among: linear, mlp; `final_heads.csv`), all tasks: -1.9% [" in line
     assert "better on 1 / worse on 1" in line
+
+
+def test_two_questions_apart(tmp_path):
+    (tmp_path / "ens").mkdir()
+    write_run(tmp_path / "ens", "ensemble")
+    (tmp_path / "cv").mkdir()
+    write_run(tmp_path / "cv", "cv")
+    both = pd.concat([pd.read_csv(tmp_path / d / "selection_seeds.csv") for d in ("cv", "ens")])
+    both.to_csv(tmp_path / "cv" / "selection_seeds.csv", index=False)
+    text = build_report(tmp_path / "cv").read_text()
+    assert "### The two questions" in text
+    # (a) cv: caco2 layers 1, 1 -> 0.40, 0.44 vs 0.60, 0.58: (0.59 - 0.42) / 0.59 = 28.81%;
+    # hia layers 1, 2 -> 0.80, 0.77 vs 0.75, 0.77: (0.785 - 0.76) / 0.76 = 3.29%; mean 16.05%
+    assert "- (a) enc · cv vs final layer, all tasks: +16.1% [" in text
+    # (b) ensemble, as in test_headline_line_ensemble: +11.3%
+    assert "- (b) enc · ensemble vs final layer, all tasks: +11.3% [" in text
+    assert "(b) enc · cv" not in text and "(a) enc · ensemble" not in text

@@ -29,6 +29,9 @@ CONTROL_DIR = "control_random-twin"
 #: seed, head, valid_score, test_score`` written into the run folder; per (task, seed) the
 #: head best on **valid** is the "strongest final-layer head". Absent: the linear final layer.
 FINAL_HEADS_FILE = "final_heads.csv"
+#: strategies whose choice is one layer per seed (issue 21's question (a), the paper's claim);
+#: every other strategy combines layers (question (b): ``concat``, ``ensemble``, ``mix``)
+SINGLE_LAYER = ("valid", "valid-best", "cv", "cv-1se")
 
 
 def seed_pairs(run: Path, ctx: ProbeContext) -> pd.DataFrame:
@@ -123,7 +126,32 @@ def uncertainty_section(run: Path, ctx: ProbeContext,
     else:
         lines += _headline_lines(paired_task_table(strong), f"{chosen} vs {what}")
     lines += ["", _task_table(per, control[0] if control is not None else None), ""]
-    return lines
+    return lines + two_questions_lines(run)
+
+
+def two_questions_lines(run: Path) -> list[str]:
+    """Markdown lines answering (a) one layer chosen honestly vs the final layer and (b)
+    layers combined vs the final layer, one headline per strategy of ``selection_seeds.csv``
+    (``[]`` when it holds one strategy only)."""
+    path = run / "selection_seeds.csv"
+    if not path.is_file():
+        return []
+    table = pd.read_csv(path)
+    if "strategy" not in table or table["strategy"].nunique() < 2:
+        return []
+    pairs = table.rename(columns={"test_score": "chosen", "final_test_score": "final"})
+    pairs["encoder"] = pairs["encoder"].astype(str)
+    lines = ["### The two questions", "",
+             "(a) Does **one** layer, chosen without the test set, beat the final layer (the paper's "
+             "claim)? Single-layer strategies: `valid`, `cv`, `cv-1se`. "
+             "(b) Does **combining** layers beat it? The other strategies. Same statistics as above.", ""]
+    for question, single in (("(a)", True), ("(b)", False)):
+        for name, g in pairs.groupby("strategy", sort=False):
+            if (str(name) in SINGLE_LAYER) != single:
+                continue
+            lines += [line.replace("- ", f"- {question} ", 1)
+                      for line in _headline_lines(paired_task_table(g[PAIR_COLUMNS]), f"{name} vs final layer")]
+    return [*lines, ""]
 
 
 def _task_table(per: pd.DataFrame, control: pd.DataFrame | None) -> str:
