@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -53,3 +54,22 @@ def test_answers_by_hand(tq):
 def test_refuses_a_combination_among_single_layer_rows(tq):
     with pytest.raises(SystemExit, match="not all one layer"):
         tq.answer(_seeds(valid_weights="0;0.5;0.5"), "enc")
+
+
+def test_seed_table_adds_valid_rows_and_scores(tmp_path):
+    from run_tables import write_run
+
+    spec = importlib.util.spec_from_file_location("seed_table", SCRIPT.with_name("seed_table.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = module.seed_table(write_run(tmp_path, "ensemble")).set_index(["task", "seed", "strategy"])
+    # valid rows from probe_results.csv: caco2 seed 1 valid MAE 0.45, 0.47, 0.60 -> layer 0, test 0.50
+    v = table.loc[("caco2_wang", 1, "valid")]
+    assert (v["choice"], v["test_score"], v["final_test_score"]) == ("0", 0.50, 0.60)
+    assert (v["valid_score"], v["final_valid_score"]) == (0.45, 0.60)
+    # hia seed 2: valid AUROC 0.61, 0.66, 0.64 -> layer 1 (test 0.78)
+    assert table.loc[("hia_hou", 2, "valid"), "test_score"] == 0.78
+    # the ensemble's rows keep their scores; its seed-2 caco2 weights are one-hot on layer 2
+    e = table.loc[("caco2_wang", 2, "ensemble")]
+    assert e["test_score"] == 0.47 and e["valid_score"] == 0.55 and e["final_valid_score"] == 0.55
+    assert np.isnan(table.loc[("caco2_wang", 1, "ensemble"), "valid_score"])  # weights 0.5 / 0.5
