@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molstrata.data import delta_pct
+from molstrata.data import delta_pct, higher_is_better
 from molstrata.report.context import ProbeContext, _single_layer, load_leaderboard
 from molstrata.report.stats import PAIR_COLUMNS, format_summary, headline, paired_task_table
 from molstrata.report.tables import _fmt, _lower, format_pct, markdown_table
@@ -59,7 +59,7 @@ def seed_pairs(run: Path, ctx: ProbeContext) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
-def final_head_pairs(run: Path, ctx: ProbeContext, pairs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def final_head_pairs(run: Path, pairs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """``pairs`` with ``final`` replaced by the strongest final-layer head's test score (the
     head best on valid per task and seed, from :data:`FINAL_HEADS_FILE`), and a label of
     what that head is; without the file, the linear final layer (``pairs`` unchanged)."""
@@ -67,8 +67,8 @@ def final_head_pairs(run: Path, ctx: ProbeContext, pairs: pd.DataFrame) -> tuple
     if not path.is_file():
         return pairs, "the linear final layer (no tuned final-layer head in this run)"
     heads = pd.read_csv(path)
-    lower = heads["metric"].isin(("mae", "rmse"))
-    heads = heads.assign(key=np.where(lower, -heads["valid_score"], heads["valid_score"]))
+    sign = heads["metric"].map(lambda m: 1.0 if higher_is_better(str(m)) else -1.0)
+    heads = heads.assign(key=sign * heads["valid_score"])
     best = heads.sort_values(["key", "head"], ascending=[False, True]).drop_duplicates(["encoder", "task", "seed"])
     best = best.set_index([best["encoder"].astype(str), "task", "seed"])
     out = pairs.copy()
@@ -105,7 +105,7 @@ def uncertainty_section(run: Path, ctx: ProbeContext,
     pairs = seed_pairs(run, ctx)
     per = paired_task_table(pairs)
     control = _control(control)
-    strong, what = final_head_pairs(run, ctx, pairs)
+    strong, what = final_head_pairs(run, pairs)
     lines = [
         "## Uncertainty and controls", "",
         f"The headline Δ% of **{chosen}** over the final layer. Per task: the mean over seeds of "
