@@ -44,6 +44,8 @@ def probe_command(
     baseline: str = typer.Option("ecfp", "--baseline", help="ecfp: also probe Morgan/ECFP4 count fingerprints, same probe and splits, for the report (baseline.csv) | none."),
     trust_remote_code: bool = trust_remote_code_option(),
     n_jobs: int = typer.Option(1, "--n-jobs", min=1, help="With --executor local: fit the probes in N local worker processes (one thread each; same tables as 1). The embedding stays in this process."),
+    control: str = typer.Option("none", "--control", help="random-twin: also run the same strategy on each encoder's random-init twin (same architecture, fresh weights seeded by --control-seed) into OUT/control_random-twin/; the report shows its Δ beside the pretrained one | none."),
+    control_seed: int = typer.Option(0, "--control-seed", min=0, help="Seed of the random-init twin's weights (--control random-twin); recorded in config.toml."),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
     _rerun.remember_invocation(ctx)
@@ -65,6 +67,7 @@ def probe_command(
         progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
         executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
         use_cache=not no_cache, baseline=baseline, trust_remote_code=trust_remote_code,
+        control=control, control_seed=control_seed,
     )
     out = run.out or out  # out/probe/ when --out held another command's run
     if run.resumed_cells:
@@ -84,6 +87,9 @@ def probe_command(
             f"{format_pct(g['delta_pct'].mean(), 2)} over {len(g)} task(s) "
             f"(oracle, picked on test: {format_pct(g['oracle_delta_pct'].mean(), 2)})"
         )
+    from molstrata.cli._headline import print_headline
+
+    print_headline(console, summary, chosen_by, run.control)
     if run.selections:
         from molstrata.probe.outputs import selection_frame, selection_summary_frame
 

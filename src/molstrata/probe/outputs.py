@@ -5,6 +5,8 @@
 * ``leaderboard.json``: ``{task: [mean, std]}`` of the selected layers' test scores (PyTDC
   ``evaluate_many`` form: scores rounded to 3 decimals, population std);
 * ``predictions/<task>_seed<s>.csv``: ``Drug_ID``, ``Y``, ``Y_pred`` of the selected layer;
+* ``selection_seeds.csv``: every seed's choice, weights, test and validation scores (chosen
+  vs final layer), in every run;
 * with ``--selection`` strategies other than ``valid``: ``selection.csv`` (per encoder, task
   and strategy, test mean ± std over seeds and Δ% over the final layer, plus the test-picked
   oracle row), ``selection_summary.csv`` (per encoder and strategy: mean Δ%, tasks better /
@@ -194,16 +196,54 @@ def selection_summary_frame(selection: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SELECTION_SUMMARY_COLUMNS)
 
 
-def selection_seeds_frame(results: Sequence[SelectionResult]) -> pd.DataFrame:
+SEEDS_COLUMNS = ["encoder", "task", "metric", "seed", "strategy", "choice", "test_score", "final_test_score",
+                 "valid_score", "final_valid_score", "weights", "info"]
+
+
+def _valid_of(weights: np.ndarray, valid: np.ndarray | None) -> tuple[float, float]:
+    """(valid score of a one-layer choice, else NaN; the final layer's valid score)."""
+    if valid is None:
+        return np.nan, np.nan
+    w = np.asarray(weights, dtype=np.float64)
+    one = np.flatnonzero(w)
+    single = one.size == 1 and w.size == valid.size
+    return (float(valid[one[0]]) if single else np.nan), float(valid[-1])
+
+
+def selection_seeds_frame(results: Sequence[SelectionResult],
+                          scores: Sequence[LayerScores] = ()) -> pd.DataFrame:
     """``selection_seeds.csv``: every (encoder, task, seed, strategy): the choice, the weight of
-    each layer (``;``-separated, layer order), the test scores, and the details as JSON."""
-    rows = [{
-        "encoder": r.encoder, "task": r.task, "metric": r.metric, "seed": r.seed, "strategy": r.strategy,
-        "choice": r.label, "test_score": r.test_score, "final_test_score": r.final_test_score,
-        "weights": ";".join(f"{w:.6g}" for w in r.weights), "info": json.dumps(r.info, sort_keys=True),
-    } for r in results]
-    return pd.DataFrame(rows, columns=["encoder", "task", "metric", "seed", "strategy", "choice", "test_score",
-                                       "final_test_score", "weights", "info"])
+    each layer (``;``-separated, layer order), the test scores, the validation scores (from
+    ``scores``: of the chosen layer when the choice is one layer, NaN for a combination, whose
+    own validation score is not computed; and of the final layer), and the details as JSON."""
+    valid = {(s.encoder, s.task, s.seed): np.asarray(s.valid_scores, dtype=np.float64) for s in scores}
+    rows = []
+    for r in results:
+        v, fv = _valid_of(r.weights, valid.get((r.encoder, r.task, r.seed)))
+        rows.append({
+            "encoder": r.encoder, "task": r.task, "metric": r.metric, "seed": r.seed, "strategy": r.strategy,
+            "choice": r.label, "test_score": r.test_score, "final_test_score": r.final_test_score,
+            "valid_score": v, "final_valid_score": fv,
+            "weights": ";".join(f"{w:.6g}" for w in r.weights), "info": json.dumps(r.info, sort_keys=True),
+        })
+    return pd.DataFrame(rows, columns=SEEDS_COLUMNS)
+
+
+def valid_seeds_frame(scores: Sequence[LayerScores]) -> pd.DataFrame:
+    """``selection_seeds.csv`` of a run whose only strategy is ``valid``: each seed's layer
+    (one-hot weights), its test and validation scores and the final layer's."""
+    rows = []
+    for s in scores:
+        w = np.zeros(len(s.test_scores))
+        w[s.selected_layer] = 1.0
+        rows.append({
+            "encoder": s.encoder, "task": s.task, "metric": s.metric, "seed": s.seed, "strategy": s.strategy,
+            "choice": s.selection_label, "test_score": float(s.selected_test_score),
+            "final_test_score": float(s.test_scores[-1]), "valid_score": float(s.valid_scores[s.selected_layer]),
+            "final_valid_score": float(s.valid_scores[-1]),
+            "weights": ";".join(f"{x:.6g}" for x in w), "info": "{}",
+        })
+    return pd.DataFrame(rows, columns=SEEDS_COLUMNS)
 
 
 def write_tables(scores: Sequence[LayerScores], out: str | Path,
@@ -227,7 +267,10 @@ def write_tables(scores: Sequence[LayerScores], out: str | Path,
         files["selection_seeds"] = out / "selection_seeds.csv"
         _atomic_csv(files["selection"], table)
         _atomic_csv(files["selection_summary"], selection_summary_frame(table))
-        _atomic_csv(files["selection_seeds"], selection_seeds_frame(selections))
+        _atomic_csv(files["selection_seeds"], selection_seeds_frame(selections, scores))
+    else:  # every run ships each seed's choice and scores
+        files["selection_seeds"] = out / "selection_seeds.csv"
+        _atomic_csv(files["selection_seeds"], valid_seeds_frame(scores))
     encoders = list(dict.fromkeys(s.encoder for s in scores))
     multi = len(encoders) > 1
     for enc in encoders:

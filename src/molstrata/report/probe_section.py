@@ -15,6 +15,7 @@ from molstrata.report.figures import (
     shared_limit,
     weight_heatmap,
 )
+from molstrata.report.headline_section import CONTROL_DIR, sota_section, uncertainty_section
 from molstrata.report.selection import selection_section
 from molstrata.report.tables import context_table, gain_table, optimism_table, overview_table
 
@@ -125,4 +126,7 @@ def probe_section(run: Path, ctx: ProbeContext) -> list[str]:
         "Differences are `ours − theirs` in the metric's units.", "",
         context_table(per, chosen), "",
     ]
+    control = run / CONTROL_DIR
+    twin = (control, load(control)) if (control / "probe_results.csv").is_file() else None
+    lines += uncertainty_section(run, ctx, twin) + sota_section(ctx)
     return lines + selection_section(run)

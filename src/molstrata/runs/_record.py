@@ -48,7 +48,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "probe": ("cells", "models", "predictions", "leaderboard", "figures", "probe_results.csv",
               "summary.csv", "leaderboard.json", "probe_params.csv", "selection.csv",
               "selection_seeds.csv", "selection_summary.csv", "notes.txt", "report.md",
-              "baseline.csv", "report.html", "notes"),
+              "baseline.csv", "report.html", "notes", "control_random-twin"),
     "finetune": ("cells", "checkpoints", "predictions", "figures", "finetune_results.csv",
                  "frozen_results.csv", "correlations.csv", "summary.csv", "selection.csv",
                  "leaderboard.json", "report.md", "run_params.json", "report.html"),

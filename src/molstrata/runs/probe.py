@@ -44,6 +44,7 @@ from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.outputs import write_tables
 from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_selection
 from molstrata.report import build_report
+from molstrata.runs import control as _control
 from molstrata.runs._baseline import sweep_baseline
 from molstrata.runs._cells import (
     _cell_key,
@@ -90,6 +91,7 @@ class ProbeRun:
         when only ``valid`` was asked for)
     out : the run folder written (``out``, or ``out/probe/`` when ``out`` held another
         command's run: :func:`~molstrata.runs._record.run_folder`)
+    control : the random-init twins' ProbeRun (``--control random-twin``), else ``None``
     """
 
     scores: list[LayerScores]
@@ -98,6 +100,7 @@ class ProbeRun:
     resumed_cells: int = 0
     selections: list[Any] = field(default_factory=list)
     out: Path | None = None
+    control: Any = None
 
 
 def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
@@ -146,6 +149,8 @@ def sweep(
     use_cache: bool = True,
     baseline: str = "none",
     trust_remote_code: bool = False,
+    control: str | None = None,
+    control_seed: int = _control.DEFAULT_CONTROL_SEED,
 ) -> ProbeRun:
     """Probe every layer of each encoder on each task and seed; write the run folder.
 
@@ -189,6 +194,8 @@ def sweep(
         (the library default; the CLI's is ``ecfp``) skips it
     trust_remote_code : let a model folder or hub checkpoint run its own Python code
         (``--trust-remote-code``; e.g. ``molformer-xl``)
+    control : ``"random-twin"``: the same sweep on each encoder's random-init twin (seeded by
+        ``control_seed``) into ``out/control_random-twin/`` (:mod:`molstrata.runs.control`)
 
     Returns
     -------
@@ -196,6 +203,7 @@ def sweep(
     """
     selections = _check_options(model, strategy, cv_folds)
     check_choice("baseline", baseline, BASELINES)
+    control = _control.check_control(control, control_seed)
     if isinstance(encoders, str):
         encoders = [encoders]
     if not encoders:
@@ -208,6 +216,8 @@ def sweep(
     # everything is validated (data read, encoders loaded) before anything is written to out
     splits = {(t, s): load_split(csv.get(t, t), s, data_dir).check_labels() for t in task_names for s in seed_list}
     loaded = _load_encoders(encoders, device, trust_checkpoint, trust_remote_code)
+    twins = (_control.random_twins(encoders, seed=control_seed, device=device, trust_remote_code=trust_remote_code)
+             if control == "random-twin" else [])
     run = _Sweep(out=out, model=model, params=params, pooling=pooling, batch_size=batch_size,
                  selections=selections, cv_folds=cv_folds, executor=executor, progress=progress,
                  use_cache=use_cache, splits=splits, task_names=task_names, seed_list=seed_list,
@@ -231,6 +241,7 @@ def sweep(
         "primary_selection": selections.primary, "cv_folds": cv_folds,
         "pooling": pooling, "batch_size": batch_size, "device": device, "baseline": baseline,
         "data_dir": str(data_dir) if data_dir else None, "params": dict(params or {}),
+        **({"control": control, "control_seed": control_seed} if twins else {}),
     })
     with probe_run_eta(run, [e.name for e in loaded], baseline == "ecfp"):  # the overall ETA
         for enc in loaded:
@@ -241,7 +252,13 @@ def sweep(
                 sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
                                cell_settings=run.cell_settings, inputs=run.inputs, progress=progress,
                                use_cache=use_cache, executor=executor)
-    return _finish(run, out, report)
+    twin_run = _control.run_twins(sweep, twins, out, control_seed, tasks=tasks, seeds=seed_list, model=model,
+                                  data_dir=data_dir, pooling=pooling, batch_size=batch_size, device=device,
+                                  strategy=selections, cv_folds=cv_folds, params=params, progress=progress,
+                                  executor=executor, overwrite=overwrite, use_cache=use_cache)
+    finished = _finish(run, out, report)  # after the twins: the report shows their Δ
+    finished.control = twin_run
+    return finished
 
 
 def _load_encoders(encoders: Sequence[Any], device: str | None, trust_checkpoint: bool,
