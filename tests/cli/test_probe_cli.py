@@ -151,7 +151,7 @@ def test_a_note_every_seed_repeats_is_printed_once(monkeypatch, tmp_path):
     from molstrata.cli import app
 
     notes = [f"caco2_wang seed {s}: 2 test molecule(s) could not be embedded" for s in (1, 2, 3)]
-    fake = SimpleNamespace(notes=notes, scores=[], selections=[], resumed_cells=0, out=tmp_path)
+    fake = SimpleNamespace(notes=notes, scores=[], selections=[], resumed_cells=0, out=tmp_path, control=None)
     monkeypatch.setattr(molstrata.runs.probe, "sweep", lambda *a, **k: fake)
     result = CliRunner().invoke(app, ["probe", "-t", "caco2_wang", "-s", "1-3", "-o", str(tmp_path),
                                       "--no-report"], env={"COLUMNS": "200"})
