@@ -11,6 +11,8 @@ eigendecomposition per (layer, split) serves the whole regularisation grid:
   and serves as preconditioner of a batched L-BFGS that solves all layers × all ``C`` at once.
 
 Layers that share a width are stacked and processed as one batch (torch, float64).
+Sparse wide rows (count fingerprints: the ECFP4 baseline) are multiplied as SciPy CSR
+matrices (:data:`SPARSE_DENSITY`); their ``X^T X`` is then exact.
 Results match scikit-learn's ``StandardScaler`` + ``Ridge(alpha)`` (to round-off) and
 ``StandardScaler`` + ``LogisticRegression(C=C)`` (to solver tolerance); ``tests/probe``
 checks both.
@@ -58,18 +60,26 @@ class _Basis:
     lam : (L, r) eigenvalues (>= 0)
     """
 
+    #: CSR copies of the training rows and their transpose (sparse rows only), ``X^T``
+    _sparse: list[Any] | None = None
+    _sparse_t: list[Any] | None = None
+    _XT: Any = None
+
     def __init__(self, X: np.ndarray):
         import torch
 
         Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))  # (L, n, d)
         n, d = Xt.shape[1], Xt.shape[2]
         self.X = Xt
+        self._sparse_t = _sparse_transposes(Xt)  # fingerprints: X^T per layer in CSR, else None
         self.mean = Xt.mean(dim=1, keepdim=True)
         var = (Xt * Xt).mean(dim=1, keepdim=True) - self.mean * self.mean
         scale = var.clamp_min(0.0).sqrt()
         self.scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
         if n >= d:  # covariance route: (d, d)
-            G = Xt.transpose(1, 2) @ Xt - n * self.mean.transpose(1, 2) @ self.mean
+            XtX = (Xt.transpose(1, 2) @ Xt if self._sparse_t is None else torch.from_numpy(
+                np.stack([(xt @ xt.T).toarray() for xt in self._sparse_t])))
+            G = XtX - n * self.mean.transpose(1, 2) @ self.mean
             G = G / (self.scale.transpose(1, 2) @ self.scale)
             lam, V = torch.linalg.eigh(0.5 * (G + G.transpose(1, 2)))
             self.lam = lam.clamp_min(0.0)
@@ -87,16 +97,64 @@ class _Basis:
         w = (self.V @ coef) / self.scale.transpose(1, 2)  # (L, d, k)
         return X @ w - self.mean @ w
 
+    def apply_train(self, coef):
+        """:meth:`apply` on the training rows; sparse products when they are sparse (see
+        :meth:`keep_transpose`)."""
+        Xs = self._sparse
+        if Xs is None:
+            return self.apply(self.X, coef)
+        w = (self.V @ coef) / self.scale.transpose(1, 2)  # (L, d, k)
+        return _stack_products(Xs, w) - self.mean @ w
+
     def keep_transpose(self) -> None:
-        """Store a contiguous ``X^T`` (L, d, n): 2x faster ``X^T r`` in iterative solvers."""
-        self._XT = self.X.transpose(1, 2).contiguous()
+        """Prepare the training rows for repeated products in iterative solvers: a contiguous
+        ``X^T`` (L, d, n) (2x faster ``X^T r``), or, for sparse rows (count fingerprints), CSR
+        copies of ``X`` and ``X^T`` (products 40x faster at 2 % density)."""
+        if self._sparse_t is not None:
+            self._sparse = [xt.T.tocsr() for xt in self._sparse_t]
+        else:
+            self._XT = self.X.transpose(1, 2).contiguous()
 
     def apply_t(self, res):
         """``V^T Xs^T res`` on the training rows, for res (L, n, k): (L, r, k)."""
-        XT = getattr(self, "_XT", None)
-        XT = self.X.transpose(1, 2) if XT is None else XT
-        xt_res = XT @ res - self.mean.transpose(1, 2) * res.sum(dim=1, keepdim=True)
-        return self.V.transpose(1, 2) @ (xt_res / self.scale.transpose(1, 2))
+        if self._sparse_t is not None:
+            xt_r = _stack_products(self._sparse_t, res)
+        else:
+            xt_r = (self.X.transpose(1, 2) if self._XT is None else self._XT) @ res
+        xt_res = (xt_r - self.mean.transpose(1, 2) * res.sum(dim=1, keepdim=True)) / self.scale.transpose(1, 2)
+        if self._sparse_t is not None:  # wide V: (res^T V)^T reads V in its row-major order
+            return (xt_res.transpose(1, 2) @ self.V).transpose(1, 2)
+        return self.V.transpose(1, 2) @ xt_res
+
+    def drop_rows(self) -> None:
+        """Forget the training rows (not needed once the coefficients are fitted)."""
+        self.X = self._XT = self._sparse = self._sparse_t = None
+
+
+#: training rows with at most this share of nonzeros (count fingerprints: ~2 %) are
+#: multiplied as sparse (CSR) matrices; dense embeddings never are
+SPARSE_DENSITY = 0.1
+
+
+def _sparse_transposes(X: Any) -> list[Any] | None:
+    """``X^T`` of each layer of X (L, n, d) as a SciPy CSR matrix (d, n) when X is sparse
+    enough (:data:`SPARSE_DENSITY`) and wide (d >= 512), else None."""
+    import torch
+
+    if X.shape[2] < 512 or X.numel() == 0:
+        return None
+    if int(torch.count_nonzero(X)) > SPARSE_DENSITY * X.numel():
+        return None
+    from scipy import sparse
+
+    return [sparse.csr_matrix(x.numpy().T) for x in X]
+
+
+def _stack_products(mats: Sequence[Any], B: Any) -> Any:
+    """``mats[l] @ B[l]`` for L SciPy sparse matrices and B (L, p, k) (torch): (L, q, k)."""
+    import torch
+
+    return torch.from_numpy(np.stack([m @ b.numpy() for m, b in zip(mats, B, strict=True)]))
 
 
 # ----------------------------------------------------------------------------- ridge
@@ -142,7 +200,7 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
     def evaluate(phi):
         theta = phi / sqB
         z, b = theta[..., :r], theta[..., r]
-        m = basis.apply(basis.X, z.transpose(1, 2)) + b[:, None, :]  # (L, n, n_C)
+        m = basis.apply_train(z.transpose(1, 2)) + b[:, None, :]  # (L, n, n_C)
         loss = torch.nn.functional.softplus(m) - yt * m
         f = loss.sum(dim=1) + 0.5 * invC[None, :] * (z * z).sum(dim=2)  # (L, n_C)
         res = torch.sigmoid(m) - yt  # (L, n, n_C)
@@ -341,7 +399,7 @@ class LinearProbe(ProbeEstimator):
                 self.n_iter_ = max(self.n_iter_, it)
             else:
                 coef, icpt = _ridge_fit(basis, ytr, grid)
-            basis.X = basis._XT = None  # training rows are not needed after fitting
+            basis.drop_rows()  # training rows are not needed after fitting
             self._bases.append((idx, basis, coef, icpt))
             pred = self._grid_output(basis, coef, icpt, np.stack([Xva[k] for k in idx]))
             for j, k in enumerate(idx):
