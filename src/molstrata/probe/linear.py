@@ -180,7 +180,8 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
     Minimises, per (layer, C), ``sum_i logloss(y_i, Z_i z + b) + ||z||^2 / (2 C)`` (the
     intercept is not penalised, as in scikit-learn's lbfgs), in variables preconditioned by
     the diagonal Böhning bound. Stops each problem when the max-abs gradient of the mean
-    loss is below ``tol``.
+    loss is below ``tol``. A value of C whose problems have stopped on every layer leaves
+    the batch (its products are no longer computed); the others are not affected.
 
     Returns coefficients (L, r, n_C), intercepts (L, n_C), iterations used (int).
     """
@@ -195,20 +196,9 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
     # preconditioner sqrt(B): (L, n_C, r + 1)
     Bz = basis.lam[:, None, :] / 4.0 + invC[None, :, None]
     Bb = torch.full((L, nC, 1), n / 4.0, dtype=torch.float64)
-    sqB = torch.cat([Bz, Bb], dim=2).sqrt()
-
-    def evaluate(phi):
-        theta = phi / sqB
-        z, b = theta[..., :r], theta[..., r]
-        m = basis.apply_train(z.transpose(1, 2)) + b[:, None, :]  # (L, n, n_C)
-        loss = torch.nn.functional.softplus(m) - yt * m
-        f = loss.sum(dim=1) + 0.5 * invC[None, :] * (z * z).sum(dim=2)  # (L, n_C)
-        res = torch.sigmoid(m) - yt  # (L, n, n_C)
-        gz = basis.apply_t(res).transpose(1, 2) + invC[None, :, None] * z
-        gb = res.sum(dim=1)[..., None]
-        g = torch.cat([gz, gb], dim=2)  # gradient in theta
-        return f, g / sqB, g
-
+    st = {"sqB": torch.cat([Bz, Bb], dim=2).sqrt(), "invC": invC, "cols": torch.arange(nC)}
+    evaluate = _logistic_objective(basis, yt, st)
+    theta_out = torch.zeros((L, nC, r + 1), dtype=torch.float64)
     phi = torch.zeros((L, nC, r + 1), dtype=torch.float64)
     f, g, g_raw = evaluate(phi)
     S: list[Any] = []
@@ -218,8 +208,14 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
     done = g_raw.abs().amax(dim=2) / n < tol
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
-        if bool(done.all()):
-            break
+        keep = ~done.all(dim=0)  # (n_C,) values of C still running on some layer
+        if not bool(keep.all()):
+            theta_out[:, st["cols"][~keep]] = phi[:, ~keep] / st["sqB"][:, ~keep]
+            if not bool(keep.any()):
+                break
+            phi, f, g, g_raw, gamma, done = (t[:, keep] for t in (phi, f, g, g_raw, gamma, done))
+            S, Y, R = ([t[:, keep] for t in T] for T in (S, Y, R))
+            st.update(sqB=st["sqB"][:, keep], invC=st["invC"][keep], cols=st["cols"][keep])
         d = _lbfgs_direction(g, S, Y, R, gamma)
         gd = (g * d).sum(dim=2, keepdim=True)
         bad = gd >= 0
@@ -243,10 +239,36 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
             R.pop(0)
         phi, f, g, g_raw = phi_new, f_new, g_new, graw_new
         done = done | stalled | (g_raw.abs().amax(dim=2) / n < tol)
-    theta = phi / sqB
-    coef = theta[..., :r].transpose(1, 2).contiguous()  # (L, r, n_C)
-    intercept = theta[..., r]  # (L, n_C)
+    else:
+        theta_out[:, st["cols"]] = phi / st["sqB"]
+    coef = theta_out[..., :r].transpose(1, 2).contiguous()  # (L, r, n_C)
+    intercept = theta_out[..., r]  # (L, n_C)
     return coef, intercept, it
+
+
+def _logistic_objective(basis: _Basis, yt: Any, st: dict[str, Any]) -> Callable:
+    """``evaluate(phi) -> (f, g, g_raw)`` of the batched logistic problems: losses (L, n_C),
+    gradients in the preconditioned variables ``phi = sqrt(B) theta`` and in ``theta``
+    (L, n_C, r + 1), for labels yt (1, n, 1); the preconditioner ``st["sqB"]`` and the
+    penalties ``st["invC"]`` are read at each call (the running values of C)."""
+    import torch
+
+    r = basis.lam.shape[1]
+
+    def evaluate(phi):
+        sqB, iC = st["sqB"], st["invC"]
+        theta = phi / sqB
+        z, b = theta[..., :r], theta[..., r]
+        m = basis.apply_train(z.transpose(1, 2)) + b[:, None, :]  # (L, n, n_C)
+        loss = torch.nn.functional.softplus(m) - yt * m
+        f = loss.sum(dim=1) + 0.5 * iC[None, :] * (z * z).sum(dim=2)  # (L, n_C)
+        res = torch.sigmoid(m) - yt  # (L, n, n_C)
+        gz = basis.apply_t(res).transpose(1, 2) + iC[None, :, None] * z
+        gb = res.sum(dim=1)[..., None]
+        g = torch.cat([gz, gb], dim=2)  # gradient in theta
+        return f, g / sqB, g
+
+    return evaluate
 
 
 def _lbfgs_direction(g: Any, S: list[Any], Y: list[Any], R: list[Any], gamma: Any) -> Any:
