@@ -47,3 +47,18 @@ def test_dense_embeddings_never_take_the_sparse_route():
     rng = np.random.default_rng(0)
     assert linear_mod._Basis(rng.normal(size=(1, 50, 600)))._sparse_t is None  # dense
     assert linear_mod._Basis(_counts(50, 256, 0)[None])._sparse_t is None  # narrow
+
+
+def test_wide_logistic_fits_in_float32_eigenbasis_match_the_float64_one(monkeypatch):
+    """Logistic fits on >= FAST_EIGH_WIDTH features eigendecompose in float32: same choice,
+    grid scores within the issue's 1e-4 of the metric, predictions to ~1e-6."""
+    n, d = 1500, 1100
+    X = _counts(n + 300, d, seed=5)
+    y = (X @ np.random.default_rng(6).normal(size=d) + np.random.default_rng(7).normal(size=n + 300) > 0)
+    y = y.astype(np.float64)
+    fast = LinearProbe(task_type="classification").fit([X[:n]], y[:n], [X[n:]], y[n:])
+    monkeypatch.setattr(linear_mod, "FAST_EIGH_WIDTH", 10**9)
+    exact = LinearProbe(task_type="classification").fit([X[:n]], y[:n], [X[n:]], y[n:])
+    assert fast.best_index_.tolist() == exact.best_index_.tolist()
+    np.testing.assert_allclose(fast.valid_grid_scores_, exact.valid_grid_scores_, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(fast.predict([X[n:]]), exact.predict([X[n:]]), rtol=0, atol=1e-5)
