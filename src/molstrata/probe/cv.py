@@ -64,6 +64,7 @@ from molstrata.probe.linear import (
     _groups,
     _logistic_fit,
     _ridge_fit,
+    stack64,
 )
 from molstrata.probe.scoring import greater_is_better, score_columns
 
@@ -215,7 +216,7 @@ class _FoldStats:
         self.X, self.n, self.sx, self.G, self.sy, self.sxy = [], [], [], [], [], []
         for f in range(k):
             rows = np.flatnonzero(folds == f)
-            Xf = torch.from_numpy(np.stack([np.asarray(x[rows], dtype=np.float64) for x in layers]))
+            Xf = torch.from_numpy(stack64(layers, rows))
             yf = torch.from_numpy(np.ascontiguousarray(y[rows], dtype=np.float64))
             self.X.append(Xf)
             self.n.append(rows.size)

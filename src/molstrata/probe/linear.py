@@ -38,6 +38,16 @@ DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 0, 9))
 
 
+def stack64(arrays: Sequence[np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
+    """The L arrays (n, d) (or their ``rows``) stacked into one float64 array (L, n, d),
+    converted while copied (one pass; ``np.stack`` then ``astype`` takes two)."""
+    n = arrays[0].shape[0] if rows is None else len(rows)
+    out = np.empty((len(arrays), n, arrays[0].shape[1]), dtype=np.float64)
+    for j, x in enumerate(arrays):
+        out[j] = x if rows is None else x[rows]
+    return out
+
+
 def _groups(dims: Sequence[int]) -> list[list[int]]:
     """Layer indices grouped by width, in order of first appearance."""
     out: dict[int, list[int]] = {}
@@ -426,7 +436,7 @@ class LinearProbe(ProbeEstimator):
         valid_grid = np.empty((n_layers, grid.size))
         for idx in _groups([x.shape[1] for x in Xtr]):
             width = Xtr[idx[0]].shape[1]
-            basis = _Basis(np.stack([Xtr[k] for k in idx]), fast_eigh=classification and width >= FAST_EIGH_WIDTH)
+            basis = _Basis(stack64([Xtr[k] for k in idx]), fast_eigh=classification and width >= FAST_EIGH_WIDTH)
             if classification:
                 coef, icpt, it = _logistic_fit(basis, ytr, grid, tol=self.tol, max_iter=self.max_iter)
                 self.n_iter_ = max(self.n_iter_, it)
@@ -434,7 +444,7 @@ class LinearProbe(ProbeEstimator):
                 coef, icpt = _ridge_fit(basis, ytr, grid)
             basis.drop_rows()  # training rows are not needed after fitting
             self._bases.append((idx, basis, coef, icpt))
-            pred = self._grid_output(basis, coef, icpt, np.stack([Xva[k] for k in idx]))
+            pred = self._grid_output(basis, coef, icpt, stack64([Xva[k] for k in idx]))
             for j, k in enumerate(idx):
                 valid_grid[k] = score_columns(metric, yva, pred[j])
         self.metric_ = metric
@@ -483,7 +493,7 @@ class LinearProbe(ProbeEstimator):
         _check_rows(layers, n, "predict")
         out = np.empty((self.n_layers_, n, self.grid_.size))
         for idx, basis, coef, icpt in self._bases:
-            pred = self._grid_output(basis, coef, icpt, np.stack([layers[k] for k in idx]))
+            pred = self._grid_output(basis, coef, icpt, stack64([layers[k] for k in idx]))
             for j, k in enumerate(idx):
                 out[k] = pred[j]
         return out
