@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import molstrata.probe._rows as rows_mod
 import molstrata.probe.linear as linear_mod
 from molstrata.probe.linear import LinearProbe
 
@@ -30,7 +31,7 @@ def test_sparse_route_matches_dense_route(task_type, n, monkeypatch):
     Xtr, Xva, ytr, yva = X[:n], X[n:], y[:n], y[n:]
     assert linear_mod._Basis(Xtr[None])._sparse_t is not None  # the sparse route is taken
     sparse = LinearProbe(task_type=task_type).fit([Xtr], ytr, [Xva], yva)
-    monkeypatch.setattr(linear_mod, "SPARSE_DENSITY", -1.0)  # never sparse
+    monkeypatch.setattr(rows_mod, "SPARSE_DENSITY", -1.0)  # never sparse
     assert linear_mod._Basis(Xtr[None])._sparse_t is None
     dense = LinearProbe(task_type=task_type).fit([Xtr], ytr, [Xva], yva)
     assert sparse.best_index_.tolist() == dense.best_index_.tolist()

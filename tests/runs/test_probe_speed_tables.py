@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+import molstrata.probe._rows as rows_mod
 import molstrata.probe.cv as cv_mod
 import molstrata.probe.linear as linear_mod
 import molstrata.probe.scoring as scoring_mod
@@ -34,7 +35,7 @@ def _reference_path(monkeypatch) -> None:
         self.V = _column_major(self.V)
 
     monkeypatch.setattr(linear_mod._Basis, "__init__", basis_init)
-    monkeypatch.setattr(linear_mod, "SPARSE_DENSITY", -1.0, raising=False)  # dense products
+    monkeypatch.setattr(rows_mod, "SPARSE_DENSITY", -1.0, raising=False)  # dense products
     fold_basis = cv_mod._FoldStats.basis
 
     def fold(self, use, with_rows):

@@ -56,6 +56,7 @@ from molstrata.core.choice import best_index
 from molstrata.core.errors import ConfigError
 from molstrata.data._split import cached_scaffold_groups
 from molstrata.probe._base import _as_layers
+from molstrata.probe._rows import stack64
 from molstrata.probe.estimators import make_probe
 from molstrata.probe.linear import (
     DEFAULT_ALPHAS,
@@ -64,7 +65,6 @@ from molstrata.probe.linear import (
     _groups,
     _logistic_fit,
     _ridge_fit,
-    stack64,
 )
 from molstrata.probe.scoring import greater_is_better, score_columns
 

@@ -12,7 +12,7 @@ eigendecomposition per (layer, split) serves the whole regularisation grid:
 
 Layers that share a width are stacked and processed as one batch (torch, float64).
 Sparse wide rows (count fingerprints: the ECFP4 baseline) are multiplied as SciPy CSR
-matrices (:data:`SPARSE_DENSITY`); their ``X^T X`` is then exact.
+matrices (:data:`molstrata.probe._rows.SPARSE_DENSITY`); their ``X^T X`` is then exact.
 Results match scikit-learn's ``StandardScaler`` + ``Ridge(alpha)`` (to round-off) and
 ``StandardScaler`` + ``LogisticRegression(C=C)`` (to solver tolerance); ``tests/probe``
 checks both.
@@ -28,6 +28,7 @@ import numpy as np
 from molstrata.core.choice import best_indices
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.probe._base import ProbeEstimator, ProbeNotFittedError, _as_layers, _check_rows
+from molstrata.probe._rows import _sparse_transposes, _stack_products, stack64
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: default ridge grid (alpha, on standardised features): 1e-1 ... 1e5, half decades
@@ -36,16 +37,6 @@ DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
 #: standardised features and a summed loss, C = 1 is already a weak penalty for n >= a few
 #: hundred molecules; larger C only slows convergence on nearly separable layers.
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 0, 9))
-
-
-def stack64(arrays: Sequence[np.ndarray], rows: np.ndarray | None = None) -> np.ndarray:
-    """The L arrays (n, d) (or their ``rows``) stacked into one float64 array (L, n, d),
-    converted while copied (one pass; ``np.stack`` then ``astype`` takes two)."""
-    n = arrays[0].shape[0] if rows is None else len(rows)
-    out = np.empty((len(arrays), n, arrays[0].shape[1]), dtype=np.float64)
-    for j, x in enumerate(arrays):
-        out[j] = x if rows is None else x[rows]
-    return out
 
 
 def _groups(dims: Sequence[int]) -> list[list[int]]:
@@ -151,32 +142,6 @@ class _Basis:
 #: their covariance in float32 (half the time): the basis only rotates and preconditions the
 #: problem, so the fit is unchanged to ~1e-7 (as in the CV, :data:`molstrata.probe.cv.FAST_EIGH`)
 FAST_EIGH_WIDTH = 1024
-#: training rows with at most this share of nonzeros (count fingerprints: ~2 %) are
-#: multiplied as sparse (CSR) matrices; dense embeddings never are
-SPARSE_DENSITY = 0.1
-
-
-def _sparse_transposes(X: Any) -> list[Any] | None:
-    """``X^T`` of each layer of X (L, n, d) as a SciPy CSR matrix (d, n) when X is sparse
-    enough (:data:`SPARSE_DENSITY`) and wide (d >= 512), else None."""
-    import torch
-
-    if X.shape[2] < 512 or X.numel() == 0:
-        return None
-    if int(torch.count_nonzero(X)) > SPARSE_DENSITY * X.numel():
-        return None
-    from scipy import sparse
-
-    return [sparse.csr_matrix(x.numpy().T) for x in X]
-
-
-def _stack_products(mats: Sequence[Any], B: Any) -> Any:
-    """``mats[l] @ B[l]`` for L SciPy sparse matrices and B (L, p, k) (torch): (L, q, k)."""
-    import torch
-
-    return torch.from_numpy(np.stack([m @ b.numpy() for m, b in zip(mats, B, strict=True)]))
-
-
 # ----------------------------------------------------------------------------- ridge
 def _ridge_fit(basis: _Basis, y: np.ndarray, alphas: np.ndarray):
     """Ridge coefficients in eigen-coordinates for every alpha: (L, r, n_alpha), intercepts (L, n_alpha)."""
