@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+import molstrata.probe._rows as rows_mod
 import molstrata.probe.cv as cv_mod
 import molstrata.probe.linear as linear_mod
 import molstrata.probe.scoring as scoring_mod
@@ -29,11 +30,12 @@ def _reference_path(monkeypatch) -> None:
         [average_precision_score(y, p[:, j]) for j in range(p.shape[1])]), raising=False)
     init = linear_mod._Basis.__init__
 
-    def basis_init(self, X):
-        init(self, X)
+    def basis_init(self, X, fast_eigh=False):
+        init(self, X)  # float64 eigenbasis whatever the width
         self.V = _column_major(self.V)
 
     monkeypatch.setattr(linear_mod._Basis, "__init__", basis_init)
+    monkeypatch.setattr(rows_mod, "SPARSE_DENSITY", -1.0, raising=False)  # dense products
     fold_basis = cv_mod._FoldStats.basis
 
     def fold(self, use, with_rows):

@@ -56,6 +56,7 @@ from molstrata.core.choice import best_index
 from molstrata.core.errors import ConfigError
 from molstrata.data._split import cached_scaffold_groups
 from molstrata.probe._base import _as_layers
+from molstrata.probe._rows import stack64
 from molstrata.probe.estimators import make_probe
 from molstrata.probe.linear import (
     DEFAULT_ALPHAS,
@@ -215,7 +216,7 @@ class _FoldStats:
         self.X, self.n, self.sx, self.G, self.sy, self.sxy = [], [], [], [], [], []
         for f in range(k):
             rows = np.flatnonzero(folds == f)
-            Xf = torch.from_numpy(np.stack([np.asarray(x[rows], dtype=np.float64) for x in layers]))
+            Xf = torch.from_numpy(stack64(layers, rows))
             yf = torch.from_numpy(np.ascontiguousarray(y[rows], dtype=np.float64))
             self.X.append(Xf)
             self.n.append(rows.size)
