@@ -95,7 +95,9 @@ def run(args: argparse.Namespace) -> None:
     enc = load_encoder(args.encoder, device="cpu")
     emb = embed_cached(enc, smiles, on_invalid="mask", progress=False)
     index = {s: i for i, s in enumerate(emb.smiles)}
-    for (t, s), split in splits.items():
+    order = sorted(splits, key=lambda ts: (len(splits[ts].train) + len(splits[ts].valid), ts))
+    for t, s in order:  # the small tasks first: a partial run covers the most tasks
+        split = splits[(t, s)]
         t0 = time.process_time()
         data = prepare(emb, split, index=index)
         cands = head_candidates(data, task_type=split.task_type, metric=split.metric, seed=s,
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--out", default="runs/heads")
     r = sub.choices["run"]
     r.add_argument("--heads", default="mlp-tuned,gbdt-tuned")
-    r.add_argument("--inputs", default="final,cv,top3")
+    r.add_argument("--inputs", default="final,top3")
     r.add_argument("--no-stack", action="store_true")
     s = sub.choices["summarize"]
     s.add_argument("--published", default=str(PUBLISHED))

@@ -37,7 +37,7 @@ from molstrata.probe.tuned import TUNED_CLASSES
 
 #: the default heads and inputs
 HEADS = ("mlp-tuned", "gbdt-tuned")
-INPUTS = ("final", "cv", "top3")
+INPUTS = ("final", "top3")
 
 
 @dataclass(frozen=True, eq=False)
