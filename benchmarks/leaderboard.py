@@ -95,8 +95,11 @@ def run(args: argparse.Namespace) -> None:
     enc = load_encoder(args.encoder, device="cpu")
     emb = embed_cached(enc, smiles, on_invalid="mask", progress=False)
     index = {s: i for i, s in enumerate(emb.smiles)}
-    order = sorted(splits, key=lambda ts: (len(splits[ts].train) + len(splits[ts].valid), ts))
+    order = sorted(splits, key=lambda ts: (len(splits[ts].train) + len(splits[ts].valid), ts),
+                   reverse=args.largest_first)
     for t, s in order:  # the small tasks first: a partial run covers the most tasks
+        if _unit_path(out, args.encoder, t, s).is_file():  # written meanwhile by another worker
+            continue
         split = splits[(t, s)]
         t0 = time.process_time()
         data = prepare(emb, split, index=index)
@@ -223,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--heads", default="mlp-tuned,gbdt-tuned")
     r.add_argument("--inputs", default="final,top3")
     r.add_argument("--no-stack", action="store_true")
+    r.add_argument("--largest-first", action="store_true",
+                   help="fit the largest tasks first (a second worker beside one running small-first)")
     s = sub.choices["summarize"]
     s.add_argument("--published", default=str(PUBLISHED))
     s.add_argument("--csv", default="benchmarks/results/leaderboard_minimol.csv")
