@@ -15,12 +15,28 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from extras import installed_or_skip
 from molstrata.core.errors import ConfigError, NotFittedError
 from molstrata.probe.estimators import PROBE_CLASSES, make_probe
+from molstrata.probe.tuned import TUNED_CLASSES
 
 TASK_TYPES = ("regression", "classification")
 #: small settings so that each probe fits in well under a second
 FAST = {"mlp": {"hidden": 8, "max_epochs": 5, "patience": 2, "batch_size": 16},
-        "gbdt": {"n_estimators": 20, "early_stopping_rounds": 5, "n_jobs": 1}}
-NEEDS = {"gbdt": "lightgbm"}
+        "gbdt": {"n_estimators": 20, "early_stopping_rounds": 5, "n_jobs": 1},
+        "mlp-tuned": {"grid": [{"hidden": 8, "depth": 1, "dropout": 0.0},
+                               {"hidden": 8, "depth": 2, "dropout": 0.1, "lr": 3e-3}],
+                      "max_epochs": 5, "patience": 2, "batch_size": 16, "n_inits": 2},
+        "gbdt-tuned": {"grid": [{"num_leaves": 4}, {"num_leaves": 8, "min_child_samples": 5}],
+                       "n_estimators": 20, "early_stopping_rounds": 5, "n_jobs": 1}}
+NEEDS = {"gbdt": "lightgbm", "gbdt-tuned": "lightgbm"}
+#: the registered probes and the tuned heads of issue 21 (not in ``--probe``)
+ALL_CLASSES = {**PROBE_CLASSES, **TUNED_CLASSES}
+#: what sklearn's checks construct for the tuned heads: their default settings with a grid of two
+CHECK_SETTINGS = {"mlp-tuned": {"grid": FAST["mlp-tuned"]["grid"]}, "gbdt-tuned": {"grid": FAST["gbdt-tuned"]["grid"]}}
+
+
+def _make(name: str, task_type: str, seed: int, **params):
+    if name in TUNED_CLASSES:
+        return TUNED_CLASSES[name](task_type=task_type, metric=None, seed=seed, **params)
+    return make_probe(name, task_type, None, seed, **params)
 
 # sklearn's checks that still fail, and why. The probes take one feature matrix as sklearn's
 # estimators do (fit(X, y), tuned on X_valid / y_valid or on an inner split), or one array per
@@ -40,10 +56,10 @@ def expected_failed_checks(estimator) -> dict[str, str]:
     if type(estimator).__name__ == "LinearProbe" and estimator.task_type == "regression":
         out["check_non_transformer_estimators_n_iter"] = ("ridge is solved in closed form (n_iter_ = 0); "
                                                           "max_iter is the logistic solver's")
-    if type(estimator).__name__ == "MLPProbe":
+    if type(estimator).__name__ in ("MLPProbe", "TunedMLPProbe"):
         out["check_methods_subset_invariance"] = ("float32 matrix products: a row's prediction can move by "
                                                   "~1e-7 with the rows it is batched with (the check's tolerance)")
-    if type(estimator).__name__ == "MLPProbe" and estimator.task_type == "classification":
+    if type(estimator).__name__ in ("MLPProbe", "TunedMLPProbe") and estimator.task_type == "classification":
         out.update(MLP_CLASSIFIER)
     return out
 
@@ -54,11 +70,12 @@ def _available(name: str) -> bool:
     return name not in NEEDS or importlib.util.find_spec(NEEDS[name]) is not None
 
 
-CASES = [(name, tt) for name in PROBE_CLASSES for tt in TASK_TYPES]
+CASES = [(name, tt) for name in ALL_CLASSES for tt in TASK_TYPES]
 CASE_IDS = [f"{name}-{tt}" for name, tt in CASES]
 
 
-@parametrize_with_checks([PROBE_CLASSES[n](task_type=tt) for n, tt in CASES if _available(n)],
+@parametrize_with_checks([ALL_CLASSES[n](task_type=tt, **CHECK_SETTINGS.get(n, {})) for n, tt in CASES
+                          if _available(n)],
                          expected_failed_checks=expected_failed_checks)
 def test_sklearn_checks(estimator, check):
     check(estimator)
@@ -81,7 +98,7 @@ def case(request):
     name, task_type = request.param
     if name in NEEDS:
         installed_or_skip(NEEDS[name], f"the {name} probe")
-    return name, task_type, make_probe(name, task_type, None, 3, **FAST.get(name, {}))
+    return name, task_type, _make(name, task_type, 3, **FAST.get(name, {}))
 
 
 def test_tags_follow_the_task_type(case):

@@ -56,24 +56,32 @@ class GBDTProbe(PerLayerProbe):
         self.seed = seed
 
     def _fit_one(self, k, X, y, Xv, yv, metric):
-        try:
-            import lightgbm as lgb
-        except ImportError as exc:
-            raise OptionalDependencyError(
-                "the gbdt probe needs LightGBM: pip install 'molstrata[gbdt]'"
-            ) from exc
-        cls = lgb.LGBMRegressor if self.task_type == "regression" else lgb.LGBMClassifier
         settings = {**LGBM_SETTINGS, "n_estimators": int(self.n_estimators)}
-        model = cls(**settings, metric=_LGBM_METRIC[metric], random_state=self.seed,
-                    n_jobs=self.n_jobs, verbose=-1)
-        with warnings.catch_warnings():  # eval_set is deprecated in LightGBM 4.7, needed before
-            warnings.simplefilter("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", message=".*eval_set.*")
-            model.fit(X, y, eval_set=[(Xv, yv)],
-                      callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)])
+        model = fit_lgbm(self.task_type, metric, settings, X, y, Xv, yv, seed=self.seed,
+                         n_jobs=self.n_jobs, early_stopping_rounds=self.early_stopping_rounds)
         return model, self._predict_one(model, Xv), int(model.best_iteration_ or settings["n_estimators"])
 
     def _predict_one(self, model, X) -> np.ndarray:
         if self.task_type == "regression":
             return model.predict(X).astype(np.float64)
         return model.predict_proba(X)[:, 1].astype(np.float64)
+
+
+def fit_lgbm(task_type: str, metric: str, settings: dict, X: np.ndarray, y: np.ndarray,
+             Xv: np.ndarray, yv: np.ndarray, *, seed: int, n_jobs: int, early_stopping_rounds: int):
+    """A LightGBM model with ``settings`` fit on ``X`` (n, d), ``y`` (n,), early-stopped on
+    ``Xv``, ``yv`` with LightGBM's metric matching ``metric`` (:data:`_LGBM_METRIC`)."""
+    try:
+        import lightgbm as lgb
+    except ImportError as exc:
+        raise OptionalDependencyError(
+            "the gbdt probe needs LightGBM: pip install 'molstrata[gbdt]'"
+        ) from exc
+    cls = lgb.LGBMRegressor if task_type == "regression" else lgb.LGBMClassifier
+    model = cls(**settings, metric=_LGBM_METRIC[metric], random_state=seed, n_jobs=n_jobs, verbose=-1)
+    with warnings.catch_warnings():  # eval_set is deprecated in LightGBM 4.7, needed before
+        warnings.simplefilter("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*eval_set.*")
+        model.fit(X, y, eval_set=[(Xv, yv)],
+                  callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
+    return model

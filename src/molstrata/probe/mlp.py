@@ -60,8 +60,7 @@ class MLPProbe(PerLayerProbe):
         xt = torch.tensor((X - mean) / std, dtype=torch.float32)
         yt = torch.tensor((y - y_mean) / y_std, dtype=torch.float32)
         xv = torch.tensor((Xv - mean) / std, dtype=torch.float32)
-        net = nn.Sequential(nn.Linear(X.shape[1], self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
-                            nn.Linear(self.hidden, 1))
+        net = self._build_net(X.shape[1])
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = nn.MSELoss() if reg else nn.BCEWithLogitsLoss()
         better = greater_is_better(metric)
@@ -89,6 +88,13 @@ class MLPProbe(PerLayerProbe):
         net.eval()
         model = (net, mean, std, y_mean, y_std)
         return model, self._predict_one(model, Xv), best_epoch
+
+    def _build_net(self, n_in: int):
+        """The network: (n, n_in) -> (n, 1); one hidden layer (subclasses may stack more)."""
+        from torch import nn
+
+        return nn.Sequential(nn.Linear(n_in, self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
+                             nn.Linear(self.hidden, 1))
 
     def _predict_one(self, model, X) -> np.ndarray:
         import torch
