@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -62,9 +63,15 @@ class GBDTProbe(PerLayerProbe):
         return model, self._predict_one(model, Xv), int(model.best_iteration_ or settings["n_estimators"])
 
     def _predict_one(self, model, X) -> np.ndarray:
-        if self.task_type == "regression":
-            return model.predict(X).astype(np.float64)
-        return model.predict_proba(X)[:, 1].astype(np.float64)
+        return predict_lgbm(self.task_type, model, X)
+
+
+def predict_lgbm(task_type: str, model: Any, X: np.ndarray) -> np.ndarray:
+    """(n,) float64 predictions of a fitted LightGBM ``model`` on ``X`` (n, d): values for
+    regression, the positive class's probability for classification."""
+    if task_type == "regression":
+        return model.predict(X).astype(np.float64)
+    return model.predict_proba(X)[:, 1].astype(np.float64)
 
 
 def fit_lgbm(task_type: str, metric: str, settings: dict, X: np.ndarray, y: np.ndarray,

@@ -18,7 +18,7 @@ import numpy as np
 
 from molstrata.core.choice import clearly_better
 from molstrata.probe._base import PerLayerProbe
-from molstrata.probe.gbdt import LGBM_SETTINGS, fit_lgbm
+from molstrata.probe.gbdt import LGBM_SETTINGS, fit_lgbm, predict_lgbm
 from molstrata.probe.mlp import MLPProbe
 from molstrata.probe.scoring import greater_is_better, score
 
@@ -189,9 +189,7 @@ class TunedGBDTProbe(PerLayerProbe):
         return models[i], preds[i], i
 
     def _predict_one(self, model, X) -> np.ndarray:
-        if self.task_type == "regression":
-            return model.predict(X).astype(np.float64)
-        return model.predict_proba(X)[:, 1].astype(np.float64)
+        return predict_lgbm(self.task_type, model, X)
 
 
 #: the tuned heads by name (not in ``--probe``: their fitted models are not exported yet)
