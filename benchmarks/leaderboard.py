@@ -155,7 +155,7 @@ def summarize(args: argparse.Namespace) -> None:
     out = Path(args.out)
     pub = _published(Path(args.published))
     tasks, seeds = resolve_tasks(args.tasks), _seeds(args.seeds)
-    rows, cand_rows, missing = [], [], []
+    rows, cand_rows, missing, final_rows, compare_rows = [], [], [], [], []
     for t in tasks:
         units = {s: _read_unit(_unit_path(out, args.encoder, t, s)) for s in seeds}
         if any(u is None for u in units.values()):
@@ -174,6 +174,13 @@ def summarize(args: argparse.Namespace) -> None:
                 if n == pick and args.predictions:
                     _write_predictions(Path(args.predictions) / f"{t}_seed{s}.csv.gz",
                                        split.test["Drug_ID"].astype(str), y, pred)
+        valid = {n: [float(units[s]["valid"][i]) for s in seeds] for i, n in enumerate(names)}
+        final_rows += [{"encoder": args.encoder, "task": t, "metric": metric, "seed": s, "head": n,
+                        "valid_score": valid[n][j], "test_score": scores[n][j]}
+                       for n in names if n.endswith(":final") for j, s in enumerate(seeds)]
+        names_final = [n for n in names if n.endswith(":final")]
+        if names_final and len(names_final) < len(names):
+            compare_rows.append(_combine_vs_final(t, metric, units, scores))
         m, sd = mean_std(scores[pick])
         p = pub.get(t, {})
         rows.append({"task": t, "metric": metric, "strategy": pick, "test_mean": m, "test_std": sd,
@@ -185,6 +192,41 @@ def summarize(args: argparse.Namespace) -> None:
     _write_csv(Path(args.csv), rows)
     _write_csv(Path(args.csv).with_name(Path(args.csv).stem + "_candidates.csv"), cand_rows)
     _print_count(rows, higher_is_better, missing)
+    if args.final_heads:  # per-seed rows of the final-layer heads: the report's strongest single-layer control
+        _write_csv(Path(args.final_heads), final_rows)
+    if args.compare and compare_rows:
+        _write_csv(Path(args.compare), compare_rows)
+        _print_compare(compare_rows)
+
+
+def _combine_vs_final(task: str, metric: str, units: dict[int, dict], scores: dict[str, list[float]]) -> dict:
+    """Question (b) with tuned heads, for one task: the combining candidate (every input but
+    ``final``) and the final-layer candidate, each chosen by the decision rule restricted to
+    its kind (mean validation score over seeds, no test label), and their test scores."""
+    from molstrata.data import delta_pct, mean_std
+
+    names = [str(n) for n in next(iter(units.values()))["names"]]
+    picks = {}
+    for kind, keep in (("final", lambda n: n.endswith(":final")), ("combine", lambda n: not n.endswith(":final"))):
+        idx = [i for i, n in enumerate(names) if keep(n)]
+        sub = {s: {"names": [names[i] for i in idx], "valid": [u["valid"][i] for i in idx]} for s, u in units.items()}
+        picks[kind] = choose(sub, metric)[0]
+    fm, fs = mean_std(scores[picks["final"]])
+    cm, cs = mean_std(scores[picks["combine"]])
+    return {"task": task, "metric": metric, "final_head": picks["final"], "final_test_mean": fm, "final_test_std": fs,
+            "combine_head": picks["combine"], "combine_test_mean": cm, "combine_test_std": cs,
+            "delta_pct": round(float(delta_pct(np.mean(scores[picks["final"]]), np.mean(scores[picks["combine"]]),
+                                               metric)), 4)}
+
+
+def _print_compare(rows: list[dict]) -> None:
+    from molstrata.report.stats import SPEARMAN, format_summary, summarize_deltas
+
+    deltas = np.array([r["delta_pct"] for r in rows], dtype=np.float64)
+    spearman = np.array([r["metric"] == SPEARMAN for r in rows])
+    print("combining (tuned heads on top3 / stack) vs the tuned final-layer head, each chosen on valid:")
+    print(f"  all tasks: {format_summary(summarize_deltas(deltas))}")
+    print(f"  without spearman tasks: {format_summary(summarize_deltas(deltas[~spearman]))}")
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -232,6 +274,10 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--published", default=str(PUBLISHED))
     s.add_argument("--csv", default="benchmarks/results/leaderboard_minimol.csv")
     s.add_argument("--predictions", default=None, help="folder for <task>_seed<s>.csv.gz")
+    s.add_argument("--final-heads", default=None,
+                   help="write the final-layer heads' per-seed scores here (final_heads.csv of a probe run's report)")
+    s.add_argument("--compare", default=None,
+                   help="write, per task, the combining candidate vs the final-layer head (each chosen on valid)")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     (run if args.cmd == "run" else summarize)(args)

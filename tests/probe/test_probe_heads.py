@@ -136,3 +136,40 @@ def test_summarize_writes_rescorable_predictions(tmp_path, data_dir, monkeypatch
         scores.append(round(roc_auc_score(pred["Y"], pred["Y_pred"]), 3))
     assert row["test_mean"] == pytest.approx(round(float(np.mean(scores)), 3), abs=1e-12)
     assert "above MiniMol's published score on" in capsys.readouterr().out
+
+
+def test_summarize_final_heads_and_combine_vs_final(tmp_path, data_dir, monkeypatch, capsys):
+    """The final-layer heads' per-seed rows (the report's strongest single-layer control) and
+    question (b) with tuned heads: each side chosen on valid within its kind, then its test
+    score (sklearn's AUROC of the unit's predictions) and the Δ% between them."""
+    from sklearn.metrics import roc_auc_score
+
+    from molstrata.data import load_task
+
+    monkeypatch.setenv("MOLSTRATA_DATA_DIR", str(data_dir))
+    lb = _leaderboard()
+    rng = np.random.default_rng(1)
+    names = np.array(["mlp-tuned:final", "gbdt-tuned:final", "mlp-tuned:top3", "stack"])
+    preds, ys = {}, {}
+    for s in (1, 2):
+        split = load_task("hia_hou", seed=s, data_dir=data_dir)
+        ys[s] = split.y("test")
+        preds[s] = rng.random((4, len(split.test)))
+        path = lb._unit_path(tmp_path / "runs", "enc", "hia_hou", s)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # valid: gbdt beats mlp among the final heads; stack beats top3 among the combining ones
+        np.savez(path, names=names, valid=np.array([0.6, 0.8, 0.7, 0.9]), test_pred=preds[s])
+    fh_path, cmp_path = tmp_path / "final_heads.csv", tmp_path / "cmp.csv"
+    lb.main(["summarize", "--encoder", "enc", "--tasks", "hia_hou", "--seeds", "1,2", "--out",
+             str(tmp_path / "runs"), "--csv", str(tmp_path / "lb.csv"), "--final-heads", str(fh_path),
+             "--compare", str(cmp_path)])
+    heads = pd.read_csv(fh_path)
+    assert sorted(heads["head"].unique()) == ["gbdt-tuned:final", "mlp-tuned:final"] and len(heads) == 4
+    got = heads.set_index(["head", "seed"])["test_score"]
+    assert got[("gbdt-tuned:final", 2)] == pytest.approx(roc_auc_score(ys[2], preds[2][1]))
+    row = pd.read_csv(cmp_path).iloc[0]
+    assert row["final_head"] == "gbdt-tuned:final" and row["combine_head"] == "stack"
+    final = np.mean([roc_auc_score(ys[s], preds[s][1]) for s in (1, 2)])
+    combine = np.mean([roc_auc_score(ys[s], preds[s][3]) for s in (1, 2)])
+    assert row["delta_pct"] == pytest.approx(100 * (combine - final) / final, abs=1e-4)
+    assert "combining (tuned heads" in capsys.readouterr().out
