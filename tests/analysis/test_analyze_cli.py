@@ -60,6 +60,8 @@ def test_cli_with_probe_results_adds_correlation_and_regret(toy_encoder, smiles_
     import molstrata.encoders
 
     monkeypatch.setattr(molstrata.encoders, "load_encoder", lambda name, **kw: toy_encoder)
+
+    monkeypatch.setattr("molstrata.encoders.registry.check_encoder_ref", lambda name: None)  # a test-only name
     rows = [("toy-char", "caco2_wang", "mae", k, s, split, 1.0 - 0.1 * k + 0.01 * s)
             for s in (1, 2) for k in range(4) for split in ("valid", "test")]
     probes = tmp_path / "probe_results.csv"

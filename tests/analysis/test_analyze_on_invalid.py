@@ -24,6 +24,8 @@ def test_analyze_on_invalid_mask(toy_encoder, small_smiles, tmp_path, monkeypatc
     import molstrata.encoders
 
     monkeypatch.setattr(molstrata.encoders, "load_encoder", lambda name, **kw: toy_encoder)
+
+    monkeypatch.setattr("molstrata.encoders.registry.check_encoder_ref", lambda name: None)  # a test-only name
     path, out = _csv(tmp_path, small_smiles), tmp_path / "run"
     args = ["analyze", "-e", "toy", "-i", str(path), "-o", str(out), "--metrics", "dataset_entropy,effective_rank",
             "--max-molecules", "40"]

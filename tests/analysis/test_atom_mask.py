@@ -218,6 +218,8 @@ def test_analyze_cli_on_a_graph_encoder_uses_atom_mask(gin, small_smiles, tmp_pa
     from molstrata.core.config import load_config
 
     monkeypatch.setattr(molstrata.encoders, "load_encoder", lambda name, **kw: gin)
+
+    monkeypatch.setattr("molstrata.encoders.registry.check_encoder_ref", lambda name: None)  # a test-only name
     csv = tmp_path / "mols.csv"
     pd.DataFrame({"SMILES": small_smiles[:30]}).to_csv(csv, index=False)
     out = tmp_path / "run"
@@ -347,6 +349,8 @@ def _analyze_with_probes(encoder, probes_csv, data_dir, out, monkeypatch):
     from molstrata.cli import app
 
     monkeypatch.setattr(molstrata.encoders, "load_encoder", lambda name, **kw: encoder)
+
+    monkeypatch.setattr("molstrata.encoders.registry.check_encoder_ref", lambda name: None)  # a test-only name
     result = CliRunner().invoke(app, [
         "analyze", "--encoder", "x", "--task", "hia_hou", "--data-dir", str(data_dir),
         "--out", str(out), "--max-molecules", "60", "--aug-molecules", "16",

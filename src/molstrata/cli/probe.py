@@ -44,7 +44,7 @@ def probe_command(
     baseline: str = typer.Option("ecfp", "--baseline", help="ecfp: also probe Morgan/ECFP4 count fingerprints, same probe and splits, for the report (baseline.csv) | none."),
     trust_remote_code: bool = trust_remote_code_option(),
     n_jobs: int = typer.Option(1, "--n-jobs", min=1, help="With --executor local: fit the probes in N local worker processes (one thread each; same tables as 1). The embedding stays in this process."),
-    control: str = typer.Option("none", "--control", help="random-twin: also run the same strategy on each encoder's random-init twin (same architecture, fresh weights seeded by --control-seed) into OUT/control_random-twin/; the report shows its Δ beside the pretrained one | none."),
+    control: str = typer.Option("none", "--control", help="random-twin: also run the same strategy on each encoder's random-init twin (same architecture, fresh weights seeded by --control-seed) into the folder control_random-twin inside OUT; the report shows its Δ beside the pretrained one | none."),
     control_seed: int = typer.Option(0, "--control-seed", min=0, help="Seed of the random-init twin's weights (--control random-twin); recorded in config.toml."),
 ) -> None:
     """Probe every layer on each task and seed; select layers on validation; report."""
