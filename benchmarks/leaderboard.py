@@ -150,6 +150,7 @@ def _write_predictions(path: Path, ids, y, pred) -> None:
 def summarize(args: argparse.Namespace) -> None:
     """Choose per task on validation, then score test once; write the tables."""
     from molstrata.data import evaluate, higher_is_better, load_task, mean_std
+    from molstrata.encoders.registry import resolve_name
     from molstrata.runs.probe import resolve_tasks
 
     out = Path(args.out)
@@ -175,7 +176,7 @@ def summarize(args: argparse.Namespace) -> None:
                     _write_predictions(Path(args.predictions) / f"{t}_seed{s}.csv.gz",
                                        split.test["Drug_ID"].astype(str), y, pred)
         valid = {n: [float(units[s]["valid"][i]) for s in seeds] for i, n in enumerate(names)}
-        final_rows += [{"encoder": args.encoder, "task": t, "metric": metric, "seed": s, "head": n,
+        final_rows += [{"encoder": resolve_name(args.encoder), "task": t, "metric": metric, "seed": s, "head": n,
                         "valid_score": valid[n][j], "test_score": scores[n][j]}
                        for n in names if n.endswith(":final") for j, s in enumerate(seeds)]
         names_final = [n for n in names if n.endswith(":final")]

@@ -98,3 +98,15 @@ def test_two_questions_apart(tmp_path):
     # (b) ensemble, as in test_headline_line_ensemble: +11.3%
     assert "- (b) enc · ensemble vs final layer, all tasks: +11.3% [" in text
     assert "(b) enc · cv" not in text and "(a) enc · ensemble" not in text
+
+
+def test_final_heads_of_another_encoder_are_said_not_compared(tmp_path):
+    """A final_heads.csv whose rows match none of the run's encoders is named, not shown as
+    an all-n/a headline (it happened with the alias ``default`` before names were resolved)."""
+    write_run(tmp_path, "valid")
+    pd.DataFrame([("other", "caco2_wang", "mae", 1, "mlp", 0.4, 0.45)],
+                 columns=["encoder", "task", "metric", "seed", "head", "valid_score", "test_score"]).to_csv(
+        tmp_path / "final_heads.csv", index=False)
+    text = build_report(tmp_path).read_text()
+    assert "`final_heads.csv` has no row for this run's encoder(s), tasks and seeds (enc); not compared" in text
+    assert "t over 0 task(s)" not in text

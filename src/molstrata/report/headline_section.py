@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from molstrata.data import delta_pct, higher_is_better
+from molstrata.encoders.registry import resolve_name
 from molstrata.report.context import ProbeContext, _single_layer, load_leaderboard
 from molstrata.report.stats import PAIR_COLUMNS, format_summary, headline, paired_task_table
 from molstrata.report.tables import _fmt, _lower, format_pct, markdown_table
@@ -70,7 +71,8 @@ def final_head_pairs(run: Path, pairs: pd.DataFrame) -> tuple[pd.DataFrame, str]
     sign = heads["metric"].map(lambda m: 1.0 if higher_is_better(str(m)) else -1.0)
     heads = heads.assign(key=sign * heads["valid_score"])
     best = heads.sort_values(["key", "head"], ascending=[False, True]).drop_duplicates(["encoder", "task", "seed"])
-    best = best.set_index([best["encoder"].astype(str), "task", "seed"])
+    # "default" in the file stands for the encoder it resolves to
+    best = best.set_index([best["encoder"].astype(str).map(resolve_name), "task", "seed"])
     out = pairs.copy()
     out["final"] = [best["test_score"].get((e, t, s), np.nan)
                     for e, t, s in pairs[["encoder", "task", "seed"]].itertuples(index=False)]
@@ -120,7 +122,10 @@ def uncertainty_section(run: Path, ctx: ProbeContext,
         lines += _headline_lines(control[0], f"CONTROL random-init twin, {control[1]} vs its final layer")
     else:
         lines.append("- control random-init twin: not run (`molstrata probe --control random-twin`)")
-    if strong is pairs:
+    if strong is not pairs and not np.isfinite(strong["final"]).any():
+        lines.append(f"- strongest final-layer head: `{FINAL_HEADS_FILE}` has no row for this run's "
+                     f"encoder(s), tasks and seeds ({', '.join(map(str, per['encoder'].unique()))}); not compared")
+    elif strong is pairs:
         lines.append(f"- strongest final-layer head: {what}, i.e. the headline above (a tuned head's "
                      f"per-seed scores in `{FINAL_HEADS_FILE}` would be compared here)")
     else:
