@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from molstrata import data as _data
-from molstrata.data import CsvTask, TaskSplit
+from molstrata.core.errors import ConfigError
+from molstrata.data import CsvTask, TaskSplit, list_tasks, task_info
 
 TaskRef = str | CsvTask
 
@@ -37,3 +38,24 @@ def csv_settings(tasks: dict[str, CsvTask]) -> dict[str, Any]:
     """``{"csv_tasks": {name: settings}}`` for run records and configs; ``{}`` without any,
     so that the records of runs on registered tasks are unchanged."""
     return {"csv_tasks": {n: t.settings() for n, t in sorted(tasks.items())}} if tasks else {}
+
+
+def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
+    """``"admet"`` → the 22 TDC ADMET tasks; ``"a,b"`` or a list → those names (checked);
+    a :class:`~molstrata.data.CsvTask` in the list → its name."""
+    if isinstance(tasks, str):
+        names = [t.strip() for t in tasks.split(",") if t.strip()]
+    else:
+        names = [t if isinstance(t, CsvTask) else str(t).strip() for t in tasks]
+    out: list[str] = []
+    for name in names:
+        if isinstance(name, CsvTask):
+            out.append(name.name)
+        elif name.lower() in ("admet", "moleculenet"):
+            out.extend(list_tasks(name.lower()))
+        else:
+            task_info(name)  # raises ConfigError with suggestions for unknown names
+            out.append(name.lower())
+    if not out:
+        raise ConfigError("no tasks given; use --tasks admet or a comma-separated list")
+    return list(dict.fromkeys(out))

@@ -29,7 +29,6 @@ from molstrata.core.progress import phase, stderr_console
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.seed import parse_seeds
 from molstrata.core.threads import fixed_threads
-from molstrata.data import CsvTask, list_tasks, task_info
 from molstrata.probe._probe import (
     PROBES,
     LayerCell,
@@ -71,7 +70,7 @@ from molstrata.runs._record import (
     write_record,
 )
 from molstrata.runs._select import select_jobs
-from molstrata.runs._tasks import csv_settings, csv_tasks, load_split
+from molstrata.runs._tasks import csv_settings, csv_tasks, load_split, resolve_tasks
 from molstrata.runs.predictors import keep_fitted, write_predictors
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
@@ -101,27 +100,6 @@ class ProbeRun:
     selections: list[Any] = field(default_factory=list)
     out: Path | None = None
     control: Any = None
-
-
-def resolve_tasks(tasks: str | Sequence[str]) -> list[str]:
-    """``"admet"`` → the 22 TDC ADMET tasks; ``"a,b"`` or a list → those names (checked);
-    a :class:`~molstrata.data.CsvTask` in the list → its name."""
-    if isinstance(tasks, str):
-        names = [t.strip() for t in tasks.split(",") if t.strip()]
-    else:
-        names = [t if isinstance(t, CsvTask) else str(t).strip() for t in tasks]
-    out: list[str] = []
-    for name in names:
-        if isinstance(name, CsvTask):
-            out.append(name.name)
-        elif name.lower() in ("admet", "moleculenet"):
-            out.extend(list_tasks(name.lower()))
-        else:
-            task_info(name)  # raises ConfigError with suggestions for unknown names
-            out.append(name.lower())
-    if not out:
-        raise ConfigError("no tasks given; use --tasks admet or a comma-separated list")
-    return list(dict.fromkeys(out))
 
 
 # ------------------------------------------------------------------------------- sweep
