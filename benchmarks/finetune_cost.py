@@ -56,18 +56,14 @@ def main() -> None:
     import torch
 
     from molstrata.data import load_task
-    from molstrata.data.smiles import parse_smiles
     from molstrata.encoders import load_encoder
     from molstrata.finetune import Dataset, TargetScaler, TrainConfig, build_model, fit
+    from molstrata.finetune.sweep import frame_dataset
 
     torch.set_num_threads(args.threads)
     split = load_task(args.task, seed=1, data_dir=args.data_dir)
-    sets = []
-    for frame in (split.train, split.valid):
-        parsed = parse_smiles(frame["Drug"].tolist(), on_invalid="mask")
-        y = frame["Y"].to_numpy(dtype=np.float64)[parsed.valid]
-        sets.append(Dataset(tuple(np.asarray(parsed.canonical, dtype=object)[parsed.valid]), y))
-    train, valid = sets
+    (train, _), (valid, _) = (frame_dataset(split.train, "train", args.task),
+                              frame_dataset(split.valid, "valid", args.task))
     scaler = TargetScaler.fit(train.y, split.task_type)
 
     rows = []

@@ -96,7 +96,9 @@ def select_best(runs: dict[float, TrainRun], metric: str) -> tuple[float, int, f
     return best
 
 
-def _dataset(frame: pd.DataFrame, split: str, task: str) -> tuple[Dataset, np.ndarray]:
+def frame_dataset(frame: pd.DataFrame, split: str, task: str) -> tuple[Dataset, np.ndarray]:
+    """The parseable molecules of a split's ``frame`` (``Drug``, ``Y``) as a :class:`Dataset`
+    (canonical SMILES, float64 targets), and the (n_rows,) bool mask of the rows kept."""
     for col in ("Drug", "Y"):
         if col not in frame.columns:
             raise ConfigError(f"{task} {split} split has no {col!r} column")
@@ -163,8 +165,8 @@ def train_trial(
     config = config or TrainConfig()
     n_layers = encoder.num_layers if n_layers is None else int(n_layers)
     task, metric, task_type = str(split.name), str(split.metric), str(split.task_type)
-    train, _ = _dataset(split.train, "train", task)
-    valid, _ = _dataset(split.valid, "valid", task)
+    train, _ = frame_dataset(split.train, "train", task)
+    valid, _ = frame_dataset(split.valid, "valid", task)
     scaler = TargetScaler.fit(train.y, task_type)
     model = _fresh_model(encoder, n_layers, seed=seed, pooling=pooling, head=head)
     torch.manual_seed(seed)
@@ -265,9 +267,9 @@ def _check_lrs(lrs: Sequence[float]) -> list[float]:
 def _datasets(split: Any, task: str) -> tuple[Dataset, Dataset, Dataset, np.ndarray, dict[str, list[int]]]:
     """The valid molecules of each part: ``(train, valid, test, test_ok (n_test,), invalid)``,
     with a warning for the invalid train/valid rows left out."""
-    train, train_ok = _dataset(split.train, "train", task)
-    valid, valid_ok = _dataset(split.valid, "valid", task)
-    test, test_ok = _dataset(split.test, "test", task)
+    train, train_ok = frame_dataset(split.train, "train", task)
+    valid, valid_ok = frame_dataset(split.valid, "valid", task)
+    test, test_ok = frame_dataset(split.test, "test", task)
     invalid = {name: np.flatnonzero(~ok).tolist()
                for name, ok in (("train", train_ok), ("valid", valid_ok), ("test", test_ok))}
     for name, rows in invalid.items():
