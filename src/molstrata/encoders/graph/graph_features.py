@@ -15,6 +15,7 @@ Atom masking (the analysis' ``"atom_mask"`` augmentation, shared by the graph en
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -94,11 +95,29 @@ def smiles_to_graph(smiles: str, index: int | None = None) -> Any:
     return Data(x=torch.from_numpy(x), edge_index=edge_index, edge_attr=edge_attr)
 
 
+@lru_cache(maxsize=16384)
+def _cached_graph(smiles: str) -> Any:
+    """:func:`smiles_to_graph` with a cache (a few kB a molecule), so that finetuning and
+    pretraining epochs featurise each molecule once. The graphs are shared: never modify them
+    in place (``Batch.from_data_list`` copies)."""
+    return smiles_to_graph(smiles)
+
+
 def batch_graphs(smiles: list[str]) -> Any:
-    """One ``torch_geometric.data.Batch`` of the molecules in ``smiles`` (in order)."""
+    """One ``torch_geometric.data.Batch`` of the molecules in ``smiles`` (in order).
+
+    Raises :class:`InvalidSmilesError` naming the position in ``smiles`` of a molecule RDKit
+    rejects.
+    """
     from torch_geometric.data import Batch
 
-    return Batch.from_data_list([smiles_to_graph(s, i) for i, s in enumerate(smiles)])
+    graphs = []
+    for i, s in enumerate(smiles):
+        try:
+            graphs.append(_cached_graph(s))
+        except InvalidSmilesError:
+            raise InvalidSmilesError([i], [s]) from None
+    return Batch.from_data_list(graphs)
 
 
 # ----------------------------------------------------------------------------- atom masking
