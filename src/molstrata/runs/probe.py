@@ -140,7 +140,8 @@ def sweep(
     tasks : ``"admet"`` (the 22 TDC ADMET group tasks), ``"t1,t2"`` or a list of names and
         :class:`~molstrata.data.CsvTask` (your own CSV, ``--input``)
     seeds : split seeds (TDC's protocol: 1-5); also seed the probes
-    model : ``"linear"``, ``"mlp"`` or ``"gbdt"``
+    model : ``"linear"``, ``"mlp"``, ``"gbdt"``, ``"mlp-tuned"`` or ``"gbdt-tuned"``
+        (:data:`~molstrata.probe.estimators.PROBE_CLASSES`)
     out : run folder: ``probe_results.csv``, ``summary.csv``, ``leaderboard.json``,
         ``predictions/``, ``config.toml``, ``figures/``, ``report.md`` and ``cells/``
         (per-layer results, used to resume)
