@@ -95,3 +95,10 @@ def test_probe_api_takes_a_tuned_head(hash_encoder, data_dir):
     scores = probe(emb, split, model="mlp-tuned", strategy="valid", params=SMALL["mlp-tuned"])
     assert scores.model == "mlp-tuned" and scores.n_layers == hash_encoder.num_layers + 1
     assert set(scores.params.tolist()) <= {0.0, 1.0}  # the index of the configuration chosen on valid
+
+
+def test_a_grid_entry_with_an_unknown_setting_is_refused_in_one_line(hash_encoder, data_dir, tmp_path):
+    bad = {**SMALL["mlp-tuned"], "grid": [{"hidden": 8}, {"hidden": 8, "epochs": 3}]}
+    with pytest.raises(ConfigError, match="grid entry 1 sets epochs") as err:
+        _run(hash_encoder, "mlp-tuned", tmp_path / "run", data_dir, params=bad)
+    assert "\n" not in str(err.value) and not (tmp_path / "run").exists()

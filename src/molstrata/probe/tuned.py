@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.choice import clearly_better
+from molstrata.core.errors import ConfigError
 from molstrata.probe._base import PerLayerProbe
 from molstrata.probe.gbdt import LGBM_SETTINGS, fit_lgbm, predict_lgbm
 from molstrata.probe.mlp import MLPProbe
@@ -112,7 +113,13 @@ class TunedMLPProbe(PerLayerProbe):
         self.seed = seed
 
     def _configs(self) -> list[dict[str, Any]]:
-        return [dict(c) for c in (self.grid if self.grid is not None else DEFAULT_MLP_GRID)]
+        configs = [dict(c) for c in (self.grid if self.grid is not None else DEFAULT_MLP_GRID)]
+        for i, cfg in enumerate(configs):
+            unknown = sorted(set(cfg) - set(_MLP_GRID_KEYS))
+            if unknown:
+                raise ConfigError(f"mlp-tuned grid entry {i} sets {', '.join(unknown)}; a configuration "
+                                  f"sets only {', '.join(_MLP_GRID_KEYS)}")
+        return configs
 
     def resolved_grid(self) -> list[dict[str, Any]]:
         """The grid as fitted: each configuration with :class:`DeepMLPProbe`'s defaults filled
