@@ -200,7 +200,7 @@ class SavedProbe:
                 self._models = [self._build(j) for j in range(self.n_inputs)]
             except (RuntimeError, ValueError, KeyError) as exc:  # torch's load_state_dict, ...
                 raise ConfigError(f"saved {self.kind} probe: cannot rebuild it "
-                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
+                                  f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]})") from exc
         return self._models
 
     def _build(self, j: int) -> Any:
