@@ -40,6 +40,10 @@ def test_tuned_head_runs_and_predict_reproduces_it(head, task, tiny_roberta_dir,
     own = pd.read_csv(out / "predictions" / f"{task}_seed1.csv")
     np.testing.assert_array_equal(got["y_proba" if task == "hia_hou" else "y_pred"].to_numpy(float),
                                   own["Y_pred"].to_numpy())
+    code, err = cli("report", out)
+    assert code == 0, err
+    text = (out / "report.md").read_text()
+    assert f"probe: **{head}**" in text and f"the run's own {head} probe on the final layer" in text
 
 
 def test_gbdt_tuned_two_workers_write_the_same_tables(tiny_roberta_dir, data_dir, tmp_path, monkeypatch, capsys):
