@@ -16,6 +16,7 @@ file. Three kinds:
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -454,4 +455,27 @@ def test_safeload_helpers_refuse_every_kind(hostile, kind):
         with pytest.raises(ConfigError) as exc:
             call()
         _refused(exc, path, "test file")
+    assert not hostile.ran()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_saved_predictor_weights_that_are_pickles_are_refused_not_unpickled(hostile, kind):
+    """A predictor (``molstrata predict --model``) whose weights file is a pickle or torch
+    file, with a tuned head's description: one line naming the file, nothing run; the sweep's
+    kept probe (``cells/.../fitted_*``) of the same bytes is refitted, not read."""
+    from molstrata.core.safeload import UntrustedFileError
+    from molstrata.runs.predictors import PREDICTOR_FILE, WEIGHTS_FILE, _read_fitted, read_predictor
+
+    folder = hostile.folder / "models" / "caco2_wang" / "seed1"
+    folder.mkdir(parents=True)
+    meta = {"kind": "mlp-tuned", "task_type": "regression", "n_inputs": 1,
+            "inputs": [{"config": 0, "hidden": 4, "depth": 1, "dropout": 0.0, "y_scale": [[0.0, 1.0]]}]}
+    (folder / PREDICTOR_FILE).write_text(json.dumps({"format": 2, "probe": meta}))
+    weights = hostile.torch_file(kind, name=f"models/caco2_wang/seed1/{WEIGHTS_FILE}")
+    with pytest.raises(UntrustedFileError) as exc:
+        read_predictor(folder)
+    _refused(exc, weights, "never unpickles")
+    (folder / "fitted_000_000_1.json").write_text(json.dumps(meta))
+    shutil.copy(weights, folder / "fitted_000_000_1.safetensors")
+    assert _read_fitted(folder, [0]) is None
     assert not hostile.ran()

@@ -27,7 +27,7 @@ FAST = {"mlp": {"hidden": 8, "max_epochs": 5, "patience": 2, "batch_size": 16},
         "gbdt-tuned": {"grid": [{"num_leaves": 4}, {"num_leaves": 8, "min_child_samples": 5}],
                        "n_estimators": 20, "early_stopping_rounds": 5, "n_jobs": 1}}
 NEEDS = {"gbdt": "lightgbm", "gbdt-tuned": "lightgbm"}
-#: the registered probes and the tuned heads of issue 21 (not in ``--probe``)
+#: the registered probes (the tuned heads of issue 21 among them)
 ALL_CLASSES = {**PROBE_CLASSES, **TUNED_CLASSES}
 #: what sklearn's checks construct for the tuned heads: their default settings with a grid of two
 CHECK_SETTINGS = {"mlp-tuned": {"grid": FAST["mlp-tuned"]["grid"]}, "gbdt-tuned": {"grid": FAST["gbdt-tuned"]["grid"]}}

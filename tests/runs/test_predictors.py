@@ -156,3 +156,23 @@ def test_mix_is_not_saved_and_says_so(hash_encoder, data_dir, tmp_path):
     assert not list(out.rglob("predictor.json"))
     with pytest.raises(ConfigError, match="predictor"):
         load_predictor(out, "caco2_wang", encoder=hash_encoder)
+
+
+def test_format_1_predictors_still_load_and_newer_formats_are_refused(hash_encoder, data_dir, tmp_path):
+    """Linear, mlp and gbdt predictors keep format 1 (the layout every molstrata reads); format 2
+    adds the tuned heads; a format this molstrata does not know is refused in one line."""
+    from molstrata.runs.predict import load_predictor
+
+    out = tmp_path / "run"
+    sweep([hash_encoder], "caco2_wang", [1], out=out, data_dir=data_dir, strategy="valid", report=False,
+          progress=False)
+    path = out / "models" / "caco2_wang" / "seed1" / "predictor.json"
+    doc = json.loads(path.read_text())
+    assert doc["format"] == 1
+    split = load_task("caco2_wang", seed=1, data_dir=data_dir)
+    got = load_predictor(out, encoder=hash_encoder).predict(split.smiles("test"))
+    np.testing.assert_array_equal(got, _own_predictions(out, "caco2_wang", 1)["Y_pred"].to_numpy())
+    path.write_text(json.dumps({**doc, "format": 3}))
+    with pytest.raises(ConfigError, match="format 1 or 2") as err:
+        load_predictor(out, encoder=hash_encoder)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)

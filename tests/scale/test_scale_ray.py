@@ -223,3 +223,17 @@ def test_finetune_trials_on_ray_match_the_local_run(ray_executor, tiny_roberta_d
         assert ((tmp_path / "ray" / "predictions" / name).read_bytes()
                 == (tmp_path / "local" / "predictions" / name).read_bytes())
     assert not list((tmp_path / "ray").rglob("*.pt"))  # trial checkpoints cleaned up
+
+
+@pytest.mark.slow  # Ray's task overhead: about 40 s on a loaded 2-core box
+def test_a_tuned_head_on_ray_matches_the_local_tables(ray_executor, encoder, data_dir, tmp_path):
+    """``--probe gbdt-tuned`` (issue 21) through the same cells on Ray: the local run's tables."""
+    pytest.importorskip("lightgbm")
+    params = {"grid": [{"num_leaves": 4}, {"num_leaves": 8, "min_child_samples": 5}], "n_estimators": 30,
+              "early_stopping_rounds": 5}
+    kw = dict(out=None, data_dir=data_dir, model="gbdt-tuned", params=params, strategy="ensemble",
+              report=False, progress=False)
+    for name, executor in (("local", None), ("ray", ray_executor)):
+        sweep([encoder], "caco2_wang", [1], **{**kw, "out": tmp_path / name}, executor=executor)
+    for name in ("probe_results.csv", "summary.csv", "selection.csv"):
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name

@@ -57,7 +57,9 @@ def pooling_help(default: str = "the encoder's") -> str:
 def _probe_choices() -> str:
     from molstrata.probe.estimators import PROBE_CLASSES
 
-    described = {"linear": "linear (ridge/logistic)", "gbdt": "gbdt (LightGBM)"}
+    described = {"linear": "linear (ridge/logistic)", "gbdt": "gbdt (LightGBM)",
+                 "mlp-tuned": "mlp-tuned (MLP, grid tuned on valid)",
+                 "gbdt-tuned": "gbdt-tuned (LightGBM, grid tuned on valid)"}
     return " | ".join(described.get(n, n) for n in PROBE_CLASSES)
 
 

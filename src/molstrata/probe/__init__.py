@@ -16,7 +16,8 @@ Entry points
 Probes are scikit-learn estimators (:class:`~molstrata.probe._base.ProbeEstimator`) and take
 one array per layer: :class:`LinearProbe` (ridge / logistic, one eigendecomposition per layer
 for the whole regularisation grid, batched across layers), :class:`MLPProbe`,
-:class:`GBDTProbe` (:mod:`molstrata.probe.estimators`).
+:class:`GBDTProbe`, and the tuned heads :class:`TunedMLPProbe`, :class:`TunedGBDTProbe`
+(``mlp-tuned``, ``gbdt-tuned``: a small grid searched on valid; :mod:`molstrata.probe.estimators`).
 
 The package is lazy: each name below is imported from its module on first access, so that
 ``import molstrata.probe.selection`` (the CLI's ``--selection`` help) loads no probe code.
@@ -42,6 +43,7 @@ _EXPORTS = {
         "parse_selection", "register_strategy", "select_cv", "select_cv_1se", "select_layer",
     ),
     "molstrata.probe.strategies": ("Choice", "SelectionResult", "choose", "select_and_score"),
+    "molstrata.probe.tuned": ("TunedGBDTProbe", "TunedMLPProbe"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

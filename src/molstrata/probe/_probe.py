@@ -35,7 +35,8 @@ class LayerCell:
     Attributes
     ----------
     valid_score : float, the validation score (task metric)
-    param : float, the hyperparameter chosen on valid (alpha, C, epochs or trees)
+    param : float, the hyperparameter chosen on valid (alpha, C, epochs, trees, or the tuned
+        heads' grid index)
     test_pred : ndarray (n_test,), predictions on the test rows (NaN-free)
     fitted : ``(layers, (meta, arrays))``: the fitted probe of the :func:`fit_layers` call
         that made this cell, exported (:func:`molstrata.probe.export.export_probe`) for the
@@ -56,7 +57,7 @@ class LayerScores:
     ----------
     encoder, task, metric : str
     seed : int, the split seed (also seeds the probe)
-    model : str, ``linear``, ``mlp`` or ``gbdt``
+    model : str, ``linear``, ``mlp``, ``gbdt``, ``mlp-tuned`` or ``gbdt-tuned``
     valid_scores : ndarray (n_layers,), validation score of each layer's probe
     test_scores : ndarray (n_layers,), test score of each layer's probe, computed after
         the selection; only for reporting (and the labelled oracle)

@@ -28,7 +28,9 @@ def probe(
         strings of its ``Drug`` column), n_layers arrays (n_molecules, hidden_dim_k)
     split : a :class:`~molstrata.data.TaskSplit` (one target)
     model : ``"linear"`` (ridge / logistic, regularisation tuned on valid), ``"mlp"``
-        (early-stopped on valid) or ``"gbdt"`` (LightGBM, early-stopped on valid)
+        (early-stopped on valid), ``"gbdt"`` (LightGBM, early-stopped on valid), or a tuned
+        head, ``"mlp-tuned"`` / ``"gbdt-tuned"`` (a small grid searched on valid per layer:
+        :mod:`molstrata.probe.tuned`)
     strategy : selection strategy (default :data:`~molstrata.probe.selection.DEFAULT_SELECTION`,
         ``ensemble``, as ``molstrata probe``): ``valid`` (alias ``valid-best``), ``cv``,
         ``cv-1se``, ``concat``, ``ensemble``, ``mix`` or one added with

@@ -11,7 +11,8 @@ did: the same operations on the same arrays, so the same bytes for the same inpu
   computed as :meth:`~molstrata.probe.linear._Basis.apply` does), the training means
   (L, 1, d), the intercepts (L, n_grid) and the chosen grid point per layer;
 * mlp: per layer, the network's state dict, the input standardisation and the target scaling;
-* gbdt: per layer, LightGBM's own model text (``Booster.model_to_string``), as uint8 bytes.
+* gbdt: per layer, LightGBM's own model text (``Booster.model_to_string``), as uint8 bytes;
+* mlp-tuned, gbdt-tuned (format 2): the tuned heads, :mod:`molstrata.probe.export_tuned`.
 """
 
 from __future__ import annotations
@@ -22,9 +23,26 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError
+from molstrata.probe.export_tuned import (
+    TUNED_KINDS,
+    build_tuned_mlp,
+    check_tuned,
+    export_tuned,
+    predict_members,
+)
 
-#: bump when the exported layout changes
-EXPORT_FORMAT = 1
+#: bump when the exported layout changes: 2 added the kinds mlp-tuned and gbdt-tuned
+EXPORT_FORMAT = 2
+#: the formats read: a file says the oldest format that holds its kind (:func:`format_of`)
+READ_FORMATS = (1, 2)
+#: every kind of saved probe
+KINDS = ("linear", "mlp", "gbdt", *TUNED_KINDS)
+
+
+def format_of(kind: str) -> int:
+    """The saved format a probe of ``kind`` is written with: 1 for linear, mlp and gbdt (the
+    layout of format 1, readable by molstrata versions before the tuned heads), else 2."""
+    return 2 if kind in TUNED_KINDS else 1
 
 
 def export_probe(est: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -32,7 +50,8 @@ def export_probe(est: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
     Parameters
     ----------
-    est : a fitted LinearProbe, MLPProbe or GBDTProbe on n_inputs layer arrays
+    est : a fitted LinearProbe, MLPProbe, GBDTProbe, TunedMLPProbe or TunedGBDTProbe on
+        n_inputs layer arrays
 
     Returns
     -------
@@ -42,14 +61,17 @@ def export_probe(est: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     from molstrata.probe.gbdt import GBDTProbe
     from molstrata.probe.linear import LinearProbe
     from molstrata.probe.mlp import MLPProbe
+    from molstrata.probe.tuned import TUNED_CLASSES
 
+    if isinstance(est, tuple(TUNED_CLASSES.values())):
+        return export_tuned(est)
     if isinstance(est, LinearProbe):
         return _export_linear(est)
     if isinstance(est, MLPProbe):
         return _export_mlp(est)
     if isinstance(est, GBDTProbe):
         return _export_gbdt(est)
-    raise ConfigError(f"cannot save a {type(est).__name__}: only the linear, mlp and gbdt probes "
+    raise ConfigError(f"cannot save a {type(est).__name__}: only the probes {', '.join(KINDS)} "
                       "can be saved")
 
 
@@ -115,9 +137,14 @@ class SavedProbe:
     """
 
     def __init__(self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
-        kind = meta.get("kind")
-        if kind not in ("linear", "mlp", "gbdt"):
-            raise ConfigError(f"saved probe of unknown kind {kind!r}; expected linear, mlp or gbdt")
+        kind = meta.get("kind") if isinstance(meta, Mapping) else None
+        if kind not in KINDS:
+            raise ConfigError(f"saved probe of unknown kind {kind!r}; expected {', '.join(KINDS)}")
+        if meta.get("task_type") not in ("regression", "classification"):
+            raise ConfigError(f"saved probe: task_type {meta.get('task_type')!r}; expected regression "
+                              "or classification")
+        if kind in TUNED_KINDS:
+            check_tuned(meta, arrays)
         self.meta = dict(meta)
         self.arrays = dict(arrays)
         self.kind = str(kind)
@@ -139,6 +166,8 @@ class SavedProbe:
         if self.kind == "linear":
             return self._predict_linear(X)
         models = self._load_models()
+        if self.kind == "mlp-tuned":
+            return np.stack([predict_members(self.task_type, m, x) for m, x in zip(models, X, strict=True)])
         if self.kind == "mlp":
             from molstrata.probe.mlp import MLPProbe
 
@@ -167,11 +196,17 @@ class SavedProbe:
 
     def _load_models(self) -> list[Any]:
         if self._models is None:
-            self._models = [self._build(j) for j in range(self.n_inputs)]
+            try:
+                self._models = [self._build(j) for j in range(self.n_inputs)]
+            except (RuntimeError, ValueError, KeyError) as exc:  # torch's load_state_dict, ...
+                raise ConfigError(f"saved {self.kind} probe: cannot rebuild it "
+                                  f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]})") from exc
         return self._models
 
     def _build(self, j: int) -> Any:
-        if self.kind == "gbdt":
+        if self.kind == "mlp-tuned":
+            return build_tuned_mlp(self.meta, self.arrays, j)
+        if self.kind in ("gbdt", "gbdt-tuned"):
             try:
                 import lightgbm as lgb
             except ImportError as exc:
@@ -179,7 +214,10 @@ class SavedProbe:
 
                 raise OptionalDependencyError("this predictor uses the gbdt probe, which needs "
                                               "LightGBM: pip install 'molstrata[gbdt]'") from exc
-            return lgb.Booster(model_str=bytes(self.arrays[f"s{j}.lightgbm"]).decode("utf-8"))
+            try:
+                return lgb.Booster(model_str=bytes(self.arrays[f"s{j}.lightgbm"]).decode("utf-8"))
+            except lgb.basic.LightGBMError as exc:
+                raise ValueError(f"input {j}: LightGBM cannot read the model text ({exc})") from exc
         import torch
         from torch import nn
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.choice import clearly_better
+from molstrata.core.errors import ConfigError
 from molstrata.probe._base import PerLayerProbe
 from molstrata.probe.gbdt import LGBM_SETTINGS, fit_lgbm, predict_lgbm
 from molstrata.probe.mlp import MLPProbe
@@ -39,6 +40,10 @@ DEFAULT_GBDT_GRID: tuple[dict[str, Any], ...] = (
 #: than :data:`LGBM_SETTINGS` (a CPU-hour for 22 tasks x 5 seeds)
 GBDT_BASE = {**LGBM_SETTINGS, "learning_rate": 0.1, "n_estimators": 300, "colsample_bytree": 0.2,
              "max_bin": 63}
+
+
+#: the settings a configuration of the MLP grid may set (the rest is the probe's budget)
+_MLP_GRID_KEYS = ("hidden", "depth", "dropout", "weight_decay", "lr")
 
 
 class DeepMLPProbe(MLPProbe):
@@ -108,7 +113,22 @@ class TunedMLPProbe(PerLayerProbe):
         self.seed = seed
 
     def _configs(self) -> list[dict[str, Any]]:
-        return [dict(c) for c in (self.grid if self.grid is not None else DEFAULT_MLP_GRID)]
+        configs = [dict(c) for c in (self.grid if self.grid is not None else DEFAULT_MLP_GRID)]
+        for i, cfg in enumerate(configs):
+            unknown = sorted(set(cfg) - set(_MLP_GRID_KEYS))
+            if unknown:
+                raise ConfigError(f"mlp-tuned grid entry {i} sets {', '.join(unknown)}; a configuration "
+                                  f"sets only {', '.join(_MLP_GRID_KEYS)}")
+        return configs
+
+    def resolved_grid(self) -> list[dict[str, Any]]:
+        """The grid as fitted: each configuration with :class:`DeepMLPProbe`'s defaults filled
+        in (part of a sweep cell's key, so that a changed grid or default is noticed)."""
+        out = []
+        for cfg in self._configs():
+            settings = self._net(cfg, self.seed).get_params()
+            out.append({k: settings[k] for k in settings if k in _MLP_GRID_KEYS or k in cfg})
+        return out
 
     def _net(self, cfg: Mapping[str, Any], seed: int) -> DeepMLPProbe:
         return DeepMLPProbe(task_type=self.task_type, metric=self.metric, batch_size=self.batch_size,
@@ -172,11 +192,15 @@ class TunedGBDTProbe(PerLayerProbe):
         self.n_jobs = n_jobs
         self.seed = seed
 
+    def resolved_grid(self) -> list[dict[str, Any]]:
+        """The LightGBM settings of every configuration, as fitted (:data:`GBDT_BASE`,
+        ``n_estimators``, then the grid's entry)."""
+        grid = self.grid if self.grid is not None else DEFAULT_GBDT_GRID
+        return [{**GBDT_BASE, "n_estimators": int(self.n_estimators), **dict(c)} for c in grid]
+
     def _fit_one(self, k, X, y, Xv, yv, metric):
-        grid = [dict(c) for c in (self.grid if self.grid is not None else DEFAULT_GBDT_GRID)]
         models, preds, scores = [], [], []
-        for cfg in grid:
-            settings = {**GBDT_BASE, "n_estimators": int(self.n_estimators), **cfg}
+        for settings in self.resolved_grid():
             model = fit_lgbm(self.task_type, metric, settings, X, y, Xv, yv, seed=self.seed,
                              n_jobs=self.n_jobs, early_stopping_rounds=self.early_stopping_rounds)
             pred = self._predict_one(model, Xv)
@@ -192,5 +216,5 @@ class TunedGBDTProbe(PerLayerProbe):
         return predict_lgbm(self.task_type, model, X)
 
 
-#: the tuned heads by name (not in ``--probe``: their fitted models are not exported yet)
+#: the tuned heads by name (``--probe mlp-tuned`` / ``gbdt-tuned``: :mod:`molstrata.probe.estimators`)
 TUNED_CLASSES: dict[str, type] = {"mlp-tuned": TunedMLPProbe, "gbdt-tuned": TunedGBDTProbe}

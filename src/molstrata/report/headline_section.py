@@ -60,12 +60,22 @@ def seed_pairs(run: Path, ctx: ProbeContext) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
+def _run_probe(run: Path) -> str:
+    """The probe of a run (``probe_params.csv``'s ``probe`` column; ``linear`` without it)."""
+    path = run / "probe_params.csv"
+    names = pd.read_csv(path)["probe"].astype(str).unique() if path.is_file() else []
+    return str(names[0]) if len(names) == 1 else "linear"
+
+
 def final_head_pairs(run: Path, pairs: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """``pairs`` with ``final`` replaced by the strongest final-layer head's test score (the
     head best on valid per task and seed, from :data:`FINAL_HEADS_FILE`), and a label of
     what that head is; without the file, the linear final layer (``pairs`` unchanged)."""
     path = run / FINAL_HEADS_FILE
     if not path.is_file():
+        probe = _run_probe(run)
+        if probe != "linear":  # e.g. --probe mlp-tuned: the headline's final layer is that head's
+            return pairs, f"the run's own {probe} probe on the final layer"
         return pairs, "the linear final layer (no tuned final-layer head in this run)"
     heads = pd.read_csv(path)
     sign = heads["metric"].map(lambda m: 1.0 if higher_is_better(str(m)) else -1.0)

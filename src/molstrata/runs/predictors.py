@@ -22,10 +22,11 @@ import numpy as np
 from molstrata import __version__
 from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write
+from molstrata.core.safeload import UntrustedFileError
 from molstrata.core.threads import fixed_threads
 from molstrata.probe._probe import prepare
 from molstrata.probe.estimators import make_probe
-from molstrata.probe.export import EXPORT_FORMAT, SavedProbe, export_probe
+from molstrata.probe.export import READ_FORMATS, SavedProbe, export_probe, format_of
 from molstrata.probe.outputs import slug
 
 MODELS = "models"
@@ -112,13 +113,16 @@ def _read_fitted(folder: Path | None, layers: Sequence[int]) -> tuple[dict, dict
     """The probe the sweep fitted on ``layers`` of one (task, seed), or None (absent, damaged)."""
     if folder is None:
         return None
+    from safetensors import SafetensorError
     from safetensors.numpy import load_file
 
     name = _fitted_name(list(layers))
     try:
         meta = json.loads((folder / f"{name}.json").read_text())
-        return meta, load_file(str(folder / f"{name}.safetensors"))
-    except (OSError, ValueError):
+        arrays = load_file(str(folder / f"{name}.safetensors"))
+        SavedProbe(meta, arrays)  # a description its arrays do not match: refitted
+        return meta, arrays
+    except (OSError, ValueError, SafetensorError, ConfigError):
         return None
 
 
@@ -151,6 +155,10 @@ def _fit(data: Any, split: Any, combination: Mapping[str, Any], *, model: str,
             [data.train[k]], data.y_train, [data.valid[k]], data.y_valid) for k in combination["inputs"]]
 
 
+#: the entries of a probe's description that hold one item per input, by kind
+_PER_INPUT = {"mlp": ("y_scale",), "mlp-tuned": ("inputs",), "gbdt-tuned": ("configs",)}
+
+
 def _merge(exports: list[tuple[dict, dict]]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One probe export, or several single-input ones (mlp, gbdt) as one multi-input probe."""
     if len(exports) == 1:
@@ -158,8 +166,8 @@ def _merge(exports: list[tuple[dict, dict]]) -> tuple[dict[str, Any], dict[str, 
     meta = dict(exports[0][0])
     meta["n_inputs"] = len(exports)
     arrays: dict[str, np.ndarray] = {}
-    if meta["kind"] == "mlp":
-        meta["y_scale"] = [m["y_scale"][0] for m, _ in exports]
+    for key in _PER_INPUT.get(meta["kind"], ()):
+        meta[key] = [m[key][0] for m, _ in exports]
     for j, (_, arr) in enumerate(exports):
         arrays.update({f"s{j}." + k.split(".", 1)[1]: v for k, v in arr.items()})
     return meta, arrays
@@ -191,7 +199,7 @@ def save_predictor(
     note = (f"{split.name} seed {split.seed}: the saved predictor differs from the run's test "
             f"predictions by up to {diff:.3g}") if diff else None
     doc = {
-        "format": EXPORT_FORMAT, "molstrata": __version__, "task": split.name, "seed": int(split.seed),
+        "format": format_of(meta["kind"]), "molstrata": __version__, "task": split.name, "seed": int(split.seed),
         "task_type": split.task_type, "metric": split.metric, "strategy": strategy, "label": label,
         "probe_model": model, "encoder": dict(encoder), "pooling": str(emb.pooling),
         "n_layers": len(emb.layers), "dims": [int(x.shape[1]) for x in emb.layers],
@@ -214,17 +222,37 @@ def _write(folder: Path, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray
 def read_predictor(folder: Path) -> tuple[dict[str, Any], SavedProbe]:
     """``(predictor.json, SavedProbe)`` of one saved (task, seed) predictor (no pickle:
     JSON and safetensors only)."""
-    from safetensors.numpy import load_file
-
     path = Path(folder) / PREDICTOR_FILE
     try:
         doc = json.loads(path.read_text())
-        arrays = load_file(str(Path(folder) / WEIGHTS_FILE))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot read the saved predictor ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
-        raise ConfigError(f"{path}: not a molstrata predictor of format {EXPORT_FORMAT}")
-    return doc, SavedProbe(doc["probe"], arrays)
+    if not isinstance(doc, dict) or doc.get("format") not in READ_FORMATS:
+        raise ConfigError(f"{path}: not a molstrata predictor of format "
+                          f"{' or '.join(map(str, READ_FORMATS))}")
+    arrays = read_weights(Path(folder) / WEIGHTS_FILE)
+    try:
+        return doc, SavedProbe(doc["probe"], arrays)
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc if isinstance(exc, ConfigError) else repr(exc)}") from exc
+
+
+def read_weights(path: Path) -> dict[str, np.ndarray]:
+    """A predictor's ``weights.safetensors`` as name -> ndarray; a file that is not
+    safetensors is refused in one line (a pickle or torch file: :class:`UntrustedFileError`),
+    never unpickled."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path))
+    except (OSError, ValueError, SafetensorError) as exc:
+        head = path.read_bytes()[:4] if path.is_file() else b""
+        if head[:1] == b"\x80" or head == b"PK\x03\x04":
+            raise UntrustedFileError(f"{path}: a pickle or torch file, not safetensors; molstrata never "
+                                     "unpickles a saved predictor") from exc
+        raise ConfigError(f"{path}: cannot read the saved weights ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from exc
 
 
 def _cells_dir(out: Path, encoder: str, task: str, seed: int) -> Path:

@@ -42,6 +42,7 @@ from molstrata.probe.baseline import BASELINES
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.outputs import write_tables
 from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_selection
+from molstrata.probe.tuned import TUNED_CLASSES
 from molstrata.report import build_report
 from molstrata.runs import control as _control
 from molstrata.runs._baseline import sweep_baseline
@@ -139,7 +140,8 @@ def sweep(
     tasks : ``"admet"`` (the 22 TDC ADMET group tasks), ``"t1,t2"`` or a list of names and
         :class:`~molstrata.data.CsvTask` (your own CSV, ``--input``)
     seeds : split seeds (TDC's protocol: 1-5); also seed the probes
-    model : ``"linear"``, ``"mlp"`` or ``"gbdt"``
+    model : ``"linear"``, ``"mlp"``, ``"gbdt"``, ``"mlp-tuned"`` or ``"gbdt-tuned"``
+        (:data:`~molstrata.probe.estimators.PROBE_CLASSES`)
     out : run folder: ``probe_results.csv``, ``summary.csv``, ``leaderboard.json``,
         ``predictions/``, ``config.toml``, ``figures/``, ``report.md`` and ``cells/``
         (per-layer results, used to resume)
@@ -299,6 +301,8 @@ def _effective_params(model: str, params: Mapping[str, Any] | None) -> dict[str,
     if model == "linear":  # the grids actually used, so that changed defaults are noticed
         effective["alphas"] = list(effective["alphas"] or DEFAULT_ALPHAS)
         effective["Cs"] = list(effective["Cs"] or DEFAULT_CS)
+    if model in TUNED_CLASSES:  # the tuned heads' grids as fitted, defaults filled in
+        effective["grid"] = make_probe(model, "regression", None, 0, **dict(params or {})).resolved_grid()
     return effective
 
 
