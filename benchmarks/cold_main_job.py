@@ -3,10 +3,11 @@
 Two child processes, run one after the other in this one invocation, each timed for wall
 time and CPU time (user + system of the child, from ``resource.getrusage``):
 
-forward    the floor: load the encoder, then tokenise + run its model over every unique
-           molecule of the tasks (length-bucketed batches of ``--batch-size``), keeping only
-           the last hidden state: no hidden states of other layers, no pooling, no cache,
-           no probes. The child also reports the time of the forward loop alone.
+forward    the floor: load the encoder, then run it over every unique molecule of the
+           tasks (length-bucketed batches of ``--batch-size``): a transformer tokenises and
+           keeps only the last hidden state; a graph network featurises and runs its own
+           ``_forward`` (whose one pass gives every layer). No pooling, no cache, no probes.
+           The child also reports the time of the forward loop alone.
 main_job   ``molstrata -q probe --encoder ENC --tasks TASKS --seeds SEEDS --probe linear``
            into an empty cache folder and an empty run folder: start-up, data, embedding
            every layer, caching, the probes, selection, baseline (``--baseline``) and report.
@@ -44,14 +45,17 @@ splits = [load_split(t, seed) for t in resolve_tasks(tasks)]
 smiles = list(dict.fromkeys(x for sp in splits for part in ("train", "valid", "test")
                             for x in sp.smiles(part)))
 enc = load_encoder(encoder)
-tok, model = enc.tokenizer, enc.model
 order = np.argsort([len(s) for s in smiles], kind="stable")
 t0, c0 = time.monotonic(), time.process_time()
 with torch.inference_mode():
     for start in range(0, len(order), batch_size):
         batch = [smiles[i] for i in order[start : start + batch_size]]
-        x = tok(batch, padding=True, truncation=True, max_length=enc.max_length, return_tensors="pt")
-        model(**x).last_hidden_state
+        if hasattr(enc, "tokenizer"):  # a transformer: tokenise + forward, last layer only
+            x = enc.tokenizer(batch, padding=True, truncation=True, max_length=enc.max_length,
+                              return_tensors="pt")
+            enc.model(**x).last_hidden_state
+        else:  # a graph network: its own featurise + forward (every layer is one pass anyway)
+            enc._forward(batch)
 print(json.dumps({"molecules": len(smiles), "loop_wall": time.monotonic() - t0,
                   "loop_cpu": time.process_time() - c0}))
 """
@@ -72,7 +76,7 @@ def _child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--encoder", default="default", help="a SMILES transformer (default: default)")
+    ap.add_argument("--encoder", default="default", help="encoder name (default: default)")
     ap.add_argument("--tasks", default="admet")
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--baseline", default="ecfp", help="ecfp (the CLI default) or none")
