@@ -208,7 +208,6 @@ def score_cell(emb, split) -> dict:
     from molstrata.data import evaluate, higher_is_better
     from molstrata.probe.estimators import make_probe
 
-    split.check_labels()
     index: dict[str, int] = {}
     for i, s in enumerate(emb.smiles):
         index.setdefault(s, i)
@@ -217,6 +216,8 @@ def score_cell(emb, split) -> dict:
         r = np.array([index[s] for s in split.smiles(part)], dtype=np.int64)
         ok = emb.valid[r]
         rows[part], ys[part] = r[ok], split.y(part)[ok]
+        if not np.isfinite(ys[part]).all():
+            raise ValueError(f"task {split.name} seed {split.seed}: non-finite {part} labels")
     take = {p: [np.asarray(layer[rows[p]], dtype=np.float32) for layer in emb.layers] for p in rows}
     est = make_probe("linear", split.task_type, split.metric, int(split.seed))
     est.fit(take["train"], ys["train"], take["valid"], ys["valid"])
