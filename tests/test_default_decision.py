@@ -119,3 +119,13 @@ def test_an_incomplete_table_is_refused(dd, cut):
         bad = full[~((full["model"] == GRAPH) & (full["task"] == "t_rho"))]
     with pytest.raises(ValueError):
         dd.decide(bad, current=SMILES, seeds=SEEDS)
+
+
+def test_the_alias_follows_the_shipped_decision():
+    """``default`` resolves to the encoder that benchmarks/results/default_decision.txt names."""
+    from molstrata.encoders.registry import resolve_name
+
+    text = (SCRIPT.parent / "results" / "default_decision.txt").read_text()
+    decided = [line.split()[2] for line in text.splitlines() if line.startswith("default = ")]
+    assert decided and decided[0] in (SMILES, GRAPH)
+    assert resolve_name("default") == decided[0]
