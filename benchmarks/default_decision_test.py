@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     text = ("AFTERTHOUGHT, NOT USED: the decision was made on validation (default_decision.txt).\n"
             "Below, the same arithmetic on the TEST split (each cell at its validation-chosen layer).\n\n"
             + dd.summary(as_valid, result).replace("default = ", "test would have picked: ")
-            .replace("(validation, mean", "(test, mean").replace("pretrained validation score", "pretrained test score"))
+            .replace("(validation, mean", "(test, mean").replace("validation score", "test score"))
     Path(args.summary).write_text(text)
     print(text, end="")
     return 0
