@@ -1,11 +1,13 @@
 """molstrata's own pretrained encoders, shipped inside the package (work offline).
 
-* ``molstrata-smiles`` (alias ``default``: it beats its random_init twin on more TDC tasks,
-  17 of 22 against the graph model's 16): a 6-layer RoBERTa SMILES masked-language model with
+* ``molstrata-smiles``: a 6-layer RoBERTa SMILES masked-language model with
   an atom-level regex tokenizer, loaded through the Hugging Face adapter
   (:func:`molstrata.encoders.smiles.hf.load_hf`); the folder is a plain HF model folder.
-* ``molstrata-graph``: a 5-layer GINE (torch_geometric) pretrained by RDKit-descriptor
-  regression from every layer, loaded from safetensors (:mod:`molstrata.encoders.graph.gin`).
+* ``molstrata-graph`` (alias ``default``: chosen on validation scores only, 22 TDC tasks x
+  seeds 1-5, against 3 random_init twins each: better than the SMILES model on 16 of 22 tasks,
+  ``benchmarks/default_decision.py``): a 5-layer GINE (torch_geometric) pretrained by
+  RDKit-descriptor regression from every layer, loaded from safetensors
+  (:mod:`molstrata.encoders.graph.gin`).
 
 Both come from the recipes in :mod:`molstrata.pretrain` (``molstrata pretrain smiles|graph``);
 each weight folder holds ``MODEL_CARD.md`` with the corpus, its hash, the molecules removed,

@@ -160,14 +160,15 @@ def check_encoder_ref(name_or_path: str) -> None:
 
 # ---------------------------------------------------------------------------- the registry
 # Built-in, offline, shipped inside the package (issue: built-in pretrained encoders).
-# ``default`` = the built-in model that beats its random_init twin on more of the 22 TDC
-# tasks (benchmarks/builtin_vs_random.py; benchmarks/results/README.md has the counts and rule)
+# ``default`` = the built-in model chosen on validation scores only (22 TDC tasks, seeds 1-5,
+# each candidate against 3 random_init twins; benchmarks/default_decision.py, rule and counts
+# in benchmarks/results/README.md): molstrata-graph since 2026-12-06
 register_encoder(
-    "molstrata-smiles", "molstrata.encoders.builtin:load_smiles", "molstrata.encoders.builtin:smiles_card",
-    aliases=("default",),
+    "molstrata-smiles", "molstrata.encoders.builtin:load_smiles", "molstrata.encoders.builtin:smiles_card"
 )
 register_encoder(
-    "molstrata-graph", "molstrata.encoders.builtin:load_graph", "molstrata.encoders.builtin:graph_card"
+    "molstrata-graph", "molstrata.encoders.builtin:load_graph", "molstrata.encoders.builtin:graph_card",
+    aliases=("default",),
 )
 # Real pretrained encoders shipped in PyPI wheels (issue: real pretrained encoders).
 register_encoder("minimol", "molstrata.encoders.graph.minimol:load_minimol", "molstrata.encoders.graph.minimol:minimol_card")
