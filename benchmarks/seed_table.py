@@ -3,7 +3,7 @@ validation scores beside the test scores (runs written before they were recorded
 ``valid`` rows (the layer best on validation per seed, molstrata's rule) when the run did
 not ask for that strategy. Scores are read from the run's tables, never recomputed::
 
-    python benchmarks/seed_table.py --run runs/default_sel --out benchmarks/results/selection_seeds_default.csv
+    python benchmarks/seed_table.py --run runs/default_sel --out benchmarks/results/selection_seeds_smiles_stage4.csv
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ interval over seeds lies above / below 0, and the two-sided Wilcoxon signed-rank
 (:mod:`molstrata.report.stats`)::
 
     python benchmarks/two_questions.py \\
-        --table molstrata-smiles=benchmarks/results/selection_seeds_default.csv \\
+        --table molstrata-smiles=benchmarks/results/selection_seeds_smiles_stage4.csv \\
         --out benchmarks/results/two_questions.csv
 """
 
