@@ -73,6 +73,8 @@ def test_probe_device_is_scoped_and_defaults_to_the_cpu():
     with probe_device("cpu"):
         with probe_device(None):
             assert current_device() == "cpu"
+        with probe_device("mps"):  # no float64 there: the probes stay on the CPU
+            assert current_device() == "cpu"
         t = torch.arange(3.0)
         assert to_device(t) is t  # no copy on the CPU
         assert np.shares_memory(as_numpy(t), t.numpy())

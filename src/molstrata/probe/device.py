@@ -26,8 +26,10 @@ _DEVICE: ContextVar[str | None] = ContextVar("molstrata_probe_device", default=N
 @contextmanager
 def probe_device(device: str | None) -> Iterator[None]:
     """Run the linear probes' torch work inside the block on ``device`` (``"cpu"``,
-    ``"cuda"``, ``"cuda:1"``...); ``None`` keeps the CPU."""
-    token = _DEVICE.set(str(device) if device else None)
+    ``"cuda"``, ``"cuda:1"``...); ``None`` keeps the CPU, and so does a device without float64
+    arithmetic (``"mps"``: the probes work in float64), which then serves the encoder only."""
+    kind = str(device or "").split(":")[0]
+    token = _DEVICE.set(str(device) if kind in ("cpu", "cuda") else None)
     try:
         yield
     finally:
