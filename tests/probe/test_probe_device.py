@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from molstrata.probe.cv import cross_validate, scaffold_folds
-from molstrata.probe.device import as_numpy, current_device, probe_device, to_device
+from molstrata.probe.device import as_numpy, current_device, placed, probe_device, to_device
 from molstrata.probe.linear import LinearProbe
 
 
@@ -79,3 +79,8 @@ def test_probe_device_is_scoped_and_defaults_to_the_cpu():
         assert to_device(t) is t  # no copy on the CPU
         assert np.shares_memory(as_numpy(t), t.numpy())
     assert current_device() == "cpu"
+
+
+def test_probes_go_to_cpu_and_cuda_devices_only():
+    assert placed(None) == placed("cpu") == placed("mps") == "cpu"
+    assert placed("cuda") == "cuda" and placed("cuda:1") == "cuda:1"

@@ -41,3 +41,7 @@ def test_sweep_device_reaches_every_probe_fit_and_keeps_the_tables(hash_encoder,
     assert {dev for _, dev in seen} == {"cpu"}, seen  # set explicitly, not the default
     for name in TABLES:
         assert (tmp_path / "cpu" / name).read_bytes() == (tmp_path / "default" / name).read_bytes(), name
+    # the same run: an explicit CPU keeps the cells' keys (a GPU would add its device to them)
+    keys = [p.relative_to(tmp_path / "default") for p in (tmp_path / "default" / "cells").rglob("key.json")]
+    assert keys and all((tmp_path / "cpu" / k).read_bytes() == (tmp_path / "default" / k).read_bytes()
+                        for k in keys)

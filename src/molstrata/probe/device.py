@@ -7,7 +7,8 @@ outside one it is the CPU. On the CPU both helpers return their argument's data 
 copy, so the CPU runs the same code and gives the same bytes as before the device existed.
 
 A GPU gives other round-off than the CPU (its reductions are ordered differently), so a run
-fitted there is not byte-identical to a CPU run; the run's ``config.toml`` records the device.
+fitted there is not byte-identical to a CPU run: the probe sweep adds the device to its cells'
+keys and run record (:mod:`molstrata.runs.probe`), so a CPU rerun never mixes in a GPU's cells.
 Sparse training rows (count fingerprints) stay on the CPU: they are multiplied by SciPy.
 """
 
@@ -23,13 +24,19 @@ import numpy as np
 _DEVICE: ContextVar[str | None] = ContextVar("molstrata_probe_device", default=None)
 
 
+def placed(device: str | None) -> str:
+    """Where :func:`probe_device` puts the probes for ``device``: ``device`` itself for the CPU
+    and CUDA devices; the CPU for ``None`` and for a device without float64 arithmetic
+    (``"mps"``: the probes work in float64), which then serves the encoder only."""
+    kind = str(device or "").split(":")[0]
+    return str(device) if kind in ("cpu", "cuda") else "cpu"
+
+
 @contextmanager
 def probe_device(device: str | None) -> Iterator[None]:
-    """Run the linear probes' torch work inside the block on ``device`` (``"cpu"``,
-    ``"cuda"``, ``"cuda:1"``...); ``None`` keeps the CPU, and so does a device without float64
-    arithmetic (``"mps"``: the probes work in float64), which then serves the encoder only."""
-    kind = str(device or "").split(":")[0]
-    token = _DEVICE.set(str(device) if kind in ("cpu", "cuda") else None)
+    """Run the linear probes' torch work inside the block on :func:`placed` ``(device)``
+    (``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None``: the CPU)."""
+    token = _DEVICE.set(placed(device) if device else None)
     try:
         yield
     finally:

@@ -39,7 +39,7 @@ from molstrata.probe._probe import (
     prepare,
 )
 from molstrata.probe.baseline import BASELINES
-from molstrata.probe.device import probe_device
+from molstrata.probe.device import placed, probe_device
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.outputs import write_tables
 from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_selection
@@ -203,7 +203,9 @@ def sweep(
                  selections=selections, cv_folds=cv_folds, executor=executor, progress=progress,
                  use_cache=use_cache, splits=splits, task_names=task_names, seed_list=seed_list,
                  cell_settings={"probe": model, "pooling": pooling,
-                                "params": json.loads(json.dumps(effective, default=str))},
+                                "params": json.loads(json.dumps(effective, default=str)),
+                                # fits off the CPU differ in the last bits: their own cells
+                                **({"probe_device": placed(device)} if placed(device) != "cpu" else {})},
                  phases=2 + (selections.names != ("valid",)) + (baseline == "ecfp"), device=device)
     for sp in splits.values():
         run.inputs.update(split_inputs(sp, data_dir))
