@@ -27,7 +27,7 @@ def probe_command(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with admet_group/<task>/ holding train_val.csv and test.csv (default MOLSTRATA_DATA_DIR)."),
     pooling: str | None = typer.Option(None, "--pooling", help=pooling_help()),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda...: the encoder's device (default: CUDA when available); when given, also the linear probes' (default: the CPU)."),
     strategy: str = typer.Option(DEFAULT_SELECTION, "--selection", "--strategy", help=selection_help()),
     cv_folds: int = typer.Option(5, "--cv-folds", min=3, help="k of the scaffold-grouped CV of the cv, cv-1se, concat and ensemble selections."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only (molstrata report DIR draws the report later)."),

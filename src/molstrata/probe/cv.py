@@ -57,6 +57,7 @@ from molstrata.core.errors import ConfigError
 from molstrata.data._split import cached_scaffold_groups
 from molstrata.probe._base import _as_layers
 from molstrata.probe._rows import stack64
+from molstrata.probe.device import as_numpy, to_device
 from molstrata.probe.estimators import make_probe
 from molstrata.probe.linear import (
     DEFAULT_ALPHAS,
@@ -216,8 +217,8 @@ class _FoldStats:
         self.X, self.n, self.sx, self.G, self.sy, self.sxy = [], [], [], [], [], []
         for f in range(k):
             rows = np.flatnonzero(folds == f)
-            Xf = torch.from_numpy(stack64(layers, rows))
-            yf = torch.from_numpy(np.ascontiguousarray(y[rows], dtype=np.float64))
+            Xf = to_device(torch.from_numpy(stack64(layers, rows)))
+            yf = to_device(torch.from_numpy(np.ascontiguousarray(y[rows], dtype=np.float64)))
             self.X.append(Xf)
             self.n.append(rows.size)
             self.sx.append(Xf.sum(dim=1, keepdim=True))
@@ -244,7 +245,7 @@ class _FoldStats:
         ybar = sum(self.sy[f] for f in use) / n
         sxy = sum(self.sxy[f] for f in use)
         if n < d:  # Gram route: an (n, n) eigenproblem is the cheaper one
-            return _Basis(torch.cat([self.X[f] for f in use], dim=1).numpy()), ybar, None
+            return _Basis(as_numpy(torch.cat([self.X[f] for f in use], dim=1))), ybar, None
         else:
             basis = _Basis.__new__(_Basis)
             mean = sx / n
@@ -280,7 +281,7 @@ def _linear_pair_grids(layers: Sequence[np.ndarray], y: np.ndarray, folds: np.nd
     n_layers = len(layers)
     stats = [(idx, _FoldStats([layers[j] for j in idx], y, folds, k))
              for idx in _groups([x.shape[1] for x in layers])]
-    g = torch.from_numpy(np.asarray(grid, dtype=np.float64))
+    g = to_device(torch.from_numpy(np.asarray(grid, dtype=np.float64)))
     for a, b in fold_pairs(k):
         use = [f for f in range(k) if f not in (a, b)]
         pa = np.empty((n_layers, int((folds == a).sum()), g.numel()))
@@ -296,12 +297,12 @@ def _linear_pair_grids(layers: Sequence[np.ndarray], y: np.ndarray, folds: np.nd
             else:
                 b_eig = basis.V.transpose(1, 2) @ c  # (L, r, 1)
                 coef = b_eig / (basis.lam[:, :, None] + g[None, None, :])
-                icpt = torch.full((len(idx), g.numel()), ybar, dtype=torch.float64)
+                icpt = torch.full((len(idx), g.numel()), ybar, dtype=torch.float64, device=g.device)
             for held, out in ((a, pa), (b, pb)):
                 m = basis.apply(st.X[held], coef) + icpt[:, None, :]
                 if classification:
                     m = torch.sigmoid(m)
-                out[idx] = m.numpy()
+                out[idx] = as_numpy(m)
             del basis
         yield a, b, pa, pb
 

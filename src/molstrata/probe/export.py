@@ -82,9 +82,9 @@ def _export_linear(est: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     groups = []
     for g, (idx, basis, coef, icpt) in enumerate(est._bases):
         w = (basis.V @ coef) / basis.scale.transpose(1, 2)  # (L, d, n_grid), as _Basis.apply
-        arrays[f"g{g}.w"] = np.ascontiguousarray(w.numpy())
-        arrays[f"g{g}.mean"] = np.ascontiguousarray(basis.mean.numpy())
-        arrays[f"g{g}.intercept"] = np.ascontiguousarray(icpt.numpy())
+        arrays[f"g{g}.w"] = np.ascontiguousarray(w.cpu().numpy())  # .cpu(): fitted on --device
+        arrays[f"g{g}.mean"] = np.ascontiguousarray(basis.mean.cpu().numpy())
+        arrays[f"g{g}.intercept"] = np.ascontiguousarray(icpt.cpu().numpy())
         groups.append([int(k) for k in idx])
     arrays["best_index"] = np.asarray(est.best_index_, dtype=np.int64)
     meta = {"kind": "linear", "task_type": est.task_type, "n_inputs": int(est.n_layers_),

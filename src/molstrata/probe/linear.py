@@ -29,6 +29,7 @@ from molstrata.core.choice import best_indices
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.probe._base import ProbeEstimator, ProbeNotFittedError, _as_layers, _check_rows
 from molstrata.probe._rows import _sparse_transposes, _stack_products, stack64
+from molstrata.probe.device import as_numpy, to_device
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: default ridge grid (alpha, on standardised features): 1e-1 ... 1e5, half decades
@@ -73,8 +74,10 @@ class _Basis:
 
         Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))  # (L, n, d)
         n, d = Xt.shape[1], Xt.shape[2]
-        self.X = Xt
         self._sparse_t = _sparse_transposes(Xt)  # fingerprints: X^T per layer in CSR, else None
+        if self._sparse_t is None:  # dense rows: on the probes' device (sparse ones: SciPy, CPU)
+            Xt = to_device(Xt)
+        self.X = Xt
         self.mean = Xt.mean(dim=1, keepdim=True)
         var = (Xt * Xt).mean(dim=1, keepdim=True) - self.mean * self.mean
         scale = var.clamp_min(0.0).sqrt()
@@ -147,11 +150,12 @@ def _ridge_fit(basis: _Basis, y: np.ndarray, alphas: np.ndarray):
     """Ridge coefficients in eigen-coordinates for every alpha: (L, r, n_alpha), intercepts (L, n_alpha)."""
     import torch
 
-    yt = torch.from_numpy(np.array(y, dtype=np.float64))
+    dev = basis.X.device
+    yt = torch.from_numpy(np.array(y, dtype=np.float64)).to(dev)
     ybar = yt.mean()
     L = basis.X.shape[0]
     b = basis.apply_t((yt - ybar)[None, :, None].expand(L, -1, 1).contiguous())  # (L, r, 1)
-    a = torch.from_numpy(np.asarray(alphas, dtype=np.float64))
+    a = torch.from_numpy(np.asarray(alphas, dtype=np.float64)).to(dev)
     coef = b / (basis.lam[:, :, None] + a[None, None, :])
     intercept = ybar.expand(coef.shape[0], a.shape[0]).clone()
     return coef, intercept
@@ -175,21 +179,22 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
     L, n = basis.X.shape[0], basis.X.shape[1]
     r = basis.lam.shape[1]
     basis.keep_transpose()
-    yt = torch.from_numpy(np.array(y, dtype=np.float64))[None, :, None]  # (1, n, 1)
-    invC = 1.0 / torch.from_numpy(np.asarray(Cs, dtype=np.float64))  # (n_C,)
+    dev = basis.X.device  # the probes' device (the CPU for sparse rows)
+    yt = torch.from_numpy(np.array(y, dtype=np.float64)).to(dev)[None, :, None]  # (1, n, 1)
+    invC = 1.0 / torch.from_numpy(np.asarray(Cs, dtype=np.float64)).to(dev)  # (n_C,)
     nC = invC.shape[0]
     # preconditioner sqrt(B): (L, n_C, r + 1)
     Bz = basis.lam[:, None, :] / 4.0 + invC[None, :, None]
-    Bb = torch.full((L, nC, 1), n / 4.0, dtype=torch.float64)
-    st = {"sqB": torch.cat([Bz, Bb], dim=2).sqrt(), "invC": invC, "cols": torch.arange(nC)}
+    Bb = torch.full((L, nC, 1), n / 4.0, dtype=torch.float64, device=dev)
+    st = {"sqB": torch.cat([Bz, Bb], dim=2).sqrt(), "invC": invC, "cols": torch.arange(nC, device=dev)}
     evaluate = _logistic_objective(basis, yt, st)
-    theta_out = torch.zeros((L, nC, r + 1), dtype=torch.float64)
-    phi = torch.zeros((L, nC, r + 1), dtype=torch.float64)
+    theta_out = torch.zeros((L, nC, r + 1), dtype=torch.float64, device=dev)
+    phi = torch.zeros((L, nC, r + 1), dtype=torch.float64, device=dev)
     f, g, g_raw = evaluate(phi)
     S: list[Any] = []
     Y: list[Any] = []
     R: list[Any] = []
-    gamma = torch.ones((L, nC, 1), dtype=torch.float64)
+    gamma = torch.ones((L, nC, 1), dtype=torch.float64, device=dev)
     done = g_raw.abs().amax(dim=2) / n < tol
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
@@ -279,7 +284,7 @@ def _armijo(evaluate: Callable, phi: Any, d: Any, f: Any, g: Any, g_raw: Any, gd
     import torch
 
     L, nC = phi.shape[0], phi.shape[1]
-    t = torch.ones((L, nC, 1), dtype=torch.float64)
+    t = torch.ones((L, nC, 1), dtype=torch.float64, device=phi.device)
     accepted = done.clone()
     f_new, g_new, graw_new = f.clone(), g.clone(), g_raw.clone()
     phi_new = phi.clone()
@@ -426,7 +431,7 @@ class LinearProbe(ProbeEstimator):
         for idx, basis, coef, icpt in self._bases:
             for j, k in enumerate(idx):
                 c = coef[j, :, best[k]]
-                self.coef_[k] = (basis.V[j] @ c).numpy().copy()  # on standardised features
+                self.coef_[k] = as_numpy(basis.V[j] @ c).copy()  # on standardised features
                 self.intercept_[k] = float(icpt[j, best[k]])
         return self
 
@@ -434,11 +439,11 @@ class LinearProbe(ProbeEstimator):
         """Predictions (probabilities for classification) of the whole grid: (L, m, n_grid)."""
         import torch
 
-        Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
+        Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64)).to(basis.mean.device)
         out = basis.apply(Xt, coef) + icpt[:, None, :]
         if self.task_type == "classification":
             out = torch.sigmoid(out)
-        return out.numpy()
+        return as_numpy(out)
 
     # --------------------------------------------------------------- predict
     def _check_fitted(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from molstrata.core.errors import check_choice
+from molstrata.data._fastmetrics import average_precision
 from molstrata.data._metrics import higher_is_better as greater_is_better  # noqa: F401  (re-export)
 
 METRICS = ("mae", "rmse", "spearman", "roc-auc", "pr-auc")
@@ -32,23 +33,7 @@ def _average_precision_columns(y: np.ndarray, p: np.ndarray) -> np.ndarray:
         from sklearn.metrics import average_precision_score
 
         return np.array([average_precision_score(y, p[:, j]) for j in range(p.shape[1])])
-    out = np.empty(p.shape[1])
-    for j in range(p.shape[1]):
-        # sklearn.metrics._ranking._binary_clf_curve (no sample weights)
-        order = np.argsort(p[:, j], kind="mergesort")[::-1]
-        score, truth = p[order, j], (y[order] == 1.0)
-        thresholds = np.r_[np.where(np.diff(score))[0], truth.size - 1]
-        tps = np.cumsum(truth * 1.0, dtype=np.float64)[thresholds]
-        fps = 1 + thresholds - tps
-        # precision_recall_curve, then average_precision_score's step sum
-        ps = tps + fps
-        precision = np.zeros_like(tps)
-        np.divide(tps, ps, out=precision, where=(ps != 0))
-        recall = tps / tps[-1]
-        precision = np.hstack((precision[::-1], 1))
-        recall = np.hstack((recall[::-1], 0))
-        out[j] = max(0.0, -np.sum(np.diff(recall) * np.array(precision)[:-1]))
-    return out
+    return np.array([average_precision(y, p[:, j]) for j in range(p.shape[1])])
 
 
 def score_columns(metric: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from molstrata.core.threads import fixed_threads
 from molstrata.encoders.fingerprint import ECFP_NAME, ecfp_counts, ecfp_identity
 from molstrata.probe._probe import LayerCell, LayerScores, assemble, fit_layers, prepare
 from molstrata.probe.baseline import baseline_frame
+from molstrata.probe.device import probe_device
 from molstrata.runs._cells import _cell_key, _cell_path, _check_cells, _read_cell, _write_cell
 
 #: the folder of the shared baseline cells under the cache folder
@@ -33,7 +34,8 @@ SHARED_FOLDER = "baseline-cells"
 def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mapping[tuple[str, int], Any],
                    model: str, params: Mapping[str, Any] | None, cell_settings: Mapping[str, Any],
                    inputs: Mapping[str, str], progress: bool = False,
-                   use_cache: bool = True, executor: Any = None) -> list[LayerScores]:
+                   use_cache: bool = True, executor: Any = None,
+                   device: str | None = None) -> list[LayerScores]:
     """Probe the ECFP4 count fingerprint of every (task, seed) in ``jobs`` (cells read back
     from ``out``, else from the shared cache when their key matches), write ``baseline.csv``
     and return the scores.
@@ -41,7 +43,8 @@ def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mappin
     The fingerprints are computed only when a cell is missing; the probe, its grid and the
     splits are the run's own. The missing cells are fitted here, or through ``executor``
     (``--n-jobs``, Ray: the same cells). ``use_cache=False`` (``--no-cache``) neither reads
-    nor writes the shared cells.
+    nor writes the shared cells. ``device``: the probes' (count fingerprints are sparse, so
+    their products stay on the CPU whatever it is).
     """
     cells: dict[tuple[str, int], LayerCell] = {}
     keys, shared = {}, {}
@@ -67,7 +70,7 @@ def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mappin
 
         if todo:
             common = {"fingerprints": _fingerprints(splits), "splits": splits, "model": model,
-                      "params": params}
+                      "params": params, "device": device}
             if executor is None:
                 for i, job in enumerate(todo):
                     store(i, _fit_job(job, **common))
@@ -92,10 +95,11 @@ def _read_back(path: Path, shared: Path | None, n_test: int) -> LayerCell | None
 
 def _fit_job(job: tuple[str, int], *, fingerprints: tuple[Any, dict[str, int]],
              splits: Mapping[tuple[str, int], Any], model: str,
-             params: Mapping[str, Any] | None) -> LayerCell:
+             params: Mapping[str, Any] | None, device: str | None = None) -> LayerCell:
     """The baseline cell of ``job`` = (task, seed), wherever the executor runs it."""
     split = splits[job]
-    return _fit(fingerprints, split, model=model, seed=job[1], params=params)
+    with probe_device(device):
+        return _fit(fingerprints, split, model=model, seed=job[1], params=params)
 
 
 def _fit(fingerprints: tuple[Any, dict[str, int]], split: Any, *, model: str, seed: int,

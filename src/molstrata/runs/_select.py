@@ -12,6 +12,7 @@ from molstrata.core.files import atomic_write
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.threads import fixed_threads
 from molstrata.probe._probe import LayerCell, prepare
+from molstrata.probe.device import probe_device
 from molstrata.probe.selection import SelectionSpec
 from molstrata.probe.strategies import select_and_score
 from molstrata.runs._cells import _cell_path, _selection_files
@@ -21,7 +22,7 @@ def select_jobs(
     jobs: Sequence[tuple[str, int]], *, emb: Any, index: Mapping[str, int],
     splits: Mapping[tuple[str, int], Any], done: Mapping[tuple[str, int], Mapping[int, LayerCell]],
     out: Path, encoder: str, model: str, params: Mapping[str, Any] | None, selections: SelectionSpec,
-    cv_folds: int, executor: Any, progress: bool,
+    cv_folds: int, executor: Any, progress: bool, device: str | None = None,
 ) -> list[tuple[Any, list[Any], list[str]]]:
     """The selection phase (CV and combination strategies), one job per (task, seed), in
     ``jobs`` order: ``(primary LayerScores, SelectionResults, notes)`` each.
@@ -29,11 +30,12 @@ def select_jobs(
     In this process the strategies cache their CV / concat / mix results straight into the
     (task, seed) cell folder. Through an executor each job runs where the executor puts it,
     with the folder's cached files shipped in and the new ones shipped back and written here
-    (so workers need no shared filesystem, and a run resumes with any executor).
+    (so workers need no shared filesystem, and a run resumes with any executor). ``device``:
+    where the linear probes' torch work runs (None: the CPU).
     """
     label = f"selecting ({','.join(selections.names)})"
     common = {"model": model, "params": params, "selections": selections, "cv_folds": cv_folds,
-              "encoder": encoder}
+              "encoder": encoder, "device": device}
     folders = [_cell_path(out, encoder, t, s, 0).parent for t, s in jobs]
     if executor is None:
         picked = []
@@ -60,12 +62,12 @@ def select_jobs(
 def _select_one(
     job: tuple[str, int], *, emb: Any, index: Mapping[str, int], splits: Mapping[tuple[str, int], Any],
     cells: Mapping[int, LayerCell], encoder: str, model: str, params: Mapping[str, Any] | None,
-    selections: SelectionSpec, cv_folds: int, cache_dir: Path | None,
+    selections: SelectionSpec, cv_folds: int, cache_dir: Path | None, device: str | None = None,
 ) -> tuple[Any, list[Any], list[str]]:
     """Every strategy's choice and test score for one (task, seed) (no test label before)."""
     split = splits[job]
     data = prepare(emb, split, index=index)
-    with fixed_threads():  # same bytes whatever the thread count or executor
+    with fixed_threads(), probe_device(device):  # same bytes whatever the thread count or executor
         primary, results = select_and_score(
             cells, data, split, encoder=encoder, model=model, selections=selections, params=params,
             cv_folds=cv_folds, notes=data.notes, cache_dir=cache_dir)

@@ -39,6 +39,7 @@ from molstrata.probe._probe import (
     prepare,
 )
 from molstrata.probe.baseline import BASELINES
+from molstrata.probe.device import placed, probe_device
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.outputs import write_tables
 from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_selection
@@ -146,7 +147,9 @@ def sweep(
         ``predictions/``, ``config.toml``, ``figures/``, ``report.md`` and ``cells/``
         (per-layer results, used to resume)
     data_dir : data folder (default ``MOLSTRATA_DATA_DIR``)
-    pooling, batch_size, device : passed to the encoder / the embeddings cache
+    pooling, batch_size : passed to the encoder / the embeddings cache
+    device : the encoder's device (default CUDA when available); when given, also where the
+        linear probes and their CV run (:mod:`molstrata.probe.device`; default the CPU)
     strategy : selection strategy or strategies (``--selection``): ``valid`` (alias
         ``valid-best``), ``cv``, ``cv-1se``, ``concat``, ``ensemble``, ``mix``, a comma list or
         ``all``; none sees the test set. The first one given (or
@@ -202,8 +205,10 @@ def sweep(
                  selections=selections, cv_folds=cv_folds, executor=executor, progress=progress,
                  use_cache=use_cache, splits=splits, task_names=task_names, seed_list=seed_list,
                  cell_settings={"probe": model, "pooling": pooling,
-                                "params": json.loads(json.dumps(effective, default=str))},
-                 phases=2 + (selections.names != ("valid",)) + (baseline == "ecfp"))
+                                "params": json.loads(json.dumps(effective, default=str)),
+                                # fits off the CPU differ in the last bits: their own cells
+                                **({"probe_device": placed(device)} if placed(device) != "cpu" else {})},
+                 phases=2 + (selections.names != ("valid",)) + (baseline == "ecfp"), device=device)
     for sp in splits.values():
         run.inputs.update(split_inputs(sp, data_dir))
     run.identities.update({e.name: encoder_identity(e) for e in loaded})
@@ -231,7 +236,7 @@ def sweep(
             with phase(run.phases, run.phases, "baseline"):
                 sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
                                cell_settings=run.cell_settings, inputs=run.inputs, progress=progress,
-                               use_cache=use_cache, executor=executor)
+                               use_cache=use_cache, executor=executor, device=device)
     twin_run = _control.run_twins(sweep, twins, out, control_seed, tasks=tasks, seeds=seed_list, model=model,
                                   data_dir=data_dir, pooling=pooling, batch_size=batch_size, device=device,
                                   strategy=selections, cv_folds=cv_folds, params=params, progress=progress,
@@ -333,6 +338,7 @@ class _Sweep:
     scores: list[LayerScores] = field(default_factory=list)
     chosen: list[Any] = field(default_factory=list)
     resumed: int = 0
+    device: str | None = None  # the probes' (--device; None: the CPU)
 
     @property
     def jobs(self) -> list[tuple[str, int]]:
@@ -360,7 +366,7 @@ def _sweep_encoder(run: _Sweep, enc: Any) -> None:
             picked = select_jobs(run.jobs, emb=emb, index=index, splits=run.splits, done=done,
                                  out=run.out, encoder=enc.name, model=run.model, params=run.params,
                                  selections=run.selections, cv_folds=run.cv_folds,
-                                 executor=run.executor, progress=run.progress)
+                                 executor=run.executor, progress=run.progress, device=run.device)
         for primary, results, job_notes in picked:
             run.scores.append(primary)
             run.chosen.extend(results)
@@ -443,7 +449,7 @@ def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: 
             bar.advance(len(new), description=f"probing: seed {s} · {t}")
 
         shared = {"emb": emb, "index": index, "splits": run.splits, "model": run.model,
-                  "params": run.params}
+                  "params": run.params, "device": run.device}
         if run.executor is None:
             for i, cell in enumerate(todo):
                 store(i, _probe_cell(cell, **shared))
@@ -455,6 +461,7 @@ def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: 
 def _probe_cell(
     cell: tuple[str, int, Sequence[int]], *, emb: Any, index: Mapping[str, int],
     splits: Mapping[tuple[str, int], Any], model: str, params: Mapping[str, Any] | None,
+    device: str | None = None,
 ) -> dict[int, LayerCell]:
     """One cell of the sweep, run wherever the executor puts it: fit and tune the probe of
     ``(task, seed)`` on each of ``layers`` (train and valid only; test rows predicted).
@@ -470,6 +477,7 @@ def _probe_cell(
     index : SMILES -> row of ``emb``
     splits : (task, seed) -> TaskSplit
     model, params : the probe and its parameters
+    device : where the linear probe's torch work runs (None: the CPU)
 
     Returns
     -------
@@ -478,7 +486,7 @@ def _probe_cell(
     task, seed, layers = cell
     split = splits[(task, seed)]
     data = prepare(_layer_view(emb, layers), split, index=index)
-    with fixed_threads():  # same bytes whatever the thread count or executor
+    with fixed_threads(), probe_device(device):  # same bytes whatever the thread count or executor
         new = fit_layers(data, model=model, task_type=split.task_type, metric=split.metric,
                          seed=seed, params=params, export=True)
     return {int(layers[j]): c for j, c in new.items()}
