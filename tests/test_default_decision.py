@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "default_decision.py"
+from bench_scripts import BENCHMARKS, load_benchmark
+
 SMILES, GRAPH = "molstrata-smiles", "molstrata-graph"
 SEEDS = (1, 2)
 METRICS = {"t_auc": "roc-auc", "t_mae": "mae", "t_rho": "spearman"}
@@ -17,10 +15,7 @@ METRICS = {"t_auc": "roc-auc", "t_mae": "mae", "t_rho": "spearman"}
 
 @pytest.fixture(scope="module")
 def dd():
-    spec = importlib.util.spec_from_file_location("default_decision", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("default_decision")
 
 
 def table(scores: dict) -> pd.DataFrame:
@@ -125,7 +120,7 @@ def test_the_alias_follows_the_shipped_decision():
     """``default`` resolves to the encoder that benchmarks/results/default_decision.txt names."""
     from molstrata.encoders.registry import resolve_name
 
-    text = (SCRIPT.parent / "results" / "default_decision.txt").read_text()
+    text = (BENCHMARKS / "results" / "default_decision.txt").read_text()
     decided = [line.split()[2] for line in text.splitlines() if line.startswith("default = ")]
     assert decided and decided[0] in (SMILES, GRAPH)
     assert resolve_name("default") == decided[0]

@@ -4,13 +4,13 @@ the stacker's weights, the decision rule and the leaderboard's re-scorable predi
 from __future__ import annotations
 
 import gzip
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from bench_scripts import load_benchmark
 from molstrata.core.errors import ConfigError
 from molstrata.probe._probe import ProbeData
 from molstrata.probe.heads import head_candidates, resolve_inputs
@@ -90,10 +90,7 @@ def test_stacker_weights_the_informative_layer(task_type, metric):
 
 
 def _leaderboard():
-    spec = importlib.util.spec_from_file_location("leaderboard", REPO / "benchmarks" / "leaderboard.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("leaderboard")
 
 
 def test_decision_rule_uses_mean_validation_scores():

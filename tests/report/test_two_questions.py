@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "two_questions.py"
+from bench_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def tq():
-    spec = importlib.util.spec_from_file_location("two_questions", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("two_questions")
 
 
 def _seeds(valid_weights: str = "0;1;0") -> pd.DataFrame:
@@ -59,10 +53,7 @@ def test_refuses_a_combination_among_single_layer_rows(tq):
 def test_seed_table_adds_valid_rows_and_scores(tmp_path):
     from run_tables import write_run
 
-    spec = importlib.util.spec_from_file_location("seed_table", SCRIPT.with_name("seed_table.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    table = module.seed_table(write_run(tmp_path, "ensemble")).set_index(["task", "seed", "strategy"])
+    table = load_benchmark("seed_table").seed_table(write_run(tmp_path, "ensemble")).set_index(["task", "seed", "strategy"])
     # valid rows from probe_results.csv: caco2 seed 1 valid MAE 0.45, 0.47, 0.60 -> layer 0, test 0.50
     v = table.loc[("caco2_wang", 1, "valid")]
     assert (v["choice"], v["test_score"], v["final_test_score"]) == ("0", 0.50, 0.60)
