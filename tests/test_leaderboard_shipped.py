@@ -19,7 +19,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, mean_absolute_error, roc_auc_score
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-ENCODERS = ("minimol", "smiles_stage4")
+ENCODERS = ("minimol", "default", "smiles_stage4")
 SEEDS = (1, 2, 3, 4, 5)
 METRICS = {
     "mae": mean_absolute_error,
