@@ -44,11 +44,11 @@ encoder, tasks, seed, batch_size = sys.argv[1], sys.argv[2], int(sys.argv[3]), i
 splits = [load_split(t, seed) for t in resolve_tasks(tasks)]
 smiles = list(dict.fromkeys(x for sp in splits for part in ("train", "valid", "test")
                             for x in sp.smiles(part)))
-if not hasattr(load_encoder(encoder), "tokenizer"):  # a graph network: RDKit-valid ones only
+enc = load_encoder(encoder)
+if not hasattr(enc, "tokenizer"):  # a graph network: RDKit-valid ones only
     from rdkit import Chem, RDLogger
     RDLogger.DisableLog("rdApp.*")
     smiles = [s for s in smiles if Chem.MolFromSmiles(s) is not None]  # the job masks the rest
-enc = load_encoder(encoder)
 order = np.argsort([len(s) for s in smiles], kind="stable")
 t0, c0 = time.monotonic(), time.process_time()
 with torch.inference_mode():
