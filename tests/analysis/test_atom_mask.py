@@ -10,6 +10,7 @@ import pytest
 import torch
 from rdkit import Chem
 
+from extras import installed_or_skip
 from molstrata.analysis import analyze, augmented_views, dime, infonce
 from molstrata.core.errors import ConfigError, InvalidSmilesError
 from molstrata.encoders.graph.graph_features import (
@@ -288,7 +289,7 @@ def test_minimol_view_equals_a_direct_forward_on_masked_node_features(minimol):
 
 # ----------------------------------------------------------------------------- chemprop
 def test_chemprop_view_matches_chemprops_own_fingerprint_on_masked_atoms(tmp_path):
-    pytest.importorskip("chemprop")
+    installed_or_skip("chemprop", "this test")
     from chemprop import nn as cnn
     from chemprop.data import BatchMolGraph
     from chemprop.featurizers import SimpleMoleculeMolGraphFeaturizer

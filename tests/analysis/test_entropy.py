@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from extras import import_or_skip
 from molstrata.analysis import effective_rank, gram_spectrum, matrix_entropy, token_entropy
 from molstrata.analysis._utils import AnalysisInputError
 from molstrata.core.errors import MolstrataError
@@ -78,7 +79,7 @@ def test_normalisation_divides_by_log_min_n_d(rng):
 
 
 def test_invariant_to_rotation_and_scale_and_accepts_torch(rng):
-    torch = pytest.importorskip("torch")
+    torch = import_or_skip("torch", "this test")
     Z = rng.normal(size=(100, 12)) * np.arange(1, 13)
     Q, _ = np.linalg.qr(rng.normal(size=(12, 12)))
     base = matrix_entropy(Z)

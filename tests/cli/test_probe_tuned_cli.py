@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from cli_main import run_main
+from extras import installed_or_skip
 
 TABLES = ("probe_results.csv", "summary.csv", "probe_params.csv")
 
@@ -25,7 +26,7 @@ def _probe(cli, encoder_dir, data_dir, out, head, task, *extra):
 def test_tuned_head_runs_and_predict_reproduces_it(head, task, tiny_roberta_dir, data_dir, tmp_path,
                                                    monkeypatch, capsys):
     if head == "gbdt-tuned":
-        pytest.importorskip("lightgbm")
+        installed_or_skip("lightgbm", "this test")
     cli = lambda *args: run_main(monkeypatch, capsys, *args)  # noqa: E731
     out = tmp_path / "run"
     _probe(cli, tiny_roberta_dir, data_dir, out, head, task)
@@ -47,7 +48,7 @@ def test_tuned_head_runs_and_predict_reproduces_it(head, task, tiny_roberta_dir,
 
 
 def test_gbdt_tuned_two_workers_write_the_same_tables(tiny_roberta_dir, data_dir, tmp_path, monkeypatch, capsys):
-    pytest.importorskip("lightgbm")
+    installed_or_skip("lightgbm", "this test")
     cli = lambda *args: run_main(monkeypatch, capsys, *args)  # noqa: E731
     _probe(cli, tiny_roberta_dir, data_dir, tmp_path / "one", "gbdt-tuned", "caco2_wang")
     _probe(cli, tiny_roberta_dir, data_dir, tmp_path / "two", "gbdt-tuned", "caco2_wang", "--n-jobs", "2")

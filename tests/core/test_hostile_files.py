@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from extras import installed_or_skip
+from extras import import_or_skip, installed_or_skip
 
-torch = pytest.importorskip("torch")
+torch = import_or_skip("torch", "this test")
 
 from molstrata.core.errors import ConfigError  # noqa: E402
 from molstrata.encoders import load_encoder  # noqa: E402
@@ -131,7 +131,7 @@ def test_the_hostile_files_are_real(hostile, kind):
 
 # ---------------------------------------------------------------------------- chemprop
 def _needs_chemprop():
-    pytest.importorskip("chemprop")
+    installed_or_skip("chemprop", "this test")
 
 
 def _tiny_chemprop_dict():
@@ -263,7 +263,7 @@ def test_annalog_checkpoint_refuses_hostile_files(hostile, kind, monkeypatch):
 # ---------------------------------------------------------------------------- Uni-Mol
 @pytest.mark.parametrize("kind", KINDS)
 def test_unimol_refuses_hostile_checkpoints(hostile, kind):
-    pytest.importorskip("unimol_tools")
+    installed_or_skip("unimol_tools", "this test")
     path = hostile.torch_file(kind)
     (hostile.folder / "mol.dict.txt").write_text("[PAD]\n[CLS]\n[SEP]\n[UNK]\nC\nO\n")
     with pytest.raises(ConfigError) as exc:
@@ -276,7 +276,7 @@ def test_unimol_refuses_hostile_checkpoints(hostile, kind):
 # ---------------------------------------------------------------------------- MiniMol
 @pytest.mark.parametrize("kind", KINDS)
 def test_minimol_refuses_hostile_checkpoints(hostile, kind):
-    pytest.importorskip("torch_geometric")
+    installed_or_skip("torch_geometric", "this test")
     from molstrata.encoders.graph.minimol import find_weights
 
     installed_or_skip("minimol", "MiniMol's weights")
@@ -293,7 +293,7 @@ def test_minimol_refuses_hostile_checkpoints(hostile, kind):
 # ---------------------------------------------------------------------------- Orb
 @pytest.mark.parametrize("kind", KINDS)
 def test_orb_refuses_hostile_checkpoints(hostile, kind):
-    pytest.importorskip("orb_models")
+    installed_or_skip("orb_models", "this test")
     path = hostile.torch_file(kind, name="orb.ckpt")
     arch = dict(latent_dim=32, base_mlp_hidden_dim=64, head_mlp_hidden_dim=32)
     with pytest.raises(ConfigError) as exc:

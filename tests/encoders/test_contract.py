@@ -41,7 +41,7 @@ Builder = Callable[[pytest.FixtureRequest, "int | None"], Encoder]
 def _unimol(request: pytest.FixtureRequest, max_layer: int | None) -> Encoder:
     """Random weights saved as a Uni-Core checkpoint once, then loaded (so that ``max_layer``
     reads the same weights)."""
-    pytest.importorskip("unimol_tools", reason="needs the unimol extra")
+    installed_or_skip("unimol_tools", "this test")
     import argparse
 
     import torch
@@ -63,7 +63,7 @@ def _unimol(request: pytest.FixtureRequest, max_layer: int | None) -> Encoder:
 
 def _orb(variant: str) -> Builder:
     def build(request: pytest.FixtureRequest, max_layer: int | None) -> Encoder:
-        pytest.importorskip("orb_models", reason="needs the orb extra")
+        installed_or_skip("orb_models", "this test")
         from molstrata.encoders.conformer.orb import load_orb
 
         return load_orb(variant, random_init=True, seed=5, arch=ORB_ARCH, device="cpu",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from extras import installed_or_skip
 from molstrata.core.errors import ConfigError
 from molstrata.probe.export import SavedProbe, export_probe
 from molstrata.probe.tuned import TunedGBDTProbe, TunedMLPProbe
@@ -60,7 +61,7 @@ def test_tuned_mlp_round_trip_is_byte_identical(task_type):
 
 @pytest.mark.parametrize("task_type", ["regression", "classification"])
 def test_tuned_gbdt_round_trip_is_byte_identical(task_type):
-    pytest.importorskip("lightgbm")
+    installed_or_skip("lightgbm", "this test")
     Xtr, ytr, Xva, yva, Xte = _data(task_type, seed=1)
     est = TunedGBDTProbe(task_type=task_type, grid=GBDT_GRID, n_estimators=40, early_stopping_rounds=5,
                          seed=2).fit(Xtr, ytr, Xva, yva)
@@ -107,7 +108,7 @@ def test_damaged_tuned_mlp_descriptions_are_refused_in_one_line(mlp_saved):
 
 
 def test_damaged_tuned_gbdt_descriptions_are_refused_in_one_line():
-    pytest.importorskip("lightgbm")
+    installed_or_skip("lightgbm", "this test")
     meta = {"kind": "gbdt-tuned", "task_type": "regression", "n_inputs": 3, "configs": [0, 1, 0]}
     text = {f"s{j}.lightgbm": np.frombuffer(b"not a model", dtype=np.uint8).copy() for j in range(3)}
     _refused(meta, text, "LightGBM cannot read")  # built at the first predict: still one line

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from bench_scripts import load_benchmark
+from extras import installed_or_skip
 from molstrata.core.errors import ConfigError
 from molstrata.probe._probe import ProbeData
 from molstrata.probe.heads import head_candidates, resolve_inputs
@@ -38,7 +39,7 @@ def _data(task_type: str, n_tr: int = 160, n_va: int = 40, n_te: int = 30, seed:
 
 @pytest.mark.parametrize("task_type,metric", [("regression", "mae"), ("classification", "roc-auc")])
 def test_candidates_without_test_labels(task_type, metric):
-    pytest.importorskip("lightgbm")
+    installed_or_skip("lightgbm", "this test")
     data = _data(task_type)
     kw = dict(task_type=task_type, metric=metric, seed=2, inputs=("final", "cv", "top2"), params=FAST)
     cands = head_candidates(data, **kw)

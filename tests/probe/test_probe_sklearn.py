@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from extras import installed_or_skip
 from molstrata.core.errors import ConfigError, NotFittedError
 from molstrata.probe.estimators import make_probe
 
@@ -31,7 +32,7 @@ def _matrix(task_type: str, n: int = 120, seed: int = 0):
 @pytest.mark.parametrize("task_type", ["regression", "classification"])
 def test_fit_on_one_matrix(model, task_type):
     if model == "gbdt":
-        pytest.importorskip("lightgbm")
+        installed_or_skip("lightgbm", "this test")
     X, y = _matrix(task_type)
     est = make_probe(model, task_type, None, 0, **FAST.get(model, {}))
     assert is_classifier(est) == (task_type == "classification") and is_regressor(est) != is_classifier(est)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from extras import installed_or_skip
 from molstrata.core.errors import ConfigError
 from molstrata.data import load_task
 from molstrata.runs import sweep
@@ -31,7 +32,7 @@ def test_saved_predictor_reproduces_the_run(hash_encoder, data_dir, tmp_path, ta
     import molstrata
 
     if probe == "gbdt":
-        pytest.importorskip("lightgbm")
+        installed_or_skip("lightgbm", "this test")
     params = {"mlp": {"hidden": 8, "max_epochs": 6, "patience": 2},
               "gbdt": {"n_estimators": 30, "early_stopping_rounds": 5, "n_jobs": 1}}.get(probe)
     out = tmp_path / "run"

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from extras import installed_or_skip
 from molstrata.core.errors import ConfigError
 from molstrata.data import load_task
 from molstrata.runs import sweep
@@ -33,7 +34,7 @@ def _run(enc, head, out, data_dir, task="hia_hou", **kw):
 
 def _skip(head):
     if head == "gbdt-tuned":
-        pytest.importorskip("lightgbm")
+        installed_or_skip("lightgbm", "this test")
 
 
 @pytest.mark.parametrize("head", ["mlp-tuned", "gbdt-tuned"])
@@ -62,7 +63,7 @@ def test_tuned_cells_resume_and_their_grid_is_in_the_key(hash_encoder, data_dir,
     import molstrata.probe.tuned as tuned
     from molstrata.runs._cells import _check_cells
 
-    pytest.importorskip("lightgbm")
+    installed_or_skip("lightgbm", "this test")
     out = tmp_path / "run"
     small = {k: v for k, v in SMALL["gbdt-tuned"].items() if k != "grid"}  # the default grid
     monkeypatch.setattr(tuned, "DEFAULT_GBDT_GRID", tuple(SMALL["gbdt-tuned"]["grid"]))

@@ -14,6 +14,7 @@ import pytest
 
 import molstrata.embeddings.cache as cache_mod
 import molstrata.runs.probe as runner
+from extras import installed_or_skip
 from molstrata.runs import sweep
 
 TASKS = "hia_hou,caco2_wang"
@@ -228,7 +229,7 @@ def test_finetune_trials_on_ray_match_the_local_run(ray_executor, tiny_roberta_d
 @pytest.mark.slow  # Ray's task overhead: about 40 s on a loaded 2-core box
 def test_a_tuned_head_on_ray_matches_the_local_tables(ray_executor, encoder, data_dir, tmp_path):
     """``--probe gbdt-tuned`` (issue 21) through the same cells on Ray: the local run's tables."""
-    pytest.importorskip("lightgbm")
+    installed_or_skip("lightgbm", "this test")
     params = {"grid": [{"num_leaves": 4}, {"num_leaves": 8, "min_child_samples": 5}], "n_estimators": 30,
               "early_stopping_rounds": 5}
     kw = dict(out=None, data_dir=data_dir, model="gbdt-tuned", params=params, strategy="ensemble",

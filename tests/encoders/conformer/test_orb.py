@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("orb_models", reason="needs the orb extra")
-pytest.importorskip("ase", reason="needs the orb extra")
+from extras import installed_or_skip
+
+installed_or_skip("orb_models", "this test")
+installed_or_skip("ase", "this test")
 
 from molstrata import load_encoder  # noqa: E402
 from molstrata.core.errors import ConfigError, DataNotFoundError  # noqa: E402

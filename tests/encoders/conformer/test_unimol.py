@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("unimol_tools", reason="needs the unimol extra")
+from extras import installed_or_skip
+
+installed_or_skip("unimol_tools", "this test")
 
 from molstrata import load_encoder  # noqa: E402
 from molstrata.core.errors import ConfigError  # noqa: E402

@@ -14,8 +14,10 @@ import importlib.util
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("chemprop")
+from extras import import_or_skip, installed_or_skip
+
+torch = import_or_skip("torch", "this test")
+installed_or_skip("chemprop", "this test")
 
 from chemprop import nn as cnn  # noqa: E402
 from chemprop.data import MoleculeDatapoint, MoleculeDataset, build_dataloader  # noqa: E402

