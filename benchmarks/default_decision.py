@@ -286,15 +286,8 @@ def summary(table: pd.DataFrame, result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _ints(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
+    from molstrata.core.seed import parse_seeds
     from molstrata.data import list_tasks
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -310,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.step == "decide":
         table = pd.read_csv(args.table, dtype={"init_seed": "Int64"})
-        result = decide(table, seeds=_ints(args.seeds))
+        result = decide(table, seeds=parse_seeds(args.seeds))
         text = summary(table, result)
         Path(args.summary).write_text(text)
         print(text, end="")
@@ -323,9 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     data_dir = valid_only_data(source, work / "data_valid", tasks)
     if args.step == "embed":
-        embed_all(models, _ints(args.twin_seeds), tasks, data_dir)
+        embed_all(models, parse_seeds(args.twin_seeds, flag="--twin-seeds", split=False), tasks, data_dir)
         return 0
-    table = score_all(models, _ints(args.twin_seeds), tasks, _ints(args.seeds), data_dir, work / "cells")
+    table = score_all(models, parse_seeds(args.twin_seeds, flag="--twin-seeds", split=False), tasks,
+                      parse_seeds(args.seeds), data_dir, work / "cells")
     Path(args.table).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.table, index=False)
     print(f"{len(table)} cells written to {args.table}")

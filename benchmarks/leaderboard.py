@@ -39,13 +39,6 @@ import numpy as np
 PUBLISHED = Path(__file__).parent / "results" / "minimol_published.csv"
 
 
-def _seeds(text: str) -> list[int]:
-    if "-" in text:
-        a, b = text.split("-")
-        return list(range(int(a), int(b) + 1))
-    return [int(s) for s in text.split(",")]
-
-
 def _unit_path(out: Path, encoder: str, task: str, seed: int) -> Path:
     return out / "units" / encoder / task / f"seed{seed}.npz"
 
@@ -73,6 +66,7 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(1)
+    from molstrata.core.seed import parse_seeds
     from molstrata.data import load_task
     from molstrata.embeddings import embed_cached
     from molstrata.encoders import load_encoder
@@ -81,7 +75,7 @@ def run(args: argparse.Namespace) -> None:
     from molstrata.runs.probe import resolve_tasks
 
     out = Path(args.out)
-    tasks, seeds = resolve_tasks(args.tasks), _seeds(args.seeds)
+    tasks, seeds = resolve_tasks(args.tasks), parse_seeds(args.seeds)
     heads = [h for h in args.heads.split(",") if h]
     inputs = [i for i in args.inputs.split(",") if i]
     todo = [(t, s) for t in tasks for s in seeds
@@ -149,13 +143,14 @@ def _write_predictions(path: Path, ids, y, pred) -> None:
 
 def summarize(args: argparse.Namespace) -> None:
     """Choose per task on validation, then score test once; write the tables."""
+    from molstrata.core.seed import parse_seeds
     from molstrata.data import evaluate, higher_is_better, load_task, mean_std
     from molstrata.encoders.registry import resolve_name
     from molstrata.runs.probe import resolve_tasks
 
     out = Path(args.out)
     pub = _published(Path(args.published))
-    tasks, seeds = resolve_tasks(args.tasks), _seeds(args.seeds)
+    tasks, seeds = resolve_tasks(args.tasks), parse_seeds(args.seeds)
     rows, cand_rows, missing, final_rows, compare_rows = [], [], [], [], []
     for t in tasks:
         units = {s: _read_unit(_unit_path(out, args.encoder, t, s)) for s in seeds}

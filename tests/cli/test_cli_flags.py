@@ -64,6 +64,12 @@ def test_seed_parser_takes_ranges_and_warns_outside_tdc(caplog):
         parse_seeds([1, -2])
 
 
+def test_seeds_of_weights_are_not_warned_about_as_split_seeds(caplog):
+    with caplog.at_level(logging.WARNING, logger="molstrata"):
+        assert parse_seeds("0-2", flag="--twin-seeds", split=False) == [0, 1, 2]
+    assert "outside TDC" not in caplog.text
+
+
 def test_finetune_and_probe_share_the_seed_parser(monkeypatch, tmp_path):
     import molstrata.runs.finetune as ft
     import molstrata.runs.probe as pr

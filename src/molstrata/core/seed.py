@@ -27,13 +27,14 @@ def seed_everything(seed: int) -> np.random.Generator:
 TDC_SEEDS = range(1, 6)
 
 
-def parse_seeds(seeds: str | Sequence[int], *, flag: str = "--seeds") -> list[int]:
+def parse_seeds(seeds: str | Sequence[int], *, flag: str = "--seeds", split: bool = True) -> list[int]:
     """The one seed parser of every command: ``"1,2,3"``, ``"1-5"``, ``"1-3,5"`` or a list of
     ints -> a list of distinct non-negative ints, in the order given.
 
     Raises :class:`ConfigError` naming ``flag`` on a negative number, a reversed range
     (``5-1``), a duplicate (``1,1`` or ``1-3,2``) or a part that is not a number; logs a
-    warning (logger ``molstrata``) for a seed outside TDC's benchmark seeds 1-5.
+    warning (logger ``molstrata``) for a seed outside TDC's benchmark seeds 1-5 when ``split``
+    (the seeds are TDC split seeds; pass ``split=False`` for other seeds, e.g. of weights).
     """
     if isinstance(seeds, str):
         values: list[int] = []
@@ -53,7 +54,7 @@ def parse_seeds(seeds: str | Sequence[int], *, flag: str = "--seeds") -> list[in
             raise ConfigError(f"{flag}: seed {v} is given twice in {_shown(seeds)}")
         seen.add(v)
     outside = [v for v in values if v not in TDC_SEEDS]
-    if outside:
+    if outside and split:
         import logging
 
         logging.getLogger("molstrata").warning(
