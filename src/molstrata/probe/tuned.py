@@ -81,7 +81,18 @@ def _pick(scores: Sequence[float], metric: str) -> int:
     return 0 if best is None else best
 
 
-class TunedMLPProbe(PerLayerProbe):
+class _GridSearchProbe(PerLayerProbe):
+    """A per-layer probe that fits a grid of configurations on each layer and keeps the
+    best on validation; records every configuration's validation score in ``grid_scores_``."""
+
+    def _keep_grid_scores(self, k: int, scores: Sequence[float]) -> None:
+        """Layer ``k``'s scores of every configuration; layer 0 starts a new fit."""
+        rows = [*getattr(self, "_grid_scores", [])[:k], list(scores)]
+        self._grid_scores = rows
+        self.grid_scores_ = np.asarray(rows, dtype=np.float64)
+
+
+class TunedMLPProbe(_GridSearchProbe):
     """An MLP probe whose configuration is chosen on validation from a small grid.
 
     Parameters
@@ -150,15 +161,14 @@ class TunedMLPProbe(PerLayerProbe):
             model, pred, _ = net._fit_one(k, X, y, Xv, yv, metric)
             members.append((net, model))
             preds.append(pred)
-        self._grid_scores = [*getattr(self, "_grid_scores", [])[:k], scores]
-        self.grid_scores_ = np.asarray(self._grid_scores, dtype=np.float64)
+        self._keep_grid_scores(k, scores)
         return members, np.mean(preds, axis=0), i
 
     def _predict_one(self, model, X) -> np.ndarray:
         return np.mean([net._predict_one(m, X) for net, m in model], axis=0)
 
 
-class TunedGBDTProbe(PerLayerProbe):
+class TunedGBDTProbe(_GridSearchProbe):
     """A LightGBM probe whose configuration is chosen on validation from a small grid.
 
     Every configuration is :data:`GBDT_BASE` updated with one entry of ``grid``; its number
@@ -208,8 +218,7 @@ class TunedGBDTProbe(PerLayerProbe):
             preds.append(pred)
             scores.append(score(metric, yv, pred))
         i = _pick(scores, metric)
-        self._grid_scores = [*getattr(self, "_grid_scores", [])[:k], scores]
-        self.grid_scores_ = np.asarray(self._grid_scores, dtype=np.float64)
+        self._keep_grid_scores(k, scores)
         return models[i], preds[i], i
 
     def _predict_one(self, model, X) -> np.ndarray:
