@@ -40,6 +40,7 @@ def _session_cache(tmp_path_factory):
     mp.setenv("MOLSTRATA_CACHE_DIR", str(tmp_path_factory.mktemp("cache_session")))
     mp.setenv("HF_HUB_OFFLINE", "1")
     mp.setenv("TRANSFORMERS_OFFLINE", "1")
+    mp.setenv("MOLSTRATA_N_JOBS", "1")  # CLI runs stay in-process; tests of N > 1 pass --n-jobs
     yield
     mp.undo()
 
@@ -50,6 +51,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MOLSTRATA_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("MOLSTRATA_N_JOBS", "1")  # the CLI's --n-jobs default (auto) off in tests
 
 
 # ----------------------------------------------------------------- tiny HF SMILES models

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -43,7 +44,7 @@ def probe_command(
     rerun_config: Path | None = _rerun.CONFIG,
     baseline: str = typer.Option("ecfp", "--baseline", help="ecfp: also probe Morgan/ECFP4 count fingerprints, same probe and splits, for the report (baseline.csv) | none."),
     trust_remote_code: bool = trust_remote_code_option(),
-    n_jobs: int = typer.Option(1, "--n-jobs", min=1, help="With --executor local: fit the probes in N local worker processes (one thread each; same tables as 1). The embedding stays in this process."),
+    n_jobs: str | None = typer.Option(None, "--n-jobs", show_default="auto", help="With --executor local: fit the probes and selections in N local worker processes; auto (default; MOLSTRATA_N_JOBS overrides it) = the CPUs this process may use, at most 8 and the number of (task, seed) jobs; 1 = this process only. Each probe fit is pinned to one thread so that its bytes never depend on the machine, so processes are how molstrata uses the cores; the tables are the same for every N. The embedding stays in this process."),
     control: str = typer.Option("none", "--control", help="random-twin: also run the same strategy on each encoder's random-init twin (same architecture, fresh weights seeded by --control-seed) into the folder control_random-twin inside OUT; the report shows its Δ beside the pretrained one | none."),
     control_seed: int = typer.Option(0, "--control-seed", min=0, help="Seed of the random-init twin's weights (--control random-twin); recorded in config.toml."),
 ) -> None:
@@ -55,20 +56,26 @@ def probe_command(
     from molstrata.scale import from_cli
 
     console = Console(stderr=True)
-    executor, executor_entry = from_cli(executor_name, ray_address, n_jobs=n_jobs)
     user = _csv.csv_task_from_flags(input_csv, smiles_col=smiles_col, target_cols=target_col,
                                     task_type=task_type, id_col=id_col, split=split,
                                     metric=metric, task_name=task_name)
     task_list = [*([t for t in tasks.split(",") if t.strip()] if tasks else ([] if user else ["admet"])),
                  *([user] if user else [])]
-    run = sweep(
-        encoder, task_list, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
-        batch_size=batch_size, device=device, strategy=parse_selection(strategy), cv_folds=cv_folds, report=not no_report,
-        progress=True, config={"command_line": "molstrata probe", "executor": executor_entry},
-        executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
-        use_cache=not no_cache, baseline=baseline, trust_remote_code=trust_remote_code,
-        control=control, control_seed=control_seed,
-    )
+    executor, executor_entry = from_cli(executor_name, ray_address, n_jobs=n_jobs,
+                                        n_items=_n_items(task_list, seeds))
+    try:
+        run = sweep(
+            encoder, task_list, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
+            batch_size=batch_size, device=device, strategy=parse_selection(strategy), cv_folds=cv_folds,
+            report=not no_report, progress=True,
+            config={"command_line": "molstrata probe", "executor": executor_entry},
+            executor=executor, trust_checkpoint=trust_checkpoint, overwrite=overwrite,
+            use_cache=not no_cache, baseline=baseline, trust_remote_code=trust_remote_code,
+            control=control, control_seed=control_seed,
+        )
+    finally:
+        if executor is not None and executor.name == "local":
+            executor.close()  # the run's worker pool
     out = run.out or out  # out/probe/ when --out held another command's run
     if run.resumed_cells:
         console.print(f"resumed: {run.resumed_cells} (task, seed, layer) cells read back from {out}/cells")
@@ -101,6 +108,19 @@ def probe_command(
     console.print(f"wrote {out}/ (probe_results.csv, summary.csv, leaderboard, predictions/, "
                   f"{'selection.csv, ' if run.selections else ''}"
                   f"config.toml{'' if no_report else ', figures/, report.md'})")
+
+
+def _n_items(task_list: list[Any], seeds: str) -> int | None:
+    """(task, seed) jobs of the run (what ``--n-jobs auto`` caps at); None when the flags
+    are wrong (the sweep refuses them in one line)."""
+    from molstrata.core.errors import MolstrataError
+    from molstrata.core.seed import parse_seeds
+    from molstrata.runs._tasks import resolve_tasks
+
+    try:
+        return len(resolve_tasks(task_list)) * len(parse_seeds(seeds))
+    except MolstrataError:
+        return None
 
 
 def register(app: typer.Typer) -> None:

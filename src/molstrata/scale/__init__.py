@@ -15,7 +15,8 @@ from molstrata.core.errors import check_choice
 from molstrata.scale.base import EXECUTORS, Executor
 from molstrata.scale.local import LocalExecutor
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "from_cli", "get_executor"]
+__all__ = ["EXECUTORS", "MAX_AUTO_JOBS", "N_JOBS_ENV", "Executor", "LocalExecutor", "from_cli",
+           "get_executor", "resolve_n_jobs", "usable_cpus"]
 
 
 def get_executor(
@@ -49,31 +50,82 @@ def get_executor(
     return RayExecutor(address, max_retries=max_retries, **ray_options)
 
 
+#: the environment variable that replaces ``auto`` as the CLI's ``--n-jobs`` default
+N_JOBS_ENV = "MOLSTRATA_N_JOBS"
+#: ``--n-jobs auto`` never starts more worker processes than this
+MAX_AUTO_JOBS = 8
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_n_jobs(value: int | str | None, n_items: int | None = None) -> int:
+    """``--n-jobs`` as a worker count.
+
+    Parameters
+    ----------
+    value : an integer >= 1, ``"auto"``, or ``None`` (the CLI default: ``MOLSTRATA_N_JOBS``
+        when set, else ``"auto"``)
+    n_items : the number of jobs the run will hand out (``auto`` never exceeds it)
+
+    Returns
+    -------
+    int >= 1; ``auto`` = :func:`usable_cpus`, capped at :data:`MAX_AUTO_JOBS` and ``n_items``
+    """
+    import os
+
+    from molstrata.core.errors import ConfigError
+
+    where = "--n-jobs"
+    if value is None:
+        value = os.environ.get(N_JOBS_ENV, "").strip() or "auto"
+        where = f"{N_JOBS_ENV}" if value != "auto" else where
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return max(1, min(usable_cpus(), MAX_AUTO_JOBS, n_items if n_items else MAX_AUTO_JOBS))
+    try:
+        n = int(str(value).strip()) if not isinstance(value, bool) else 0
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(f"{where} must be 'auto' or an integer >= 1, got {value!r}")
+    return n
+
+
 def from_cli(name: str = "local", address: str | None = "auto", *,
-             n_jobs: int = 1) -> tuple[Executor | None, dict[str, Any]]:
+             n_jobs: int | str | None = 1,
+             n_items: int | None = None) -> tuple[Executor | None, dict[str, Any]]:
     """``--executor`` / ``--ray-address`` / ``--n-jobs`` → (executor, its ``config.toml`` entry).
 
     ``local`` gives ``None``: the stage's own in-process loop (no process pool), unless
-    ``n_jobs > 1``: a :class:`LocalExecutor` with that many worker processes. The entry
-    is recorded in the run's ``config.toml`` only, never in what a resume compares, so a
-    run started locally may be resumed on Ray and the other way round.
+    ``n_jobs`` (:func:`resolve_n_jobs`; ``"auto"``/``None`` capped at ``n_items`` jobs)
+    resolves to more than 1: a :class:`LocalExecutor` with that many worker processes, its
+    fork server already starting (:meth:`LocalExecutor.start`); close it when the run ends.
+    The entry is recorded in the run's ``config.toml`` only, never in what a resume compares,
+    so a run started locally may be resumed on Ray and the other way round.
     """
     from molstrata.core.errors import ConfigError
 
     check_choice("--executor", name, EXECUTORS)
-    if isinstance(n_jobs, bool) or int(n_jobs) < 1:
-        raise ConfigError(f"--n-jobs must be an integer >= 1, got {n_jobs!r}")
-    if name != "local" and int(n_jobs) > 1:
-        raise ConfigError("--n-jobs sets local worker processes; with --executor ray the cluster "
-                          "decides (drop --n-jobs)")
-    if name == "local":
-        if int(n_jobs) > 1:
-            import sys
+    explicit = n_jobs is not None and str(n_jobs).strip().lower() != "auto"
+    if name != "local":
+        if explicit and resolve_n_jobs(n_jobs) > 1:
+            raise ConfigError("--n-jobs sets local worker processes; with --executor ray the cluster "
+                              "decides (drop --n-jobs)")
+        executor = get_executor(name, address=address)
+        return executor, executor.describe()
+    workers = resolve_n_jobs(n_jobs, n_items)
+    if workers > 1:
+        import sys
 
-            method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-            pool = LocalExecutor(int(n_jobs), preload=("molstrata.runs.probe", "molstrata.runs._select"),
-                                 start_method=method)
-            return pool, {"executor": "local", "workers": int(n_jobs)}
-        return None, {"executor": "local"}
-    executor = get_executor(name, address=address)
-    return executor, executor.describe()
+        method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+        pool = LocalExecutor(workers, preload=("molstrata.runs.probe", "molstrata.runs._select"),
+                             start_method=method)
+        return pool.start(), {"executor": "local", "workers": workers}
+    return None, {"executor": "local"}

@@ -1,4 +1,5 @@
-"""The local executor: in this process (default), or a pool of local worker processes."""
+"""The local executor: in this process (default), or a pool of local worker processes kept
+for the whole run."""
 
 from __future__ import annotations
 
@@ -8,17 +9,12 @@ from typing import Any
 from molstrata.core.errors import ConfigError
 from molstrata.scale.base import check_resources, delivering
 
-#: per-process copy of ``shared`` in pool workers (set once by the pool initializer)
-_SHARED: dict[str, Any] = {}
 
+def _call(fn: Callable[..., Any], item: Any, handles: Mapping[str, Any]) -> Any:
+    """In a pool worker: ``fn(item, **shared)``, the shared values read once per run."""
+    from molstrata.scale._shared import resolve
 
-def _init_worker(shared: Mapping[str, Any]) -> None:
-    _SHARED.clear()
-    _SHARED.update(shared)
-
-
-def _call(fn: Callable[..., Any], item: Any) -> Any:
-    return fn(item, **_SHARED)
+    return fn(item, **resolve(handles))
 
 
 class LocalExecutor:
@@ -27,8 +23,12 @@ class LocalExecutor:
     Parameters
     ----------
     workers : 1 (default) calls ``fn`` in this process, in input order, with ``shared``
-        passed as is (no copies); ``n > 1`` uses a pool of ``n`` spawned processes, each
-        receiving ``shared`` once, at start-up
+        passed as is (no copies); ``n > 1`` uses a pool of up to ``n`` processes, started at
+        the first :meth:`map` (or :meth:`start`) and kept until :meth:`close`, so that the
+        stages of a run share it. Tasks are handed out in input order (stages put their
+        longest first). Each ``shared`` value reaches a worker once per run: its large
+        arrays are mapped from one file that every worker reads (:mod:`molstrata.scale._shared`),
+        not copied into each
     preload : with ``start_method="forkserver"``, modules the fork server imports once, so
         that each worker starts already holding them instead of importing them (seconds each
         for torch and scikit-learn)
@@ -48,6 +48,36 @@ class LocalExecutor:
         self.workers = int(workers)
         self.preload = tuple(preload)
         self.start_method = start_method
+        self._pool: Any = None
+        self._publisher: Any = None
+
+    def start(self) -> LocalExecutor:
+        """Start the fork server now (with ``preload``), so that it imports while this process
+        reads data and loads models; a no-op for ``workers=1`` or ``spawn``. Returns self."""
+        if self.workers > 1 and self.start_method == "forkserver":
+            from multiprocessing import forkserver
+
+            self._context()
+            forkserver.ensure_running()
+        return self
+
+    def _context(self) -> Any:
+        import multiprocessing as mp
+
+        ctx = mp.get_context(self.start_method)
+        if self.start_method == "forkserver" and self.preload:
+            ctx.set_forkserver_preload(list(self.preload))
+        return ctx
+
+    def _open(self) -> Any:
+        if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor
+
+            from molstrata.scale._shared import Publisher
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self._context())
+            self._publisher = Publisher()
+        return self._pool
 
     def map(
         self,
@@ -70,41 +100,47 @@ class LocalExecutor:
                 for i, item in enumerate(items):
                     deliver(i, fn(item, **shared))
                 return results
-            import multiprocessing as mp
-            from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+            from concurrent.futures import FIRST_COMPLETED, wait
 
-            ctx = mp.get_context(self.start_method)
-            if self.start_method == "forkserver" and self.preload:
-                ctx.set_forkserver_preload(list(self.preload))
-            with ProcessPoolExecutor(
-                max_workers=min(self.workers, len(items)), mp_context=ctx,
-                initializer=_init_worker, initargs=(shared,),
-            ) as pool:
-                futures = {pool.submit(_call, fn, item): i for i, item in enumerate(items)}
-                pending = set(futures)
-                try:
-                    while pending:
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in sorted(done, key=futures.__getitem__):
-                            i = futures.pop(fut)
-                            deliver(i, fut.result())
-                except BaseException:
-                    for fut in pending:
-                        fut.cancel()
-                    raise
+            pool = self._open()
+            handles = self._publisher.publish(shared)
+            futures = {pool.submit(_call, fn, item, handles): i for i, item in enumerate(items)}
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in sorted(done, key=futures.__getitem__):
+                        deliver(futures.pop(fut), fut.result())
+            except BaseException:
+                for fut in pending:
+                    fut.cancel()
+                self.close()  # as before the pool was kept: a failed map ends it
+                raise
         return results
 
     def describe(self) -> dict[str, Any]:
         return {"executor": "local", "workers": self.workers}
 
     def close(self) -> None:
-        """Nothing to release: a pool lives only for one :meth:`map`."""
+        """Stop the pool (waiting for its workers) and remove the shared files."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.close()
 
     def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to release
+            pass
 
     def __repr__(self) -> str:
         return f"LocalExecutor(workers={self.workers})"
