@@ -26,6 +26,7 @@ from molstrata.probe._probe import LayerCell, LayerScores, assemble, fit_layers,
 from molstrata.probe.baseline import baseline_frame
 from molstrata.probe.device import probe_device
 from molstrata.runs._cells import _cell_key, _cell_path, _check_cells, _read_cell, _write_cell
+from molstrata.runs._order import CLASSIFICATION_WEIGHT, longest_first
 
 #: the folder of the shared baseline cells under the cache folder
 SHARED_FOLDER = "baseline-cells"
@@ -59,6 +60,8 @@ def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mappin
                 cells[(task, seed)] = cell
                 bar.skip(1)  # read back: no work for the run's ETA
         todo = [job for job in jobs if job not in cells]
+        if executor is not None:  # the longest first: no worker waits on another's long tail
+            todo = [todo[i] for i in longest_first(todo, splits, classification_weight=CLASSIFICATION_WEIGHT)]
 
         def store(i: int, cell: LayerCell) -> None:  # on this process, as each cell arrives
             task, seed = todo[i]

@@ -16,6 +16,7 @@ from molstrata.probe.device import probe_device
 from molstrata.probe.selection import SelectionSpec
 from molstrata.probe.strategies import select_and_score
 from molstrata.runs._cells import _cell_path, _selection_files
+from molstrata.runs._order import longest_first
 
 
 def select_jobs(
@@ -53,10 +54,15 @@ def select_jobs(
         for name, blob in result[3].items():
             atomic_write(folders[i] / name, blob, cache=False)
 
-    got = executor.map(_select_job, list(jobs), shared={
+    order = longest_first(jobs, splits)  # the longest first: no worker waits on a long tail
+    got = executor.map(_select_job, [jobs[i] for i in order], shared={
         "emb": emb, "index": index, "splits": splits, "done": dict(done), "cached": cached, **common,
-    }, resources={"num_cpus": 1}, desc=label if progress else None, on_result=store)
-    return [(r[0], r[1], r[2]) for r in got]
+    }, resources={"num_cpus": 1}, desc=label if progress else None,
+        on_result=lambda i, result: store(order[i], result))
+    picked: list = [None] * len(jobs)
+    for i, r in zip(order, got, strict=True):
+        picked[i] = (r[0], r[1], r[2])
+    return picked
 
 
 def _select_one(

@@ -63,6 +63,7 @@ from molstrata.runs._molecules import (
     task_molecule_notes,
     write_molecule_notes,
 )
+from molstrata.runs._order import CLASSIFICATION_WEIGHT, longest_first
 from molstrata.runs._record import (
     build_record,
     encoder_identity,
@@ -453,7 +454,8 @@ def _run_cells(run: _Sweep, enc: Any, emb: Any, index: Mapping[str, int], done: 
         if run.executor is None:
             for i, cell in enumerate(todo):
                 store(i, _probe_cell(cell, **shared))
-        else:
+        else:  # the longest (task, seed) first: no worker waits on another's long tail
+            todo[:] = [todo[i] for i in longest_first(todo, run.splits, classification_weight=CLASSIFICATION_WEIGHT)]
             run.executor.map(_probe_cell, todo, shared=shared, resources={"num_cpus": 1},
                              on_result=store, keep=False)
 
