@@ -175,17 +175,24 @@ def load_graph(
     GraphEncoder with ``num_layers + 1`` = 6 layers of width 256 (mean/sum/max pooling).
     """
     from molstrata.core.errors import ConfigError
-    from molstrata.encoders.graph.gin import GraphEncoder, load_gine
+    from molstrata.encoders.graph.gin import GraphEncoder, load_gine, weights_hash
 
     if options:
         raise ConfigError(f"unknown option(s) for {GRAPH_NAME!r}: {', '.join(sorted(options))}")
     folder = weights_dir(GRAPH_NAME)
     if not (folder / "config.json").is_file() or (not random_init and not _graph_present(folder)):
         raise _missing(GRAPH_NAME, folder, "graph")
-    model, _ = load_gine(folder, random_init=random_init, seed=seed)
-    if max_layer is not None:
-        model = model.truncated(int(max_layer))
-    return GraphEncoder(model, name=GRAPH_NAME, device=device, random_init=random_init, seed=seed)
+    def build() -> Any:
+        model, _ = load_gine(folder, random_init=random_init, seed=seed)
+        return model.truncated(int(max_layer)) if max_layer is not None else model
+
+    if not random_init:  # identity from the weights file; network built when first used
+        n_all = int(json.loads((folder / "config.json").read_text())["num_layers"])
+        n = n_all if max_layer is None else int(max_layer)
+        sha = weights_hash(folder, n) if 0 <= n <= n_all else None
+        if sha is not None:
+            return GraphEncoder(build, name=GRAPH_NAME, device=device, seed=seed, num_layers=n, weights_sha=sha)
+    return GraphEncoder(build(), name=GRAPH_NAME, device=device, random_init=random_init, seed=seed)
 
 
 def graph_card(**_: Any) -> EncoderCard:

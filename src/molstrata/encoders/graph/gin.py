@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,11 +121,35 @@ def load_gine(folder: str | Path, *, random_init: bool = False, seed: int = 0) -
 
 
 def _state_hash(model: nn.Module) -> str:
+    return _arrays_hash({k: v.detach().cpu().contiguous().numpy() for k, v in model.state_dict().items()})
+
+
+def _arrays_hash(arrays: dict[str, Any]) -> str:
+    """sha256 (16 hex) of named arrays: each name, then its bytes, in name order."""
     h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
+    for k, v in sorted(arrays.items()):
         h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        h.update(v.tobytes())
     return h.hexdigest()[:16]
+
+
+def weights_hash(folder: str | Path, n_layers: int) -> str | None:
+    """The weights hash of ``load_gine(folder)`` truncated to ``n_layers`` blocks, read from
+    ``folder/model.safetensors`` without building the network (no ``torch_geometric``
+    import); None when the file holds other than float32 tensors (build it to know)."""
+    import re
+
+    from safetensors.numpy import load_file
+
+    block = re.compile(r"(convs|norms)\.(\d+)\.")
+    arrays = {}
+    for k, v in load_file(str(Path(folder) / "model.safetensors")).items():
+        if v.dtype != "float32":
+            return None
+        m = block.match(k)
+        if m is None or int(m.group(2)) < n_layers:
+            arrays[k] = v
+    return _arrays_hash(arrays)
 
 
 class GraphEncoder(Encoder):
@@ -139,16 +164,34 @@ class GraphEncoder(Encoder):
     #: also zero the features of the bonds touching a masked atom
     atom_mask_bonds: bool = False
 
-    def __init__(self, model: GINE, *, name: str = "gine", device: str | None = None,
-                 random_init: bool = False, seed: int = 0) -> None:
+    def __init__(self, model: GINE | Callable[[], GINE], *, name: str = "gine", device: str | None = None,
+                 random_init: bool = False, seed: int = 0, num_layers: int | None = None,
+                 weights_sha: str | None = None) -> None:
         self.name = name
-        self._model = model.eval()
         self.device = torch.device(resolve_device(device))
-        self._model.to(self.device)
-        self.num_layers = model.num_layers
         self.random_init = random_init
         self.seed = seed
-        self._hash = _state_hash(model)
+        if isinstance(model, nn.Module):
+            self._net: GINE | None = model.eval().to(self.device)
+            self._build: Callable[[], GINE] | None = None
+            self.num_layers = model.num_layers
+            self._hash = _state_hash(model)
+        else:  # built on first use (a run whose embeddings are all cached never builds it)
+            if num_layers is None or weights_sha is None:
+                raise ConfigError("a GraphEncoder built on first use needs num_layers and weights_sha")
+            self._net, self._build = None, model
+            self.num_layers, self._hash = int(num_layers), weights_sha
+
+    @property
+    def _model(self) -> GINE:
+        """The network, built now if it was deferred (its weights must hash to the identity)."""
+        if self._net is None:
+            assert self._build is not None
+            net = self._build().eval()
+            if _state_hash(net) != self._hash or net.num_layers != self.num_layers:
+                raise ConfigError(f"encoder {self.name!r}: its weights changed on disk since it was loaded")
+            self._net = net.to(self.device)
+        return self._net
 
     def _size(self, smiles: str) -> int:
         return len(smiles)
