@@ -263,6 +263,8 @@ def _cells_dir(out: Path, encoder: str, task: str, seed: int) -> Path:
 def write_predictors(run: Any, enc: Any, emb: Any, index: Mapping[str, int], ref: Any) -> list[str]:
     """Save the primary strategy's predictor of every (task, seed) of ``enc`` in the run
     folder (the sweep's last step per encoder); returns notes (differences, unsaved ones).
+    With a local pool (``run.executor``, whose workers share the run folder) the predictors are
+    checked and written there, one (task, seed) per job; otherwise in this process.
 
     Parameters
     ----------
@@ -272,17 +274,17 @@ def write_predictors(run: Any, enc: Any, emb: Any, index: Mapping[str, int], ref
     ref : what the encoder was given as (a registered name or a folder: how ``predict``
         loads it again), or None for an Encoder instance
     """
-    notes: list[str] = []
+    notes: list[str | None] = []
     multi = len(run.identities) > 1
     encoder = {"name": enc.name, "ref": ref if isinstance(ref, str) else None,
                "identity": run.identities[enc.name],
                "fields": json.loads(json.dumps(enc.identity(), sort_keys=True, default=str))}
     scores = {(s.task, s.seed): s for s in run.scores if s.encoder == enc.name}
+    jobs = []
     for t, s in run.jobs:
         primary = scores[(t, s)]
-        folder = predictor_dir(run.out, enc.name, t, s, multi)
         if primary.strategy == "mix":
-            notes.append(f"{enc.name} · {t} seed {s}: the mix strategy's predictor is not saved "
+            notes.append(f"{t} seed {s}: the mix strategy's predictor is not saved "
                          "(only ensemble, concat and single-layer choices are)")
             continue
         res = next((r for r in run.chosen if r.encoder == enc.name and r.task == t and r.seed == s
@@ -293,10 +295,26 @@ def write_predictors(run: Any, enc: Any, emb: Any, index: Mapping[str, int], ref
             info: Mapping[str, Any] = {}
         else:
             weights, info = np.asarray(res.weights), res.info
-        note = save_predictor(folder, emb=emb, index=index, split=run.splits[(t, s)], model=run.model,
-                              params=run.params, strategy=primary.strategy, weights=weights, info=info,
-                              label=primary.selection_label, test_pred=primary.test_pred, encoder=encoder,
-                              cells_dir=_cells_dir(run.out, enc.name, t, s))
-        if note:
-            notes.append(f"{enc.name} · {note}")
-    return notes
+        notes.append(None)  # this job's note, filled in below
+        jobs.append(((t, s), {"folder": predictor_dir(run.out, enc.name, t, s, multi),
+                              "strategy": primary.strategy, "weights": weights, "info": info,
+                              "label": primary.selection_label, "test_pred": primary.test_pred,
+                              "cells_dir": _cells_dir(run.out, enc.name, t, s)}))
+    shared = {"emb": emb, "index": index, "splits": run.splits, "model": run.model,
+              "params": run.params, "encoder": encoder}
+    if getattr(run.executor, "name", None) == "local":  # a local pool: the run folder is its too
+        got = run.executor.map(_save_job, jobs, shared=shared, resources={"num_cpus": 1})
+    else:
+        got = [_save_job(job, **shared) for job in jobs]
+    filled = iter(got)  # the jobs' notes, in order, where they stand among the others
+    notes = [next(filled) if n is None else n for n in notes]
+    return [f"{enc.name} · {n}" for n in notes if n]
+
+
+def _save_job(job: tuple[tuple[str, int], Mapping[str, Any]], *, emb: Any, index: Mapping[str, int],
+              splits: Mapping[tuple[str, int], Any], model: str, params: Mapping[str, Any] | None,
+              encoder: Mapping[str, Any]) -> str | None:
+    """:func:`save_predictor` of one (task, seed), wherever the executor runs it; its note."""
+    key, spec = job
+    return save_predictor(emb=emb, index=index, split=splits[key], model=model,
+                          params=params, encoder=encoder, **spec)
