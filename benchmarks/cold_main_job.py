@@ -90,6 +90,7 @@ def main() -> None:
     a = ap.parse_args()
 
     env = dict(os.environ)
+    env.setdefault("MOLSTRATA_N_JOBS", "1")  # one process (RUSAGE_CHILDREN misses pool workers)
     if a.threads:
         env["OMP_NUM_THREADS"] = str(a.threads)
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,7 +11,9 @@ Example (the README main job from a warm cache)::
     MOLSTRATA_CACHE_DIR=<warm cache> OMP_NUM_THREADS=1 python benchmarks/main_job_phases.py \\
         -q probe --encoder default --tasks admet --seeds 1,2,3,4,5 --probe linear --out OUT
 
-Timings only: the run folder it writes is the CLI's, byte for byte.
+Timings only: the run folder it writes is the CLI's, byte for byte. One process
+(``MOLSTRATA_N_JOBS=1`` unless set, or ``--n-jobs`` given): with a pool, the stages' CPU in
+its workers would not be counted.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ def _timed(fn: Callable, acc: list[float]) -> Callable:
 def main(argv: list[str]) -> int:
     """Run the CLI with ``argv`` under the stage timers; print the table (stderr)."""
     w_start = time.perf_counter()
+    # the stages are timed in this process: one process unless --n-jobs / MOLSTRATA_N_JOBS say otherwise
+    os.environ.setdefault("MOLSTRATA_N_JOBS", "1")
     import importlib
 
     import molstrata.cli as cli
