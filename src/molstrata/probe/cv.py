@@ -59,6 +59,7 @@ from molstrata.probe._base import _as_layers
 from molstrata.probe._rows import stack64
 from molstrata.probe.device import as_numpy, to_device
 from molstrata.probe.estimators import make_probe
+from molstrata.probe.ridge_path import ridge_grid
 from molstrata.probe.linear import (
     DEFAULT_ALPHAS,
     DEFAULT_CS,
@@ -226,6 +227,24 @@ class _FoldStats:
             self.sy.append(float(yf.sum()))
             self.sxy.append(Xf.transpose(1, 2) @ yf[None, :, None])
 
+    def _standardised(self, use: Sequence[int]):
+        """Sums of the rows of folds ``use``: ``(n, mean (L, 1, d), scale (L, 1, d), Gs (L, d, d)
+        the standardised Gram matrix, ybar, c (L, d, 1) = Xs^T (y - ybar))``."""
+        import torch
+
+        n = sum(self.n[f] for f in use)
+        sx = sum(self.sx[f] for f in use)
+        G = sum(self.G[f] for f in use)
+        ybar = sum(self.sy[f] for f in use) / n
+        sxy = sum(self.sxy[f] for f in use)
+        mean = sx / n
+        var = torch.diagonal(G, dim1=1, dim2=2)[:, None, :] / n - mean * mean
+        scale = var.clamp_min(0.0).sqrt()
+        scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
+        Gs = (G - n * mean.transpose(1, 2) @ mean) / (scale.transpose(1, 2) @ scale)
+        c = (sxy - ybar * sx.transpose(1, 2)) / scale.transpose(1, 2)
+        return n, mean, scale, Gs, ybar, c
+
     def basis(self, use: Sequence[int], with_rows: bool):
         """The :class:`_Basis` of the rows of folds ``use``; with ``with_rows`` its ``X``
         holds those rows (needed by the iterative logistic fit), else it is ``None``. With
@@ -240,30 +259,47 @@ class _FoldStats:
 
         n = sum(self.n[f] for f in use)
         d = self.X[0].shape[2]
-        sx = sum(self.sx[f] for f in use)
-        G = sum(self.G[f] for f in use)
-        ybar = sum(self.sy[f] for f in use) / n
-        sxy = sum(self.sxy[f] for f in use)
         if n < d:  # Gram route: an (n, n) eigenproblem is the cheaper one
+            ybar = sum(self.sy[f] for f in use) / n
             return _Basis(as_numpy(torch.cat([self.X[f] for f in use], dim=1))), ybar, None
+        n, mean, scale, Gs, ybar, c = self._standardised(use)
+        basis = _Basis.__new__(_Basis)
+        basis.mean, basis.scale = mean, scale
+        Gs = 0.5 * (Gs + Gs.transpose(1, 2))
+        if with_rows and FAST_EIGH:
+            lam, V = torch.linalg.eigh(Gs.to(torch.float32))
+            lam, V = lam.to(torch.float64), V.to(torch.float64)
         else:
-            basis = _Basis.__new__(_Basis)
-            mean = sx / n
-            var = torch.diagonal(G, dim1=1, dim2=2)[:, None, :] / n - mean * mean
-            scale = var.clamp_min(0.0).sqrt()
-            basis.mean = mean
-            basis.scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
-            Gs = (G - n * mean.transpose(1, 2) @ mean) / (basis.scale.transpose(1, 2) @ basis.scale)
-            Gs = 0.5 * (Gs + Gs.transpose(1, 2))
-            if with_rows and FAST_EIGH:
-                lam, V = torch.linalg.eigh(Gs.to(torch.float32))
-                lam, V = lam.to(torch.float64), V.to(torch.float64)
-            else:
-                lam, V = torch.linalg.eigh(Gs)
-            basis.lam, basis.V = lam.clamp_min(0.0), V.contiguous()  # row-major: fast products
-            basis.X = torch.cat([self.X[f] for f in use], dim=1) if with_rows else None
-        c = (sxy - ybar * sx.transpose(1, 2)) / basis.scale.transpose(1, 2)
+            lam, V = torch.linalg.eigh(Gs)
+        basis.lam, basis.V = lam.clamp_min(0.0), V.contiguous()  # row-major: fast products
+        basis.X = torch.cat([self.X[f] for f in use], dim=1) if with_rows else None
         return basis, ybar, c
+
+    def ridge(self, use: Sequence[int], grid: np.ndarray) -> _RidgeGrid | None:
+        """Ridge fits of the rows of folds ``use`` for every alpha of ``grid`` (n_grid,), from
+        one tridiagonal reduction per layer (:func:`~molstrata.probe.ridge_path.ridge_grid`);
+        None with fewer rows than columns (then :meth:`basis` takes the Gram route)."""
+        if sum(self.n[f] for f in use) < self.X[0].shape[2]:
+            return None
+        _, mean, scale, Gs, ybar, c = self._standardised(use)
+        W = ridge_grid(Gs, c, grid)  # (L, d, n_grid) on standardised features
+        return _RidgeGrid(mean=mean, w=W / scale.transpose(1, 2), ybar=ybar)
+
+
+@dataclass(frozen=True)
+class _RidgeGrid:
+    """Ridge probes of L layers for a grid of alphas, on raw rows: ``X w - mean w + ybar``.
+
+    Attributes (torch float64): mean (L, 1, d); w (L, d, n_grid) (coefficients divided by the
+    scales); ybar: the training label mean (the intercept on standardised features)."""
+
+    mean: Any
+    w: Any
+    ybar: float
+
+    def predict(self, X):
+        """Predictions (L, m, n_grid) for raw rows X (L, m, d)."""
+        return X @ self.w - self.mean @ self.w + self.ybar
 
 
 def _linear_pair_grids(layers: Sequence[np.ndarray], y: np.ndarray, folds: np.ndarray, k: int, *,
@@ -287,6 +323,11 @@ def _linear_pair_grids(layers: Sequence[np.ndarray], y: np.ndarray, folds: np.nd
         pa = np.empty((n_layers, int((folds == a).sum()), g.numel()))
         pb = np.empty((n_layers, int((folds == b).sum()), g.numel()))
         for idx, st in stats:
+            fit = None if classification else st.ridge(use, grid)
+            if fit is not None:
+                for held, out in ((a, pa), (b, pb)):
+                    out[idx] = as_numpy(fit.predict(st.X[held]))
+                continue
             basis, ybar, c = st.basis(use, with_rows=classification)
             # the rows of ``use``, in fold order, as basis.X holds them
             y_tr = np.concatenate([y[folds == f] for f in use])
