@@ -59,7 +59,6 @@ from molstrata.probe._base import _as_layers
 from molstrata.probe._rows import stack64
 from molstrata.probe.device import as_numpy, to_device
 from molstrata.probe.estimators import make_probe
-from molstrata.probe.ridge_path import ridge_grid
 from molstrata.probe.linear import (
     DEFAULT_ALPHAS,
     DEFAULT_CS,
@@ -68,6 +67,7 @@ from molstrata.probe.linear import (
     _logistic_fit,
     _ridge_fit,
 )
+from molstrata.probe.ridge_path import gram, ridge_grid
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: eigendecompose the logistic fits' bases in float32 inside the CV: the basis only rotates
@@ -223,7 +223,7 @@ class _FoldStats:
             self.X.append(Xf)
             self.n.append(rows.size)
             self.sx.append(Xf.sum(dim=1, keepdim=True))
-            self.G.append(Xf.transpose(1, 2) @ Xf)
+            self.G.append(gram(Xf))  # symmetric rank update: half a matrix product
             self.sy.append(float(yf.sum()))
             self.sxy.append(Xf.transpose(1, 2) @ yf[None, :, None])
 

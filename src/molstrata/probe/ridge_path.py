@@ -86,6 +86,28 @@ def ridge_grid_np(G: np.ndarray, c: np.ndarray, alphas: np.ndarray) -> np.ndarra
     return Z
 
 
+def gram(X: Any) -> Any:
+    """``X^T X`` of each layer of X (L, n, d) (torch float64): a symmetric rank-n update
+    (BLAS ``dsyrk``, half the products of a matrix product) on the CPU, the lower triangle
+    mirrored so the result is exactly symmetric; a matrix product on another device.
+
+    Returns
+    -------
+    tensor float64 (L, d, d) on X's device
+    """
+    import torch
+
+    if X.device.type != "cpu":
+        return X.transpose(1, 2) @ X
+    from scipy.linalg import blas
+
+    out = np.empty((X.shape[0], X.shape[2], X.shape[2]))
+    for j, x in enumerate(X.numpy()):
+        low = np.tril(blas.dsyrk(1.0, np.ascontiguousarray(x).T, trans=0, lower=1))
+        out[j] = low + np.tril(low, -1).T
+    return torch.from_numpy(out)
+
+
 def ridge_grid(G: Any, c: Any, alphas: np.ndarray) -> Any:
     """:func:`ridge_grid_np` for a stack of L problems (torch float64, on any device).
 
