@@ -67,7 +67,7 @@ from molstrata.probe.linear import (
     _logistic_fit,
     _ridge_fit,
 )
-from molstrata.probe.ridge_path import gram, ridge_grid
+from molstrata.probe.ridge_path import gram, ridge_grid_from_sums
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: eigendecompose the logistic fits' bases in float32 inside the CV: the basis only rotates
@@ -227,23 +227,21 @@ class _FoldStats:
             self.sy.append(float(yf.sum()))
             self.sxy.append(Xf.transpose(1, 2) @ yf[None, :, None])
 
-    def _standardised(self, use: Sequence[int]):
-        """Sums of the rows of folds ``use``: ``(n, mean (L, 1, d), scale (L, 1, d), Gs (L, d, d)
-        the standardised Gram matrix, ybar, c (L, d, 1) = Xs^T (y - ybar))``."""
+    def _moments(self, use: Sequence[int]):
+        """Sums of the rows of folds ``use``: ``(n, mean (L, 1, d), scale (L, 1, d), ybar,
+        c (L, d, 1) = Xs^T (y - ybar))``; scales of constant columns are 1."""
         import torch
 
         n = sum(self.n[f] for f in use)
         sx = sum(self.sx[f] for f in use)
-        G = sum(self.G[f] for f in use)
+        diag = sum(torch.diagonal(self.G[f], dim1=1, dim2=2) for f in use)[:, None, :]
         ybar = sum(self.sy[f] for f in use) / n
         sxy = sum(self.sxy[f] for f in use)
         mean = sx / n
-        var = torch.diagonal(G, dim1=1, dim2=2)[:, None, :] / n - mean * mean
-        scale = var.clamp_min(0.0).sqrt()
+        scale = (diag / n - mean * mean).clamp_min(0.0).sqrt()
         scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
-        Gs = (G - n * mean.transpose(1, 2) @ mean) / (scale.transpose(1, 2) @ scale)
         c = (sxy - ybar * sx.transpose(1, 2)) / scale.transpose(1, 2)
-        return n, mean, scale, Gs, ybar, c
+        return n, mean, scale, ybar, c
 
     def basis(self, use: Sequence[int], with_rows: bool):
         """The :class:`_Basis` of the rows of folds ``use``; with ``with_rows`` its ``X``
@@ -262,10 +260,11 @@ class _FoldStats:
         if n < d:  # Gram route: an (n, n) eigenproblem is the cheaper one
             ybar = sum(self.sy[f] for f in use) / n
             return _Basis(as_numpy(torch.cat([self.X[f] for f in use], dim=1))), ybar, None
-        n, mean, scale, Gs, ybar, c = self._standardised(use)
+        n, mean, scale, ybar, c = self._moments(use)
         basis = _Basis.__new__(_Basis)
         basis.mean, basis.scale = mean, scale
-        Gs = 0.5 * (Gs + Gs.transpose(1, 2))
+        G = sum(self.G[f] for f in use)
+        Gs = (G - n * mean.transpose(1, 2) @ mean) / (scale.transpose(1, 2) @ scale)
         if with_rows and FAST_EIGH:
             lam, V = torch.linalg.eigh(Gs.to(torch.float32))
             lam, V = lam.to(torch.float64), V.to(torch.float64)
@@ -277,13 +276,17 @@ class _FoldStats:
 
     def ridge(self, use: Sequence[int], grid: np.ndarray) -> _RidgeGrid | None:
         """Ridge fits of the rows of folds ``use`` for every alpha of ``grid`` (n_grid,), from
-        one tridiagonal reduction per layer (:func:`~molstrata.probe.ridge_path.ridge_grid`);
+        one tridiagonal reduction per layer (:func:`~molstrata.probe.ridge_path.ridge_grid_from_sums`);
         None with fewer rows than columns (then :meth:`basis` takes the Gram route)."""
         if sum(self.n[f] for f in use) < self.X[0].shape[2]:
             return None
-        _, mean, scale, Gs, ybar, c = self._standardised(use)
-        W = ridge_grid(Gs, c, grid)  # (L, d, n_grid) on standardised features
-        return _RidgeGrid(mean=mean, w=W / scale.transpose(1, 2), ybar=ybar)
+        import torch
+
+        n, mean, scale, ybar, c = self._moments(use)
+        W = ridge_grid_from_sums([as_numpy(self.G[f]) for f in use], n, as_numpy(mean[:, 0]),
+                                 as_numpy(scale[:, 0]), as_numpy(c[..., 0]), grid)
+        w = torch.from_numpy(W).to(mean.device)  # (L, d, n_grid) on standardised features
+        return _RidgeGrid(mean=mean, w=w / scale.transpose(1, 2), ybar=ybar)
 
 
 @dataclass(frozen=True)

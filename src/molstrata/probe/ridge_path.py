@@ -19,6 +19,7 @@ are copied there from another device, and the result back).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -106,6 +107,39 @@ def gram(X: Any) -> Any:
         low = np.tril(blas.dsyrk(1.0, np.ascontiguousarray(x).T, trans=0, lower=1))
         out[j] = low + np.tril(low, -1).T
     return torch.from_numpy(out)
+
+
+def ridge_grid_from_sums(parts: Sequence[np.ndarray], n: int, mean: np.ndarray, scale: np.ndarray,
+                         c: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """:func:`ridge_grid_np` of each layer's standardised Gram matrix, formed from raw sums
+    one layer at a time (a (d, d) block stays in cache from the sum to the reduction):
+    ``Gs = diag(1 / scale) (sum(parts) - n mean^T mean) diag(1 / scale)``.
+
+    Parameters
+    ----------
+    parts : sequence of ndarray (L, d, d), the ``X^T X`` of disjoint row sets (the folds)
+    n : their total number of rows
+    mean, scale : ndarray (L, d), the column means and (nonzero) scales of those rows
+    c : ndarray (L, d), ``Xs^T (y - ybar)``
+    alphas : ndarray (n_alpha,), positive
+
+    Returns
+    -------
+    ndarray float64 (L, d, n_alpha), the ridge coefficients on standardised features
+    """
+    a = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    L, d = mean.shape
+    out = np.empty((L, d, a.size))
+    for j in range(L):
+        G = parts[0][j] + parts[1][j] if len(parts) > 1 else parts[0][j].copy()
+        for p in parts[2:]:
+            G += p[j]
+        G -= n * np.outer(mean[j], mean[j])
+        inv = 1.0 / scale[j]
+        G *= inv[:, None]
+        G *= inv[None, :]
+        out[j] = ridge_grid_np(G, c[j], a)
+    return out
 
 
 def ridge_grid(G: Any, c: Any, alphas: np.ndarray) -> Any:
