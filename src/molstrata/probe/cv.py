@@ -38,9 +38,11 @@ most 3e-4 (one fold score by 1.2e-3), the chosen layer did not change, and the C
 than half the time.
 
 The linear probe's CV is computed from per-fold sums (:class:`_FoldStats`): the Gram matrix
-of each fold is formed once, and the standardised eigenbasis of any union of folds is one
-``(d, d)`` eigendecomposition per layer, the probe's own covariance route, so a pair costs
-no pass over the training rows for ridge (logistic still iterates over them).
+of each fold is formed once (a symmetric rank update, BLAS ``dsyrk``), and the ridge fits of
+any union of folds, for the whole grid, cost one ``(d, d)`` tridiagonal reduction per layer
+(:mod:`molstrata.probe.ridge_path`; numerics version :data:`~molstrata.probe.ridge_path.NUMERICS`,
+held by the cached CV results), so a pair costs no pass over the training rows for ridge.
+Logistic CV fits (and fewer rows than columns) use the probe's standardised eigenbasis.
 """
 
 from __future__ import annotations

@@ -164,3 +164,50 @@ def ridge_grid(G: Any, c: Any, alphas: np.ndarray) -> Any:
     for j in range(Gn.shape[0]):
         out[j] = ridge_grid_np(np.array(Gn[j]), cn[j, :, 0], a)
     return torch.from_numpy(out).to(G.device)
+
+
+def ridge_probe(X: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[Any, Any, Any] | None:
+    """The linear probe's ridge fit of every alpha (:class:`~molstrata.probe.linear.LinearProbe`)
+    through :func:`ridge_grid_from_sums`, on dense rows with at least as many rows as columns.
+
+    Parameters
+    ----------
+    X : ndarray float64 (L, n, d), the training rows of L layers of equal width
+    y : ndarray (n,), their labels
+    alphas : ndarray (n_alpha,), positive
+
+    Returns
+    -------
+    ``(basis, coef (L, d, n_alpha), intercept (L, n_alpha))`` on the probes' device, the basis a
+    :class:`~molstrata.probe.linear._Basis` whose directions are the identity (the coefficients
+    are on standardised features); None for sparse rows (count fingerprints) or n < d, which
+    keep the eigendecomposition routes.
+    """
+    import torch
+
+    from molstrata.probe._rows import SPARSE_DENSITY
+    from molstrata.probe.device import to_device
+    from molstrata.probe.linear import _Basis
+
+    L, n, d = X.shape
+    if n < d or (d >= 512 and np.count_nonzero(X) <= SPARSE_DENSITY * X.size):
+        return None
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))
+    G = gram(Xt).numpy()  # (L, d, d)
+    mean = Xt.mean(dim=1).numpy()  # (L, d)
+    var = np.diagonal(G, axis1=1, axis2=2) / n - mean * mean
+    scale = np.sqrt(np.clip(var, 0.0, None))
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    yc = np.asarray(y, dtype=np.float64).reshape(-1)
+    ybar = float(yc.mean())
+    yc = yc - ybar
+    c = (np.einsum("lnd,n->ld", X, yc) - mean * yc.sum()) / scale  # Xs^T (y - ybar)
+    W = ridge_grid_from_sums([G], n, mean, scale, c, alphas)
+    basis = _Basis.__new__(_Basis)
+    basis.X = to_device(Xt)
+    basis.mean = to_device(torch.from_numpy(mean[:, None, :]))
+    basis.scale = to_device(torch.from_numpy(scale[:, None, :]))
+    basis.V = to_device(torch.eye(d, dtype=torch.float64)).expand(L, d, d)
+    basis.lam = None
+    k = np.asarray(alphas).size
+    return basis, to_device(torch.from_numpy(W)), to_device(torch.full((L, k), ybar, dtype=torch.float64))
