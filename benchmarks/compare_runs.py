@@ -10,7 +10,7 @@ text around them: the text must be equal, and each number must agree within ``--
 relative (``|a - b| / max(|a|, |b|)``; both zero counts as equal). Choice columns
 (``choice``, ``choices``, ``selected_layers``, ``layer``, ``param``, ``oracle_layer``,
 ``final_layer``) must be byte-equal. Prints the largest relative deviation per table and each
-differing choice; exits 1 when anything is outside the tolerance or differs, else 0.
+differing choice and each number beyond the tolerance (with the row's first cells); exits 1 when anything is outside the tolerance or differs, else 0.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b))
 
 
-def compare_rows(name: str, rows_a: list[list[str]], rows_b: list[list[str]],
-                 header: list[str]) -> tuple[float, list[str]]:
+def compare_rows(name: str, rows_a: list[list[str]], rows_b: list[list[str]], header: list[str],
+                 tol: float = float("inf")) -> tuple[float, list[str]]:
     """Max relative deviation over the cells of two tables (same header, rows in order) and
-    the problems found (differing text, shapes or choices), one line each."""
+    the problems found (differing text, shapes or choices, numbers beyond ``tol``), one line each."""
     problems: list[str] = []
     if len(rows_a) != len(rows_b):
         return float("inf"), [f"{name}: {len(rows_a)} rows vs {len(rows_b)}"]
@@ -63,8 +63,11 @@ def compare_rows(name: str, rows_a: list[list[str]], rows_b: list[list[str]],
             if ta != tb or len(na) != len(nb):
                 problems.append(f"{name} row {i + 2} {col}: {a!r} vs {b!r}")
                 continue
-            for x, y in zip(na, nb, strict=True):
-                worst = max(worst, _rel(x, y))
+            dev = max((_rel(x, y) for x, y in zip(na, nb, strict=True)), default=0.0)
+            worst = max(worst, dev)
+            if dev > tol:
+                where = ",".join(ra[:min(len(ra), 5)])
+                problems.append(f"{name} row {i + 2} {col}: relative deviation {dev:.2g} ({where})")
     return worst, problems
 
 
@@ -92,7 +95,7 @@ def _json_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return ["key", "value"], flat
 
 
-def compare_runs(run_a: Path, run_b: Path, tol: float) -> int:
+def compare_runs(run_a: Path, run_b: Path, tol: float, show: int = 20) -> int:
     """Print per-table deviations and problems; return the exit status (0: all within tol)."""
     files = sorted(run_a.glob("*.csv")) + sorted((run_a / "predictions").glob("*.csv"))
     files += [p for p in [run_a / "leaderboard.json"] if p.is_file()]
@@ -110,11 +113,13 @@ def compare_runs(run_a: Path, run_b: Path, tol: float) -> int:
             print(f"{rel}: headers differ: {ha} vs {hb}")
             bad += 1
             continue
-        worst, problems = compare_rows(str(rel), ra, rb, ha)
+        worst, problems = compare_rows(str(rel), ra, rb, ha, tol)
         flag = "ok" if worst <= tol and not problems else "DIFFERS"
         print(f"{rel}: max relative deviation {worst:.3g} ({len(ra)} rows) {flag}")
-        for line in problems[:20]:
+        for line in problems[:show]:
             print(f"  {line}")
+        if len(problems) > show:
+            print(f"  ... {len(problems) - show} more")
         bad += flag != "ok"
     print(f"{len(files)} table(s) compared, {bad} outside tolerance {tol:g} or differing")
     return 1 if bad else 0
@@ -125,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run_a", type=Path)
     ap.add_argument("run_b", type=Path)
     ap.add_argument("--tol", type=float, default=1e-9, help="relative tolerance on numbers")
+    ap.add_argument("--show", type=int, default=20, help="problems listed per table at most")
     args = ap.parse_args(argv)
-    return compare_runs(args.run_a, args.run_b, args.tol)
+    return compare_runs(args.run_a, args.run_b, args.tol, args.show)
 
 
 if __name__ == "__main__":
