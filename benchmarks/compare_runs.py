@@ -5,7 +5,8 @@ Usage::
     python benchmarks/compare_runs.py RUN_A RUN_B [--tol 1e-9]
 
 Every ``*.csv`` of RUN_A's top level and ``predictions/``, and ``leaderboard.json``, is read
-beside RUN_B's file of the same name, row by row. Each cell is split into its numbers and the
+beside RUN_B's file of the same name, row by row, on the columns both have (the others are
+named). Each cell is split into its numbers and the
 text around them: the text must be equal, and each number must agree within ``--tol``
 relative (``|a - b| / max(|a|, |b|)``; both zero counts as equal). Choice columns
 (``choice``, ``choices``, ``selected_layers``, ``layer``, ``param``, ``oracle_layer``,
@@ -109,13 +110,17 @@ def compare_runs(run_a: Path, run_b: Path, tol: float, show: int = 20) -> int:
             continue
         reader = _json_rows if fa.suffix == ".json" else _read_csv
         (ha, ra), (hb, rb) = reader(fa), reader(fb)
-        if ha != hb:
-            print(f"{rel}: headers differ: {ha} vs {hb}")
-            bad += 1
-            continue
+        note = ""
+        if ha != hb:  # e.g. a column added since run A: compare the columns both have
+            common = [c for c in ha if c in hb]
+            ra = [[r[ha.index(c)] for c in common] for r in ra if len(r) == len(ha)]
+            rb = [[r[hb.index(c)] for c in common] for r in rb if len(r) == len(hb)]
+            note = (f"; columns only in A {[c for c in ha if c not in hb]}, "
+                    f"only in B {[c for c in hb if c not in ha]}")
+            ha = common
         worst, problems = compare_rows(str(rel), ra, rb, ha, tol)
         flag = "ok" if worst <= tol and not problems else "DIFFERS"
-        print(f"{rel}: max relative deviation {worst:.3g} ({len(ra)} rows) {flag}")
+        print(f"{rel}: max relative deviation {worst:.3g} ({len(ra)} rows) {flag}{note}")
         for line in problems[:show]:
             print(f"  {line}")
         if len(problems) > show:
