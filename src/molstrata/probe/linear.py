@@ -165,6 +165,23 @@ def _ridge_fit(basis: _Basis, y: np.ndarray, alphas: np.ndarray):
     return coef, intercept
 
 
+def _ridge_basis(X: np.ndarray, y: np.ndarray, alphas: np.ndarray):
+    """:func:`~molstrata.probe.ridge_path.ridge_probe` as ``(basis, coef (L, d, n_alpha),
+    intercepts (L, n_alpha))`` whose basis directions are the identity (coefficients on
+    standardised features), or None where the eigendecomposition route stays (sparse, n < d)."""
+    import torch
+
+    fit = ridge_probe(X, y, alphas)
+    if fit is None:
+        return None
+    basis = _Basis.__new__(_Basis)
+    basis.X, basis.mean, basis.scale = fit["X"], fit["mean"], fit["scale"]
+    L, d = basis.mean.shape[0], basis.mean.shape[2]
+    basis.V = torch.eye(d, dtype=torch.float64, device=basis.mean.device).expand(L, d, d)
+    basis.lam = None
+    return basis, fit["coef"], fit["intercept"]
+
+
 # -------------------------------------------------------------------------- logistic
 def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_iter: int,
                   history: int = 10):
@@ -411,7 +428,7 @@ class LinearProbe(ProbeEstimator):
         for idx in _groups([x.shape[1] for x in Xtr]):
             width = Xtr[idx[0]].shape[1]
             rows = stack64([Xtr[k] for k in idx])
-            fit = None if classification else ridge_probe(rows, ytr, grid)  # no eigh (ridge_path)
+            fit = None if classification else _ridge_basis(rows, ytr, grid)  # no eigh (ridge_path)
             basis = fit[0] if fit else _Basis(rows, fast_eigh=classification and width >= FAST_EIGH_WIDTH)
             if classification:
                 coef, icpt, it = _logistic_fit(basis, ytr, grid, tol=self.tol, max_iter=self.max_iter)

@@ -166,7 +166,7 @@ def ridge_grid(G: Any, c: Any, alphas: np.ndarray) -> Any:
     return torch.from_numpy(out).to(G.device)
 
 
-def ridge_probe(X: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[Any, Any, Any] | None:
+def ridge_probe(X: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> dict[str, Any] | None:
     """The linear probe's ridge fit of every alpha (:class:`~molstrata.probe.linear.LinearProbe`)
     through :func:`ridge_grid_from_sums`, on dense rows with at least as many rows as columns.
 
@@ -178,16 +178,15 @@ def ridge_probe(X: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[Any, 
 
     Returns
     -------
-    ``(basis, coef (L, d, n_alpha), intercept (L, n_alpha))`` on the probes' device, the basis a
-    :class:`~molstrata.probe.linear._Basis` whose directions are the identity (the coefficients
-    are on standardised features); None for sparse rows (count fingerprints) or n < d, which
-    keep the eigendecomposition routes.
+    dict of torch float64 tensors on the probes' device: ``X`` (L, n, d) the rows, ``mean``
+    and ``scale`` (L, 1, d) (``StandardScaler``'s, zero scale -> 1), ``coef`` (L, d, n_alpha) on
+    standardised features, ``intercept`` (L, n_alpha) (the label mean); None for sparse rows
+    (count fingerprints) or n < d, which keep the eigendecomposition routes.
     """
     import torch
 
     from molstrata.probe._rows import SPARSE_DENSITY
     from molstrata.probe.device import to_device
-    from molstrata.probe.linear import _Basis
 
     L, n, d = X.shape
     if n < d or (d >= 512 and np.count_nonzero(X) <= SPARSE_DENSITY * X.size):
@@ -203,11 +202,7 @@ def ridge_probe(X: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[Any, 
     yc = yc - ybar
     c = (np.einsum("lnd,n->ld", X, yc) - mean * yc.sum()) / scale  # Xs^T (y - ybar)
     W = ridge_grid_from_sums([G], n, mean, scale, c, alphas)
-    basis = _Basis.__new__(_Basis)
-    basis.X = to_device(Xt)
-    basis.mean = to_device(torch.from_numpy(mean[:, None, :]))
-    basis.scale = to_device(torch.from_numpy(scale[:, None, :]))
-    basis.V = to_device(torch.eye(d, dtype=torch.float64)).expand(L, d, d)
-    basis.lam = None
     k = np.asarray(alphas).size
-    return basis, to_device(torch.from_numpy(W)), to_device(torch.full((L, k), ybar, dtype=torch.float64))
+    return {"X": to_device(Xt), "mean": to_device(torch.from_numpy(mean[:, None, :])),
+            "scale": to_device(torch.from_numpy(scale[:, None, :])), "coef": to_device(torch.from_numpy(W)),
+            "intercept": to_device(torch.full((L, k), ybar, dtype=torch.float64))}
