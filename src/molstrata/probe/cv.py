@@ -38,9 +38,11 @@ most 3e-4 (one fold score by 1.2e-3), the chosen layer did not change, and the C
 than half the time.
 
 The linear probe's CV is computed from per-fold sums (:class:`_FoldStats`): the Gram matrix
-of each fold is formed once, and the standardised eigenbasis of any union of folds is one
-``(d, d)`` eigendecomposition per layer, the probe's own covariance route, so a pair costs
-no pass over the training rows for ridge (logistic still iterates over them).
+of each fold is formed once (a symmetric rank update, BLAS ``dsyrk``), and the ridge fits of
+any union of folds, for the whole grid, cost one ``(d, d)`` tridiagonal reduction per layer
+(:mod:`molstrata.probe.ridge_path`; numerics version :data:`~molstrata.probe.ridge_path.NUMERICS`,
+held by the cached CV results), so a pair costs no pass over the training rows for ridge.
+Logistic CV fits (and fewer rows than columns) use the probe's standardised eigenbasis.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from molstrata.probe.linear import (
     _logistic_fit,
     _ridge_fit,
 )
+from molstrata.probe.ridge_path import gram, ridge_grid_from_sums
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: eigendecompose the logistic fits' bases in float32 inside the CV: the basis only rotates
@@ -222,9 +225,25 @@ class _FoldStats:
             self.X.append(Xf)
             self.n.append(rows.size)
             self.sx.append(Xf.sum(dim=1, keepdim=True))
-            self.G.append(Xf.transpose(1, 2) @ Xf)
+            self.G.append(gram(Xf))  # symmetric rank update: half a matrix product
             self.sy.append(float(yf.sum()))
             self.sxy.append(Xf.transpose(1, 2) @ yf[None, :, None])
+
+    def _moments(self, use: Sequence[int]):
+        """Sums of the rows of folds ``use``: ``(n, mean (L, 1, d), scale (L, 1, d), ybar,
+        c (L, d, 1) = Xs^T (y - ybar))``; scales of constant columns are 1."""
+        import torch
+
+        n = sum(self.n[f] for f in use)
+        sx = sum(self.sx[f] for f in use)
+        diag = sum(torch.diagonal(self.G[f], dim1=1, dim2=2) for f in use)[:, None, :]
+        ybar = sum(self.sy[f] for f in use) / n
+        sxy = sum(self.sxy[f] for f in use)
+        mean = sx / n
+        scale = (diag / n - mean * mean).clamp_min(0.0).sqrt()
+        scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
+        c = (sxy - ybar * sx.transpose(1, 2)) / scale.transpose(1, 2)
+        return n, mean, scale, ybar, c
 
     def basis(self, use: Sequence[int], with_rows: bool):
         """The :class:`_Basis` of the rows of folds ``use``; with ``with_rows`` its ``X``
@@ -240,30 +259,52 @@ class _FoldStats:
 
         n = sum(self.n[f] for f in use)
         d = self.X[0].shape[2]
-        sx = sum(self.sx[f] for f in use)
-        G = sum(self.G[f] for f in use)
-        ybar = sum(self.sy[f] for f in use) / n
-        sxy = sum(self.sxy[f] for f in use)
         if n < d:  # Gram route: an (n, n) eigenproblem is the cheaper one
+            ybar = sum(self.sy[f] for f in use) / n
             return _Basis(as_numpy(torch.cat([self.X[f] for f in use], dim=1))), ybar, None
+        n, mean, scale, ybar, c = self._moments(use)
+        basis = _Basis.__new__(_Basis)
+        basis.mean, basis.scale = mean, scale
+        G = sum(self.G[f] for f in use)
+        Gs = (G - n * mean.transpose(1, 2) @ mean) / (scale.transpose(1, 2) @ scale)
+        if with_rows and FAST_EIGH:
+            lam, V = torch.linalg.eigh(Gs.to(torch.float32))
+            lam, V = lam.to(torch.float64), V.to(torch.float64)
         else:
-            basis = _Basis.__new__(_Basis)
-            mean = sx / n
-            var = torch.diagonal(G, dim1=1, dim2=2)[:, None, :] / n - mean * mean
-            scale = var.clamp_min(0.0).sqrt()
-            basis.mean = mean
-            basis.scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
-            Gs = (G - n * mean.transpose(1, 2) @ mean) / (basis.scale.transpose(1, 2) @ basis.scale)
-            Gs = 0.5 * (Gs + Gs.transpose(1, 2))
-            if with_rows and FAST_EIGH:
-                lam, V = torch.linalg.eigh(Gs.to(torch.float32))
-                lam, V = lam.to(torch.float64), V.to(torch.float64)
-            else:
-                lam, V = torch.linalg.eigh(Gs)
-            basis.lam, basis.V = lam.clamp_min(0.0), V.contiguous()  # row-major: fast products
-            basis.X = torch.cat([self.X[f] for f in use], dim=1) if with_rows else None
-        c = (sxy - ybar * sx.transpose(1, 2)) / basis.scale.transpose(1, 2)
+            lam, V = torch.linalg.eigh(Gs)
+        basis.lam, basis.V = lam.clamp_min(0.0), V.contiguous()  # row-major: fast products
+        basis.X = torch.cat([self.X[f] for f in use], dim=1) if with_rows else None
         return basis, ybar, c
+
+    def ridge(self, use: Sequence[int], grid: np.ndarray) -> _RidgeGrid | None:
+        """Ridge fits of the rows of folds ``use`` for every alpha of ``grid`` (n_grid,), from
+        one tridiagonal reduction per layer (:func:`~molstrata.probe.ridge_path.ridge_grid_from_sums`);
+        None with fewer rows than columns (then :meth:`basis` takes the Gram route)."""
+        if sum(self.n[f] for f in use) < self.X[0].shape[2]:
+            return None
+        import torch
+
+        n, mean, scale, ybar, c = self._moments(use)
+        W = ridge_grid_from_sums([as_numpy(self.G[f]) for f in use], n, as_numpy(mean[:, 0]),
+                                 as_numpy(scale[:, 0]), as_numpy(c[..., 0]), grid)
+        w = torch.from_numpy(W).to(mean.device)  # (L, d, n_grid) on standardised features
+        return _RidgeGrid(mean=mean, w=w / scale.transpose(1, 2), ybar=ybar)
+
+
+@dataclass(frozen=True)
+class _RidgeGrid:
+    """Ridge probes of L layers for a grid of alphas, on raw rows: ``X w - mean w + ybar``.
+
+    Attributes (torch float64): mean (L, 1, d); w (L, d, n_grid) (coefficients divided by the
+    scales); ybar: the training label mean (the intercept on standardised features)."""
+
+    mean: Any
+    w: Any
+    ybar: float
+
+    def predict(self, X):
+        """Predictions (L, m, n_grid) for raw rows X (L, m, d)."""
+        return X @ self.w - self.mean @ self.w + self.ybar
 
 
 def _linear_pair_grids(layers: Sequence[np.ndarray], y: np.ndarray, folds: np.ndarray, k: int, *,
@@ -287,6 +328,11 @@ def _linear_pair_grids(layers: Sequence[np.ndarray], y: np.ndarray, folds: np.nd
         pa = np.empty((n_layers, int((folds == a).sum()), g.numel()))
         pb = np.empty((n_layers, int((folds == b).sum()), g.numel()))
         for idx, st in stats:
+            fit = None if classification else st.ridge(use, grid)
+            if fit is not None:
+                for held, out in ((a, pa), (b, pb)):
+                    out[idx] = as_numpy(fit.predict(st.X[held]))
+                continue
             basis, ybar, c = st.basis(use, with_rows=classification)
             # the rows of ``use``, in fold order, as basis.X holds them
             y_tr = np.concatenate([y[folds == f] for f in use])

@@ -11,6 +11,9 @@ eigendecomposition per (layer, split) serves the whole regularisation grid:
   and serves as preconditioner of a batched L-BFGS that solves all layers × all ``C`` at once.
 
 Layers that share a width are stacked and processed as one batch (torch, float64).
+Dense ridge fits with at least as many rows as columns skip the eigendecomposition: one
+tridiagonal reduction per layer serves the grid (:func:`molstrata.probe.ridge_path.ridge_probe`,
+whose basis directions are the identity); the formulas above are the same solutions.
 Sparse wide rows (count fingerprints: the ECFP4 baseline) are multiplied as SciPy CSR
 matrices (:data:`molstrata.probe._rows.SPARSE_DENSITY`); their ``X^T X`` is then exact.
 Results match scikit-learn's ``StandardScaler`` + ``Ridge(alpha)`` (to round-off) and
@@ -30,6 +33,7 @@ from molstrata.core.errors import ConfigError, check_choice
 from molstrata.probe._base import ProbeEstimator, ProbeNotFittedError, _as_layers, _check_rows
 from molstrata.probe._rows import _sparse_transposes, _stack_products, stack64
 from molstrata.probe.device import as_numpy, to_device
+from molstrata.probe.ridge_path import ridge_probe
 from molstrata.probe.scoring import greater_is_better, score_columns
 
 #: default ridge grid (alpha, on standardised features): 1e-1 ... 1e5, half decades
@@ -159,6 +163,23 @@ def _ridge_fit(basis: _Basis, y: np.ndarray, alphas: np.ndarray):
     coef = b / (basis.lam[:, :, None] + a[None, None, :])
     intercept = ybar.expand(coef.shape[0], a.shape[0]).clone()
     return coef, intercept
+
+
+def _ridge_basis(X: np.ndarray, y: np.ndarray, alphas: np.ndarray):
+    """:func:`~molstrata.probe.ridge_path.ridge_probe` as ``(basis, coef (L, d, n_alpha),
+    intercepts (L, n_alpha))`` whose basis directions are the identity (coefficients on
+    standardised features), or None where the eigendecomposition route stays (sparse, n < d)."""
+    import torch
+
+    fit = ridge_probe(X, y, alphas)
+    if fit is None:
+        return None
+    basis = _Basis.__new__(_Basis)
+    basis.X, basis.mean, basis.scale = fit["X"], fit["mean"], fit["scale"]
+    L, d = basis.mean.shape[0], basis.mean.shape[2]
+    basis.V = torch.eye(d, dtype=torch.float64, device=basis.mean.device).expand(L, d, d)
+    basis.lam = None
+    return basis, fit["coef"], fit["intercept"]
 
 
 # -------------------------------------------------------------------------- logistic
@@ -406,10 +427,14 @@ class LinearProbe(ProbeEstimator):
         valid_grid = np.empty((n_layers, grid.size))
         for idx in _groups([x.shape[1] for x in Xtr]):
             width = Xtr[idx[0]].shape[1]
-            basis = _Basis(stack64([Xtr[k] for k in idx]), fast_eigh=classification and width >= FAST_EIGH_WIDTH)
+            rows = stack64([Xtr[k] for k in idx])
+            fit = None if classification else _ridge_basis(rows, ytr, grid)  # no eigh (ridge_path)
+            basis = fit[0] if fit else _Basis(rows, fast_eigh=classification and width >= FAST_EIGH_WIDTH)
             if classification:
                 coef, icpt, it = _logistic_fit(basis, ytr, grid, tol=self.tol, max_iter=self.max_iter)
                 self.n_iter_ = max(self.n_iter_, it)
+            elif fit:
+                coef, icpt = fit[1], fit[2]
             else:
                 coef, icpt = _ridge_fit(basis, ytr, grid)
             basis.drop_rows()  # training rows are not needed after fitting

@@ -34,6 +34,7 @@ from molstrata.probe.cv import (
 )
 from molstrata.probe.estimators import make_probe
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
+from molstrata.probe.ridge_path import NUMERICS
 from molstrata.probe.selection import (
     SelectionSpec,
     cv_means,
@@ -41,7 +42,8 @@ from molstrata.probe.selection import (
     select_cv_1se,
 )
 
-#: bump when what the cached CV / concat / mix files hold changes
+#: bump when what the cached CV / concat / mix files hold changes (the files also hold the
+#: numerics version, :data:`molstrata.probe.ridge_path.NUMERICS`, and are recomputed when it differs)
 CACHE_VERSION = 1
 
 
@@ -111,6 +113,8 @@ def _load(path: Path | None, **expect: Any) -> dict[str, np.ndarray] | None:
         return None
     if int(data.get("version", -1)) != CACHE_VERSION:
         return None
+    if str(data.get("numerics", "1")) != NUMERICS:  # other round-off (ridge_path.NUMERICS)
+        return None
     for key, value in expect.items():
         if key not in data or not np.array_equal(data[key], np.asarray(value)):
             return None
@@ -120,7 +124,8 @@ def _load(path: Path | None, **expect: Any) -> dict[str, np.ndarray] | None:
 def _save(path: Path | None, **arrays: Any) -> None:
     if path is None:
         return
-    atomic_write(path, lambda fh: np.savez(fh, version=CACHE_VERSION, **arrays), cache=False)
+    atomic_write(path, lambda fh: np.savez(fh, version=CACHE_VERSION, numerics=np.array(NUMERICS),
+                                                **arrays), cache=False)
 
 
 # ---------------------------------------------------------------------------- choices
