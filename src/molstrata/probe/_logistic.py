@@ -31,6 +31,10 @@ from typing import Any
 
 import numpy as np
 
+#: numerics version of the linear probes' cells (part of the encoder cells' key, so cells of a
+#: run made by other numerics are recomputed, not mixed): "2" since the two-precision
+#: logistic fits (session 30); "1" (no entry) before
+NUMERICS = "2"
 #: solve dense logistic problems in float32 products first, then finish in float64
 MIXED_PRECISION = True
 #: the float32 phase stops at gradients below max(tol, TOL32) (its products' round-off leaves

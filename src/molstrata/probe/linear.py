@@ -28,6 +28,7 @@ import numpy as np
 from molstrata.core.choice import best_indices
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.probe._base import ProbeEstimator, ProbeNotFittedError, _as_layers, _check_rows
+from molstrata.probe._logistic import NUMERICS  # noqa: F401  (the encoder cells' key)
 from molstrata.probe._rows import _sparse_transposes, _stack_products, stack64
 from molstrata.probe.device import as_numpy, to_device
 from molstrata.probe.scoring import greater_is_better, score_columns

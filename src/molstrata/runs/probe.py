@@ -40,7 +40,7 @@ from molstrata.probe._probe import (
 )
 from molstrata.probe.baseline import BASELINES
 from molstrata.probe.device import placed, probe_device
-from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
+from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS, NUMERICS
 from molstrata.probe.outputs import write_tables
 from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_selection
 from molstrata.probe.tuned import TUNED_CLASSES
@@ -379,7 +379,8 @@ def _check_encoder_cells(run: _Sweep, enc: Any) -> None:
     stale: dict[tuple[str, str], list[int]] = {}
     for t, s in run.jobs:
         why = _check_cells(_cell_path(run.out, enc.name, t, s, 0).parent,
-                           _cell_key(run.identities[enc.name], run.cell_settings, run.inputs, t, s))
+                           _cell_key(run.identities[enc.name], {**run.cell_settings, "numerics": NUMERICS},
+                                     run.inputs, t, s))  # numerics: probe.linear.NUMERICS
         if why:
             stale.setdefault((t, why), []).append(s)
     for (t, why), stale_seeds in stale.items():
