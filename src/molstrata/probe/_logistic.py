@@ -194,11 +194,9 @@ def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC
         gd = gd.where(~bad, -(g * g).sum(dim=2, keepdim=True))
         d = d.where(~done[..., None], 0.0)
         dm = _margins(apply, d / sqB)
-        t, accepted = _armijo(m, dm, phi, d, sqB, yt, invC, f, gd, done)
+        t, f, accepted = _armijo(m, dm, phi, d, sqB, yt, invC, f, gd, done)
         phi_new, m = phi + t * d, m + t[:, None, :, 0] * dm
-        theta = phi_new / sqB
-        f = _loss(m, yt, invC, theta)
-        graw_new = _gradient(apply_t, m, yt, invC, theta)
+        graw_new = _gradient(apply_t, m, yt, invC, phi_new / sqB)
         g_new = graw_new / sqB
         s_k, y_k = phi_new - phi, g_new - g
         sy = (s_k * y_k).sum(dim=2, keepdim=True)
@@ -259,19 +257,21 @@ def _lbfgs_direction(g: Any, S: list[Any], Y: list[Any], R: list[Any], gamma: An
 
 
 def _armijo(m: Any, dm: Any, phi: Any, d: Any, sqB: Any, yt: Any, invC: Any, f: Any, gd: Any,
-            done: Any) -> tuple[Any, Any]:
+            done: Any) -> tuple[Any, Any, Any]:
     """Backtracking Armijo line search along ``d`` (L, k, r + 1), per problem (``done`` ones
     stay put), on the carried margins ``m + t * dm`` (L, n, k): the accepted steps (L, k, 1),
-    0 where none was, and which were accepted (L, k)."""
+    0 where none was; the losses there (L, k); which were accepted (L, k)."""
     t = phi.new_ones((phi.shape[0], phi.shape[1], 1))
     step = phi.new_zeros((phi.shape[0], phi.shape[1], 1))
+    f_new = f.clone()
     accepted = done.clone()
     for _ in range(HALVINGS):
         ft = _loss(m + t[:, None, :, 0] * dm, yt, invC, (phi + t * d) / sqB)
         ok = (~accepted) & (ft <= f + 1e-4 * t[..., 0] * gd[..., 0])
         step = t.where(ok[..., None], step)
+        f_new = ft.where(ok, f_new)
         accepted = accepted | ok
         if bool(accepted.all()):
             break
         t = t.where(accepted[..., None], t * 0.5)
-    return step, accepted
+    return step, f_new, accepted
