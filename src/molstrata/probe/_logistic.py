@@ -40,6 +40,10 @@ MIXED_PRECISION = True
 #: the float32 phase stops at gradients below max(tol, TOL32) (its products' round-off leaves
 #: the mean loss's gradient with noise of ~1e-8: a tighter tol is met in the float64 phase)
 TOL32 = 1e-6
+#: the float32 phase also stops a problem whose gradient has not shrunk by 10 % in this many
+#: iterations (round-off bound: seen at 1.5e-6 on a C = 1 problem of cyp3a4_veith, which
+#: would otherwise run max_iter iterations); the float64 phase takes it from there
+PATIENCE32 = 10
 #: halvings of the step at most in the line search
 HALVINGS = 40
 
@@ -134,7 +138,7 @@ def logistic_fit(basis: Any, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_i
     if MIXED_PRECISION:
         rows = _Rows32(basis)
         phi, it = _lbfgs(rows.apply, rows.apply_t, phi, yt, sqB, invC, tol=max(tol, TOL32),
-                         max_iter=max_iter, history=history)
+                         max_iter=max_iter, history=history, patience=PATIENCE32)
         del rows
     phi, it64 = _lbfgs(basis.apply_train, functools.partial(_apply_t64, basis), phi, yt, sqB, invC, tol=tol,
                        max_iter=max_iter, history=history)
@@ -152,7 +156,7 @@ def _apply_t64(basis: Any, res: Any) -> Any:
 
 
 def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC: Any, *,
-           tol: float, max_iter: int, history: int) -> tuple[Any, int]:
+           tol: float, max_iter: int, history: int, patience: int | None = None) -> tuple[Any, int]:
     """Batched preconditioned L-BFGS from ``phi`` (L, n_C, r + 1) (variables ``sqB * theta``).
 
     ``apply(coef)`` = ``Xs V coef`` (L, n, k) and ``apply_t(res)`` = ``V^T Xs^T res``
@@ -161,8 +165,8 @@ def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC
     ``apply_t`` per iteration, and the line search's trial losses need no product (nor carry
     the products' round-off into the Armijo test). A value of C whose problems have stopped on
     every layer leaves the batch; the others are not affected. A problem stops when its
-    gradient meets ``tol`` or its line search finds no decrease. Returns phi and the
-    iterations run.
+    gradient meets ``tol``, its line search finds no decrease, or (``patience``) its gradient
+    has not shrunk by 10 % in ``patience`` iterations. Returns phi and the iterations run.
     """
     n = yt.shape[1]
     out, cols = phi.clone(), np.arange(phi.shape[1])
@@ -174,7 +178,9 @@ def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC
     Y: list[Any] = []
     R: list[Any] = []
     gamma = phi.new_ones((phi.shape[0], phi.shape[1], 1))
-    done = g_raw.abs().amax(dim=2) / n < tol
+    best = g_raw.abs().amax(dim=2) / n  # (L, k) smallest gradient so far
+    since = best.new_zeros(best.shape)  # iterations since it last shrank by 10 %
+    done = best < tol
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
         keep = (~done.all(dim=0)).cpu().numpy()  # (n_C,) values of C still running somewhere
@@ -184,7 +190,8 @@ def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC
                 it -= 1
                 break
             sel = np.flatnonzero(keep)
-            phi, f, g, g_raw, gamma, done, sqB = (t[:, sel] for t in (phi, f, g, g_raw, gamma, done, sqB))
+            phi, f, g, g_raw, gamma, done, sqB, best, since = (
+                t[:, sel] for t in (phi, f, g, g_raw, gamma, done, sqB, best, since))
             S, Y, R = ([t[:, sel] for t in T] for T in (S, Y, R))
             m, invC, cols = m[:, :, sel], invC[sel], cols[keep]
         d = _lbfgs_direction(g, S, Y, R, gamma)
@@ -211,7 +218,12 @@ def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC
             Y.pop(0)
             R.pop(0)
         phi, g, g_raw = phi_new, g_new, graw_new
-        done = done | ~accepted | (g_raw.abs().amax(dim=2) / n < tol)
+        gmax = g_raw.abs().amax(dim=2) / n
+        shrank = gmax < 0.9 * best
+        best, since = best.where(~shrank, gmax), (since + 1).where(~shrank, 0.0)
+        done = done | ~accepted | (gmax < tol)
+        if patience is not None:
+            done = done | (since >= patience)
     else:
         it = max_iter
     out[:, cols] = phi
