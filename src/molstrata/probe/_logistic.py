@@ -11,13 +11,16 @@ the max-abs gradient of the mean loss is below ``tol``.
 Dense training rows are solved in two phases:
 
 1. **float32 products**: a float32 copy of the standardised rows ``Xs`` (and of its
-   transpose) serves the two products of each evaluation, ``Xs w`` and ``Xs^T r``, about
-   3x faster than float64 on one core; the solver state, losses, gradients' assembly and line
-   search stay float64. The products' round-off (~1e-6 relative) can stall the line search
-   near the optimum; such problems stop there.
+   transpose; :func:`eigh32` makes it with the eigenbasis) serves the two products of each
+   iteration, ``Xs w`` and ``Xs^T r``, taken as short-by-wide products (``w^T Xs^T``,
+   ``r^T Xs``), about 3x faster than float64 on one core; the solver state, losses,
+   gradients' assembly and line search stay float64. The margins ``Z z + b`` are carried
+   along the steps, so the line search's trials need no product and see no product
+   round-off. A problem whose gradient stops shrinking (round-off bound:
+   :data:`PATIENCE32`) leaves this phase early.
 2. **float64 finish**: from the phase-1 point, the same L-BFGS on the exact float64 products
-   until the float64 gradient meets ``tol``; usually one evaluation (the check) plus a few
-   iterations. The stopping rule's meaning is therefore the float64 one, as before.
+   until the float64 gradient meets ``tol``; usually one evaluation (the check), at times a
+   few iterations. The stopping rule's meaning is therefore the float64 one, as before.
 
 Dense rows only: sparse ones (count fingerprints) stay with the float64 solver of
 :mod:`molstrata.probe.linear`, whose CSR products are exact.
