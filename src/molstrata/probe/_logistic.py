@@ -144,7 +144,7 @@ def logistic_fit(basis: Any, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_i
                          max_iter=max_iter, history=history, patience=PATIENCE32)
         del rows
     phi, it64 = _lbfgs(basis.apply_train, functools.partial(_apply_t64, basis), phi, yt, sqB, invC, tol=tol,
-                       max_iter=max_iter, history=history)
+                       max_iter=max_iter, history=history, refresh=True)
     theta = phi / sqB
     coef = theta[..., :r].transpose(1, 2).contiguous()  # (L, r, n_C)
     return coef, theta[..., r].contiguous(), it + it64
@@ -159,7 +159,8 @@ def _apply_t64(basis: Any, res: Any) -> Any:
 
 
 def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC: Any, *,
-           tol: float, max_iter: int, history: int, patience: int | None = None) -> tuple[Any, int]:
+           tol: float, max_iter: int, history: int, patience: int | None = None,
+           refresh: bool = False) -> tuple[Any, int]:
     """Batched preconditioned L-BFGS from ``phi`` (L, n_C, r + 1) (variables ``sqB * theta``).
 
     ``apply(coef)`` = ``Xs V coef`` (L, n, k) and ``apply_t(res)`` = ``V^T Xs^T res``
@@ -169,7 +170,9 @@ def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC
     the products' round-off into the Armijo test). A value of C whose problems have stopped on
     every layer leaves the batch; the others are not affected. A problem stops when its
     gradient meets ``tol``, its line search finds no decrease, or (``patience``) its gradient
-    has not shrunk by 10 % in ``patience`` iterations. Returns phi and the iterations run.
+    has not shrunk by 10 % in ``patience`` iterations. ``refresh``: recompute the margins
+    (and loss) from the accepted point after each step (one more product per iteration; the
+    float64 finish, so that tight tolerances see no drift). Returns phi and the iterations run.
     """
     n = yt.shape[1]
     out, cols = phi.clone(), np.arange(phi.shape[1])
@@ -206,6 +209,9 @@ def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC
         dm = _margins(apply, d / sqB)
         t, f, accepted = _armijo(m, dm, phi, d, sqB, yt, invC, f, gd, done)
         phi_new, m = phi + t * d, m + t[:, None, :, 0] * dm
+        if refresh:
+            m = _margins(apply, phi_new / sqB)
+            f = _loss(m, yt, invC, phi_new / sqB)
         graw_new = _gradient(apply_t, m, yt, invC, phi_new / sqB)
         g_new = graw_new / sqB
         s_k, y_k = phi_new - phi, g_new - g
