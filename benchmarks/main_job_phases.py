@@ -35,6 +35,7 @@ STAGES = (
     ("molstrata.runs.probe", "_probe_cell", "probe cells (train fit, valid grid, test)", 1),
     ("molstrata.runs.probe", "prepare", "rows gathered per (task, seed)", 2),
     ("molstrata.runs.probe", "fit_layers", "linear probe fits", 2),
+    ("molstrata.probe.linear", "_logistic_fit", "logistic fits (classification, all layers)", 3),
     ("molstrata.runs.probe", "_write_cell", "cell files written", 1),
     ("molstrata.runs.probe", "select_jobs", "selection (ensemble)", 1),
     ("molstrata.probe.strategies", "_cv_result", "scaffold CV of every layer", 2),

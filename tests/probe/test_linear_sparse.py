@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import molstrata.probe._logistic as logistic_mod
 import molstrata.probe._rows as rows_mod
 import molstrata.probe.linear as linear_mod
 from molstrata.probe.linear import LinearProbe
@@ -32,6 +33,10 @@ def test_sparse_route_matches_dense_route(task_type, n, monkeypatch):
     assert linear_mod._Basis(Xtr[None])._sparse_t is not None  # the sparse route is taken
     sparse = LinearProbe(task_type=task_type).fit([Xtr], ytr, [Xva], yva)
     monkeypatch.setattr(rows_mod, "SPARSE_DENSITY", -1.0)  # never sparse
+    # the dense route's float64 solver and basis (its float32 products and covariance stop
+    # elsewhere within tol: compared with the oracle in test_logistic_mixed.py)
+    monkeypatch.setattr(logistic_mod, "MIXED_PRECISION", False)
+    monkeypatch.setattr(linear_mod, "FAST_EIGH_WIDTH", 10**9)
     assert linear_mod._Basis(Xtr[None])._sparse_t is None
     dense = LinearProbe(task_type=task_type).fit([Xtr], ytr, [Xva], yva)
     assert sparse.best_index_.tolist() == dense.best_index_.tolist()

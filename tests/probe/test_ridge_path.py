@@ -14,7 +14,8 @@ from sklearn.preprocessing import StandardScaler
 
 from molstrata.data import load_task
 from molstrata.probe import cv
-from molstrata.probe.ridge_path import NUMERICS, gram, ridge_grid, ridge_grid_np
+from molstrata.probe._numerics import NUMERICS
+from molstrata.probe.ridge_path import gram, ridge_grid, ridge_grid_np
 from molstrata.probe.strategies import coarse_grid
 
 

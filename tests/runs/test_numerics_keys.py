@@ -1,11 +1,11 @@
-"""Cells and CV caches made by other ridge numerics (:data:`molstrata.probe.ridge_path.NUMERICS`,
+"""Cells and CV caches made by other ridge numerics (:data:`molstrata.probe._numerics.NUMERICS`,
 issue 22) are recomputed, not mixed into a resumed run."""
 
 from __future__ import annotations
 
 import json
 
-from molstrata.probe.ridge_path import NUMERICS
+from molstrata.probe._numerics import NUMERICS
 from molstrata.runs import sweep
 
 TASK = "caco2_wang"

@@ -38,7 +38,7 @@ _EXPORTS = {
     "molstrata.probe.linear": ("DEFAULT_ALPHAS", "DEFAULT_CS", "LinearProbe"),
     "molstrata.probe.mlp": ("MLPProbe",),
     "molstrata.probe.outputs": ("write_tables",),
-    "molstrata.probe.ridge_path": ("NUMERICS",),
+    "molstrata.probe._numerics": ("NUMERICS",),
     "molstrata.probe.selection": (
         "DEFAULT_SELECTION", "SELECTIONS", "STRATEGIES", "SelectionSpec", "delta_pct", "oracle_layer",
         "parse_selection", "register_strategy", "select_cv", "select_cv_1se", "select_layer",

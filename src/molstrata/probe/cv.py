@@ -40,7 +40,7 @@ than half the time.
 The linear probe's CV is computed from per-fold sums (:class:`_FoldStats`): the Gram matrix
 of each fold is formed once (a symmetric rank update, BLAS ``dsyrk``), and the ridge fits of
 any union of folds, for the whole grid, cost one ``(d, d)`` tridiagonal reduction per layer
-(:mod:`molstrata.probe.ridge_path`; numerics version :data:`~molstrata.probe.ridge_path.NUMERICS`,
+(:mod:`molstrata.probe.ridge_path`; numerics version :data:`~molstrata.probe._numerics.NUMERICS`,
 held by the cached CV results), so a pair costs no pass over the training rows for ridge.
 Logistic CV fits (and fewer rows than columns) use the probe's standardised eigenbasis.
 """

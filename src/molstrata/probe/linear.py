@@ -70,10 +70,14 @@ class _Basis:
     _sparse: list[Any] | None = None
     _sparse_t: list[Any] | None = None
     _XT: Any = None
+    #: float32 standardised training rows (L, n, d) (dense logistic fits; see ``fast_eigh``)
+    rows32: Any = None
 
     def __init__(self, X: np.ndarray, fast_eigh: bool = False):
         """X : (L, n, d) training rows; ``fast_eigh``: eigendecompose the covariance in
-        float32 (for logistic fits, where the basis only rotates and preconditions)."""
+        float32 (for logistic fits, where the basis only rotates and preconditions); dense
+        rows then also form the covariance in float32, from the float32 standardised rows
+        that the solver reuses (``rows32``, :func:`molstrata.probe._logistic.eigh32`)."""
         import torch
 
         Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))  # (L, n, d)
@@ -86,7 +90,11 @@ class _Basis:
         var = (Xt * Xt).mean(dim=1, keepdim=True) - self.mean * self.mean
         scale = var.clamp_min(0.0).sqrt()
         self.scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
-        if n >= d:  # covariance route: (d, d)
+        if n >= d and fast_eigh and self._sparse_t is None:  # dense logistic: all in float32
+            from molstrata.probe._logistic import eigh32
+
+            self.rows32, self.lam, self.V = eigh32(Xt, self.mean, self.scale)
+        elif n >= d:  # covariance route: (d, d)
             XtX = (Xt.transpose(1, 2) @ Xt if self._sparse_t is None else torch.from_numpy(
                 np.stack([(xt @ xt.T).toarray() for xt in self._sparse_t])))
             G = XtX - n * self.mean.transpose(1, 2) @ self.mean
@@ -142,13 +150,15 @@ class _Basis:
 
     def drop_rows(self) -> None:
         """Forget the training rows (not needed once the coefficients are fitted)."""
-        self.X = self._XT = self._sparse = self._sparse_t = None
+        self.X = self._XT = self._sparse = self._sparse_t = self.rows32 = None
 
 
-#: logistic fits on features at least this wide (the 2048-bit ECFP4 baseline) eigendecompose
-#: their covariance in float32 (half the time): the basis only rotates and preconditions the
-#: problem, so the fit is unchanged to ~1e-7 (as in the CV, :data:`molstrata.probe.cv.FAST_EIGH`)
-FAST_EIGH_WIDTH = 1024
+#: logistic fits on features at least this wide eigendecompose their covariance in float32
+#: (half the time; dense rows also form it in float32): the basis only rotates and
+#: preconditions the problem, so the fit is unchanged to the solver's tolerance (as in the CV,
+#: :data:`molstrata.probe.cv.FAST_EIGH`). Every width since session 30 (it was 1024: the ECFP4
+#: baseline only).
+FAST_EIGH_WIDTH = 1
 # ----------------------------------------------------------------------------- ridge
 def _ridge_fit(basis: _Basis, y: np.ndarray, alphas: np.ndarray):
     """Ridge coefficients in eigen-coordinates for every alpha: (L, r, n_alpha), intercepts (L, n_alpha)."""
@@ -194,8 +204,17 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
     the batch (its products are no longer computed); the others are not affected.
 
     Returns coefficients (L, r, n_C), intercepts (L, n_C), iterations used (int).
+
+    Dense rows go to :func:`molstrata.probe._logistic.logistic_fit` (the same problems and
+    stopping rule; float32 products, then a float64 finish); sparse ones (count
+    fingerprints) are solved here.
     """
     import torch
+
+    if basis._sparse_t is None:
+        from molstrata.probe._logistic import logistic_fit
+
+        return logistic_fit(basis, y, Cs, tol=tol, max_iter=max_iter, history=history)
 
     L, n = basis.X.shape[0], basis.X.shape[1]
     r = basis.lam.shape[1]

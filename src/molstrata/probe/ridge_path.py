@@ -25,11 +25,6 @@ from typing import Any
 
 import numpy as np
 
-#: the version of the CV's ridge numerics: "1" solved through eigendecompositions (``eigh``),
-#: "2" through tridiagonal reductions (:func:`ridge_grid`). Caches of CV results hold it, so a
-#: result of other numerics (other round-off) is recomputed rather than mixed in.
-NUMERICS = "2"
-
 
 @lru_cache(maxsize=16)
 def _sytrd_lwork(d: int) -> int:

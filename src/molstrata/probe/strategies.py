@@ -23,6 +23,7 @@ from molstrata.core.errors import ConfigError
 from molstrata.core.files import atomic_write, read_cached
 from molstrata.data import evaluate
 from molstrata.probe import cv as cv_mod
+from molstrata.probe._numerics import NUMERICS
 from molstrata.probe._probe import LayerCell, LayerScores, ProbeData, assemble
 from molstrata.probe.combine import CONCAT_SIZES, MixProbe, ensemble_weights, mix_layers, top_layers
 from molstrata.probe.cv import (
@@ -34,7 +35,6 @@ from molstrata.probe.cv import (
 )
 from molstrata.probe.estimators import make_probe
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
-from molstrata.probe.ridge_path import NUMERICS
 from molstrata.probe.selection import (
     SelectionSpec,
     cv_means,
@@ -43,7 +43,7 @@ from molstrata.probe.selection import (
 )
 
 #: bump when what the cached CV / concat / mix files hold changes (the files also hold the
-#: numerics version, :data:`molstrata.probe.ridge_path.NUMERICS`, and are recomputed when it differs)
+#: numerics version, :data:`molstrata.probe._numerics.NUMERICS`, and are recomputed when it differs)
 CACHE_VERSION = 1
 
 
@@ -113,7 +113,7 @@ def _load(path: Path | None, **expect: Any) -> dict[str, np.ndarray] | None:
         return None
     if int(data.get("version", -1)) != CACHE_VERSION:
         return None
-    if str(data.get("numerics", "1")) != NUMERICS:  # other round-off (ridge_path.NUMERICS)
+    if str(data.get("numerics", "1")) != NUMERICS:  # other round-off (probe._numerics.NUMERICS)
         return None
     for key, value in expect.items():
         if key not in data or not np.array_equal(data[key], np.asarray(value)):

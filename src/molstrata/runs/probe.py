@@ -29,6 +29,7 @@ from molstrata.core.progress import phase, stderr_console
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.seed import parse_seeds
 from molstrata.core.threads import fixed_threads
+from molstrata.probe._numerics import NUMERICS
 from molstrata.probe._probe import (
     PROBES,
     LayerCell,
@@ -42,7 +43,6 @@ from molstrata.probe.baseline import BASELINES
 from molstrata.probe.device import placed, probe_device
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS
 from molstrata.probe.outputs import write_tables
-from molstrata.probe.ridge_path import NUMERICS
 from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_selection
 from molstrata.probe.tuned import TUNED_CLASSES
 from molstrata.report import build_report
@@ -382,7 +382,7 @@ def _check_encoder_cells(run: _Sweep, enc: Any) -> None:
     for t, s in run.jobs:
         why = _check_cells(_cell_path(run.out, enc.name, t, s, 0).parent,
                            _cell_key(run.identities[enc.name], {**run.cell_settings, "numerics": NUMERICS},
-                                     run.inputs, t, s))  # numerics: ridge_path.NUMERICS
+                                     run.inputs, t, s))  # numerics: probe._numerics.NUMERICS
         if why:
             stale.setdefault((t, why), []).append(s)
     for (t, why), stale_seeds in stale.items():
