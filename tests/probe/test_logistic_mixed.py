@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rdkit import Chem
-from rdkit.Chem import rdFingerprintGenerator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
@@ -16,20 +14,15 @@ from sklearn.preprocessing import StandardScaler
 
 import molstrata.probe._logistic as logistic_mod
 import molstrata.probe.linear as linear_mod
+from fingerprint_layers import morgan_layers
 from molstrata.core.choice import best_index
 from molstrata.data import load_task
 from molstrata.probe.linear import DEFAULT_CS, LinearProbe
 
 
 def _layers(smiles: list[str]) -> list[np.ndarray]:
-    """Two dense 'layers' of real molecules: Morgan count fingerprints (radius 1 and 2)
-    folded to 128 columns (collinear, duplicate rows: ill-conditioned as embeddings are)."""
-    out = []
-    for radius in (1, 2):
-        gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=128)
-        out.append(np.stack([gen.GetCountFingerprintAsNumPy(Chem.MolFromSmiles(s)).astype(np.float32)
-                             for s in smiles]))
-    return out
+    """Two dense 'layers' of real molecules (128 columns, float32 as embeddings are)."""
+    return morgan_layers(smiles, 128, np.float32)
 
 
 def _rows(task: str):

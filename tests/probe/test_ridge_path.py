@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rdkit import Chem
-from rdkit.Chem import rdFingerprintGenerator
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from fingerprint_layers import morgan_layers
 from molstrata.data import load_task
 from molstrata.probe import cv
 from molstrata.probe._numerics import NUMERICS
@@ -44,15 +43,8 @@ def test_gram_is_exactly_symmetric_and_equals_the_product():
 
 
 def _features(smiles: list[str]) -> list[np.ndarray]:
-    """Two 'layers' of real molecules: Morgan count fingerprints (radius 1 and 2) folded to
-    96 columns: sparse, collinear, with duplicate rows, so the Gram matrices are
-    ill-conditioned as embeddings' are."""
-    out = []
-    for radius in (1, 2):
-        gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=96)
-        out.append(np.stack([gen.GetCountFingerprintAsNumPy(Chem.MolFromSmiles(s)).astype(np.float64)
-                             for s in smiles]))
-    return out
+    """Two 'layers' of real molecules (96 columns, float64)."""
+    return morgan_layers(smiles, 96)
 
 
 @pytest.mark.parametrize("task", ["caco2_wang", "hia_hou"])

@@ -31,6 +31,7 @@ import numpy as np
 from molstrata.core.choice import best_indices
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.probe._base import ProbeEstimator, ProbeNotFittedError, _as_layers, _check_rows
+from molstrata.probe._logistic import _lbfgs_direction
 from molstrata.probe._rows import _sparse_transposes, _stack_products, stack64
 from molstrata.probe.device import as_numpy, to_device
 from molstrata.probe.ridge_path import ridge_probe
@@ -299,22 +300,6 @@ def _logistic_objective(basis: _Basis, yt: Any, st: dict[str, Any]) -> Callable:
         return f, g / sqB, g
 
     return evaluate
-
-
-def _lbfgs_direction(g: Any, S: list[Any], Y: list[Any], R: list[Any], gamma: Any) -> Any:
-    """L-BFGS two-loop recursion, per problem: the descent direction (L, n_C, r + 1) for the
-    gradient ``g`` from the stored steps ``S``, gradient changes ``Y`` and ``R`` = 1 / s·y."""
-    q = g.clone()
-    alphas = []
-    for s, yy, rho in zip(reversed(S), reversed(Y), reversed(R), strict=True):
-        a = rho * (s * q).sum(dim=2, keepdim=True)
-        q = q - a * yy
-        alphas.append(a)
-    d = gamma * q
-    for (s, yy, rho), a in zip(zip(S, Y, R, strict=True), reversed(alphas), strict=True):
-        bcoef = rho * (yy * d).sum(dim=2, keepdim=True)
-        d = d + s * (a - bcoef)
-    return -d
 
 
 def _armijo(evaluate: Callable, phi: Any, d: Any, f: Any, g: Any, g_raw: Any, gd: Any,
