@@ -210,18 +210,7 @@ def _lbfgs(apply: Callable, apply_t: Callable, phi: Any, yt: Any, sqB: Any, invC
             f = _loss(m, yt, invC, phi_new / sqB)
         graw_new = _gradient(apply_t, m, yt, invC, phi_new / sqB)
         g_new = graw_new / sqB
-        s_k, y_k = phi_new - phi, g_new - g
-        sy = (s_k * y_k).sum(dim=2, keepdim=True)
-        yy = (y_k * y_k).sum(dim=2, keepdim=True)
-        rho = (1.0 / sy.clamp_min(1e-12)).where(sy > 1e-12, 0.0)
-        gamma = (sy / yy.clamp_min(1e-300)).where((sy > 1e-12) & (yy > 0), gamma)
-        S.append(s_k)
-        Y.append(y_k)
-        R.append(rho)
-        if len(S) > history:
-            S.pop(0)
-            Y.pop(0)
-            R.pop(0)
+        gamma = lbfgs_memory(S, Y, R, phi_new - phi, g_new - g, gamma, history)
         phi, g, g_raw = phi_new, g_new, graw_new
         gmax = g_raw.abs().amax(dim=2) / n
         shrank = gmax < 0.9 * best
@@ -255,6 +244,24 @@ def _gradient(apply_t: Callable, m: Any, yt: Any, invC: Any, theta: Any) -> Any:
     res = torch.sigmoid(m) - yt  # (L, n, k)
     gz = apply_t(res).transpose(1, 2) + invC[None, :, None] * theta[..., :-1]
     return torch.cat([gz, res.sum(dim=1)[..., None]], dim=2)
+
+
+def lbfgs_memory(S: list[Any], Y: list[Any], R: list[Any], s_k: Any, y_k: Any, gamma: Any,
+                 history: int) -> Any:
+    """Store the step ``s_k`` and gradient change ``y_k`` (L, k, r + 1) in the L-BFGS memory
+    (``S``, ``Y``, ``R`` = 1 / s·y, at most ``history`` pairs, oldest dropped) and return the
+    new initial Hessian scale ``gamma`` (L, k, 1) = s·y / y·y (unchanged where s·y is not
+    positive)."""
+    sy = (s_k * y_k).sum(dim=2, keepdim=True)
+    yy = (y_k * y_k).sum(dim=2, keepdim=True)
+    S.append(s_k)
+    Y.append(y_k)
+    R.append((1.0 / sy.clamp_min(1e-12)).where(sy > 1e-12, 0.0))
+    if len(S) > history:
+        S.pop(0)
+        Y.pop(0)
+        R.pop(0)
+    return (sy / yy.clamp_min(1e-300)).where((sy > 1e-12) & (yy > 0), gamma)
 
 
 def _lbfgs_direction(g: Any, S: list[Any], Y: list[Any], R: list[Any], gamma: Any) -> Any:

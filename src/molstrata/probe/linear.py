@@ -31,7 +31,7 @@ import numpy as np
 from molstrata.core.choice import best_indices
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.probe._base import ProbeEstimator, ProbeNotFittedError, _as_layers, _check_rows
-from molstrata.probe._logistic import _lbfgs_direction
+from molstrata.probe._logistic import _lbfgs_direction, lbfgs_memory
 from molstrata.probe._rows import _sparse_transposes, _stack_products, stack64
 from molstrata.probe.device import as_numpy, to_device
 from molstrata.probe.ridge_path import ridge_probe
@@ -255,19 +255,7 @@ def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, m
         d = torch.where(done[..., None], torch.zeros_like(d), d)
         phi_new, f_new, g_new, graw_new, accepted = _armijo(evaluate, phi, d, f, g, g_raw, gd, done)
         stalled = ~accepted  # no decrease possible: at round-off level, stop there
-        s_k = phi_new - phi
-        y_k = g_new - g
-        sy = (s_k * y_k).sum(dim=2, keepdim=True)
-        rho = torch.where(sy > 1e-12, 1.0 / sy.clamp_min(1e-12), torch.zeros_like(sy))
-        yy = (y_k * y_k).sum(dim=2, keepdim=True)
-        gamma = torch.where((sy > 1e-12) & (yy > 0), sy / yy.clamp_min(1e-300), gamma)
-        S.append(s_k)
-        Y.append(y_k)
-        R.append(rho)
-        if len(S) > history:
-            S.pop(0)
-            Y.pop(0)
-            R.pop(0)
+        gamma = lbfgs_memory(S, Y, R, phi_new - phi, g_new - g, gamma, history)
         phi, f, g, g_raw = phi_new, f_new, g_new, graw_new
         done = done | stalled | (g_raw.abs().amax(dim=2) / n < tol)
     else:
