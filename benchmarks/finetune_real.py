@@ -100,7 +100,7 @@ def _summarize(args: argparse.Namespace) -> None:
     chosen = ts.chosen_depth_table(trials, metrics, args.full_depth)
     depths.to_csv(res / f"{stem}_summary.csv", index=False)
     chosen.to_csv(res / f"{stem}_chosen_depth.csv", index=False)
-    ts.pooled(chosen, trials, metrics, args.full_depth).to_csv(res / f"{stem}_pooled.csv", index=False)
+    ts.pooled(chosen, trials, metrics, args.full_depth, frozen_all).to_csv(res / f"{stem}_pooled.csv", index=False)
     ts.depth_correlations(depths).to_csv(res / f"{stem}_correlations.csv", index=False)
     ts.write_figures(res / "figures", stem, depths)
     conv = tr.convergence(trials)
@@ -113,7 +113,7 @@ def _summarize(args: argparse.Namespace) -> None:
         print(ext.to_string(index=False))
     if conv["at_cap_cells"]:
         print(f"cells at the cap (rerun them with --epochs x2 in a new root): {conv['at_cap_cells']}")
-    print(ts.pooled(chosen, trials, metrics, args.full_depth).to_string(index=False))
+    print(ts.pooled(chosen, trials, metrics, args.full_depth, frozen_all).to_string(index=False))
 
 
 def main() -> None:

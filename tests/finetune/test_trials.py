@@ -215,3 +215,29 @@ def test_pooled_averages_tasks_within_a_seed_then_intervals_over_seeds():
     assert (row["mean"], row["low"], row["high"]) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
     assert (row["n_seeds"], row["n_tasks"]) == (3, 2)
     assert table.loc["depth 4 vs full", "mean"] == pytest.approx(0.0)
+
+
+def test_pooled_compares_with_the_frozen_probe_at_each_depth_and_at_its_valid_choice():
+    from molstrata.finetune.trials_summary import chosen_depth_table, pooled
+
+    trials, frozen, _ = _summary_trials()
+    valid = pd.DataFrame([{"task": "a", "metric": "roc-auc", "layer": layer, "split": "valid", "seed": s,
+                           "score": score} for layer, score in enumerate((0.1, 0.5, 0.9, 0.6, 0.7))
+                          for s in (1, 2, 3)])
+    layer0 = pd.DataFrame([{"task": "a", "metric": "roc-auc", "layer": 0, "split": "test", "seed": s,
+                            "score": 0.5} for s in (1, 2, 3)])
+    frozen = pd.concat([frozen, valid, layer0], ignore_index=True)
+    metrics = {"a": "roc-auc"}
+    table = pooled(chosen_depth_table(trials, metrics, 4), trials, metrics, 4, frozen).set_index("quantity")
+    # depth 1 finetuned (0.88, 0.84, 0.80) vs the frozen layer 1 (test 0.6)
+    assert table.loc["depth 1 vs frozen", "mean"] == pytest.approx(100 * (0.84 - 0.6) / 0.6)
+    # validation picks depths 4, 1, 3 (tests 0.80, 0.84, 0.83); the frozen probe's valid pick is
+    # layer 2 (test 0.7) in every seed
+    per_seed = 100 * (np.array([0.80, 0.84, 0.83]) - 0.7) / 0.7
+    half = stats.t.ppf(0.975, 2) * per_seed.std(ddof=1) / np.sqrt(3)
+    row = table.loc["valid choice vs frozen valid choice"]
+    assert (row["mean"], row["low"], row["high"]) == pytest.approx((per_seed.mean(), per_seed.mean() - half,
+                                                                    per_seed.mean() + half))
+    assert (row["n_seeds"], row["n_tasks"]) == (3, 1)
+    assert "depth 1 vs frozen" not in pooled(chosen_depth_table(trials, metrics, 4), trials, metrics, 4).set_index(
+        "quantity").index

@@ -104,10 +104,15 @@ def chosen_depth_table(trials: pd.DataFrame, metrics: dict[str, str], full_depth
 
 
 def pooled(chosen: pd.DataFrame, trials: pd.DataFrame, metrics: dict[str, str],
-           full_depth: int) -> pd.DataFrame:
+           full_depth: int, frozen: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rows ``quantity, mean, low, high, n_seeds, n_tasks``: the valid- and test-chosen
     depth's Δ% vs full, and each depth's Δ% vs full (over the tasks that have it), each
-    averaged over tasks within a seed, then mean and interval over seeds."""
+    averaged over tasks within a seed, then mean and interval over seeds.
+
+    With ``frozen`` (``frozen_results.csv`` rows), also each depth's finetune vs the frozen
+    probe at that layer (``depth k vs frozen``), and the validation-chosen finetune vs the
+    frozen probe's validation-chosen layer (``valid choice vs frozen valid choice``: both
+    sides picked without test)."""
     rows = []
     for col in ("delta_valid_choice", "delta_test_choice"):
         per_seed = chosen.groupby("seed")[col].mean().to_numpy() if len(chosen) else np.array([])
@@ -124,7 +129,43 @@ def pooled(chosen: pd.DataFrame, trials: pd.DataFrame, metrics: dict[str, str],
         m, lo, hi = mean_interval(per_seed)
         rows.append({"quantity": f"depth {int(depth)} vs full", "mean": m, "low": lo, "high": hi,
                      "n_seeds": len(per_seed), "n_tasks": g["task"].nunique()})
+    if frozen is not None:
+        rows += _vs_frozen_rows(chosen, selected_scores(trials), frozen, metrics)
     return pd.DataFrame(rows, columns=["quantity", "mean", "low", "high", "n_seeds", "n_tasks"])
+
+
+def _pooled_row(quantity: str, frame: pd.DataFrame) -> dict:
+    """One pooled row from ``task, seed, delta`` rows: tasks averaged within a seed, then a
+    t interval over seeds."""
+    frame = frame.dropna(subset=["delta"])
+    per_seed = frame.groupby("seed")["delta"].mean().to_numpy()
+    m, lo, hi = mean_interval(per_seed)
+    return {"quantity": quantity, "mean": m, "low": lo, "high": hi, "n_seeds": len(per_seed),
+            "n_tasks": frame["task"].nunique()}
+
+
+def _vs_frozen_rows(chosen: pd.DataFrame, sel: pd.DataFrame, frozen: pd.DataFrame,
+                    metrics: dict[str, str]) -> list[dict]:
+    """The pooled rows of :func:`pooled` that compare the finetune with the frozen probe."""
+    test = frozen[frozen["split"] == "test"].set_index(["task", "layer", "seed"])["score"]
+    rows = []
+    for depth, g in sel.groupby("depth", sort=True):
+        d = [delta_pct(test.get((t, depth, s), np.nan), v, metrics[str(t)])
+             for t, s, v in g[["task", "seed", "test_score"]].itertuples(index=False)]
+        rows.append(_pooled_row(f"depth {int(depth)} vs frozen", g.assign(delta=d)))
+    valid = frozen[frozen["split"] == "valid"]
+    ft = sel.set_index(["task", "seed", "depth"])["test_score"]
+    pairs = []
+    for t, s, depth in chosen[["task", "seed", "valid_depth"]].itertuples(index=False):
+        v = valid[(valid["task"] == t) & (valid["seed"] == s)].sort_values("layer")
+        if v.empty:
+            continue
+        layer = int(v["layer"].iloc[best_index(v["score"].to_numpy(), higher_is_better(metrics[str(t)])) or 0])
+        pairs.append({"task": t, "seed": s,
+                      "delta": delta_pct(test.get((t, layer, s), np.nan), ft[(t, s, depth)], metrics[str(t)])})
+    rows.append(_pooled_row("valid choice vs frozen valid choice",
+                            pd.DataFrame(pairs, columns=["task", "seed", "delta"])))
+    return rows
 
 
 def depth_correlations(depths: pd.DataFrame, min_points: int = 4) -> pd.DataFrame:
