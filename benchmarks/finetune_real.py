@@ -79,6 +79,22 @@ def _read_root(root: Path) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     return trials, frozen
 
 
+def _head_scores(folder: Path, trials: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
+    """Test score per (task, seed) of the tuned-heads leaderboard's chosen head, from its
+    shipped predictions ``<folder>/<task>_seed<s>.csv.gz`` (columns ``Drug_ID, Y, Y_pred``)."""
+    from molstrata.data._metrics import evaluate
+
+    rows = []
+    for task, seed in trials[["task", "seed"]].drop_duplicates().itertuples(index=False):
+        path = folder / f"{task}_seed{int(seed)}.csv.gz"
+        if not path.is_file():
+            raise SystemExit(f"--heads: {path} is missing")
+        pred = pd.read_csv(path)
+        rows.append({"task": task, "seed": int(seed),
+                     "test_score": evaluate(metrics[str(task)], pred["Y"].to_numpy(), pred["Y_pred"].to_numpy())})
+    return pd.DataFrame(rows, columns=["task", "seed", "test_score"])
+
+
 def _summarize(args: argparse.Namespace) -> None:
     from molstrata.finetune import trials as tr
     from molstrata.finetune import trials_summary as ts
@@ -100,7 +116,9 @@ def _summarize(args: argparse.Namespace) -> None:
     chosen = ts.chosen_depth_table(trials, metrics, args.full_depth)
     depths.to_csv(res / f"{stem}_summary.csv", index=False)
     chosen.to_csv(res / f"{stem}_chosen_depth.csv", index=False)
-    ts.pooled(chosen, trials, metrics, args.full_depth, frozen_all).to_csv(res / f"{stem}_pooled.csv", index=False)
+    heads = _head_scores(Path(args.heads), trials, metrics) if args.heads else None
+    table = ts.pooled(chosen, trials, metrics, args.full_depth, frozen_all, heads)
+    table.to_csv(res / f"{stem}_pooled.csv", index=False)
     ts.depth_correlations(depths).to_csv(res / f"{stem}_correlations.csv", index=False)
     ts.write_figures(res / "figures", stem, depths)
     conv = tr.convergence(trials)
@@ -113,7 +131,7 @@ def _summarize(args: argparse.Namespace) -> None:
         print(ext.to_string(index=False))
     if conv["at_cap_cells"]:
         print(f"cells at the cap (rerun them with --epochs x2 in a new root): {conv['at_cap_cells']}")
-    print(ts.pooled(chosen, trials, metrics, args.full_depth, frozen_all).to_string(index=False))
+    print(table.to_string(index=False))
 
 
 def main() -> None:
@@ -142,6 +160,9 @@ def main() -> None:
     summ.add_argument("--full-depth", type=int, required=True)
     summ.add_argument("--runs", required=True, help="run roots, comma-separated, later ones win")
     summ.add_argument("--results", default="benchmarks/results")
+    summ.add_argument("--heads", default=None,
+                      help="a tuned-heads leaderboard predictions folder (<task>_seed<s>.csv.gz): adds the "
+                           "validation-chosen finetune vs that head")
     args = ap.parse_args()
     _run(args) if args.cmd == "run" else _summarize(args)
 

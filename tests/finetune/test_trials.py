@@ -241,3 +241,15 @@ def test_pooled_compares_with_the_frozen_probe_at_each_depth_and_at_its_valid_ch
     assert (row["n_seeds"], row["n_tasks"]) == (3, 1)
     assert "depth 1 vs frozen" not in pooled(chosen_depth_table(trials, metrics, 4), trials, metrics, 4).set_index(
         "quantity").index
+
+
+def test_pooled_compares_the_valid_choice_with_a_tuned_head():
+    from molstrata.finetune.trials_summary import chosen_depth_table, pooled
+
+    trials, _, _ = _summary_trials()
+    metrics = {"a": "roc-auc"}
+    heads = pd.DataFrame({"task": ["a"] * 3, "seed": [1, 2, 3], "test_score": [0.8, 0.7, 0.83]})
+    table = pooled(chosen_depth_table(trials, metrics, 4), trials, metrics, 4, heads=heads).set_index("quantity")
+    # validation picks depths 4, 1, 3: tests 0.80, 0.84, 0.83 against the head's 0.8, 0.7, 0.83
+    expected = np.mean([0.0, 100 * 0.14 / 0.7, 0.0])
+    assert table.loc["valid choice vs tuned head", "mean"] == pytest.approx(expected)

@@ -104,7 +104,8 @@ def chosen_depth_table(trials: pd.DataFrame, metrics: dict[str, str], full_depth
 
 
 def pooled(chosen: pd.DataFrame, trials: pd.DataFrame, metrics: dict[str, str],
-           full_depth: int, frozen: pd.DataFrame | None = None) -> pd.DataFrame:
+           full_depth: int, frozen: pd.DataFrame | None = None,
+           heads: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rows ``quantity, mean, low, high, n_seeds, n_tasks``: the valid- and test-chosen
     depth's Δ% vs full, and each depth's Δ% vs full (over the tasks that have it), each
     averaged over tasks within a seed, then mean and interval over seeds.
@@ -112,7 +113,9 @@ def pooled(chosen: pd.DataFrame, trials: pd.DataFrame, metrics: dict[str, str],
     With ``frozen`` (``frozen_results.csv`` rows), also each depth's finetune vs the frozen
     probe at that layer (``depth k vs frozen``), and the validation-chosen finetune vs the
     frozen probe's validation-chosen layer (``valid choice vs frozen valid choice``: both
-    sides picked without test)."""
+    sides picked without test). With ``heads`` (rows ``task, seed, test_score``: a frozen
+    head chosen without test, e.g. the tuned-heads leaderboard's), the validation-chosen
+    finetune vs that head (``valid choice vs tuned head``)."""
     rows = []
     for col in ("delta_valid_choice", "delta_test_choice"):
         per_seed = chosen.groupby("seed")[col].mean().to_numpy() if len(chosen) else np.array([])
@@ -131,6 +134,12 @@ def pooled(chosen: pd.DataFrame, trials: pd.DataFrame, metrics: dict[str, str],
                      "n_seeds": len(per_seed), "n_tasks": g["task"].nunique()})
     if frozen is not None:
         rows += _vs_frozen_rows(chosen, selected_scores(trials), frozen, metrics)
+    if heads is not None:
+        ft = selected_scores(trials).set_index(["task", "seed", "depth"])["test_score"]
+        ref = heads.set_index(["task", "seed"])["test_score"]
+        d = [delta_pct(ref.get((t, s), np.nan), ft[(t, s, depth)], metrics[str(t)])
+             for t, s, depth in chosen[["task", "seed", "valid_depth"]].itertuples(index=False)]
+        rows.append(_pooled_row("valid choice vs tuned head", chosen.assign(delta=d)))
     return pd.DataFrame(rows, columns=["quantity", "mean", "low", "high", "n_seeds", "n_tasks"])
 
 
