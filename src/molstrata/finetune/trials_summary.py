@@ -217,6 +217,9 @@ def write_figures(folder: str | Path, name: str, depths: pd.DataFrame) -> list[P
     fig, ax = plt.subplots(figsize=(5, 5))
     for task, g in depths.groupby("task", sort=True):
         ax.scatter(g["frozen_test_mean"], g["test_mean"], label=str(task), s=14)
+    both = pd.concat([depths["frozen_test_mean"], depths["test_mean"]]).dropna()
+    if len(both):
+        ax.plot([both.min(), both.max()], [both.min(), both.max()], ls=":", color="grey", lw=0.8)
     ax.set(xlabel="frozen linear probe (test mean)", ylabel="finetuned (test mean)", title=name)
     ax.legend(fontsize=6)
     fig.tight_layout()
