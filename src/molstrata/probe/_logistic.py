@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from molstrata.probe._sparse import SparseRows32
+
 #: solve dense logistic problems in float32 products first, then finish in float64
 MIXED_PRECISION = True
 #: the float32 phase stops at gradients below max(tol, TOL32) (its products' round-off leaves
@@ -134,12 +136,14 @@ def logistic_fit(basis: Any, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_i
     sqB = torch.cat([Bz, Bb], dim=2).sqrt()  # preconditioner sqrt(B): (L, n_C, r + 1)
     phi = torch.zeros((L, nC, r + 1), dtype=torch.float64, device=dev)
     it = 0
+    sparse = getattr(basis, "_sparse_t", None) is not None
     if MIXED_PRECISION:
-        rows = _Rows32(basis)
+        rows = SparseRows32(basis) if sparse else _Rows32(basis)
         phi, it = _lbfgs(rows.apply, rows.apply_t, phi, yt, sqB, invC, tol=max(tol, TOL32),
                          max_iter=max_iter, history=history, patience=PATIENCE32)
         del rows
-    phi, it64 = _lbfgs(basis.apply_train, functools.partial(_apply_t64, basis), phi, yt, sqB, invC, tol=tol,
+    apply_t64 = basis.apply_t if sparse else functools.partial(_apply_t64, basis)
+    phi, it64 = _lbfgs(basis.apply_train, apply_t64, phi, yt, sqB, invC, tol=tol,
                        max_iter=max_iter, history=history, refresh=True)
     theta = phi / sqB
     coef = theta[..., :r].transpose(1, 2).contiguous()  # (L, r, n_C)
