@@ -126,7 +126,8 @@ class _Basis:
         Xs = self._sparse
         if Xs is None:
             return self.apply(self.X, coef)
-        w = (self.V @ coef) / self.scale.transpose(1, 2)  # (L, d, k)
+        w = (coef.transpose(1, 2) @ self.V.transpose(1, 2)).transpose(1, 2)  # V coef, short-by-wide
+        w = w / self.scale.transpose(1, 2)  # (L, d, k)
         return _stack_products(Xs, w) - self.mean @ w
 
     def keep_transpose(self) -> None:
