@@ -22,8 +22,10 @@ Dense training rows are solved in two phases:
    until the float64 gradient meets ``tol``; usually one evaluation (the check), at times a
    few iterations. The stopping rule's meaning is therefore the float64 one, as before.
 
-Dense rows only: sparse ones (count fingerprints) stay with the float64 solver of
-:mod:`molstrata.probe.linear`, whose CSR products are exact.
+Sparse rows (count fingerprints) take the same two phases, their float32 products on CSR
+rows (:class:`molstrata.probe._sparse.SparseRows32`) and their float64 finish on the exact CSR
+products of :class:`~molstrata.probe.linear._Basis` (session 31; before, a float64-only
+solver).
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def logistic_fit(basis: Any, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_i
 
     Parameters
     ----------
-    basis : a :class:`~molstrata.probe.linear._Basis` of L layers holding its dense training
+    basis : a :class:`~molstrata.probe.linear._Basis` of L layers holding its training
         rows
     y : ndarray (n,), labels 0/1
     Cs : ndarray (n_C,), inverse penalties

@@ -15,7 +15,8 @@ Dense ridge fits with at least as many rows as columns skip the eigendecompositi
 tridiagonal reduction per layer serves the grid (:func:`molstrata.probe.ridge_path.ridge_probe`,
 whose basis directions are the identity); the formulas above are the same solutions.
 Sparse wide rows (count fingerprints: the ECFP4 baseline) are multiplied as SciPy CSR
-matrices (:data:`molstrata.probe._rows.SPARSE_DENSITY`); their ``X^T X`` is then exact.
+matrices (:data:`molstrata.probe._rows.SPARSE_DENSITY`); their ``X^T X`` is then exact, and
+:mod:`molstrata.probe._sparse` forms their eigenbasis and ridge grids from those products.
 Results match scikit-learn's ``StandardScaler`` + ``Ridge(alpha)`` (to round-off) and
 ``StandardScaler`` + ``LogisticRegression(C=C)`` (to solver tolerance); ``tests/probe``
 checks both.
