@@ -1,6 +1,7 @@
 """Sparse training rows (count fingerprints, e.g. the ECFP4 baseline) take the linear
-probe's sparse route (SciPy CSR products, exact integer ``X^T X``), which gives the dense
-route's grid scores, choices and coefficients to round-off."""
+probe's sparse route (SciPy CSR products, exact integer ``X^T X``; :mod:`molstrata.probe._sparse`),
+which gives the dense route's grid scores, choices and coefficients to round-off (ridge) or to
+the solver's tolerance (logistic)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,10 @@ def test_sparse_route_matches_dense_route(task_type, n, monkeypatch):
     else:
         np.testing.assert_allclose(sparse.valid_grid_scores_, dense.valid_grid_scores_, rtol=0, atol=1e-6)
         np.testing.assert_allclose(sparse.coef_[0], dense.coef_[0], rtol=0, atol=1e-4)
-    np.testing.assert_allclose(sparse.predict([Xva]), dense.predict([Xva]), rtol=0, atol=1e-6)
+    # the sparse route's logistic fits take the two-precision solver (a float32 phase stops
+    # elsewhere within tol; session 31), so its probabilities agree to ~1e-6, not closer
+    atol = 1e-6 if task_type == "regression" else 1e-5
+    np.testing.assert_allclose(sparse.predict([Xva]), dense.predict([Xva]), rtol=0, atol=atol)
 
 
 def test_dense_embeddings_never_take_the_sparse_route():

@@ -22,8 +22,10 @@ Dense training rows are solved in two phases:
    until the float64 gradient meets ``tol``; usually one evaluation (the check), at times a
    few iterations. The stopping rule's meaning is therefore the float64 one, as before.
 
-Dense rows only: sparse ones (count fingerprints) stay with the float64 solver of
-:mod:`molstrata.probe.linear`, whose CSR products are exact.
+Sparse rows (count fingerprints) take the same two phases, their float32 products on CSR
+rows (:class:`molstrata.probe._sparse.SparseRows32`) and their float64 finish on the exact CSR
+products of :class:`~molstrata.probe.linear._Basis` (session 31; before, a float64-only
+solver).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from molstrata.probe._sparse import SparseRows32
 
 #: solve dense logistic problems in float32 products first, then finish in float64
 MIXED_PRECISION = True
@@ -109,7 +113,7 @@ def logistic_fit(basis: Any, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_i
 
     Parameters
     ----------
-    basis : a :class:`~molstrata.probe.linear._Basis` of L layers holding its dense training
+    basis : a :class:`~molstrata.probe.linear._Basis` of L layers holding its training
         rows
     y : ndarray (n,), labels 0/1
     Cs : ndarray (n_C,), inverse penalties
@@ -134,12 +138,14 @@ def logistic_fit(basis: Any, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_i
     sqB = torch.cat([Bz, Bb], dim=2).sqrt()  # preconditioner sqrt(B): (L, n_C, r + 1)
     phi = torch.zeros((L, nC, r + 1), dtype=torch.float64, device=dev)
     it = 0
+    sparse = getattr(basis, "_sparse_t", None) is not None
     if MIXED_PRECISION:
-        rows = _Rows32(basis)
+        rows = SparseRows32(basis) if sparse else _Rows32(basis)
         phi, it = _lbfgs(rows.apply, rows.apply_t, phi, yt, sqB, invC, tol=max(tol, TOL32),
                          max_iter=max_iter, history=history, patience=PATIENCE32)
         del rows
-    phi, it64 = _lbfgs(basis.apply_train, functools.partial(_apply_t64, basis), phi, yt, sqB, invC, tol=tol,
+    apply_t64 = basis.apply_t if sparse else functools.partial(_apply_t64, basis)
+    phi, it64 = _lbfgs(basis.apply_train, apply_t64, phi, yt, sqB, invC, tol=tol,
                        max_iter=max_iter, history=history, refresh=True)
     theta = phi / sqB
     coef = theta[..., :r].transpose(1, 2).contiguous()  # (L, r, n_C)

@@ -15,3 +15,11 @@ from __future__ import annotations
 
 #: bump whenever a change moves any bit of a linear probe's or of its CV's results
 NUMERICS = "3"
+
+#: the numerics of the linear probe on sparse count rows (:mod:`molstrata.probe._sparse`: the
+#: ECFP4 baseline's cells, whose key holds it, :mod:`molstrata.runs._baseline`); bump it with
+#: any change that moves a bit of those fits (a change of :data:`NUMERICS` that reaches the
+#: sparse routes included). History: none in the keys (to session 30): eigendecompositions
+#: for the ridge grids, a float64 L-BFGS; "sparse-2" (session 31): the ridge grids from one
+#: tridiagonal reduction, the two-precision logistic fits on float32 CSR rows.
+SPARSE_NUMERICS = "sparse-2"

@@ -15,7 +15,8 @@ Dense ridge fits with at least as many rows as columns skip the eigendecompositi
 tridiagonal reduction per layer serves the grid (:func:`molstrata.probe.ridge_path.ridge_probe`,
 whose basis directions are the identity); the formulas above are the same solutions.
 Sparse wide rows (count fingerprints: the ECFP4 baseline) are multiplied as SciPy CSR
-matrices (:data:`molstrata.probe._rows.SPARSE_DENSITY`); their ``X^T X`` is then exact.
+matrices (:data:`molstrata.probe._rows.SPARSE_DENSITY`); their ``X^T X`` is then exact, and
+:mod:`molstrata.probe._sparse` forms their eigenbasis and ridge grids from those products.
 Results match scikit-learn's ``StandardScaler`` + ``Ridge(alpha)`` (to round-off) and
 ``StandardScaler`` + ``LogisticRegression(C=C)`` (to solver tolerance); ``tests/probe``
 checks both.
@@ -23,7 +24,7 @@ checks both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -31,8 +32,8 @@ import numpy as np
 from molstrata.core.choice import best_indices
 from molstrata.core.errors import ConfigError, check_choice
 from molstrata.probe._base import ProbeEstimator, ProbeNotFittedError, _as_layers, _check_rows
-from molstrata.probe._logistic import _lbfgs_direction, lbfgs_memory
 from molstrata.probe._rows import _sparse_transposes, _stack_products, stack64
+from molstrata.probe._sparse import sparse_eigenbasis, sparse_ridge_probe
 from molstrata.probe.device import as_numpy, to_device
 from molstrata.probe.ridge_path import ridge_probe
 from molstrata.probe.scoring import greater_is_better, score_columns
@@ -84,21 +85,21 @@ class _Basis:
         Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float64))  # (L, n, d)
         n, d = Xt.shape[1], Xt.shape[2]
         self._sparse_t = _sparse_transposes(Xt)  # fingerprints: X^T per layer in CSR, else None
-        if self._sparse_t is None:  # dense rows: on the probes' device (sparse ones: SciPy, CPU)
-            Xt = to_device(Xt)
-        self.X = Xt
+        if self._sparse_t is not None:  # from the CSR rows, on the CPU (probe._sparse)
+            self.X = Xt
+            self.mean, self.scale, self.lam, self.V = sparse_eigenbasis(self._sparse_t, n, fast_eigh)
+            return
+        self.X = Xt = to_device(Xt)  # dense rows: on the probes' device
         self.mean = Xt.mean(dim=1, keepdim=True)
         var = (Xt * Xt).mean(dim=1, keepdim=True) - self.mean * self.mean
         scale = var.clamp_min(0.0).sqrt()
         self.scale = torch.where(scale > 1e-12, scale, torch.ones_like(scale))
-        if n >= d and fast_eigh and self._sparse_t is None:  # dense logistic: all in float32
+        if n >= d and fast_eigh:  # dense logistic: all in float32
             from molstrata.probe._logistic import eigh32
 
             self.rows32, self.lam, self.V = eigh32(Xt, self.mean, self.scale)
         elif n >= d:  # covariance route: (d, d)
-            XtX = (Xt.transpose(1, 2) @ Xt if self._sparse_t is None else torch.from_numpy(
-                np.stack([(xt @ xt.T).toarray() for xt in self._sparse_t])))
-            G = XtX - n * self.mean.transpose(1, 2) @ self.mean
+            G = Xt.transpose(1, 2) @ Xt - n * self.mean.transpose(1, 2) @ self.mean
             G = G / (self.scale.transpose(1, 2) @ self.scale)
             G = 0.5 * (G + G.transpose(1, 2))
             if fast_eigh:
@@ -126,7 +127,8 @@ class _Basis:
         Xs = self._sparse
         if Xs is None:
             return self.apply(self.X, coef)
-        w = (self.V @ coef) / self.scale.transpose(1, 2)  # (L, d, k)
+        w = (coef.transpose(1, 2) @ self.V.transpose(1, 2)).transpose(1, 2)  # V coef, short-by-wide
+        w = w / self.scale.transpose(1, 2)  # (L, d, k)
         return _stack_products(Xs, w) - self.mean @ w
 
     def keep_transpose(self) -> None:
@@ -179,10 +181,13 @@ def _ridge_fit(basis: _Basis, y: np.ndarray, alphas: np.ndarray):
 def _ridge_basis(X: np.ndarray, y: np.ndarray, alphas: np.ndarray):
     """:func:`~molstrata.probe.ridge_path.ridge_probe` as ``(basis, coef (L, d, n_alpha),
     intercepts (L, n_alpha))`` whose basis directions are the identity (coefficients on
-    standardised features), or None where the eigendecomposition route stays (sparse, n < d)."""
+    standardised features), or None where the eigendecomposition route stays (dense, n < d);
+    sparse rows take :func:`molstrata.probe._sparse.sparse_ridge_probe`."""
     import torch
 
     fit = ridge_probe(X, y, alphas)
+    if fit is None:  # sparse rows (count fingerprints): their own tridiagonal route
+        fit = sparse_ridge_probe(X, y, alphas)
     if fit is None:
         return None
     basis = _Basis.__new__(_Basis)
@@ -196,124 +201,22 @@ def _ridge_basis(X: np.ndarray, y: np.ndarray, alphas: np.ndarray):
 # -------------------------------------------------------------------------- logistic
 def _logistic_fit(basis: _Basis, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_iter: int,
                   history: int = 10):
-    """Batched L-BFGS for L2 logistic regression on every layer × every C.
+    """Batched L-BFGS for L2 logistic regression on every layer × every C:
+    :func:`molstrata.probe._logistic.logistic_fit` (float32 products, then a float64 finish;
+    sparse rows through CSR products, :class:`molstrata.probe._sparse.SparseRows32`).
 
     Minimises, per (layer, C), ``sum_i logloss(y_i, Z_i z + b) + ||z||^2 / (2 C)`` (the
     intercept is not penalised, as in scikit-learn's lbfgs), in variables preconditioned by
     the diagonal Böhning bound. Stops each problem when the max-abs gradient of the mean
-    loss is below ``tol``. A value of C whose problems have stopped on every layer leaves
-    the batch (its products are no longer computed); the others are not affected.
+    loss is below ``tol``.
 
     Returns coefficients (L, r, n_C), intercepts (L, n_C), iterations used (int).
-
-    Dense rows go to :func:`molstrata.probe._logistic.logistic_fit` (the same problems and
-    stopping rule; float32 products, then a float64 finish); sparse ones (count
-    fingerprints) are solved here.
     """
-    import torch
+    from molstrata.probe._logistic import logistic_fit
 
-    if basis._sparse_t is None:
-        from molstrata.probe._logistic import logistic_fit
-
-        return logistic_fit(basis, y, Cs, tol=tol, max_iter=max_iter, history=history)
-
-    L, n = basis.X.shape[0], basis.X.shape[1]
-    r = basis.lam.shape[1]
-    basis.keep_transpose()
-    dev = basis.X.device  # the probes' device (the CPU for sparse rows)
-    yt = torch.from_numpy(np.array(y, dtype=np.float64)).to(dev)[None, :, None]  # (1, n, 1)
-    invC = 1.0 / torch.from_numpy(np.asarray(Cs, dtype=np.float64)).to(dev)  # (n_C,)
-    nC = invC.shape[0]
-    # preconditioner sqrt(B): (L, n_C, r + 1)
-    Bz = basis.lam[:, None, :] / 4.0 + invC[None, :, None]
-    Bb = torch.full((L, nC, 1), n / 4.0, dtype=torch.float64, device=dev)
-    st = {"sqB": torch.cat([Bz, Bb], dim=2).sqrt(), "invC": invC, "cols": torch.arange(nC, device=dev)}
-    evaluate = _logistic_objective(basis, yt, st)
-    theta_out = torch.zeros((L, nC, r + 1), dtype=torch.float64, device=dev)
-    phi = torch.zeros((L, nC, r + 1), dtype=torch.float64, device=dev)
-    f, g, g_raw = evaluate(phi)
-    S: list[Any] = []
-    Y: list[Any] = []
-    R: list[Any] = []
-    gamma = torch.ones((L, nC, 1), dtype=torch.float64, device=dev)
-    done = g_raw.abs().amax(dim=2) / n < tol
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007
-        keep = ~done.all(dim=0)  # (n_C,) values of C still running on some layer
-        if not bool(keep.all()):
-            theta_out[:, st["cols"][~keep]] = phi[:, ~keep] / st["sqB"][:, ~keep]
-            if not bool(keep.any()):
-                break
-            phi, f, g, g_raw, gamma, done = (t[:, keep] for t in (phi, f, g, g_raw, gamma, done))
-            S, Y, R = ([t[:, keep] for t in T] for T in (S, Y, R))
-            st.update(sqB=st["sqB"][:, keep], invC=st["invC"][keep], cols=st["cols"][keep])
-        d = _lbfgs_direction(g, S, Y, R, gamma)
-        gd = (g * d).sum(dim=2, keepdim=True)
-        bad = gd >= 0
-        d = torch.where(bad, -g, d)
-        gd = torch.where(bad, -(g * g).sum(dim=2, keepdim=True), gd)
-        d = torch.where(done[..., None], torch.zeros_like(d), d)
-        phi_new, f_new, g_new, graw_new, accepted = _armijo(evaluate, phi, d, f, g, g_raw, gd, done)
-        stalled = ~accepted  # no decrease possible: at round-off level, stop there
-        gamma = lbfgs_memory(S, Y, R, phi_new - phi, g_new - g, gamma, history)
-        phi, f, g, g_raw = phi_new, f_new, g_new, graw_new
-        done = done | stalled | (g_raw.abs().amax(dim=2) / n < tol)
-    else:
-        theta_out[:, st["cols"]] = phi / st["sqB"]
-    coef = theta_out[..., :r].transpose(1, 2).contiguous()  # (L, r, n_C)
-    intercept = theta_out[..., r]  # (L, n_C)
-    return coef, intercept, it
-
-
-def _logistic_objective(basis: _Basis, yt: Any, st: dict[str, Any]) -> Callable:
-    """``evaluate(phi) -> (f, g, g_raw)`` of the batched logistic problems: losses (L, n_C),
-    gradients in the preconditioned variables ``phi = sqrt(B) theta`` and in ``theta``
-    (L, n_C, r + 1), for labels yt (1, n, 1); the preconditioner ``st["sqB"]`` and the
-    penalties ``st["invC"]`` are read at each call (the running values of C)."""
-    import torch
-
-    r = basis.lam.shape[1]
-
-    def evaluate(phi):
-        sqB, iC = st["sqB"], st["invC"]
-        theta = phi / sqB
-        z, b = theta[..., :r], theta[..., r]
-        m = basis.apply_train(z.transpose(1, 2)) + b[:, None, :]  # (L, n, n_C)
-        loss = torch.nn.functional.softplus(m) - yt * m
-        f = loss.sum(dim=1) + 0.5 * iC[None, :] * (z * z).sum(dim=2)  # (L, n_C)
-        res = torch.sigmoid(m) - yt  # (L, n, n_C)
-        gz = basis.apply_t(res).transpose(1, 2) + iC[None, :, None] * z
-        gb = res.sum(dim=1)[..., None]
-        g = torch.cat([gz, gb], dim=2)  # gradient in theta
-        return f, g / sqB, g
-
-    return evaluate
-
-
-def _armijo(evaluate: Callable, phi: Any, d: Any, f: Any, g: Any, g_raw: Any, gd: Any,
-            done: Any) -> tuple[Any, Any, Any, Any, Any]:
-    """Backtracking Armijo line search along ``d`` (L, n_C, r + 1), per problem (``done``
-    ones stay put): ``(phi, f, g, g_raw, accepted)`` at the accepted steps."""
-    import torch
-
-    L, nC = phi.shape[0], phi.shape[1]
-    t = torch.ones((L, nC, 1), dtype=torch.float64, device=phi.device)
-    accepted = done.clone()
-    f_new, g_new, graw_new = f.clone(), g.clone(), g_raw.clone()
-    phi_new = phi.clone()
-    for _ in range(40):
-        trial = phi + t * d
-        ft, gt, grt = evaluate(trial)
-        ok = (~accepted) & (ft <= f + 1e-4 * t[..., 0] * gd[..., 0])
-        f_new = torch.where(ok, ft, f_new)
-        g_new = torch.where(ok[..., None], gt, g_new)
-        graw_new = torch.where(ok[..., None], grt, graw_new)
-        phi_new = torch.where(ok[..., None], trial, phi_new)
-        accepted = accepted | ok
-        if bool(accepted.all()):
-            break
-        t = torch.where(accepted[..., None], t, t * 0.5)
-    return phi_new, f_new, g_new, graw_new, accepted
+    if basis._sparse_t is not None:
+        basis.keep_transpose()  # CSR rows for the float64 finish's products
+    return logistic_fit(basis, y, Cs, tol=tol, max_iter=max_iter, history=history)
 
 
 # ----------------------------------------------------------------------------- probe

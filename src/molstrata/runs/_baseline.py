@@ -4,8 +4,8 @@ table ``baseline.csv`` (:mod:`molstrata.probe.baseline`).
 
 The baseline does not depend on the encoder, so its cells are also kept in the cache folder
 (``MOLSTRATA_CACHE_DIR/baseline-cells/``), under a hash of their full key (input file and label
-hashes, split seed, fingerprint identity with the RDKit version, probe settings, molstrata
-version): a run into a fresh folder, with any encoder, reads them back instead of refitting
+hashes, split seed, fingerprint identity with the RDKit version, probe settings, the sparse
+rows' numerics version :data:`~molstrata.probe._numerics.SPARSE_NUMERICS`, molstrata version): a run into a fresh folder, with any encoder, reads them back instead of refitting
 (the probe on 2048-d counts is most of the baseline's cost), with the same bytes.
 """
 
@@ -22,6 +22,7 @@ from molstrata.core.paths import cache_dir, cache_enabled
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.threads import fixed_threads
 from molstrata.encoders.fingerprint import ECFP_NAME, ecfp_counts, ecfp_identity
+from molstrata.probe._numerics import SPARSE_NUMERICS
 from molstrata.probe._probe import LayerCell, LayerScores, assemble, fit_layers, prepare
 from molstrata.probe.baseline import baseline_frame
 from molstrata.probe.device import probe_device
@@ -52,7 +53,8 @@ def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mappin
     with progress_bar("ECFP4 counts, the same probe", len(jobs), show=progress) as bar:
         for task, seed in jobs:
             path = _cell_path(out, ECFP_NAME, task, seed, 0)
-            keys[(task, seed)] = key = _cell_key(ecfp_identity(), cell_settings, inputs, task, seed)
+            keys[(task, seed)] = key = _cell_key(ecfp_identity(), {**cell_settings, "numerics": SPARSE_NUMERICS},
+                                                 inputs, task, seed)  # numerics: probe._numerics
             _check_cells(path.parent, key)
             shared[(task, seed)] = _shared_path(key) if use_cache and cache_enabled() else None
             cell = _read_back(path, shared[(task, seed)], len(splits[(task, seed)].test))
