@@ -1,6 +1,7 @@
-"""Issue #22, the cold run: with a local pool, the ECFP4 baseline's cells (which need no
-embeddings) are handed to the workers before this process embeds, and a cold run (empty
-embeddings cache) with two workers writes the same tables, byte for byte, as one process."""
+"""Issue #22, the cold run: with a local pool, the ECFP4 baseline's fingerprints are computed
+by the workers and its cells (which need no embeddings) handed to them before this process
+embeds, and a cold run (empty embeddings cache) with two workers writes the same tables,
+byte for byte, as one process."""
 
 from __future__ import annotations
 
@@ -43,10 +44,12 @@ def test_a_cold_run_with_two_workers_fits_the_baseline_while_embedding(hash_enco
         return real_embed(*args, **kwargs)
 
     monkeypatch.setattr(probe_run._embeddings, "embed_cached", embed)
+    monkeypatch.setattr("molstrata.runs._baseline._MIN_SLICE", 100)  # the workers fingerprint slices
     monkeypatch.setenv("MOLSTRATA_CACHE_DIR", str(tmp_path / "cache_two"))  # cold again
     with _Recording(events) as pool:
         sweep([hash_encoder], TASKS, [1, 2], out=tmp_path / "two", executor=pool, **kw)
     assert "_fit_job" in events and events.index("_fit_job") < events.index("embed"), events
     assert events.index("embed") < events.index("_probe_cell"), events
+    assert events.index("_ecfp_slice") < events.index("_fit_job"), events
     for name in TABLES:
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.files import atomic_write
 from molstrata.core.paths import cache_dir, cache_enabled
 from molstrata.core.progress import progress as progress_bar
@@ -105,9 +108,10 @@ class BaselineRun:
     bar: Any = None
 
     def common(self) -> dict[str, Any]:
-        """The fit jobs' shared arguments (the fingerprints computed here, once)."""
-        return {"fingerprints": _fingerprints(self.splits), "splits": self.splits, "model": self.model,
-                "params": self.params, "device": self.device}
+        """The fit jobs' shared arguments (the fingerprints computed once, by the pool's
+        workers when there is a pool)."""
+        return {"fingerprints": _fingerprints(self.splits, self.executor), "splits": self.splits,
+                "model": self.model, "params": self.params, "device": self.device}
 
     def store(self, i: int, cell: LayerCell) -> None:
         """Keep the cell of ``todo[i]`` (run folder and shared cache), on this process."""
@@ -195,9 +199,32 @@ def _write_shared(path: Path, key: Mapping[str, str], cell: LayerCell) -> None:
         return
 
 
-def _fingerprints(splits: Mapping[tuple[str, int], Any]) -> tuple[Any, dict[str, int]]:
-    """The ECFP4 counts of every molecule of the run's splits, and their row index."""
+def _fingerprints(splits: Mapping[tuple[str, int], Any], executor: Any = None) -> tuple[Any, dict[str, int]]:
+    """The ECFP4 counts of every molecule of the run's splits, and their row index.
+
+    With a local pool (``executor.workers`` > 1) its workers compute consecutive slices of
+    the molecules and the rows are stacked here: each row depends on its molecule only, so
+    the array is the one this process would compute.
+    """
     smiles = list(dict.fromkeys(x for sp in splits.values()
                                 for part in ("train", "valid", "test") for x in sp.smiles(part)))
-    emb = ecfp_counts(smiles)
+    workers = int(getattr(executor, "workers", 1)) if hasattr(executor, "submit") else 1
+    if workers < 2 or len(smiles) < 2 * _MIN_SLICE:
+        emb = ecfp_counts(smiles)
+        return emb, {s: i for i, s in enumerate(emb.smiles)}
+    bounds = np.linspace(0, len(smiles), 2 * workers + 1).astype(int)  # a few slices a worker
+    parts = executor.map(_ecfp_slice, [smiles[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    emb = LayerEmbeddings(layers=(np.concatenate([p[0] for p in parts]),),
+                          valid=np.concatenate([p[1] for p in parts]), smiles=tuple(smiles),
+                          encoder=ECFP_NAME, pooling="none", meta={"identity": ecfp_identity()})
     return emb, {s: i for i, s in enumerate(emb.smiles)}
+
+
+#: fewer molecules than twice this are fingerprinted in this process
+_MIN_SLICE = 2000
+
+
+def _ecfp_slice(smiles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """In a pool worker: the counts (n, 2048) float32 and the valid mask (n,) of ``smiles``."""
+    emb = ecfp_counts(smiles)
+    return emb.layers[0], emb.valid
