@@ -5,6 +5,8 @@ byte for byte, as one process."""
 
 from __future__ import annotations
 
+import os
+
 from molstrata.runs import sweep
 from molstrata.scale import LocalExecutor
 
@@ -53,3 +55,18 @@ def test_a_cold_run_with_two_workers_fits_the_baseline_while_embedding(hash_enco
     assert events.index("_ecfp_slice") < events.index("_fit_job"), events
     for name in TABLES:
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
+
+
+def test_a_local_pool_makes_idle_openmp_threads_sleep(monkeypatch):
+    """The main process's torch threads must not spin on the cores its workers use."""
+    from molstrata.scale import from_cli
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert from_cli("local", n_jobs=1)[0] is None
+    assert "OMP_WAIT_POLICY" not in os.environ  # one process: its threads are left as they are
+    pool, _ = from_cli("local", n_jobs=2)
+    pool.close()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the user's own setting is kept
+    from_cli("local", n_jobs=2)[0].close()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"

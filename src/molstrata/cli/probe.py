@@ -52,7 +52,6 @@ def probe_command(
     _rerun.remember_invocation(ctx)
     from rich.console import Console
 
-    from molstrata.runs.probe import sweep
     from molstrata.scale import from_cli
 
     console = Console(stderr=True)
@@ -63,6 +62,7 @@ def probe_command(
                  *([user] if user else [])]
     executor, executor_entry = from_cli(executor_name, ray_address, n_jobs=n_jobs,
                                         n_items=_n_items(task_list, seeds))
+    from molstrata.runs.probe import sweep  # after from_cli: torch loads with its OpenMP setting
     try:
         run = sweep(
             encoder, task_list, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
