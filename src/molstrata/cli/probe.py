@@ -52,8 +52,10 @@ def probe_command(
     _rerun.remember_invocation(ctx)
     from rich.console import Console
 
-    from molstrata.scale import from_cli
+    from molstrata.scale import from_cli, sleeping_openmp
 
+    sleeping_openmp(executor_name, n_jobs)  # before torch loads (importing molstrata.runs loads it)
+    from molstrata.runs.probe import sweep
     console = Console(stderr=True)
     user = _csv.csv_task_from_flags(input_csv, smiles_col=smiles_col, target_cols=target_col,
                                     task_type=task_type, id_col=id_col, split=split,
@@ -62,7 +64,6 @@ def probe_command(
                  *([user] if user else [])]
     executor, executor_entry = from_cli(executor_name, ray_address, n_jobs=n_jobs,
                                         n_items=_n_items(task_list, seeds))
-    from molstrata.runs.probe import sweep  # after from_cli: torch loads with its OpenMP setting
     try:
         run = sweep(
             encoder, task_list, seeds, model=probe, out=out, data_dir=data_dir, pooling=pooling,
