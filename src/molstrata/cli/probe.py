@@ -52,9 +52,10 @@ def probe_command(
     _rerun.remember_invocation(ctx)
     from rich.console import Console
 
-    from molstrata.runs.probe import sweep
-    from molstrata.scale import from_cli
+    from molstrata.scale import from_cli, sleeping_openmp
 
+    sleeping_openmp(executor_name, n_jobs)  # before torch loads (importing molstrata.runs loads it)
+    from molstrata.runs.probe import sweep
     console = Console(stderr=True)
     user = _csv.csv_task_from_flags(input_csv, smiles_col=smiles_col, target_cols=target_col,
                                     task_type=task_type, id_col=id_col, split=split,

@@ -9,6 +9,7 @@ this module only reads, verifies and writes the files (layout: see that module).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import numpy as np
 
 from molstrata.core.files import atomic_write, ensure_dir, storage_error
 from molstrata.core.hashing import file_sha256
-from molstrata.embeddings.verify import verify_folder
+from molstrata.embeddings.verify import remember_written, verify_folder
 from molstrata.encoders.flow import BATCHING_VERSION, layer_dims
 
 if TYPE_CHECKING:
@@ -106,12 +107,12 @@ def _write_folder(final: Path, smiles: Sequence[str], layers: Sequence[np.ndarra
     tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
     try:
-        sums: dict[str, str] = {}
-        (tmp / "smiles.json").write_text(json.dumps(list(smiles)))
-        sums["smiles.json"] = file_sha256(tmp / "smiles.json")
+        sums: dict[str, str] = {}  # hashed from the bytes written (not read back)
+        sums["smiles.json"] = _write_bytes(tmp / "smiles.json", json.dumps(list(smiles)).encode())
         for k, arr in enumerate(layers):
-            np.save(tmp / _layer_name(k), np.ascontiguousarray(arr, dtype=np.float32))
-            sums[_layer_name(k)] = file_sha256(tmp / _layer_name(k))
+            buf = io.BytesIO()  # np.save's bytes, the same as it writes to a file
+            np.save(buf, np.ascontiguousarray(arr, dtype=np.float32))
+            sums[_layer_name(k)] = _write_bytes(tmp / _layer_name(k), buf.getbuffer())
         meta = {
             "format": FORMAT_VERSION, "n": len(smiles), "dims": [int(a.shape[1]) for a in layers],
             "sha256": sums, **extra,
@@ -126,9 +127,18 @@ def _write_folder(final: Path, smiles: Sequence[str], layers: Sequence[np.ndarra
             if not (final / "meta.json").exists():
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
+            return
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    remember_written(final, sums)  # the read right after this run's compute hashes nothing
+
+
+def _write_bytes(path: Path, data: bytes | memoryview) -> str:
+    """Write ``data`` to ``path``; its hex sha256."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass

@@ -6,7 +6,9 @@ every read costs a pass over all the bytes (330 MB for the 22 ADMET tasks' 46k m
 
 * in this process, per file, as its ``(size, mtime_ns, inode)``;
 * on disk, in the folder's ``verified.json`` (``{file: [size, mtime_ns, inode, sha256]}``),
-  written after a full check (best effort: a read-only cache just re-hashes next time).
+  written after a full check (best effort: a read-only cache just re-hashes next time);
+* for the first read only, the files this process has just written, hashed from the bytes
+  it wrote (:func:`remember_written`): a cold run does not hash what it computed twice.
 
 A file is re-hashed when its size, modification time or inode differs from the stamp, or when
 the stamp's sha256 is not the one ``meta.json`` records. Files modified less than
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from molstrata.core.hashing import file_sha256
 
-__all__ = ["RACY_S", "STAMP_NAME", "VERIFY_ENV", "full_verification", "verify_folder"]
+__all__ = ["RACY_S", "STAMP_NAME", "VERIFY_ENV", "full_verification", "remember_written", "verify_folder"]
 
 #: environment variable: ``full`` hashes every cache file on every read
 VERIFY_ENV = "MOLSTRATA_CACHE_VERIFY"
@@ -42,6 +44,8 @@ RACY_S = 2.0
 
 #: this process's full checks: path -> (size, mtime_ns, inode, sha256)
 _SEEN: dict[str, tuple[int, int, int, str]] = {}
+#: files this process wrote and hashed from their bytes, not yet read: path -> stamp
+_WRITTEN: dict[str, tuple[int, int, int, str]] = {}
 
 
 def full_verification() -> bool:
@@ -83,6 +87,18 @@ def _write_stamps(folder: Path, stamps: Mapping[str, tuple[int, int, int, str]])
             pass
 
 
+def remember_written(folder: Path, sums: Mapping[str, str]) -> None:
+    """Record, in this process only, the files of ``folder`` that it has just written and
+    hashed from the bytes it wrote (``sums``: name -> sha256), so that the run's own read
+    right after its compute does not hash them again (unless their size, mtime or inode
+    changed). The record serves that first read only: later reads follow the rules above."""
+    for fname, digest in sums.items():
+        try:
+            _WRITTEN[str(folder / fname)] = (*_stat_key(folder / fname), digest)
+        except OSError:
+            continue
+
+
 def verify_folder(folder: Path, sums: Mapping[str, str], *, full: bool | None = None) -> int:
     """Raise ValueError unless every file of ``sums`` (name -> sha256) matches.
 
@@ -108,8 +124,10 @@ def verify_folder(folder: Path, sums: Mapping[str, str], *, full: bool | None = 
         except OSError as exc:
             raise ValueError(f"{fname}: {type(exc).__name__}") from exc
         stamp = (*key, digest)
-        if not full and (_SEEN.get(str(path)) == stamp or stamps.get(fname) == stamp):
-            fresh[fname] = stamp
+        written = _WRITTEN.pop(str(path), None)  # trusted for the first read only
+        if not full and (_SEEN.get(str(path)) == stamp or stamps.get(fname) == stamp or written == stamp):
+            if written != stamp or now - key[1] > RACY_S * 1e9:  # never a racy stamp
+                fresh[fname] = stamp
             continue
         hashed += 1
         if file_sha256(path) != digest:

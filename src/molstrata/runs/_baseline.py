@@ -14,9 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.files import atomic_write
 from molstrata.core.paths import cache_dir, cache_enabled
 from molstrata.core.progress import progress as progress_bar
@@ -48,44 +52,106 @@ def sweep_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mappin
     nor writes the shared cells. ``device``: the probes' (count fingerprints are sparse, so
     their products stay on the CPU whatever it is).
     """
-    cells: dict[tuple[str, int], LayerCell] = {}
-    keys, shared = {}, {}
-    with progress_bar("ECFP4 counts, the same probe", len(jobs), show=progress) as bar:
-        for task, seed in jobs:
-            path = _cell_path(out, ECFP_NAME, task, seed, 0)
-            keys[(task, seed)] = key = _cell_key(ecfp_identity(), {**cell_settings, "numerics": SPARSE_NUMERICS},
-                                                 inputs, task, seed)  # numerics: probe._numerics
-            _check_cells(path.parent, key)
-            shared[(task, seed)] = _shared_path(key) if use_cache and cache_enabled() else None
-            cell = _read_back(path, shared[(task, seed)], len(splits[(task, seed)].test))
-            if cell is not None:
-                cells[(task, seed)] = cell
-                bar.skip(1)  # read back: no work for the run's ETA
-        todo = [job for job in jobs if job not in cells]
-        if executor is not None:  # the longest first: no worker waits on another's long tail
-            todo = [todo[i] for i in longest_first(todo, splits, classification_weight=CLASSIFICATION_WEIGHT)]
+    return start_baseline(out, jobs=jobs, splits=splits, model=model, params=params,
+                          cell_settings=cell_settings, inputs=inputs, use_cache=use_cache,
+                          executor=executor, device=device).finish(progress=progress)
 
-        def store(i: int, cell: LayerCell) -> None:  # on this process, as each cell arrives
-            task, seed = todo[i]
-            _write_cell(_cell_path(out, ECFP_NAME, task, seed, 0), cell)
-            if shared[(task, seed)] is not None:
-                _write_shared(shared[(task, seed)], keys[(task, seed)], cell)
-            cells[(task, seed)] = cell
-            bar.advance(description=f"ECFP4: seed {seed} · {task}")
 
-        if todo:
-            common = {"fingerprints": _fingerprints(splits), "splits": splits, "model": model,
-                      "params": params, "device": device}
-            if executor is None:
-                for i, job in enumerate(todo):
-                    store(i, _fit_job(job, **common))
-            else:
-                executor.map(_fit_job, todo, shared=common, resources={"num_cpus": 1},
-                             on_result=store, keep=False)
-    scores = [assemble({0: cells[(t, s)]}, splits[(t, s)], encoder=ECFP_NAME, model=model, strategy="valid")
-              for t, s in jobs]
-    atomic_write(out / "baseline.csv", baseline_frame(scores).to_csv(index=False), cache=False)
-    return scores
+def start_baseline(out: Path, *, jobs: Sequence[tuple[str, int]], splits: Mapping[tuple[str, int], Any],
+                   model: str, params: Mapping[str, Any] | None, cell_settings: Mapping[str, Any],
+                   inputs: Mapping[str, str], use_cache: bool = True, executor: Any = None,
+                   device: str | None = None) -> BaselineRun:
+    """:func:`sweep_baseline` in two steps: read back the cells and, when ``executor`` can
+    queue tasks without waiting (a :class:`~molstrata.scale.LocalExecutor` pool:
+    ``submit``), hand it the missing ones now, so that its workers fit them while this process
+    does other work (the cold run's embedding); :meth:`BaselineRun.finish` fits whatever was
+    not handed out, collects the rest and writes ``baseline.csv``. The same cells, the same
+    bytes, whichever way (arguments as :func:`sweep_baseline`).
+    """
+    run = BaselineRun(out=out, jobs=list(jobs), splits=splits, model=model, params=params,
+                      use_cache=use_cache, executor=executor, device=device)
+    for task, seed in run.jobs:
+        path = _cell_path(out, ECFP_NAME, task, seed, 0)
+        run.keys[(task, seed)] = key = _cell_key(ecfp_identity(), {**cell_settings, "numerics": SPARSE_NUMERICS},
+                                                inputs, task, seed)  # numerics: probe._numerics
+        _check_cells(path.parent, key)
+        run.shared[(task, seed)] = _shared_path(key) if use_cache and cache_enabled() else None
+        cell = _read_back(path, run.shared[(task, seed)], len(splits[(task, seed)].test))
+        if cell is not None:
+            run.cells[(task, seed)] = cell
+    run.read_back = len(run.cells)
+    run.todo = [job for job in run.jobs if job not in run.cells]
+    if run.todo and executor is not None:  # the longest first: no worker waits on another's long tail
+        run.todo = [run.todo[i] for i in longest_first(run.todo, splits, classification_weight=CLASSIFICATION_WEIGHT)]
+        if hasattr(executor, "submit"):
+            run.pending = executor.submit(_fit_job, run.todo, shared=run.common(),
+                                          resources={"num_cpus": 1}, on_result=run.store)
+    return run
+
+
+@dataclass
+class BaselineRun:
+    """The baseline of one probe run between :func:`start_baseline` and :meth:`finish`."""
+
+    out: Path
+    jobs: list[tuple[str, int]]
+    splits: Mapping[tuple[str, int], Any]
+    model: str
+    params: Mapping[str, Any] | None
+    use_cache: bool
+    executor: Any
+    device: str | None
+    cells: dict[tuple[str, int], LayerCell] = field(default_factory=dict)
+    keys: dict[tuple[str, int], Mapping[str, str]] = field(default_factory=dict)
+    shared: dict[tuple[str, int], Path | None] = field(default_factory=dict)
+    todo: list[tuple[str, int]] = field(default_factory=list)
+    read_back: int = 0
+    pending: Any = None  # the executor's batch of the todo cells, when handed out early
+    bar: Any = None
+
+    def common(self) -> dict[str, Any]:
+        """The fit jobs' shared arguments (the fingerprints computed once, by the pool's
+        workers when there is a pool)."""
+        return {"fingerprints": _fingerprints(self.splits, self.executor), "splits": self.splits,
+                "model": self.model, "params": self.params, "device": self.device}
+
+    def store(self, i: int, cell: LayerCell) -> None:
+        """Keep the cell of ``todo[i]`` (run folder and shared cache), on this process."""
+        task, seed = self.todo[i]
+        _write_cell(_cell_path(self.out, ECFP_NAME, task, seed, 0), cell)
+        if self.shared[(task, seed)] is not None:
+            _write_shared(self.shared[(task, seed)], self.keys[(task, seed)], cell)
+        self.cells[(task, seed)] = cell
+        if self.bar is not None:
+            self.bar.advance(description=f"ECFP4: seed {seed} · {task}")
+
+    def poll(self) -> None:
+        """Keep the cells the pool has finished so far (none when nothing was handed out)."""
+        if self.pending is not None:
+            self.pending.poll()
+
+    def finish(self, *, progress: bool = False) -> list[LayerScores]:
+        """Every cell (collected, or fitted now), ``baseline.csv`` written; the scores."""
+        with progress_bar("ECFP4 counts, the same probe", len(self.jobs), show=progress) as bar:
+            bar.skip(self.read_back)  # read back: no work for the run's ETA
+            if self.pending is not None:
+                bar.advance(len(self.cells) - self.read_back)
+                self.bar = bar
+                self.pending.wait()
+            elif self.todo:
+                self.bar = bar
+                if self.executor is None:
+                    common = self.common()
+                    for i, job in enumerate(self.todo):
+                        self.store(i, _fit_job(job, **common))
+                else:
+                    self.executor.map(_fit_job, self.todo, shared=self.common(), resources={"num_cpus": 1},
+                                      on_result=self.store, keep=False)
+            self.bar = None
+        scores = [assemble({0: self.cells[(t, s)]}, self.splits[(t, s)], encoder=ECFP_NAME, model=self.model,
+                           strategy="valid") for t, s in self.jobs]
+        atomic_write(self.out / "baseline.csv", baseline_frame(scores).to_csv(index=False), cache=False)
+        return scores
 
 
 def _read_back(path: Path, shared: Path | None, n_test: int) -> LayerCell | None:
@@ -135,9 +201,32 @@ def _write_shared(path: Path, key: Mapping[str, str], cell: LayerCell) -> None:
         return
 
 
-def _fingerprints(splits: Mapping[tuple[str, int], Any]) -> tuple[Any, dict[str, int]]:
-    """The ECFP4 counts of every molecule of the run's splits, and their row index."""
+def _fingerprints(splits: Mapping[tuple[str, int], Any], executor: Any = None) -> tuple[Any, dict[str, int]]:
+    """The ECFP4 counts of every molecule of the run's splits, and their row index.
+
+    With a local pool (``executor.workers`` > 1) its workers compute consecutive slices of
+    the molecules and the rows are stacked here: each row depends on its molecule only, so
+    the array is the one this process would compute.
+    """
     smiles = list(dict.fromkeys(x for sp in splits.values()
                                 for part in ("train", "valid", "test") for x in sp.smiles(part)))
-    emb = ecfp_counts(smiles)
+    workers = int(getattr(executor, "workers", 1)) if hasattr(executor, "submit") else 1
+    if workers < 2 or len(smiles) < 2 * _MIN_SLICE:
+        emb = ecfp_counts(smiles)
+        return emb, {s: i for i, s in enumerate(emb.smiles)}
+    bounds = np.linspace(0, len(smiles), 2 * workers + 1).astype(int)  # a few slices a worker
+    parts = executor.map(_ecfp_slice, [smiles[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+    emb = LayerEmbeddings(layers=(np.concatenate([p[0] for p in parts]),),
+                          valid=np.concatenate([p[1] for p in parts]), smiles=tuple(smiles),
+                          encoder=ECFP_NAME, pooling="none", meta={"identity": ecfp_identity()})
     return emb, {s: i for i, s in enumerate(emb.smiles)}
+
+
+#: fewer molecules than twice this are fingerprinted in this process
+_MIN_SLICE = 2000
+
+
+def _ecfp_slice(smiles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """In a pool worker: the counts (n, 2048) float32 and the valid mask (n,) of ``smiles``."""
+    emb = ecfp_counts(smiles)
+    return emb.layers[0], emb.valid

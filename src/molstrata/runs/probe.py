@@ -47,7 +47,7 @@ from molstrata.probe.selection import DEFAULT_SELECTION, SelectionSpec, parse_se
 from molstrata.probe.tuned import TUNED_CLASSES
 from molstrata.report import build_report
 from molstrata.runs import control as _control
-from molstrata.runs._baseline import sweep_baseline
+from molstrata.runs._baseline import start_baseline
 from molstrata.runs._cells import (
     _cell_key,
     _cell_path,
@@ -231,14 +231,18 @@ def sweep(
         **({"control": control, "control_seed": control_seed} if twins else {}),
     })
     with probe_run_eta(run, [e.name for e in loaded], baseline == "ecfp"):  # the overall ETA
+        (out / "baseline.csv").unlink(missing_ok=True)  # none of an earlier run's stays
+        # a local pool fits the baseline's cells (no embeddings needed) while this process embeds
+        ecfp = (start_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
+                               cell_settings=run.cell_settings, inputs=run.inputs, use_cache=use_cache,
+                               executor=executor, device=device) if baseline == "ecfp" else None)
         for enc in loaded:
             _sweep_encoder(run, enc)
-        (out / "baseline.csv").unlink(missing_ok=True)  # none of an earlier run's stays
-        if baseline == "ecfp":
+            if ecfp is not None:
+                ecfp.poll()  # the cells finished so far are written (a killed run resumes them)
+        if ecfp is not None:
             with phase(run.phases, run.phases, "baseline"):
-                sweep_baseline(out, jobs=run.jobs, splits=splits, model=model, params=params,
-                               cell_settings=run.cell_settings, inputs=run.inputs, progress=progress,
-                               use_cache=use_cache, executor=executor, device=device)
+                ecfp.finish(progress=progress)
     twin_run = _control.run_twins(sweep, twins, out, control_seed, tasks=tasks, seeds=seed_list, model=model,
                                   data_dir=data_dir, pooling=pooling, batch_size=batch_size, device=device,
                                   strategy=selections, cv_folds=cv_folds, params=params, progress=progress,

@@ -23,7 +23,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,8 @@ _INLINE = 1 << 18
 #: file name prefix of the published segments (``<prefix><pid>-<n>``)
 PREFIX = "molstrata-pool-"
 _ALIGN = 64
+#: numbers the segments of every publisher of this process (two executors never share a name)
+_COUNT = itertools.count()
 
 #: ``("inline", data)`` or ``("file", token, path, pickle_bytes, ((offset, n_bytes), ...))``
 Handle = tuple
@@ -82,13 +84,13 @@ class Publisher:
     """The calling process's side: publish ``shared`` values, remove them when unused."""
 
     def __init__(self) -> None:
-        self._count = itertools.count()
         self._live: dict[int, tuple[Any, Handle]] = {}  # id(value) -> (value kept alive, handle)
 
-    def publish(self, shared: Mapping[str, Any]) -> dict[str, Handle]:
+    def publish(self, shared: Mapping[str, Any], *, pinned: Sequence[Any] = ()) -> dict[str, Handle]:
         """A handle per value of ``shared``; values published by an earlier call and still
-        passed are reused, the others are dropped first (their files removed)."""
-        wanted = {id(v) for v in shared.values()}
+        passed (or ``pinned``: those of tasks still queued) are kept, the others are dropped
+        first (their files removed)."""
+        wanted = {id(v) for v in shared.values()} | {id(v) for v in pinned}
         for key in [k for k in self._live if k not in wanted]:
             self._drop(key)
         handles = {}
@@ -107,7 +109,7 @@ class Publisher:
             return ("inline", stream.getvalue())
         folder = _segment_dir(total)
         _sweep_orphans(folder)
-        token = f"{PREFIX}{os.getpid()}-{next(self._count)}"
+        token = f"{PREFIX}{os.getpid()}-{next(_COUNT)}"
         path = folder / token
         spans, offset = [], _aligned(len(data))
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)

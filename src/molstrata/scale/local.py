@@ -3,6 +3,7 @@ for the whole run."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -50,6 +51,7 @@ class LocalExecutor:
         self.start_method = start_method
         self._pool: Any = None
         self._publisher: Any = None
+        self._batches: list[Pending] = []
 
     def start(self) -> LocalExecutor:
         """Start the fork server now (with ``preload``), so that it imports while this process
@@ -103,7 +105,7 @@ class LocalExecutor:
             from concurrent.futures import FIRST_COMPLETED, wait
 
             pool = self._open()
-            handles = self._publisher.publish(shared)
+            handles = self._publisher.publish(shared, pinned=self._pinned())
             futures = {pool.submit(_call, fn, item, handles): i for i, item in enumerate(items)}
             pending = set(futures)
             try:
@@ -118,12 +120,48 @@ class LocalExecutor:
                 raise
         return results
 
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        items: Sequence[Any],
+        *,
+        shared: Mapping[str, Any] | None = None,
+        resources: Mapping[str, float] | None = None,
+        on_result: Callable[[int, Any], None] | None = None,
+    ) -> Pending | None:
+        """Hand ``fn(item, **shared)`` for every item to the pool and return at once, so that
+        this process can do other work (embed) while the workers run them; ``None`` (nothing
+        submitted) when there is no pool (``workers=1``): the caller then runs the items
+        itself, e.g. through :meth:`map`.
+
+        Tasks queue behind the ones already handed out and ahead of later ones. The results
+        are delivered by :meth:`Pending.poll` / :meth:`Pending.wait`, on this process (so
+        ``on_result`` runs here, in completion order); ``shared`` values stay published until
+        the batch is delivered, whatever later maps publish.
+        """
+        check_resources(resources)
+        if self.workers == 1:
+            return None
+        pool = self._open()
+        shared = dict(shared or {})
+        handles = self._publisher.publish(shared, pinned=self._pinned())
+        futures = [pool.submit(_call, fn, item, handles) for item in items]
+        batch = Pending(self, futures, list(shared.values()), on_result)
+        self._batches.append(batch)
+        return batch
+
+    def _pinned(self) -> list[Any]:
+        """The shared values of the batches not yet delivered (kept published)."""
+        self._batches = [b for b in self._batches if not b.delivered]
+        return [v for b in self._batches for v in b.values]
+
     def describe(self) -> dict[str, Any]:
         return {"executor": "local", "workers": self.workers}
 
     def close(self) -> None:
         """Stop the pool (waiting for its workers) and remove the shared files."""
         pool, self._pool = self._pool, None
+        self._batches = []
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         publisher, self._publisher = self._publisher, None
@@ -144,3 +182,53 @@ class LocalExecutor:
 
     def __repr__(self) -> str:
         return f"LocalExecutor(workers={self.workers})"
+
+
+class Pending:
+    """Tasks handed to a :class:`LocalExecutor`'s pool by :meth:`LocalExecutor.submit`, not
+    yet delivered: :meth:`poll` delivers the finished ones, :meth:`wait` all of them."""
+
+    def __init__(self, executor: LocalExecutor, futures: list[Any], values: list[Any],
+                 on_result: Callable[[int, Any], None] | None) -> None:
+        self._executor = weakref.ref(executor)  # no cycle: a dropped executor is still collected
+        self._index = {fut: i for i, fut in enumerate(futures)}
+        self._open = set(futures)
+        self.values = values  # the shared values kept published until delivered
+        self._on_result = on_result
+
+    @property
+    def delivered(self) -> bool:
+        """Whether every result has been handed to ``on_result``."""
+        return not self._open
+
+    def poll(self) -> int:
+        """Deliver the results finished so far (input order among them); how many."""
+        return self._deliver([fut for fut in self._open if fut.done()])
+
+    def wait(self) -> None:
+        """Deliver every result, waiting for those still running (a failed task's error is
+        raised here, after the pool is closed)."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        while self._open:
+            done, _ = wait(self._open, return_when=FIRST_COMPLETED)
+            self._deliver(list(done))
+
+    def _deliver(self, done: list[Any]) -> int:
+        try:
+            for fut in sorted(done, key=self._index.__getitem__):
+                result = fut.result()
+                self._open.discard(fut)
+                if self._on_result is not None:
+                    self._on_result(self._index[fut], result)
+        except BaseException:
+            for fut in self._open:
+                fut.cancel()
+            self._open = set()
+            executor = self._executor()
+            if executor is not None:
+                executor.close()
+            raise
+        if not self._open:  # all delivered: let go of the callback and the values (no cycles)
+            self._on_result, self.values = None, []
+        return len(done)
