@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from molstrata.core.progress import progress
+from molstrata.encoders._rows import min_rows
 from molstrata.encoders.pooling import Pooling, pool
 
 if TYPE_CHECKING:
@@ -46,8 +47,9 @@ def _is_oom(exc: BaseException) -> bool:
     return "out of memory" in text or "can't allocate memory" in text  # CUDA / MPS / CPU
 
 
-#: bump when the batching policy changes the bytes of an embedding (part of cache keys)
-BATCHING_VERSION = 2
+#: bump when the batching policy changes the bytes of an embedding (part of cache keys);
+#: 3: linear layers see at least ``_rows.MIN_ROWS`` rows (:func:`molstrata.encoders._rows.min_rows`)
+BATCHING_VERSION = 3
 
 
 def batch_order(sizes: np.ndarray, *, sort: bool = True) -> np.ndarray:
@@ -73,6 +75,14 @@ def _take(sizes_in_order: np.ndarray, start: int, cap: int, budget: int | None) 
     if budget is not None:
         n = min(n, budget // max(size, 1))
     return max(n, 1)
+
+
+def _module_or_none(encoder: Encoder) -> Any:
+    """``encoder.module``, or ``None`` where the encoder exposes none."""
+    try:
+        return encoder.module
+    except Exception:  # noqa: BLE001 - ConfigError, or an adapter without a torch module
+        return None
 
 
 def _forward_alone_safe(encoder: Encoder, strings: list[str]) -> BatchStates:
@@ -138,7 +148,7 @@ def iter_batches(
         take = _take(sizes_in_order, start, cap, budget)
         rows = order[start : start + take]
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), min_rows(_module_or_none(encoder)):
                 states = _forward_alone_safe(encoder, [smiles[i] for i in rows])
         except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError is a RuntimeError
             if _is_oom(exc) and take > 1:
