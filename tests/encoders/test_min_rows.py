@@ -9,9 +9,7 @@ between a cold run (all tasks' molecules batched together) and a warm one.
 from __future__ import annotations
 
 import numpy as np
-import pytest
-
-torch = pytest.importorskip("torch")
+import torch  # a core dependency: never skipped
 
 SMALL = ["COCCl", "CCCCC", "COCCO", "OCCBr", "C=CCO", "OCCCl", "CN=NO", "CCC=O", "C=C=O",
          "C=COC", "CCOCC", "N#CCO", "[Li+]", "CCCCO", "OCCOC", "CC(C)C", "ClCCCl"]

@@ -39,7 +39,7 @@ FORMAT_VERSION = 1
 STALE_TMP_S = 3600
 
 
-def _sha256(data: bytes) -> str:
+def _sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -138,7 +138,7 @@ def _write_bytes(path: Path, data: bytes | memoryview) -> str:
     """Write ``data`` to ``path``; its hex sha256."""
     with open(path, "wb") as fh:
         fh.write(data)
-    return hashlib.sha256(data).hexdigest()
+    return _sha256(data)
 
 
 @dataclass

@@ -33,6 +33,13 @@ def ecfp_counts(smiles: Sequence[str]) -> LayerEmbeddings:
     LayerEmbeddings with one layer, float32 ``(n_molecules, 2048)``; a SMILES RDKit cannot
     parse has a NaN row and ``valid`` False.
     """
+    return ecfp_embeddings(*ecfp_count_rows(smiles), smiles)
+
+
+def ecfp_count_rows(smiles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of :func:`ecfp_counts`: counts float32 ``(n_molecules, 2048)`` (NaN rows for
+    SMILES RDKit cannot parse) and the valid mask ``(n_molecules,)``. Each row depends on its
+    molecule only, so rows computed in slices (pool workers) stack to the same array."""
     from rdkit import Chem, RDLogger
     from rdkit.Chem import rdFingerprintGenerator
 
@@ -45,5 +52,11 @@ def ecfp_counts(smiles: Sequence[str]) -> LayerEmbeddings:
         if mol is not None:
             out[i] = gen.GetCountFingerprintAsNumPy(mol)
             valid[i] = True
-    return LayerEmbeddings(layers=(out,), valid=valid, smiles=tuple(smiles), encoder=ECFP_NAME,
+    return out, valid
+
+
+def ecfp_embeddings(rows: np.ndarray, valid: np.ndarray, smiles: Sequence[str]) -> LayerEmbeddings:
+    """:func:`ecfp_count_rows`' arrays (``rows`` (n, 2048), ``valid`` (n,)) for ``smiles`` as
+    the one-layer :class:`LayerEmbeddings` of :func:`ecfp_counts`."""
+    return LayerEmbeddings(layers=(rows,), valid=valid, smiles=tuple(smiles), encoder=ECFP_NAME,
                            pooling="none", meta={"identity": ecfp_identity()})

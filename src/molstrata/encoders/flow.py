@@ -78,16 +78,21 @@ def _take(sizes_in_order: np.ndarray, start: int, cap: int, budget: int | None) 
 
 
 def _module_or_none(encoder: Encoder) -> Any:
-    """``encoder.module``, or ``None`` where the encoder exposes none."""
+    """``encoder.module``, or ``None`` where the encoder exposes none (the contract's
+    :class:`ConfigError`)."""
+    from molstrata.core.errors import ConfigError
+
     try:
         return encoder.module
-    except Exception:  # noqa: BLE001 - ConfigError, or an adapter without a torch module
+    except ConfigError:
         return None
 
 
 def _forward_alone_safe(encoder: Encoder, strings: list[str]) -> BatchStates:
     """``encoder._forward`` on ``strings``; a single molecule runs as a batch of two copies
-    (a one-row batch takes other kernels), and the copy is dropped."""
+    (a one-molecule batch takes other kernels), and the copy is dropped. The linear layers'
+    row counts are evened out for every batch by :func:`~molstrata.encoders._rows.min_rows`
+    (``iter_batches``); the copies cover the other operations of a one-molecule batch."""
     if len(strings) != 1:
         return encoder._forward(strings)
     states = encoder._forward(strings * 2)

@@ -116,31 +116,22 @@ def pooled(chosen: pd.DataFrame, trials: pd.DataFrame, metrics: dict[str, str],
     sides picked without test). With ``heads`` (rows ``task, seed, test_score``: a frozen
     head chosen without test, e.g. the tuned-heads leaderboard's), the validation-chosen
     finetune vs that head (``valid choice vs tuned head``)."""
-    rows = []
-    for col in ("delta_valid_choice", "delta_test_choice"):
-        per_seed = chosen.groupby("seed")[col].mean().to_numpy() if len(chosen) else np.array([])
-        m, lo, hi = mean_interval(per_seed)
-        rows.append({"quantity": col, "mean": m, "low": lo, "high": hi, "n_seeds": len(per_seed),
-                     "n_tasks": chosen["task"].nunique() if len(chosen) else 0})
+    rows = [_pooled_row(col, chosen.rename(columns={col: "delta"}) if len(chosen) else _NO_DELTAS)
+            for col in ("delta_valid_choice", "delta_test_choice")]
     sel = selected_scores(trials)
     full = sel[sel["depth"] == full_depth].set_index(["task", "seed"])["test_score"]
-    sel = sel[sel.set_index(["task", "seed"]).index.isin(full.index)]
-    sel = sel.assign(delta=[delta_pct(full[(t, s)], v, metrics[str(t)])
-                            for t, s, v in sel[["task", "seed", "test_score"]].itertuples(index=False)])
-    for depth, g in sel.groupby("depth", sort=True):
-        per_seed = g.groupby("seed")["delta"].mean().to_numpy()
-        m, lo, hi = mean_interval(per_seed)
-        rows.append({"quantity": f"depth {int(depth)} vs full", "mean": m, "low": lo, "high": hi,
-                     "n_seeds": len(per_seed), "n_tasks": g["task"].nunique()})
+    paired = sel[sel.set_index(["task", "seed"]).index.isin(full.index)]
+    paired = paired.assign(delta=[delta_pct(full[(t, s)], v, metrics[str(t)])
+                                  for t, s, v in paired[["task", "seed", "test_score"]].itertuples(index=False)])
+    rows += [_pooled_row(f"depth {int(depth)} vs full", g) for depth, g in paired.groupby("depth", sort=True)]
     if frozen is not None:
-        rows += _vs_frozen_rows(chosen, selected_scores(trials), frozen, metrics)
+        rows += _vs_frozen_rows(chosen, sel, frozen, metrics)
     if heads is not None:
-        ft = selected_scores(trials).set_index(["task", "seed", "depth"])["test_score"]
-        ref = heads.set_index(["task", "seed"])["test_score"]
-        d = [delta_pct(ref.get((t, s), np.nan), ft[(t, s, depth)], metrics[str(t)])
-             for t, s, depth in chosen[["task", "seed", "valid_depth"]].itertuples(index=False)]
-        rows.append(_pooled_row("valid choice vs tuned head", chosen.assign(delta=d)))
+        rows.append(_vs_heads_row(chosen, sel, heads, metrics))
     return pd.DataFrame(rows, columns=["quantity", "mean", "low", "high", "n_seeds", "n_tasks"])
+
+
+_NO_DELTAS = pd.DataFrame(columns=["task", "seed", "delta"])
 
 
 def _pooled_row(quantity: str, frame: pd.DataFrame) -> dict:
@@ -151,6 +142,17 @@ def _pooled_row(quantity: str, frame: pd.DataFrame) -> dict:
     m, lo, hi = mean_interval(per_seed)
     return {"quantity": quantity, "mean": m, "low": lo, "high": hi, "n_seeds": len(per_seed),
             "n_tasks": frame["task"].nunique()}
+
+
+def _vs_heads_row(chosen: pd.DataFrame, sel: pd.DataFrame, heads: pd.DataFrame,
+                  metrics: dict[str, str]) -> dict:
+    """The pooled row of :func:`pooled` that compares the validation-chosen finetune with a
+    frozen head's test scores (``heads``: ``task, seed, test_score``)."""
+    ft = sel.set_index(["task", "seed", "depth"])["test_score"]
+    ref = heads.set_index(["task", "seed"])["test_score"]
+    d = [delta_pct(ref.get((t, s), np.nan), ft[(t, s, depth)], metrics[str(t)])
+         for t, s, depth in chosen[["task", "seed", "valid_depth"]].itertuples(index=False)]
+    return _pooled_row("valid choice vs tuned head", chosen.assign(delta=d))
 
 
 def _vs_frozen_rows(chosen: pd.DataFrame, sel: pd.DataFrame, frozen: pd.DataFrame,

@@ -38,6 +38,27 @@ def _standardise(xt: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(scale > 1e-12, scale, 1.0)
 
 
+def _centred_cross(xt: Any, mean: np.ndarray, n: int) -> np.ndarray:
+    """``X^T X - n m m^T`` (d, d) float64 from the CSR transpose xt (d, n) (exact CSR product
+    for integer counts)."""
+    G = (xt @ xt.T).toarray()
+    G -= n * np.outer(mean, mean)
+    return G
+
+
+def _standardised_gram(xt: Any, mean: np.ndarray, scale: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    """For n < d: ``A = X S^-1`` (CSR (n, d)), ``ms = m / s`` (d,) and the standardised Gram
+    matrix ``Xs Xs^T = A A^T - u 1^T - 1 u^T + |ms|^2`` (n, n) with ``u = A ms``."""
+    ms = mean / scale
+    A = xt.T.tocsr().multiply(1.0 / scale[None, :]).tocsr()
+    u = A @ ms
+    K = (A @ A.T).toarray()
+    K -= u[:, None]
+    K -= u[None, :]
+    K += float(ms @ ms)
+    return A, ms, K
+
+
 def _ridge_layer(xt: Any, yc: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, ...]:
     """One layer's ridge coefficients on standardised features for every alpha.
 
@@ -55,20 +76,13 @@ def _ridge_layer(xt: Any, yc: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarra
 
     d, n = xt.shape
     mean, scale = _standardise(xt, n)
-    ms = mean / scale
     if n >= d:  # covariance (d, d): Gs = S^-1 (X^T X - n m m^T) S^-1
-        G = (xt @ xt.T).toarray()
-        G -= n * np.outer(mean, mean)
+        G = _centred_cross(xt, mean, n)
         G /= scale[:, None]
         G /= scale[None, :]
         c = (xt @ yc - mean * yc.sum()) / scale  # Xs^T yc
         return mean, scale, ridge_grid_np(G, c, alphas)
-    A = xt.T.tocsr().multiply(1.0 / scale[None, :]).tocsr()  # X S^-1 (n, d)
-    u = A @ ms  # (n,)
-    K = (A @ A.T).toarray()  # Xs Xs^T = X S^-2 X^T - u 1^T - 1 u^T + |m/s|^2
-    K -= u[:, None]
-    K -= u[None, :]
-    K += float(ms @ ms)
+    A, ms, K = _standardised_gram(xt, mean, scale)
     dual = ridge_grid_np(K, yc, alphas)  # (n, n_alpha)
     return mean, scale, np.asarray(A.T @ dual) - ms[:, None] * dual.sum(axis=0)[None, :]
 
@@ -133,18 +147,14 @@ def sparse_eigenbasis(mats: list[Any], n: int, fast_eigh: bool) -> tuple[Any, ..
         mean, scale = _standardise(xt, n)
         d = xt.shape[0]
         if n >= d:
-            G = (xt @ xt.T).toarray()
-            G -= n * np.outer(mean, mean)
+            G = _centred_cross(xt, mean, n)
             G /= np.outer(scale, scale)
             G = torch.from_numpy(0.5 * (G + G.T))
             lam, V = (torch.linalg.eigh(G.to(torch.float32)) if fast_eigh else torch.linalg.eigh(G))
             out.append((mean, scale, lam.to(torch.float64).clamp_min(0.0).numpy(),
                         V.to(torch.float64).contiguous().numpy()))
             continue
-        ms = mean / scale
-        A = xt.T.tocsr().multiply(1.0 / scale[None, :]).tocsr()  # X S^-1 (n, d)
-        u = A @ ms
-        K = (A @ A.T).toarray() - u[:, None] - u[None, :] + float(ms @ ms)  # Xs Xs^T
+        A, ms, K = _standardised_gram(xt, mean, scale)
         lam, U = (t.numpy() for t in torch.linalg.eigh(torch.from_numpy(0.5 * (K + K.T))))
         keep = lam > lam.max() * 1e-12
         inv_s = np.where(keep, 1.0 / np.sqrt(np.where(keep, lam, 1.0)), 0.0)

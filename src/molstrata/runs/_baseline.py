@@ -20,12 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from molstrata.core.embeddings import LayerEmbeddings
 from molstrata.core.files import atomic_write
 from molstrata.core.paths import cache_dir, cache_enabled
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.threads import fixed_threads
-from molstrata.encoders.fingerprint import ECFP_NAME, ecfp_counts, ecfp_identity
+from molstrata.encoders.fingerprint import (
+    ECFP_NAME,
+    ecfp_count_rows,
+    ecfp_counts,
+    ecfp_embeddings,
+    ecfp_identity,
+)
 from molstrata.probe._numerics import SPARSE_NUMERICS
 from molstrata.probe._probe import LayerCell, LayerScores, assemble, fit_layers, prepare
 from molstrata.probe.baseline import baseline_frame
@@ -201,6 +206,10 @@ def _write_shared(path: Path, key: Mapping[str, str], cell: LayerCell) -> None:
         return
 
 
+#: fewer molecules than twice this are fingerprinted in this process
+_MIN_SLICE = 2000
+
+
 def _fingerprints(splits: Mapping[tuple[str, int], Any], executor: Any = None) -> tuple[Any, dict[str, int]]:
     """The ECFP4 counts of every molecule of the run's splits, and their row index.
 
@@ -213,20 +222,10 @@ def _fingerprints(splits: Mapping[tuple[str, int], Any], executor: Any = None) -
     workers = int(getattr(executor, "workers", 1)) if hasattr(executor, "submit") else 1
     if workers < 2 or len(smiles) < 2 * _MIN_SLICE:
         emb = ecfp_counts(smiles)
-        return emb, {s: i for i, s in enumerate(emb.smiles)}
-    bounds = np.linspace(0, len(smiles), 2 * workers + 1).astype(int)  # a few slices a worker
-    parts = executor.map(_ecfp_slice, [smiles[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
-    emb = LayerEmbeddings(layers=(np.concatenate([p[0] for p in parts]),),
-                          valid=np.concatenate([p[1] for p in parts]), smiles=tuple(smiles),
-                          encoder=ECFP_NAME, pooling="none", meta={"identity": ecfp_identity()})
+    else:
+        bounds = np.linspace(0, len(smiles), 2 * workers + 1).astype(int)  # a few slices a worker
+        parts = executor.map(ecfp_count_rows, [smiles[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+        emb = ecfp_embeddings(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), smiles)
     return emb, {s: i for i, s in enumerate(emb.smiles)}
 
 
-#: fewer molecules than twice this are fingerprinted in this process
-_MIN_SLICE = 2000
-
-
-def _ecfp_slice(smiles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """In a pool worker: the counts (n, 2048) float32 and the valid mask (n,) of ``smiles``."""
-    emb = ecfp_counts(smiles)
-    return emb.layers[0], emb.valid

@@ -102,22 +102,7 @@ class LocalExecutor:
                 for i, item in enumerate(items):
                     deliver(i, fn(item, **shared))
                 return results
-            from concurrent.futures import FIRST_COMPLETED, wait
-
-            pool = self._open()
-            handles = self._publisher.publish(shared, pinned=self._pinned())
-            futures = {pool.submit(_call, fn, item, handles): i for i, item in enumerate(items)}
-            pending = set(futures)
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in sorted(done, key=futures.__getitem__):
-                        deliver(futures.pop(fut), fut.result())
-            except BaseException:
-                for fut in pending:
-                    fut.cancel()
-                self.close()  # as before the pool was kept: a failed map ends it
-                raise
+            self._hand_out(fn, items, shared, deliver).wait()  # a failed task closes the pool
         return results
 
     def submit(
@@ -142,8 +127,13 @@ class LocalExecutor:
         check_resources(resources)
         if self.workers == 1:
             return None
+        return self._hand_out(fn, items, dict(shared or {}), on_result)
+
+    def _hand_out(self, fn: Callable[..., Any], items: Sequence[Any], shared: dict[str, Any],
+                  on_result: Callable[[int, Any], None] | None) -> Pending:
+        """Queue ``fn(item, **shared)`` for every item on the pool: the :class:`Pending`
+        batch (``shared`` published, and kept so until the batch is delivered)."""
         pool = self._open()
-        shared = dict(shared or {})
         handles = self._publisher.publish(shared, pinned=self._pinned())
         futures = [pool.submit(_call, fn, item, handles) for item in items]
         batch = Pending(self, futures, list(shared.values()), on_result)
@@ -210,9 +200,13 @@ class Pending:
         raised here, after the pool is closed)."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        while self._open:
-            done, _ = wait(self._open, return_when=FIRST_COMPLETED)
-            self._deliver(list(done))
+        try:
+            while self._open:
+                done, _ = wait(self._open, return_when=FIRST_COMPLETED)
+                self._deliver(list(done))
+        except BaseException:
+            self._abandon()
+            raise
 
     def _deliver(self, done: list[Any]) -> int:
         try:
@@ -222,13 +216,18 @@ class Pending:
                 if self._on_result is not None:
                     self._on_result(self._index[fut], result)
         except BaseException:
-            for fut in self._open:
-                fut.cancel()
-            self._open = set()
-            executor = self._executor()
-            if executor is not None:
-                executor.close()
+            self._abandon()
             raise
         if not self._open:  # all delivered: let go of the callback and the values (no cycles)
             self._on_result, self.values = None, []
         return len(done)
+
+    def _abandon(self) -> None:
+        """After a failure (a task's error, an interrupt): cancel what is left and close the
+        executor's pool (as a failed map always has)."""
+        for fut in self._open:
+            fut.cancel()
+        self._open = set()
+        executor = self._executor()
+        if executor is not None:
+            executor.close()
