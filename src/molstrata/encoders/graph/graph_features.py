@@ -279,6 +279,13 @@ class _RowForward:
         self._fed = fed
         self._size_of = np.asarray(encoder._sizes(fed), dtype=np.int64)
         self._forward_rows = forward_rows
+        self._encoder = encoder
+
+    @property
+    def module(self) -> Any:
+        """The real encoder's module (the flow evens out its linear layers' row counts as
+        for a plain embedding: :func:`molstrata.encoders._rows.min_rows`)."""
+        return self._encoder.module
 
     def _sizes(self, rows: list[int]) -> np.ndarray:
         return self._size_of[np.asarray(rows, dtype=np.int64)]
