@@ -6,7 +6,9 @@ learning rate of ``--lrs`` by :func:`molstrata.runs.run_finetune` (selection of 
 on validation, test scored once), in ``OUT/<task>/``. A rerun with the same arguments
 resumes (finished cells are read back, unfinished trials resume from their per-epoch
 checkpoints); ``--executor ray`` runs every (depth, seed, lr) trial as a Ray task;
-``--device cuda`` runs the same command on a GPU.
+``--device cuda`` runs the same command on a GPU. ``--extend-down 3e-5,1e-5`` searches below
+``--lrs`` coarse-to-fine: after the grid, each (depth, seed) cell whose validation-best rate
+is its lowest tries the next lower rate (``OUT/<task>/ext/lr<rate>_seed<s>/``), step by step.
 
 ``summarize``: reads one or more run roots of one encoder (a first run, then extensions
 with more learning rates or a higher cap, later roots replacing earlier trials), writes
@@ -47,6 +49,9 @@ def _run(args: argparse.Namespace) -> None:
     seeds = parse_seeds(args.seeds)
     config = TrainConfig(epochs=args.epochs, patience=args.patience, batch_size=args.batch_size)
     lrs = [float(x) for x in args.lrs.split(",")]
+    extend = [float(x) for x in args.extend_down.split(",")] if args.extend_down else []
+    if extend and (sorted(extend, reverse=True) != extend or max(extend) >= min(lrs)):
+        raise SystemExit(f"--extend-down {args.extend_down}: rates must fall, all below --lrs' lowest")
     executor = from_cli(args.executor, args.ray_address)[0]
     enc = encoders.load_encoder(args.encoder, device=args.device)
     out = Path(args.out)
@@ -62,17 +67,57 @@ def _run(args: argparse.Namespace) -> None:
                      config=config, head=HeadConfig(), out=out / task, device=args.device,
                      executor=executor, progress=not args.quiet)
         print(f"{task}: depths {sorted(depths)} done in {time.time() - t0:.0f} s", flush=True)
+        for rate in extend:
+            for seed, cells in _cells_to_extend(out / task, rate).items():
+                t0 = time.time()
+                run_finetune(args.encoder, task, layers=cells, seeds=[seed], lrs=[rate],
+                             config=config, head=HeadConfig(), out=_ext_folder(out / task, rate, seed),
+                             device=args.device, executor=executor, progress=not args.quiet)
+                print(f"{task}: seed {seed}, lr {rate:g} for depths {cells} (their best rate was "
+                      f"their lowest) done in {time.time() - t0:.0f} s", flush=True)
+
+
+def _ext_folder(task_dir: Path, rate: float, seed: int) -> Path:
+    """Run folder of one downward step (``--extend-down``) of one seed of a task."""
+    return task_dir / "ext" / f"lr{rate:g}_seed{seed}"
+
+
+def _task_trials(task_dir: Path) -> pd.DataFrame:
+    """The trials of one task folder and of its ``ext/`` steps, rows of a cell by learning
+    rate (as one run over the whole grid lists them; ties on validation then go to the
+    smaller rate, as in such a run). Each run's own ``selected`` is kept; a merge redoes it."""
+    from molstrata.finetune.trials import trials_from_results
+
+    folders = [task_dir, *sorted(p.parent for p in task_dir.glob("ext/*/finetune_results.csv"))]
+    frames = []
+    for folder in folders:
+        run = json.loads((folder / "run.json").read_text())
+        frames.append(trials_from_results(pd.read_csv(folder / "finetune_results.csv"),
+                                          int(run["settings"]["train"]["epochs"])))
+    trials = pd.concat(frames, ignore_index=True)
+    if len(frames) > 1:
+        trials = trials.sort_values(["seed", "depth", "lr"], kind="stable", ignore_index=True)
+    return trials
+
+
+def _cells_to_extend(task_dir: Path, rate: float) -> dict[int, list[int]]:
+    """``{seed: depths}`` whose validation-best rate, over all rates tried so far, is their
+    lowest and above ``rate``: they try ``rate`` next (coarse-to-fine downward)."""
+    from molstrata.finetune import trials as tr
+
+    metrics = tr.task_metrics(pd.read_csv(task_dir / "frozen_results.csv"))
+    merged = tr.merge_trials([_task_trials(task_dir)], metrics)
+    todo: dict[int, list[int]] = {}
+    for _, seed, depth in tr.low_edge_cells(merged, rate):
+        todo.setdefault(seed, []).append(depth)
+    return {s: sorted(d) for s, d in sorted(todo.items())}
 
 
 def _read_root(root: Path) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
-    """Trials and frozen tables of every task folder under one run root."""
-    from molstrata.finetune.trials import trials_from_results
-
+    """Trials (with their ``ext/`` steps) and frozen tables of every task folder under one run root."""
     trials, frozen = [], []
     for res in sorted(root.glob("*/finetune_results.csv")):
-        run = json.loads((res.parent / "run.json").read_text())
-        epochs = int(run["settings"]["train"]["epochs"])
-        trials.append(trials_from_results(pd.read_csv(res), epochs))
+        trials.append(_task_trials(res.parent))
         frozen.append(pd.read_csv(res.parent / "frozen_results.csv"))
     if not trials:
         raise SystemExit(f"no <task>/finetune_results.csv under {root}")
@@ -147,6 +192,11 @@ def main() -> None:
                      help="seeds whose mean frozen VALIDATION score picks --best-frozen (the same "
                           "depth for every seed, also when seeds run in separate roots)")
     run.add_argument("--lrs", default=PLAN_LRS)
+    run.add_argument("--extend-down", default="",
+                     help="coarse-to-fine downward: rates below --lrs, falling (e.g. 3e-5,1e-5); "
+                          "after the grid, each cell whose validation-best rate is its lowest tries "
+                          "the next one, in OUT/<task>/ext/lr<rate>_seed<s>/ (the full depth of that "
+                          "seed too, as every run trains it)")
     run.add_argument("--epochs", type=int, default=40)
     run.add_argument("--patience", type=int, default=8)
     run.add_argument("--batch-size", type=int, default=32)

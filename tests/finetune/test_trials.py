@@ -253,3 +253,72 @@ def test_pooled_compares_the_valid_choice_with_a_tuned_head():
     # validation picks depths 4, 1, 3: tests 0.80, 0.84, 0.83 against the head's 0.8, 0.7, 0.83
     expected = np.mean([0.0, 100 * 0.14 / 0.7, 0.0])
     assert table.loc["valid choice vs tuned head", "mean"] == pytest.approx(expected)
+
+
+def test_low_edge_cells_are_those_whose_best_rate_is_their_lowest():
+    from molstrata.finetune.trials import low_edge_cells
+
+    # _hand_trials: depth 1 selects 1e-3 (inside), 2 selects 1e-2 (top), 3 selects 1e-4 (bottom)
+    assert low_edge_cells(_hand_trials(), 3e-5) == [("t", 1, 3)]
+    assert low_edge_cells(_hand_trials(), 1e-4) == []  # the rate is not below the lowest tried
+    one = pd.DataFrame([_row("u", 2, 4, 1e-2, 3, 10, 0.5, 0.4, True)], columns=COLUMNS)
+    assert low_edge_cells(one, 1e-3) == [("u", 2, 4)]  # a single rate is its own lowest
+
+
+def test_finetune_real_extends_downward_until_the_best_rate_is_inside(tmp_path, data_dir, tiny_roberta_dir,
+                                                                       monkeypatch):
+    """``benchmarks/finetune_real.py run --extend-down``: after the coarse grid, only the cells
+    whose validation-best rate is their lowest try the next lower rate, step by step; summarize
+    then selects over every rate a cell tried."""
+    import sys
+
+    from bench_scripts import load_benchmark
+
+    from molstrata.finetune.trials import trials_from_results
+
+    script = load_benchmark("finetune_real")
+    monkeypatch.setenv("MOLSTRATA_DATA_DIR", str(data_dir))
+    root = tmp_path / "runs"
+    argv = ["finetune_real.py", "run", "--encoder", str(tiny_roberta_dir), "--tasks", "hia_hou", "--seeds", "1",
+            "--depths", "1", "--lrs", "3e-2", "--extend-down", "1e-2,3e-3", "--epochs", "2", "--patience", "1",
+            "--device", "cpu", "--out", str(root), "--quiet"]
+    monkeypatch.setattr(sys, "argv", argv)
+    script.main()
+
+    task_dir = root / "hia_hou"
+    first = pd.read_csv(task_dir / "finetune_results.csv")
+    assert sorted(first.lr.unique()) == [3e-2]
+    # one rate: each cell's best is its lowest, so both depths (1 and the full 3) try 1e-2
+    step1 = task_dir / "ext" / "lr0.01_seed1"
+    one = trials_from_results(pd.read_csv(step1 / "finetune_results.csv"), 2)
+    assert sorted(one.depth.unique()) == [1, 3] and set(one.lr) == {1e-2}
+    # the second step: the depths whose best so far (on valid, ties to the smaller rate) is 1e-2
+    coarse = trials_from_results(first, 2)
+    pair = pd.concat([coarse, one]).sort_values(["depth", "lr"], kind="stable")
+    expect = []
+    for depth, g in pair.groupby("depth"):
+        best = g.valid_score.max()
+        if g[g.valid_score == best].lr.min() == 1e-2:
+            expect.append(depth)
+    step2 = task_dir / "ext" / "lr0.003_seed1"
+    if expect:
+        two = trials_from_results(pd.read_csv(step2 / "finetune_results.csv"), 2)
+        assert set(two.lr) == {3e-3} and set(expect) <= set(two.depth) <= set(expect) | {3}
+    else:
+        assert not step2.exists()
+
+    argv = ["finetune_real.py", "summarize", "--name", "tiny", "--full-depth", "3", "--runs", str(root),
+            "--results", str(tmp_path / "results")]
+    monkeypatch.setattr(sys, "argv", argv)
+    script.main()
+    shipped = pd.read_csv(tmp_path / "results" / "finetune_real_tiny_trials.csv")
+    frames = [coarse, one] + ([trials_from_results(pd.read_csv(step2 / "finetune_results.csv"), 2)]
+                              if expect else [])
+    allrows = pd.concat(frames).sort_values(["depth", "lr"], kind="stable")
+    assert len(shipped) == len(allrows)
+    for depth, g in allrows.groupby("depth"):
+        s = shipped[shipped.depth == depth]
+        assert sorted(s.lr) == sorted(g.lr)
+        best = g.valid_score.max()
+        assert s[s.selected].lr.iloc[0] == g[g.valid_score == best].lr.min()
+        assert s.selected.sum() == 1 and s[~s.selected].test_score.isna().all()

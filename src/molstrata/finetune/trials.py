@@ -164,6 +164,32 @@ def grid_extension(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "side", "n_cells", "new_lr"])
 
 
+def low_edge_cells(trials: pd.DataFrame, below: float) -> list[tuple[str, int, int]]:
+    """Cells to try one lower learning rate in: the validation-selected rate is the smallest
+    the cell has tried, and that smallest rate is above ``below`` (the rate to try).
+
+    The step of a coarse-to-fine search downward: start from a coarse grid, and while a
+    cell's best rate on validation is its lowest, train it once more at the next lower rate
+    (its selection is then redone on validation over all its rates, :func:`merge_trials`).
+
+    Parameters
+    ----------
+    trials : a merged trials table (:data:`TRIAL_COLUMNS`, one ``selected`` row per cell)
+    below : the learning rate the cells would try next
+
+    Returns
+    -------
+    ``(task, seed, depth)`` of each such cell, in table order.
+    """
+    out = []
+    for cell, g in iter_cells(trials):
+        lo = float(g["lr"].min())
+        sel = g[g["selected"].astype(bool)]
+        if len(sel) and float(sel["lr"].iloc[0]) == lo and lo > float(below):
+            out.append(cell)
+    return out
+
+
 def task_metrics(frozen: pd.DataFrame) -> dict[str, str]:
     """``{task: metric}`` from frozen-probe tables (columns ``task, metric``)."""
     pairs = frozen[["task", "metric"]].drop_duplicates()
