@@ -273,7 +273,6 @@ def test_finetune_real_extends_downward_until_the_best_rate_is_inside(tmp_path, 
     import sys
 
     from bench_scripts import load_benchmark
-
     from molstrata.finetune.trials import trials_from_results
 
     script = load_benchmark("finetune_real")
