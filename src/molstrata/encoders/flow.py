@@ -48,8 +48,9 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 #: bump when the batching policy changes the bytes of an embedding (part of cache keys);
-#: 3: linear layers see at least ``_rows.MIN_ROWS`` rows (:func:`molstrata.encoders._rows.min_rows`)
-BATCHING_VERSION = 3
+#: 3: linear layers see at least 4 rows (:func:`molstrata.encoders._rows.min_rows`);
+#: 4: at least ``_rows.floor()`` rows (64; 4 left some rows of 5-11-row inputs on other kernels)
+BATCHING_VERSION = 4
 
 
 def batch_order(sizes: np.ndarray, *, sort: bool = True) -> np.ndarray:
