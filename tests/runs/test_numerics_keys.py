@@ -50,3 +50,19 @@ def test_cells_of_other_numerics_are_recomputed(hash_encoder, data_dir, tmp_path
         assert list((out / "cells" / "hash-encoder").rglob("cv_k5.npz"))
     for name, blob in tables.items():
         assert (out / name).read_bytes() == blob, name
+
+
+def test_cells_fitted_on_embeddings_of_another_version_are_recomputed(hash_encoder, data_dir, tmp_path,
+                                                                      monkeypatch):
+    """Cells are keyed on the embeddings' version (molstrata, chunk format, batching): after
+    a change of the batching policy (which changes embeddings' bytes) a resumed run refits
+    them instead of reusing cells fitted on the old bytes."""
+    from molstrata.embeddings import store
+
+    out = tmp_path / "run"
+    first = _run(hash_encoder, "hia_hou", "valid", out, data_dir)
+    assert _run(hash_encoder, "hia_hou", "valid", out, data_dir).resumed_cells == first.scores[0].test_scores.size
+    monkeypatch.setattr(store, "BATCHING_VERSION", store.BATCHING_VERSION + 100)
+    again = _run(hash_encoder, "hia_hou", "valid", out, data_dir)
+    assert again.resumed_cells == 0
+    assert any("embeddings" in n and "recomputing" in n for n in again.notes), again.notes

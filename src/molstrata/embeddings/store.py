@@ -73,15 +73,11 @@ class CacheKey:
         cls, encoder: Encoder, *, pooling: str, include_special: bool = False, smiles: str = ""
     ) -> CacheKey:
         """The key of ``smiles`` embedded by ``encoder`` with these settings."""
-        from molstrata import __version__
-
         ident = json.dumps(encoder.identity(), sort_keys=True, default=str)
         return cls(
             encoder=encoder.name, identity=_sha256(ident.encode()), pooling=str(pooling),
             max_length=encoder.max_length, num_layers=int(encoder.num_layers),
-            include_special=bool(include_special),
-            version=f"{__version__}/{FORMAT_VERSION}/batching{BATCHING_VERSION}",
-            smiles=smiles,
+            include_special=bool(include_special), version=embeddings_version(), smiles=smiles,
         )
 
     def setting(self) -> dict[str, Any]:
@@ -95,6 +91,15 @@ class CacheKey:
     def digest(self) -> str:
         """sha256 of every field, ``smiles`` included: one molecule's identity."""
         return _sha256(json.dumps(asdict(self), sort_keys=True).encode())
+
+
+def embeddings_version() -> str:
+    """What else, besides the encoder and the settings, fixes an embedding's bytes:
+    ``"<molstrata version>/<chunk format>/batching<BATCHING_VERSION>"``. Part of every cache
+    key, and of the probe cells' key (cells fitted on other bytes are recomputed)."""
+    from molstrata import __version__
+
+    return f"{__version__}/{FORMAT_VERSION}/batching{BATCHING_VERSION}"
 
 
 # ------------------------------------------------------------------------------ chunk files

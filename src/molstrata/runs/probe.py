@@ -29,6 +29,7 @@ from molstrata.core.progress import phase, stderr_console
 from molstrata.core.progress import progress as progress_bar
 from molstrata.core.seed import parse_seeds
 from molstrata.core.threads import fixed_threads
+from molstrata.embeddings.store import embeddings_version
 from molstrata.probe._numerics import NUMERICS
 from molstrata.probe._probe import (
     PROBES,
@@ -385,7 +386,8 @@ def _check_encoder_cells(run: _Sweep, enc: Any) -> None:
     stale: dict[tuple[str, str], list[int]] = {}
     for t, s in run.jobs:
         why = _check_cells(_cell_path(run.out, enc.name, t, s, 0).parent,
-                           _cell_key(run.identities[enc.name], {**run.cell_settings, "numerics": NUMERICS},
+                           _cell_key(run.identities[enc.name], {**run.cell_settings, "numerics": NUMERICS,
+                                                                "embeddings": embeddings_version()},
                                      run.inputs, t, s))  # numerics: probe._numerics.NUMERICS
         if why:
             stale.setdefault((t, why), []).append(s)
