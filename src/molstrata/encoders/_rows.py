@@ -11,7 +11,9 @@ at least :func:`floor` rows (:data:`MIN_ROWS`, more with many threads) with zero
 the padded rows from the output, so every row goes through the kernels of a large batch
 whatever its own batch holds. Rows never mix in a linear layer, so the real rows' values are
 those of a batch with more rows. Measured here for inputs of 1-199 rows at 1, 2 and 4
-threads (``tests/encoders/test_min_rows.py``).
+threads (``tests/encoders/test_min_rows.py``); the per-thread term is a margin for machines
+with many more cores (where MKL may split a product of some dozens of rows into blocks too
+small for its large-batch kernels), not a measurement.
 """
 
 from __future__ import annotations
