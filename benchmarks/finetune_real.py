@@ -170,6 +170,9 @@ def _summarize(args: argparse.Namespace) -> None:
     print(f"{conv['n_cells']} cells: selected epoch below cap in {conv['below_cap']} "
           f"({conv['below_cap_share']:.0%}), selected lr interior in {conv['interior']} "
           f"({conv['interior_share']:.0%}); rules met: {conv['meets']}")
+    print("learning rates tried (grid: by every cell of the task; extra: rate:cells, the "
+          "coarse-to-fine steps of --extend-down):")
+    print(tr.grid_summary(trials).to_string(index=False))
     ext = tr.grid_extension(trials)
     if len(ext):
         print("learning rates to add (a new run root with --lrs <these>, then summarize both):")

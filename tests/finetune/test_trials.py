@@ -321,3 +321,18 @@ def test_finetune_real_extends_downward_until_the_best_rate_is_inside(tmp_path, 
         best = g.valid_score.max()
         assert s[s.selected].lr.iloc[0] == g[g.valid_score == best].lr.min()
         assert s.selected.sum() == 1 and s[~s.selected].test_score.isna().all()
+
+
+def test_grid_summary_names_each_tasks_grid_and_the_cells_that_went_lower():
+    from molstrata.finetune.trials import grid_summary
+
+    rows = []
+    for depth, lrs in ((1, (1e-4, 1e-3)), (2, (3e-5, 1e-4, 1e-3)), (3, (1e-5, 3e-5, 1e-4, 1e-3))):
+        for lr in lrs:
+            rows.append(_row("t", 1, depth, lr, 3, 10, 0.5, np.nan, False))
+    rows += [_row("u", 2, 1, lr, 3, 10, 0.5, np.nan, False) for lr in (1e-3, 1e-2)]
+    table = grid_summary(pd.DataFrame(rows, columns=COLUMNS)).set_index("task")
+    assert table.loc["t", "n_cells"] == 3
+    assert table.loc["t", "grid"] == "0.0001,0.001"
+    assert table.loc["t", "extra"] == "3e-05:2,1e-05:1"
+    assert (table.loc["u", "grid"], table.loc["u", "extra"]) == ("0.001,0.01", "")

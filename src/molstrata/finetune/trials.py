@@ -190,6 +190,27 @@ def low_edge_cells(trials: pd.DataFrame, below: float) -> list[tuple[str, int, i
     return out
 
 
+def grid_summary(trials: pd.DataFrame) -> pd.DataFrame:
+    """Which learning rates each task's cells tried: the rates every cell of the task tried
+    (its grid) and, for a coarse-to-fine search (:func:`low_edge_cells`), each further rate
+    with the number of cells that tried it.
+
+    Returns
+    -------
+    DataFrame with columns ``task, n_cells, grid`` (rates joined by ``,``) and ``extra``
+    (``rate:n_cells`` joined by ``,``; empty when every cell tried the same rates).
+    """
+    rows = []
+    for task, g in trials.groupby("task", sort=False):
+        per_cell = [frozenset(c["lr"].astype(float)) for _, c in g.groupby(CELL[1:], sort=False)]
+        common = frozenset.intersection(*per_cell)
+        extra = sorted({lr for cell in per_cell for lr in cell} - common, reverse=True)
+        rows.append({"task": task, "n_cells": len(per_cell),
+                     "grid": ",".join(f"{lr:g}" for lr in sorted(common)),
+                     "extra": ",".join(f"{lr:g}:{sum(lr in c for c in per_cell)}" for lr in extra)})
+    return pd.DataFrame(rows, columns=["task", "n_cells", "grid", "extra"])
+
+
 def task_metrics(frozen: pd.DataFrame) -> dict[str, str]:
     """``{task: metric}`` from frozen-probe tables (columns ``task, metric``)."""
     pairs = frozen[["task", "metric"]].drop_duplicates()
