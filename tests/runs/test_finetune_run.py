@@ -39,3 +39,54 @@ def test_run_finetune_takes_seed_ranges_before_loading_anything(tmp_path):
 
     with pytest.raises(ConfigError, match="--seeds: 'x' is not an integer"):
         run_finetune("no-such-encoder", "caco2_wang", seeds="1-2,x", out=tmp_path / "ft")
+
+
+class _KilledAfter:
+    """An executor that runs the first ``n`` trials in order, hands each to ``on_result``,
+    then dies as a killed job would (the rest never run)."""
+
+    name, embeds = "local", False
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def map(self, fn, items, *, shared=None, resources=None, desc=None, on_result=None, keep=True):
+        for i, item in enumerate(items[: self.n]):
+            result = fn(item, **(shared or {}))
+            if on_result is not None:
+                on_result(i, result)
+        raise KeyboardInterrupt("killed")
+
+    def describe(self):
+        return {"executor": "killed-after"}
+
+    def close(self):
+        pass
+
+
+def test_cells_are_written_as_their_trials_finish_on_an_executor(tiny_roberta_dir, data_dir, tmp_path):
+    """With an executor, a (depth, seed) cell is finished and written to ``cells/`` as soon as
+    its own trials are back: a run killed midway keeps it (not only its checkpoints), and the
+    resumed run writes the same tables as a run that was never stopped."""
+    import torch
+
+    from molstrata.finetune.train import TrainConfig
+    from molstrata.runs.finetune import run_finetune
+
+    kw = dict(layers=[1], seeds=[1], lrs=[1e-3, 1e-4], top_m=0, data_dir=data_dir, device="cpu",
+              config=TrainConfig(epochs=2, patience=2, batch_size=32), progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same thread count for every run: bit-identical training
+    try:
+        run_finetune(str(tiny_roberta_dir), "hia_hou", out=tmp_path / "whole", **kw)
+        with pytest.raises(KeyboardInterrupt):  # trials: (1, 1, 1e-3), (1, 1, 1e-4), (3, 1, ...) ...
+            run_finetune(str(tiny_roberta_dir), "hia_hou", out=tmp_path / "killed",
+                         executor=_KilledAfter(3), **kw)
+        cells = sorted(p.name for p in (tmp_path / "killed" / "cells").iterdir())
+        assert cells == ["hia_hou_layer1_seed1.json"]  # depth 1's two trials were done; depth 3's one of two
+        assert not list((tmp_path / "killed" / "checkpoints" / "hia_hou_layer1_seed1").glob("*.pt"))
+        run_finetune(str(tiny_roberta_dir), "hia_hou", out=tmp_path / "killed", **kw)
+    finally:
+        torch.set_num_threads(threads)
+    for name in ("finetune_results.csv", "summary.csv", "leaderboard.json"):
+        assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -237,7 +238,8 @@ def run_finetune(
     cells = [(k, s) for s in seeds for k in chosen]
     if executor is not None:  # the trials of unfinished cells, in parallel; selection below
         _dispatch_trials(executor, enc, splits, cells, task=task, lrs=lrs, config=config,
-                         head=head, pooling=pooling, out=out, progress=progress)
+                         head=head, pooling=pooling, out=out, keep_checkpoints=keep_checkpoints,
+                         progress=progress)
     results = _run_cells(enc, splits, cells, task=task, lrs=lrs, config=config, head=head,
                          pooling=pooling, out=out, keep_checkpoints=keep_checkpoints, progress=progress)
     written = write_outputs(out, encoder=encoder, task=task, num_layers=L, results=results,
@@ -273,17 +275,29 @@ def _run_params(
 def _dispatch_trials(
     executor: Any, enc: Any, splits: dict[int, Any], cells: list[tuple[int, int]], *, task: str,
     lrs: Sequence[float], config: TrainConfig, head: HeadConfig | None, pooling: str | None,
-    out: Path, progress: bool,
+    out: Path, keep_checkpoints: bool, progress: bool,
 ) -> None:
     """Run every (depth, seed, lr) trial of the unfinished cells through ``executor``; each
-    checkpoints under ``out/checkpoints/``."""
+    checkpoints under ``out/checkpoints/``. A cell is finished (selection on validation,
+    test predicted, ``cells/`` written) here as soon as its last trial comes back, so a run
+    stopped midway keeps every cell whose trials were all done, not only their checkpoints."""
     trials = [(k, s, float(lr)) for k, s in cells if not _cell_path(out, task, k, s).exists()
               for lr in lrs]
+    left = Counter((k, s) for k, s, _ in trials)
+
+    def _on_result(i: int, _: Any) -> None:
+        k, s, _lr = trials[i]
+        left[(k, s)] -= 1
+        if left[(k, s)] == 0:
+            _finish_cell(enc, splits, k, s, task=task, lrs=lrs, config=config, head=head,
+                         pooling=pooling, out=out, keep_checkpoints=keep_checkpoints)
+
     executor.map(
         _finetune_trial, trials, resources={"num_cpus": 1, "num_gpus": 1},
         shared={"encoder": enc, "splits": splits, "task": task, "config": config, "head": head,
                 "pooling": pooling, "out": str(out)},
-        desc=f"finetune {task}: (depth, seed, lr) trials" if progress else None, keep=False,
+        desc=f"finetune {task}: (depth, seed, lr) trials" if progress else None,
+        on_result=_on_result, keep=False,
     )
 
 
@@ -302,6 +316,23 @@ def frozen_table(enc: Any, splits: dict[int, Any], *, encoder: str, task: str,
     return frozen
 
 
+def _finish_cell(enc: Any, splits: dict[int, Any], k: int, s: int, *, task: str,
+                 lrs: Sequence[float], config: TrainConfig, head: HeadConfig | None,
+                 pooling: str | None, out: Path, keep_checkpoints: bool,
+                 callbacks: Sequence[Any] = ()) -> FinetuneResult:
+    """Finetune one (depth ``k``, seed ``s``) cell over ``lrs`` (finished trials are read back
+    from their checkpoints), select on validation, predict test once, write ``cells/``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        res = finetune(
+            enc, splits[s], n_layers=k, lrs=lrs, seed=s, config=config, head=head,
+            pooling=pooling, workdir=_workdir(out, task, k, s),
+            keep_checkpoints=keep_checkpoints, callbacks=list(callbacks),
+        )
+    _save_cell(_cell_path(out, task, k, s), res, splits[s].test["Drug_ID"].tolist())
+    return res
+
+
 def _run_cells(enc: Any, splits: dict[int, Any], cells: list[tuple[int, int]], *, task: str,
                lrs: Sequence[float], config: TrainConfig, head: HeadConfig | None,
                pooling: str | None, out: Path, keep_checkpoints: bool,
@@ -311,24 +342,16 @@ def _run_cells(enc: Any, splits: dict[int, Any], cells: list[tuple[int, int]], *
     results: dict[tuple[int, int], FinetuneResult] = {}
     with progress_bar(f"finetune {task}", len(cells), show=progress) as bar:
         for k, s in cells:
-            path = _cell_path(out, task, k, s)
-            cell = read_cached(path, _load_cell, what="finetune result")
-            if cell is not None:
-                results[(k, s)] = cell
-            else:
+            cell = read_cached(_cell_path(out, task, k, s), _load_cell, what="finetune result")
+            if cell is None:
                 def _tick(rep, k=k, s=s, bar=bar):
                     bar.describe(f"{task} layer {k} seed {s}: lr {rep.lr:g} epoch {rep.epoch} "
                                  f"valid {rep.valid_score:.3f}")
 
-                with warnings.catch_warnings():
-                    warnings.simplefilter("default")
-                    res = finetune(
-                        enc, splits[s], n_layers=k, lrs=lrs, seed=s, config=config, head=head,
-                        pooling=pooling, workdir=_workdir(out, task, k, s),
-                        keep_checkpoints=keep_checkpoints, callbacks=[_tick],
-                    )
-                _save_cell(path, res, splits[s].test["Drug_ID"].tolist())
-                results[(k, s)] = res
+                cell = _finish_cell(enc, splits, k, s, task=task, lrs=lrs, config=config, head=head,
+                                    pooling=pooling, out=out, keep_checkpoints=keep_checkpoints,
+                                    callbacks=[_tick])
+            results[(k, s)] = cell
             bar.advance(1)
     return results
 
