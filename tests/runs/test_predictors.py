@@ -177,3 +177,37 @@ def test_format_1_predictors_still_load_and_newer_formats_are_refused(hash_encod
     with pytest.raises(ConfigError, match="format 1 or 2") as err:
         load_predictor(out, encoder=hash_encoder)
     assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_heads_predict_on_the_runs_thread_count_whatever_the_callers(hash_encoder, data_dir, tmp_path):
+    """The run's test predictions come from heads run on ``FIT_THREADS`` threads; ``predict``
+    runs them on the same count whatever the caller set (a float32 MLP's rows near a thread
+    block's edge change bits with the thread count on some CPUs: seen on AVX-512 with 2
+    threads), and gives the caller's count back."""
+    import torch
+
+    import molstrata
+    from molstrata.core.threads import FIT_THREADS
+
+    out = tmp_path / "run"
+    sweep([hash_encoder], "hia_hou", [1], out=out, data_dir=data_dir, strategy="valid", model="mlp",
+          params={"hidden": 8, "max_epochs": 4, "patience": 2}, report=False, progress=False)
+    pred = molstrata.load_predictor(out, "hia_hou", seed=1, encoder=hash_encoder)
+    seen = []
+    for _, probe in pred.members:
+        inner = probe.predict
+
+        def spy(X, inner=inner):
+            seen.append(torch.get_num_threads())
+            return inner(X)
+
+        probe.predict = spy
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        got = pred.predict_proba(load_task("hia_hou", seed=1, data_dir=data_dir).smiles("test"))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {FIT_THREADS}
+    np.testing.assert_array_equal(got, _own_predictions(out, "hia_hou", 1)["Y_pred"].to_numpy())

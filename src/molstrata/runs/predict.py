@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from molstrata.core.errors import ConfigError
+from molstrata.core.threads import fixed_threads
 from molstrata.runs.predictors import MODELS, PREDICTOR_FILE, combine, probe_inputs, read_predictor
 
 
@@ -94,8 +95,9 @@ class Predictor:
                 reasons[i] = reasons[i] or "the encoder could not embed it"
             if ok.any():
                 layers = [np.asarray(x[ok], dtype=np.float32) for x in emb.layers]
-                preds = [combine(probe.predict(probe_inputs(layers, doc["combination"])), doc["combination"])
-                         for doc, probe in self.members]
+                with fixed_threads():  # the thread count the run's own test predictions used
+                    preds = [combine(probe.predict(probe_inputs(layers, doc["combination"])), doc["combination"])
+                             for doc, probe in self.members]
                 proba[ok] = preds[0] if len(preds) == 1 else np.mean(np.stack(preds), axis=0)
         if self.task_type == "classification":
             labels = np.where(np.isnan(proba), np.nan, (proba >= 0.5).astype(np.float64))
