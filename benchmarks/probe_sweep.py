@@ -259,8 +259,8 @@ def main() -> None:
             "molstrata_cpu_s": cpu_ours, "sklearn_cpu_s": cpu_sk, "speedup_cpu": cpu_sk / cpu_ours,
             "same_selected_layer": sum(r["layer_molstrata"] == r["layer_sklearn"] for r in rows),
             "n_runs": len(rows), "equal_runs": sum(r["equal"] for r in rows),
+            "sklearn_tol": args.sklearn_tol,
         }
-        report["compare_total"]["sklearn_tol"] = args.sklearn_tol
         print(f"side by side: wall molstrata {tot_ours:.1f}s vs {args.sklearn} sklearn loop "
               f"(LogisticRegression tol {args.sklearn_tol:g}) {tot_sk:.1f}s -> "
               f"x{tot_sk / tot_ours:.1f}; CPU {cpu_ours:.1f}s vs {cpu_sk:.1f}s -> x{cpu_sk / cpu_ours:.1f}; "

@@ -236,7 +236,7 @@ def run_finetune(
                                   "executor": executor.describe() if executor else {"executor": "local"}})
 
     cells = [(k, s) for s in seeds for k in chosen]
-    if executor is not None:  # the trials of unfinished cells, in parallel; selection below
+    if executor is not None:  # unfinished cells' trials in parallel, each cell written as it completes
         _dispatch_trials(executor, enc, splits, cells, task=task, lrs=lrs, config=config,
                          head=head, pooling=pooling, out=out, keep_checkpoints=keep_checkpoints,
                          progress=progress)
