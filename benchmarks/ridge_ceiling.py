@@ -1,0 +1,90 @@
+"""How far issue #22's "50x the skilled scikit-learn loop" can go on the ridge tasks.
+
+Side by side in one run, one thread, on the row counts of the three regression tasks of
+``probe_sweep.py``'s default comparison (caco2_wang, ppbr_az, lipophilicity_astrazeneca, seed
+1) and of the largest ADMET training set (ames, for the trend), 7 layers x 256 features of
+Gaussian noise (a ridge fit's cost does not depend on the values):
+
+* **sklearn**: the skilled loop of ``probe_sweep.py`` (``StandardScaler`` once per layer, then
+  ``Ridge(alpha)`` per value of molstrata's 13-value grid, predicted on valid);
+* **molstrata**: ``LinearProbe(task_type="regression").fit(layers, y, X_valid=, y_valid=)``, the
+  whole per-layer sweep with its choice on valid;
+* **Gram f64 / f32**: the product ``X^T X`` of each layer alone (no standardisation, no
+  solve, no scoring), in float64 and in float32. Every exact ridge path pays at least one such
+  product per layer (or a factorisation that costs more), so ``sklearn / Gram`` is a ceiling on
+  the ratio any implementation of the same fits can reach on these shapes.
+
+Each side is timed ``--repeats`` times (CPU time of this process, the minimum kept).
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/ridge_ceiling.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+#: (task, n_train, n_valid) of seed 1's TDC split
+SHAPES = (("caco2_wang", 637, 91), ("ppbr_az", 1952, 279), ("lipophilicity_astrazeneca", 2940, 420),
+          ("ames (logistic in the sweep)", 5093, 728))
+
+
+def _min_cpu(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--layers", type=int, default=7)
+    ap.add_argument("--dim", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+
+    import threadpoolctl
+    import torch
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    from molstrata.probe.linear import DEFAULT_ALPHAS, LinearProbe
+
+    threadpoolctl.threadpool_limits(1)
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    L, d = args.layers, args.dim
+    print(f"{L} layers x {d} features, {len(DEFAULT_ALPHAS)} ridge penalties, 1 thread, CPU s (min of {args.repeats})")
+    for task, n, nv in SHAPES:
+        X = rng.standard_normal((L, n, d))
+        Xv = rng.standard_normal((L, nv, d))
+        y, yv = rng.standard_normal(n), rng.standard_normal(nv)
+
+        def sklearn_loop():
+            for k in range(L):
+                sc = StandardScaler().fit(X[k])
+                A, B = sc.transform(X[k]), sc.transform(Xv[k])
+                for a in DEFAULT_ALPHAS:
+                    Ridge(alpha=a).fit(A, y).predict(B)
+
+        def molstrata_sweep():
+            LinearProbe(task_type="regression").fit(list(X), y, X_valid=list(Xv), y_valid=yv)
+
+        X32 = X.astype(np.float32)
+        sk = _min_cpu(sklearn_loop, args.repeats)
+        ms = _min_cpu(molstrata_sweep, args.repeats)
+        g64 = _min_cpu(lambda: [X[k].T @ X[k] for k in range(L)], args.repeats)
+        g32 = _min_cpu(lambda: [X32[k].T @ X32[k] for k in range(L)], args.repeats)
+        print(f"{task:30s} n={n:5d}: sklearn {sk:6.3f} s | molstrata {ms:6.3f} s -> x{sk / ms:5.1f} | "
+              f"Gram alone f64 {g64 * 1e3:5.1f} ms -> ceiling x{sk / g64:5.1f}, f32 {g32 * 1e3:5.1f} ms "
+              f"-> ceiling x{sk / g32:5.1f}")
+
+
+if __name__ == "__main__":
+    main()
