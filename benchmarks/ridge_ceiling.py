@@ -42,6 +42,31 @@ def _min_cpu(fn, repeats: int) -> float:
     return best
 
 
+def _time_shape(X: np.ndarray, Xv: np.ndarray, y: np.ndarray, yv: np.ndarray,
+                repeats: int) -> tuple[float, float, float, float]:
+    """CPU s of the sklearn loop, molstrata's sweep, the float64 and float32 Gram products,
+    for X (L, n, d) and Xv (L, n_valid, d)."""
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    from molstrata.probe.linear import DEFAULT_ALPHAS, LinearProbe
+
+    def sklearn_loop():
+        for k in range(len(X)):
+            sc = StandardScaler().fit(X[k])
+            A, B = sc.transform(X[k]), sc.transform(Xv[k])
+            for a in DEFAULT_ALPHAS:
+                Ridge(alpha=a).fit(A, y).predict(B)
+
+    def molstrata_sweep():
+        LinearProbe(task_type="regression").fit(list(X), y, X_valid=list(Xv), y_valid=yv)
+
+    X32 = X.astype(np.float32)
+    return (_min_cpu(sklearn_loop, repeats), _min_cpu(molstrata_sweep, repeats),
+            _min_cpu(lambda: [x.T @ x for x in X], repeats),
+            _min_cpu(lambda: [x.T @ x for x in X32], repeats))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--layers", type=int, default=7)
@@ -51,10 +76,8 @@ def main() -> None:
 
     import threadpoolctl
     import torch
-    from sklearn.linear_model import Ridge
-    from sklearn.preprocessing import StandardScaler
 
-    from molstrata.probe.linear import DEFAULT_ALPHAS, LinearProbe
+    from molstrata.probe.linear import DEFAULT_ALPHAS
 
     threadpoolctl.threadpool_limits(1)
     torch.set_num_threads(1)
@@ -62,25 +85,9 @@ def main() -> None:
     L, d = args.layers, args.dim
     print(f"{L} layers x {d} features, {len(DEFAULT_ALPHAS)} ridge penalties, 1 thread, CPU s (min of {args.repeats})")
     for task, n, nv in SHAPES:
-        X = rng.standard_normal((L, n, d))
-        Xv = rng.standard_normal((L, nv, d))
+        X, Xv = rng.standard_normal((L, n, d)), rng.standard_normal((L, nv, d))
         y, yv = rng.standard_normal(n), rng.standard_normal(nv)
-
-        def sklearn_loop():
-            for k in range(L):
-                sc = StandardScaler().fit(X[k])
-                A, B = sc.transform(X[k]), sc.transform(Xv[k])
-                for a in DEFAULT_ALPHAS:
-                    Ridge(alpha=a).fit(A, y).predict(B)
-
-        def molstrata_sweep():
-            LinearProbe(task_type="regression").fit(list(X), y, X_valid=list(Xv), y_valid=yv)
-
-        X32 = X.astype(np.float32)
-        sk = _min_cpu(sklearn_loop, args.repeats)
-        ms = _min_cpu(molstrata_sweep, args.repeats)
-        g64 = _min_cpu(lambda: [X[k].T @ X[k] for k in range(L)], args.repeats)
-        g32 = _min_cpu(lambda: [X32[k].T @ X32[k] for k in range(L)], args.repeats)
+        sk, ms, g64, g32 = _time_shape(X, Xv, y, yv, args.repeats)
         print(f"{task:30s} n={n:5d}: sklearn {sk:6.3f} s | molstrata {ms:6.3f} s -> x{sk / ms:5.1f} | "
               f"Gram alone f64 {g64 * 1e3:5.1f} ms -> ceiling x{sk / g64:5.1f}, f32 {g32 * 1e3:5.1f} ms "
               f"-> ceiling x{sk / g32:5.1f}")
