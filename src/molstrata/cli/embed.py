@@ -66,4 +66,5 @@ def embed_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``embed`` to the ``molstrata`` app."""
     app.command("embed")(embed_command)

@@ -85,4 +85,5 @@ def encoders_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``encoders`` to the ``molstrata`` app."""
     app.command("encoders")(encoders_command)

@@ -129,4 +129,5 @@ def finetune_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``finetune`` to the ``molstrata`` app."""
     app.command("finetune")(finetune_command)

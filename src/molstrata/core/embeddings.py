@@ -45,7 +45,7 @@ class LayerEmbeddings(Sequence[np.ndarray]):
     def __len__(self) -> int:
         return len(self.layers)
 
-    def __getitem__(self, k):  # type: ignore[override]
+    def __getitem__(self, k: int) -> np.ndarray:  # type: ignore[override]
         return self.layers[k]
 
     def __iter__(self) -> Iterator[np.ndarray]:

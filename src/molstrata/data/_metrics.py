@@ -14,11 +14,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from molstrata.core.errors import MolstrataError, check_choice
 from molstrata.data import _fastmetrics as _fast
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 METRICS = ("mae", "rmse", "spearman", "roc-auc", "pr-auc")
 CLASSIFICATION_METRICS = ("roc-auc", "pr-auc")
@@ -31,7 +35,9 @@ def higher_is_better(metric: str) -> bool:
     return metric.lower() not in ("mae", "rmse")
 
 
-def delta_pct(final: float | np.ndarray, other: float | np.ndarray, metric: str):
+def delta_pct(
+    final: float | np.ndarray, other: float | np.ndarray, metric: str
+) -> float | np.ndarray:
     """Relative gain (%) of ``other`` over ``final`` (the final layer / full depth), with the
     paper's formula: ``100 * (final - other) / final`` for ``mae``/``rmse``, else
     ``100 * (other - final) / final``. Positive means better than ``final``; NaN where
@@ -57,7 +63,7 @@ class MetricInputError(MolstrataError, ValueError):
     """Labels or predictions that a metric cannot score (shape, NaN, a single class)."""
 
 
-def evaluate(metric: str, y_true, y_pred) -> float:
+def evaluate(metric: str, y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Score predictions with a TDC metric.
 
     Parameters

@@ -8,6 +8,7 @@ regression.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -93,7 +94,14 @@ class MoleculeNetSpec:
     id_col: str | None
 
 
-def _mn(name, file, smiles_col, targets, id_col, task_type):
+def _mn(
+    name: str,
+    file: str,
+    smiles_col: str,
+    targets: Sequence[str],
+    id_col: str | None,
+    task_type: TaskType,
+) -> MoleculeNetSpec:
     metric = "roc-auc" if task_type == "classification" else "rmse"
     info = TaskInfo(MOLECULENET_PREFIX + name, "moleculenet", task_type, metric)
     return MoleculeNetSpec(info, file, smiles_col, tuple(targets), id_col)

@@ -132,7 +132,7 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path | None:
     return _named_dir(data_dir)[0]
 
 
-def _named_dir(data_dir) -> tuple[Path | None, str]:
+def _named_dir(data_dir: str | os.PathLike | None) -> tuple[Path | None, str]:
     if data_dir is not None and str(data_dir).strip():
         return Path(data_dir).expanduser(), "data_dir / --data-dir"
     env = env_data_dir()

@@ -218,7 +218,15 @@ def assemble_split(
     )
 
 
-def _standard_table(frame, smiles_col, target_cols, id_col, info, source, allow_missing):
+def _standard_table(
+    frame: pd.DataFrame,
+    smiles_col: str,
+    target_cols: list[str],
+    id_col: str | None,
+    info: TaskInfo,
+    source: str,
+    allow_missing: bool,
+) -> pd.DataFrame:
     if id_col is not None:
         ids = frame[id_col].astype(str).to_numpy()
     else:

@@ -22,6 +22,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from molstrata.core.errors import ConfigError, MolstrataError, check_choice
 from molstrata.core.files import atomic_write, read_cached
 from molstrata.core.paths import cache_dir, cache_enabled
 from molstrata.core.progress import progress as progress_bar
+
+if TYPE_CHECKING:
+    from rdkit import Chem
 
 #: bump when the recipe changes: old cache entries are then ignored
 RECIPE_VERSION = 1
@@ -160,7 +164,7 @@ def make_conformer(smiles: str, seed: int = 0) -> Conformer:
     return Conformer(smiles, z, pos, method)
 
 
-def _optimise(mol) -> str:
+def _optimise(mol: Chem.Mol) -> str:
     from rdkit.Chem import AllChem
 
     if AllChem.MMFFHasAllMoleculeParams(mol):

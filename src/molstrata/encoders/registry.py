@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EncoderEntry:
+    """One registered encoder: its name, lazily imported loader and card, and the keyword
+    arguments both are called with."""
+
     name: str
     loader: str  # "module:function" -> Encoder
     card: str  # "module:function" -> EncoderCard

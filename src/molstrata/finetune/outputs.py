@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,9 @@ from molstrata.finetune.report import (
     single_task_lines,
 )
 from molstrata.finetune.report import correlations as _correlations
+
+if TYPE_CHECKING:
+    from molstrata.finetune.sweep import FinetuneResult
 
 __all__ = ["pearson", "correlations", "write_outputs", "write_combined", "delta_pct"]
 
@@ -106,7 +109,8 @@ def selection_table(results: dict[tuple[int, int], Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def correlations(results, frozen: pd.DataFrame) -> dict[str, float]:
+def correlations(results: dict[tuple[int, int], FinetuneResult],
+                 frozen: pd.DataFrame) -> dict[str, float]:
     """Per-layer Pearson r between frozen-probe and finetuned scores (means over seeds),
     over the finetuned depths, on test and on valid; NaN below 3 depths
     (:func:`molstrata.finetune.report.correlations`)."""

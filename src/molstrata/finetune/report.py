@@ -10,12 +10,17 @@ depths, and a depth where finetuning scored worse than the frozen probe is said 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from molstrata.data._metrics import higher_is_better
+
+if TYPE_CHECKING:
+    from molstrata.finetune.sweep import FinetuneResult
 
 #: fewest finetuned depths a frozen-vs-finetuned Pearson r is computed from
 MIN_DEPTHS = 3
@@ -33,7 +38,7 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(pearsonr(x, y).statistic)
 
 
-def cells_from_results(results) -> pd.DataFrame:
+def cells_from_results(results: Mapping[tuple[int, int], FinetuneResult]) -> pd.DataFrame:
     """``layer, seed, valid, test`` of each finetuned (depth, seed) from ``{(layer, seed):
     FinetuneResult}``."""
     return pd.DataFrame([{"layer": k, "seed": s, "valid": r.valid_score, "test": r.test_score}
@@ -100,7 +105,7 @@ def worse_than_frozen(summary: pd.DataFrame) -> list[str]:
 
 
 def _md_table(df: pd.DataFrame, floatfmt: str = "{:.4g}") -> str:
-    def fmt(v):
+    def fmt(v: object) -> str:
         if isinstance(v, float | np.floating):
             return "" if not np.isfinite(v) else floatfmt.format(v)
         return str(v)
@@ -183,7 +188,7 @@ def _combined_lines(run: Path, encoder: str, summary: pd.DataFrame, heading: str
     return combined_lines(encoder, list(dict.fromkeys(summary["task"])), summary, corr, tasks, heading)
 
 
-def _stat(a: np.ndarray, f) -> str:
+def _stat(a: np.ndarray, f: Callable[[np.ndarray], float]) -> str:
     a = a[np.isfinite(a)]
     return f"{f(a):.3f}" if a.size else "n/a"
 

@@ -8,7 +8,8 @@ fitting loop of the probes that fit one model per layer (MLP, GBDT).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -18,6 +19,9 @@ from sklearn.utils._available_if import available_if
 
 from molstrata.core.errors import ConfigError, NotFittedError, check_choice
 from molstrata.probe.scoring import score
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: share of the rows held out for tuning when ``fit`` gets no validation set
 INNER_VALID_FRACTION = 0.2
@@ -105,7 +109,8 @@ class ProbeEstimator(BaseEstimator):
         return tags
 
     # ------------------------------------------------- scikit-learn's fit / predict
-    def fit(self, X, y, X_valid=None, y_valid=None):
+    def fit(self, X: Any, y: ArrayLike | None, X_valid: Any = None,
+            y_valid: ArrayLike | None = None) -> Self:
         """Fit on ``X``; tune (regularisation, early stopping) on ``X_valid`` or, without it,
         on a seeded inner split of ``X`` (:data:`INNER_VALID_FRACTION`).
 
@@ -139,7 +144,8 @@ class ProbeEstimator(BaseEstimator):
     def _split_seed(self) -> int:
         return int(getattr(self, "seed", 0) or 0)
 
-    def _fit_matrix(self, X, y, X_valid, y_valid):
+    def _fit_matrix(self, X: ArrayLike, y: ArrayLike, X_valid: ArrayLike | None,
+                    y_valid: ArrayLike | None) -> Self:
         from sklearn.utils.multiclass import check_classification_targets
         from sklearn.utils.validation import check_array, column_or_1d, validate_data
 
@@ -170,7 +176,7 @@ class ProbeEstimator(BaseEstimator):
         self._matrix = True
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         """Predictions.
 
         After ``fit`` on one matrix: ndarray (n_samples,), values (regression) or labels from
@@ -185,7 +191,7 @@ class ProbeEstimator(BaseEstimator):
         return p
 
     @available_if(lambda self: self.task_type == "classification")
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities, ndarray (n_samples, 2), columns in ``classes_`` order
         (classifiers fitted on one matrix; per-layer probabilities come from ``predict``)."""
         if not getattr(self, "_matrix", False):
@@ -195,20 +201,20 @@ class ProbeEstimator(BaseEstimator):
         p = self._predict_matrix(X)
         return np.column_stack([1.0 - p, p])
 
-    def score(self, X, y, sample_weight=None) -> float:
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """R² (regression) or accuracy (classification) of ``predict(X)`` (one matrix)."""
         from sklearn.metrics import accuracy_score, r2_score
 
         metric = accuracy_score if self.task_type == "classification" else r2_score
         return float(metric(y, self.predict(X), sample_weight=sample_weight))
 
-    def _predict_matrix(self, X) -> np.ndarray:
+    def _predict_matrix(self, X: ArrayLike) -> np.ndarray:
         from sklearn.utils.validation import validate_data
 
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return self._predict_layers([X])[0]
 
-    def set_params(self, **params: Any):
+    def set_params(self, **params: Any) -> Self:
         """Set parameters (scikit-learn's ``set_params``); an unknown name is a ConfigError."""
         valid = self.get_params(deep=False)
         for k in params:
@@ -243,7 +249,8 @@ class PerLayerProbe(ProbeEstimator):
     and ``_predict_one(model, X) -> (n,)``; parameters are the ``__init__`` keywords.
     """
 
-    def _fit_layers(self, X_train, y_train, X_valid, y_valid):
+    def _fit_layers(self, X_train: Sequence[np.ndarray] | np.ndarray, y_train: ArrayLike,
+                    X_valid: Sequence[np.ndarray] | np.ndarray, y_valid: ArrayLike) -> Self:
         """Fit one model per layer on train; early-stop / tune on valid.
 
         Parameters
@@ -274,7 +281,7 @@ class PerLayerProbe(ProbeEstimator):
         self.valid_scores_ = np.asarray(scores, dtype=np.float64)
         return self
 
-    def _predict_layers(self, X) -> np.ndarray:
+    def _predict_layers(self, X: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """Predictions per layer: ndarray (n_layers, n_molecules); probabilities of class 1
         for classification."""
         if not hasattr(self, "models_"):

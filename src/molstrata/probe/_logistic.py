@@ -108,7 +108,7 @@ def eigh32(X: Any, mean: Any, scale: Any) -> tuple[Any, Any, Any]:
 
 
 def logistic_fit(basis: Any, y: np.ndarray, Cs: np.ndarray, *, tol: float, max_iter: int,
-                 history: int = 10):
+                 history: int = 10) -> tuple[Any, Any, int]:
     """Fit every layer of ``basis`` × every C (see the module docstring).
 
     Parameters

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from molstrata.probe.cv import CV_TOL
 from molstrata.probe.linear import DEFAULT_ALPHAS, DEFAULT_CS, LinearProbe
 from molstrata.probe.scoring import greater_is_better, score_columns
 from molstrata.probe.selection import cv_means
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: sizes m tried by ``concat``
 CONCAT_SIZES = (2, 3)
@@ -233,7 +236,8 @@ class MixProbe:
                 out += ak * z
         return out
 
-    def _head(self, Ztr, ytr, Zva, yva, a, final: bool):
+    def _head(self, Ztr: Sequence[np.ndarray], ytr: np.ndarray, Zva: Sequence[np.ndarray],
+              yva: np.ndarray, a: np.ndarray, final: bool) -> tuple[LinearProbe, np.ndarray]:
         Mtr = self._mixed(Ztr, a)
         params = dict(self.head_params)
         if not final:  # the rounds only steer the weights: looser tolerance, coarser grid
@@ -258,7 +262,7 @@ class MixProbe:
             return a
         L = P.shape[1]
 
-        def loss(theta):
+        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
             m = P @ theta[:L] + theta[L]
             f = np.logaddexp(0.0, m).sum() - y @ m
             r = expit(m) - y
@@ -269,7 +273,8 @@ class MixProbe:
                        bounds=[(0.0, None)] * L + [(None, None)], options={"maxiter": 200})
         return res.x[:L]
 
-    def fit(self, X_train, y_train, X_valid, y_valid) -> MixProbe:
+    def fit(self, X_train: Sequence[np.ndarray] | np.ndarray, y_train: ArrayLike,
+            X_valid: Sequence[np.ndarray] | np.ndarray, y_valid: ArrayLike) -> MixProbe:
         """Fit the mix and the head on train; choose the head's penalty on valid.
 
         Parameters
@@ -318,7 +323,7 @@ class MixProbe:
         self.n_layers_ = L
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """Predictions (n_molecules,); probabilities of class 1 for classification.
 
         Parameters

@@ -245,7 +245,7 @@ class _FoldStats:
         c = (sxy - ybar * sx.transpose(1, 2)) / scale.transpose(1, 2)
         return n, mean, scale, ybar, c
 
-    def basis(self, use: Sequence[int], with_rows: bool):
+    def basis(self, use: Sequence[int], with_rows: bool) -> tuple[_Basis, Any, Any]:
         """The :class:`_Basis` of the rows of folds ``use``; with ``with_rows`` its ``X``
         holds those rows (needed by the iterative logistic fit), else it is ``None``. With
         fewer rows than columns it is built from the rows (the probe's Gram route: an
@@ -302,8 +302,8 @@ class _RidgeGrid:
     w: Any
     ybar: float
 
-    def predict(self, X):
-        """Predictions (L, m, n_grid) for raw rows X (L, m, d)."""
+    def predict(self, X: Any) -> Any:
+        """Predictions (L, m, n_grid) for raw rows X (L, m, d) (torch float64 tensors)."""
         return X @ self.w - self.mean @ self.w + self.ybar
 
 

@@ -56,13 +56,14 @@ class GBDTProbe(PerLayerProbe):
         self.n_jobs = n_jobs
         self.seed = seed
 
-    def _fit_one(self, k, X, y, Xv, yv, metric):
+    def _fit_one(self, k: int, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
+                 metric: str) -> tuple[Any, np.ndarray, int]:
         settings = {**LGBM_SETTINGS, "n_estimators": int(self.n_estimators)}
         model = fit_lgbm(self.task_type, metric, settings, X, y, Xv, yv, seed=self.seed,
                          n_jobs=self.n_jobs, early_stopping_rounds=self.early_stopping_rounds)
         return model, self._predict_one(model, Xv), int(model.best_iteration_ or settings["n_estimators"])
 
-    def _predict_one(self, model, X) -> np.ndarray:
+    def _predict_one(self, model: Any, X: np.ndarray) -> np.ndarray:
         return predict_lgbm(self.task_type, model, X)
 
 
@@ -75,7 +76,8 @@ def predict_lgbm(task_type: str, model: Any, X: np.ndarray) -> np.ndarray:
 
 
 def fit_lgbm(task_type: str, metric: str, settings: dict, X: np.ndarray, y: np.ndarray,
-             Xv: np.ndarray, yv: np.ndarray, *, seed: int, n_jobs: int, early_stopping_rounds: int):
+             Xv: np.ndarray, yv: np.ndarray, *, seed: int, n_jobs: int,
+             early_stopping_rounds: int) -> Any:
     """A LightGBM model with ``settings`` fit on ``X`` (n, d), ``y`` (n,), early-stopped on
     ``Xv``, ``yv`` with LightGBM's metric matching ``metric`` (:data:`_LGBM_METRIC`)."""
     try:

@@ -25,7 +25,7 @@ checks both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from molstrata.probe._sparse import sparse_eigenbasis, sparse_ridge_probe
 from molstrata.probe.device import as_numpy, to_device
 from molstrata.probe.ridge_path import ridge_probe
 from molstrata.probe.scoring import greater_is_better, score_columns
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: default ridge grid (alpha, on standardised features): 1e-1 ... 1e5, half decades
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
@@ -116,12 +119,12 @@ class _Basis:
             inv_s = torch.where(keep, lam.clamp_min(1e-300).rsqrt(), torch.zeros_like(lam))
             self.V = (Xs.transpose(1, 2) @ U) * inv_s[:, None, :]
 
-    def apply(self, X, coef):
+    def apply(self, X: Any, coef: Any) -> Any:
         """``Xs V coef`` for raw rows X (L, m, d) and coef (L, r, k): (L, m, k)."""
         w = (self.V @ coef) / self.scale.transpose(1, 2)  # (L, d, k)
         return X @ w - self.mean @ w
 
-    def apply_train(self, coef):
+    def apply_train(self, coef: Any) -> Any:
         """:meth:`apply` on the training rows; sparse products when they are sparse (see
         :meth:`keep_transpose`)."""
         Xs = self._sparse
@@ -140,7 +143,7 @@ class _Basis:
         else:
             self._XT = self.X.transpose(1, 2).contiguous()
 
-    def apply_t(self, res):
+    def apply_t(self, res: Any) -> Any:
         """``V^T Xs^T res`` on the training rows, for res (L, n, k): (L, r, k)."""
         if self._sparse_t is not None:
             xt_r = _stack_products(self._sparse_t, res)
@@ -283,7 +286,8 @@ class LinearProbe(ProbeEstimator):
         check_choice(f"metric for {self.task_type}", metric, ok)
         return metric
 
-    def _fit_layers(self, X_train, y_train, X_valid, y_valid) -> LinearProbe:
+    def _fit_layers(self, X_train: Sequence[np.ndarray] | np.ndarray, y_train: ArrayLike,
+                    X_valid: Sequence[np.ndarray] | np.ndarray, y_valid: ArrayLike) -> LinearProbe:
         """Fit every layer on train, score every grid point on valid, keep the best.
 
         Parameters
@@ -355,7 +359,7 @@ class LinearProbe(ProbeEstimator):
                 self.intercept_[k] = float(icpt[j, best[k]])
         return self
 
-    def _grid_output(self, basis: _Basis, coef, icpt, X: np.ndarray) -> np.ndarray:
+    def _grid_output(self, basis: _Basis, coef: Any, icpt: Any, X: np.ndarray) -> np.ndarray:
         """Predictions (probabilities for classification) of the whole grid: (L, m, n_grid)."""
         import torch
 
@@ -370,7 +374,7 @@ class LinearProbe(ProbeEstimator):
         if not hasattr(self, "best_index_"):
             raise ProbeNotFittedError("LinearProbe is not fitted; call fit first")
 
-    def predict_grid(self, X) -> np.ndarray:
+    def predict_grid(self, X: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """Predictions of every grid point: ndarray (n_layers, n_molecules, n_grid).
 
         Probabilities of class 1 for classification.
@@ -388,7 +392,7 @@ class LinearProbe(ProbeEstimator):
                 out[k] = pred[j]
         return out
 
-    def _predict_layers(self, X) -> np.ndarray:
+    def _predict_layers(self, X: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """Predictions at each layer's chosen regularisation: ndarray (n_layers, n_molecules).
 
         Values for regression, probabilities of class 1 for classification.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from molstrata.core.choice import clearly_better
@@ -47,7 +49,8 @@ class MLPProbe(PerLayerProbe):
         self.patience = patience
         self.seed = seed
 
-    def _fit_one(self, k, X, y, Xv, yv, metric):
+    def _fit_one(self, k: int, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
+                 metric: str) -> tuple[Any, np.ndarray, int]:
         import torch
         from torch import nn
 
@@ -96,7 +99,7 @@ class MLPProbe(PerLayerProbe):
         return nn.Sequential(nn.Linear(n_in, self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
                              nn.Linear(self.hidden, 1))
 
-    def _predict_one(self, model, X) -> np.ndarray:
+    def _predict_one(self, model: Any, X: np.ndarray) -> np.ndarray:
         import torch
 
         net, mean, std, y_mean, y_std = model

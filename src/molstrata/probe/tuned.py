@@ -145,7 +145,8 @@ class TunedMLPProbe(_GridSearchProbe):
         return DeepMLPProbe(task_type=self.task_type, metric=self.metric, batch_size=self.batch_size,
                             max_epochs=self.max_epochs, patience=self.patience, seed=seed, **cfg)
 
-    def _fit_one(self, k, X, y, Xv, yv, metric):
+    def _fit_one(self, k: int, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
+                 metric: str) -> tuple[list[tuple[DeepMLPProbe, Any]], np.ndarray, int]:
         configs = self._configs()
         fits, scores = [], []
         for cfg in configs:
@@ -164,7 +165,7 @@ class TunedMLPProbe(_GridSearchProbe):
         self._keep_grid_scores(k, scores)
         return members, np.mean(preds, axis=0), i
 
-    def _predict_one(self, model, X) -> np.ndarray:
+    def _predict_one(self, model: Sequence[tuple[DeepMLPProbe, Any]], X: np.ndarray) -> np.ndarray:
         return np.mean([net._predict_one(m, X) for net, m in model], axis=0)
 
 
@@ -208,7 +209,8 @@ class TunedGBDTProbe(_GridSearchProbe):
         grid = self.grid if self.grid is not None else DEFAULT_GBDT_GRID
         return [{**GBDT_BASE, "n_estimators": int(self.n_estimators), **dict(c)} for c in grid]
 
-    def _fit_one(self, k, X, y, Xv, yv, metric):
+    def _fit_one(self, k: int, X: np.ndarray, y: np.ndarray, Xv: np.ndarray, yv: np.ndarray,
+                 metric: str) -> tuple[Any, np.ndarray, int]:
         models, preds, scores = [], [], []
         for settings in self.resolved_grid():
             model = fit_lgbm(self.task_type, metric, settings, X, y, Xv, yv, seed=self.seed,
@@ -221,7 +223,7 @@ class TunedGBDTProbe(_GridSearchProbe):
         self._keep_grid_scores(k, scores)
         return models[i], preds[i], i
 
-    def _predict_one(self, model, X) -> np.ndarray:
+    def _predict_one(self, model: Any, X: np.ndarray) -> np.ndarray:
         return predict_lgbm(self.task_type, model, X)
 
 

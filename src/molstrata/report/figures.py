@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def _plt():
@@ -72,7 +77,7 @@ def depth_curves(results: pd.DataFrame, per_task: pd.DataFrame, path: Path, chos
     return path
 
 
-def _grid_margins(fig) -> None:
+def _grid_margins(fig: Figure) -> None:
     """Fixed margins in inches around a grid of small panels, for the legend (bottom) and a
     two-line title (top): what ``tight_layout`` finds for these panels, without measuring
     every tick label (seconds for the 22 ADMET tasks' grid)."""
@@ -81,7 +86,7 @@ def _grid_margins(fig) -> None:
                         top=0.97 - 0.55 / height, wspace=0.42, hspace=0.55)
 
 
-def _depth_lines(ax, e: pd.DataFrame, color: str, label: str | None) -> None:
+def _depth_lines(ax: Axes, e: pd.DataFrame, color: str, label: str | None) -> None:
     """One encoder's test (solid, ±1 std band) and valid (dashed) curves on ``ax``."""
     n_layers = int(e["layer"].max()) + 1
     depth = np.arange(n_layers) / max(n_layers - 1, 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -77,7 +79,7 @@ def better_or_nan(metric: str, a: float, b: float) -> bool:
     return bool(a < b) if metric in ("mae", "rmse") else bool(a > b)
 
 
-def _nanstat(f, values: np.ndarray) -> str:
+def _nanstat(f: Callable[[np.ndarray], float], values: np.ndarray) -> str:
     values = values[np.isfinite(values)]
     return format_pct(float(f(values))) if values.size else "n/a"
 

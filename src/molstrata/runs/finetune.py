@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,10 @@ from molstrata.runs._record import (
     write_record,
 )
 from molstrata.runs._tasks import csv_settings, csv_tasks, load_split, task_name
+
+if TYPE_CHECKING:
+    from molstrata.core.progress import Bar
+    from molstrata.finetune.train import EpochReport
 
 
 def parse_layers(spec: str | Sequence[int], num_layers: int) -> str | list[int]:
@@ -344,7 +348,7 @@ def _run_cells(enc: Any, splits: dict[int, Any], cells: list[tuple[int, int]], *
         for k, s in cells:
             cell = read_cached(_cell_path(out, task, k, s), _load_cell, what="finetune result")
             if cell is None:
-                def _tick(rep, k=k, s=s, bar=bar):
+                def _tick(rep: EpochReport, k: int = k, s: int = s, bar: Bar = bar) -> None:
                     bar.describe(f"{task} layer {k} seed {s}: lr {rep.lr:g} epoch {rep.epoch} "
                                  f"valid {rep.valid_score:.3f}")
 

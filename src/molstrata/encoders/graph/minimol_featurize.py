@@ -28,8 +28,12 @@ spectrum comes to a degeneracy that makes the basis ill-defined.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rdkit import Chem
 
 NUM_EIG = 8
 RW_STEPS = 16
@@ -99,8 +103,9 @@ def _f16(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float32).astype(np.float16)
 
 
-def ordered_mol(smiles: str):
-    """Parse ``smiles`` and renumber its atoms by canonical rank (datamol ``ordered=True``)."""
+def ordered_mol(smiles: str) -> Chem.Mol | None:
+    """Parse ``smiles`` and renumber its atoms by canonical rank (datamol ``ordered=True``);
+    ``None`` when RDKit cannot parse it."""
     from rdkit import Chem
 
     mol = Chem.MolFromSmiles(smiles)
@@ -115,7 +120,7 @@ def ordered_mol(smiles: str):
     return Chem.RemoveHs(mol)
 
 
-def _atom_features(mol) -> np.ndarray:
+def _atom_features(mol: Chem.Mol) -> np.ndarray:
     n = mol.GetNumAtoms()
     x = np.zeros((n, NODE_DIM), dtype=np.float32)
     o_sym, o_grp, o_per, o_val = 5, 5 + 44, 5 + 44 + 20, 5 + 44 + 20 + 8
@@ -134,7 +139,7 @@ def _atom_features(mol) -> np.ndarray:
     return _f16(x)
 
 
-def _bond_features(mol) -> tuple[np.ndarray, np.ndarray]:
+def _bond_features(mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
     from rdkit.Chem import BondStereo, BondType
 
     types = {BondType.SINGLE: 0, BondType.DOUBLE: 1, BondType.TRIPLE: 2, BondType.AROMATIC: 3}

@@ -46,7 +46,8 @@ class FC(nn.Module):
 class MLP(nn.Module):
     """graphium ``MLP``: optional first LayerNorm, then a stack of :class:`FC`."""
 
-    def __init__(self, dims: list[int], *, norm: bool, act, last_norm: bool, last_act,
+    def __init__(self, dims: list[int], *, norm: bool, act: type[nn.Module] | nn.Module | None,
+                 last_norm: bool, last_act: type[nn.Module] | nn.Module | None,
                  first_norm: bool = False):  # fmt: skip
         super().__init__()
         self.first_normalization = nn.LayerNorm(dims[0]) if first_norm else None
@@ -117,6 +118,9 @@ class RWPE(nn.Module):
 
 
 class PEEncoders(nn.Module):
+    """graphium's positional-encoding container: ``la_pos`` (:class:`LapPE`) and ``rw_pos``
+    (:class:`RWPE`), each mapping its input to (N, 32)."""
+
     def __init__(self):
         super().__init__()
         self.pe_encoders = nn.ModuleDict({"la_pos": LapPE(), "rw_pos": RWPE()})
@@ -163,6 +167,9 @@ class VirtualNode(nn.Module):
 
 
 class GNN(nn.Module):
+    """graphium's GNN stack: the first ``depth`` of 16 :class:`GINELayer` (widths
+    ``in_dim`` → 336 ... → 512) and a :class:`VirtualNode` for each kept GINE layer 0..14."""
+
     def __init__(self, depth: int = DEPTH, in_dim: int = 128):
         super().__init__()
         dims = [in_dim] + [HIDDEN] * (DEPTH - 1) + [OUT]
