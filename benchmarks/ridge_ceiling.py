@@ -5,8 +5,9 @@ Side by side in one run, one thread, on the row counts of the three regression t
 1) and of the largest ADMET training set (ames, for the trend), 7 layers x 256 features of
 Gaussian noise (a ridge fit's cost does not depend on the values):
 
-* **sklearn**: the skilled loop of ``probe_sweep.py`` (``StandardScaler`` once per layer, then
-  ``Ridge(alpha)`` per value of molstrata's 13-value grid, predicted on valid);
+* **sklearn**: ``probe_sweep.sklearn_layer_loop``, the skilled loop of the issue's benchmark
+  (``StandardScaler`` once per layer, then ``Ridge(alpha)`` per value of molstrata's 13-value
+  grid, scored on valid);
 * **molstrata**: ``LinearProbe(task_type="regression").fit(layers, y, X_valid=, y_valid=)``, the
   whole per-layer sweep with its choice on valid;
 * **Gram f64 / f32**: the product ``X^T X`` of each layer alone (no standardisation, no
@@ -25,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from types import SimpleNamespace
 
 import numpy as np
+from probe_sweep import sklearn_layer_loop  # this folder: the issue's own skilled loop
 
 #: (task, n_train, n_valid) of seed 1's TDC split
 SHAPES = (("caco2_wang", 637, 91), ("ppbr_az", 1952, 279), ("lipophilicity_astrazeneca", 2940, 420),
@@ -46,23 +49,14 @@ def _time_shape(X: np.ndarray, Xv: np.ndarray, y: np.ndarray, yv: np.ndarray,
                 repeats: int) -> tuple[float, float, float, float]:
     """CPU s of the sklearn loop, molstrata's sweep, the float64 and float32 Gram products,
     for X (L, n, d) and Xv (L, n_valid, d)."""
-    from sklearn.linear_model import Ridge
-    from sklearn.preprocessing import StandardScaler
-
     from molstrata.probe.linear import DEFAULT_ALPHAS, LinearProbe
 
-    def sklearn_loop():
-        for k in range(len(X)):
-            sc = StandardScaler().fit(X[k])
-            A, B = sc.transform(X[k]), sc.transform(Xv[k])
-            for a in DEFAULT_ALPHAS:
-                Ridge(alpha=a).fit(A, y).predict(B)
-
-    def molstrata_sweep():
-        LinearProbe(task_type="regression").fit(list(X), y, X_valid=list(Xv), y_valid=yv)
-
+    data = SimpleNamespace(train=list(X), valid=list(Xv), y_train=y, y_valid=yv)
+    grid = np.asarray(DEFAULT_ALPHAS)
     X32 = X.astype(np.float32)
-    return (_min_cpu(sklearn_loop, repeats), _min_cpu(molstrata_sweep, repeats),
+    return (_min_cpu(lambda: sklearn_layer_loop(data, "regression", "mae", grid), repeats),
+            _min_cpu(lambda: LinearProbe(task_type="regression").fit(
+                list(X), y, X_valid=list(Xv), y_valid=yv), repeats),
             _min_cpu(lambda: [x.T @ x for x in X], repeats),
             _min_cpu(lambda: [x.T @ x for x in X32], repeats))
 
