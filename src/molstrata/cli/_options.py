@@ -1,6 +1,7 @@
 """Options and help shared by every ``molstrata`` command (one definition each).
 
-- :func:`trust_remote_code_option`, :func:`check_encoders` (the ``--encoder`` callback that
+- :func:`trust_remote_code_option`, :func:`trust_checkpoint_option`, :func:`no_cache_option`,
+  :func:`ray_address_option`, :func:`check_encoders` (the ``--encoder`` callback that
   fails fast, before torch is imported), :func:`probe_help` and :func:`pooling_help` (the
   choices read from their registries);
 - :func:`polish_help`: after the commands are registered, flags lose the ``<bool>`` type
@@ -21,8 +22,8 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.models import DefaultPlaceholder
 
-__all__ = ["Command", "Group", "check_encoders", "cli_message", "polish_help", "pooling_help", "probe_help",
-           "trust_remote_code_option"]
+__all__ = ["Command", "Group", "check_encoders", "cli_message", "no_cache_option", "polish_help", "pooling_help",
+           "probe_help", "ray_address_option", "trust_checkpoint_option", "trust_remote_code_option"]
 
 
 def trust_remote_code_option() -> Any:
@@ -30,6 +31,29 @@ def trust_remote_code_option() -> Any:
     return typer.Option(False, "--trust-remote-code",
                         help="Let a model folder or hub checkpoint run its own Python code "
                              "(needed by molformer-xl); only for code you trust.")
+
+
+def trust_checkpoint_option() -> Any:
+    """``--trust-checkpoint``: unpickle a checkpoint beyond molstrata's allowlist."""
+    return typer.Option(False, "--trust-checkpoint",
+                        help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, "
+                             "or legacy (non-zip) torch files: runs any code in them, so only for files "
+                             "you trust.")
+
+
+def no_cache_option() -> Any:
+    """``--no-cache``: neither read nor write the embeddings cache."""
+    return typer.Option(False, "--no-cache",
+                        help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when "
+                             "it is read-only.")
+
+
+def ray_address_option() -> Any:
+    """``--ray-address``: which Ray cluster ``--executor ray`` joins."""
+    return typer.Option("auto", "--ray-address",
+                        help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or "
+                             "`ray start --head` on this machine), else starts a local Ray instance; or "
+                             "host:port / ray://host:10001.")
 
 
 def check_encoders(value: Any) -> Any:

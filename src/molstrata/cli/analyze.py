@@ -8,7 +8,13 @@ import typer
 
 from molstrata.cli import _csvopts as _csv
 from molstrata.cli import _rerun
-from molstrata.cli._options import check_encoders, pooling_help, trust_remote_code_option
+from molstrata.cli._options import (
+    check_encoders,
+    no_cache_option,
+    pooling_help,
+    trust_checkpoint_option,
+    trust_remote_code_option,
+)
 
 
 def analyze_command(
@@ -31,9 +37,9 @@ def analyze_command(
     probe_results: Path | None = typer.Option(None, "--probe-results", help="probe_results.csv of the same encoder: adds metric-probe correlations and regret."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
+    trust_checkpoint: bool = trust_checkpoint_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    no_cache: bool = no_cache_option(),
     target_col: list[str] | None = _csv.TARGET_COL, task_type: str | None = _csv.TASK_TYPE,
     id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
     task_name: str | None = _csv.TASK_NAME,

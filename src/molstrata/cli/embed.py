@@ -9,7 +9,13 @@ from pathlib import Path
 import typer
 
 from molstrata.cli import _rerun
-from molstrata.cli._options import check_encoders, pooling_help
+from molstrata.cli._options import (
+    check_encoders,
+    no_cache_option,
+    pooling_help,
+    ray_address_option,
+    trust_checkpoint_option,
+)
 
 
 def embed_command(
@@ -32,12 +38,12 @@ def embed_command(
     init_seed: int = typer.Option(0, "--init-seed", min=0, help="Seed of --random-init."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let a model folder or hub checkpoint run its own Python code (needed by molformer-xl); only for code you trust."),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR)."),
+    trust_checkpoint: bool = trust_checkpoint_option(),
+    no_cache: bool = no_cache_option(),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per cache chunk; pip install 'molstrata[ray]')."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
-    ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
+    ray_address: str = ray_address_option(),
     rerun_config: Path | None = _rerun.CONFIG,
 ) -> None:
     """Embed molecules with every layer of an encoder and write them to --out."""

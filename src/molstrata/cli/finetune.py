@@ -8,7 +8,14 @@ import typer
 
 from molstrata.cli import _csvopts as _csv
 from molstrata.cli import _rerun
-from molstrata.cli._options import check_encoders, pooling_help, trust_remote_code_option
+from molstrata.cli._options import (
+    check_encoders,
+    no_cache_option,
+    pooling_help,
+    ray_address_option,
+    trust_checkpoint_option,
+    trust_remote_code_option,
+)
 
 #: defaults when --epochs / --lrs / --patience are not given: GPU runs get the paper's grid
 GPU_EPOCHS, CPU_EPOCHS = 20, 5
@@ -48,12 +55,12 @@ def finetune_command(
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder (default MOLSTRATA_DATA_DIR)."),
     keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep per-epoch checkpoints after each sweep."),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
+    trust_checkpoint: bool = trust_checkpoint_option(),
     threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (one Ray task per (depth, seed, lr) trial, --out on a shared filesystem; pip install 'molstrata[ray]')."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (only molstrata's files of it are removed); needed when its data changed."),
-    ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    ray_address: str = ray_address_option(),
+    no_cache: bool = no_cache_option(),
     input_csv: Path | None = _csv.INPUT, smiles_col: str | None = _csv.SMILES_COL,
     target_col: list[str] | None = _csv.TARGET_COL, task_type: str | None = _csv.TASK_TYPE,
     id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,

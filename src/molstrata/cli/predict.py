@@ -6,7 +6,12 @@ from pathlib import Path
 
 import typer
 
-from molstrata.cli._options import check_encoders, trust_remote_code_option
+from molstrata.cli._options import (
+    check_encoders,
+    no_cache_option,
+    trust_checkpoint_option,
+    trust_remote_code_option,
+)
 
 
 def predict_command(
@@ -20,8 +25,8 @@ def predict_command(
     encoder: str | None = typer.Option(None, "--encoder", "-e", callback=check_encoders, help="The encoder (default: the one the run probed); refused unless it is the same model."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist: only for files you trust."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR)."),
+    trust_checkpoint: bool = trust_checkpoint_option(),
+    no_cache: bool = no_cache_option(),
     trust_remote_code: bool = trust_remote_code_option(),
 ) -> None:
     """Predict new molecules with a probe run's saved predictor (same encoder, through the cache)."""

@@ -11,8 +11,11 @@ from molstrata.cli import _csvopts as _csv
 from molstrata.cli import _rerun
 from molstrata.cli._options import (
     check_encoders,
+    no_cache_option,
     pooling_help,
     probe_help,
+    ray_address_option,
+    trust_checkpoint_option,
     trust_remote_code_option,
 )
 from molstrata.probe.selection import DEFAULT_SELECTION, parse_selection, selection_help
@@ -33,10 +36,10 @@ def probe_command(
     cv_folds: int = typer.Option(5, "--cv-folds", min=3, help="k of the scaffold-grouped CV of the cv, cv-1se, concat and ensemble selections."),
     no_report: bool = typer.Option(False, "--no-report", help="Write the tables only (molstrata report DIR draws the report later)."),
     executor_name: str = typer.Option("local", "--executor", help="local (this process) | ray (Ray tasks; pip install 'molstrata[ray]')."),
-    trust_checkpoint: bool = typer.Option(False, "--trust-checkpoint", help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, or legacy (non-zip) torch files: runs any code in them, so only for files you trust."),
+    trust_checkpoint: bool = trust_checkpoint_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),
-    ray_address: str = typer.Option("auto", "--ray-address", help="With --executor ray: 'auto' joins the running cluster (RAY_ADDRESS, or `ray start --head` on this machine), else starts a local Ray instance; or host:port / ray://host:10001."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the embeddings cache (MOLSTRATA_CACHE_DIR); e.g. when it is read-only."),
+    ray_address: str = ray_address_option(),
+    no_cache: bool = no_cache_option(),
     input_csv: Path | None = _csv.INPUT, smiles_col: str | None = _csv.SMILES_COL,
     target_col: list[str] | None = _csv.TARGET_COL, task_type: str | None = _csv.TASK_TYPE,
     id_col: str | None = _csv.ID_COL, split: str = _csv.SPLIT, metric: str | None = _csv.METRIC,
