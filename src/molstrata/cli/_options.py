@@ -1,7 +1,7 @@
 """Options and help shared by every ``molstrata`` command (one definition each).
 
-- :func:`trust_remote_code_option`, :func:`trust_checkpoint_option`, :func:`no_cache_option`,
-  :func:`ray_address_option`, :func:`check_encoders` (the ``--encoder`` callback that
+- :func:`trust_remote_code_option`, :func:`trust_checkpoint_option`, :func:`device_option`,
+  :func:`no_cache_option`, :func:`ray_address_option`, :func:`check_encoders` (the ``--encoder`` callback that
   fails fast, before torch is imported), :func:`probe_help` and :func:`pooling_help` (the
   choices read from their registries);
 - :func:`polish_help`: after the commands are registered, flags lose the ``<bool>`` type
@@ -22,8 +22,9 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.models import DefaultPlaceholder
 
-__all__ = ["Command", "Group", "check_encoders", "cli_message", "no_cache_option", "polish_help", "pooling_help",
-           "probe_help", "ray_address_option", "trust_checkpoint_option", "trust_remote_code_option"]
+__all__ = ["Command", "Group", "check_encoders", "cli_message", "device_option", "no_cache_option", "polish_help",
+           "pooling_help", "probe_help", "ray_address_option", "trust_checkpoint_option",
+           "trust_remote_code_option"]
 
 
 def trust_remote_code_option() -> Any:
@@ -39,6 +40,11 @@ def trust_checkpoint_option() -> Any:
                         help="Unpickle checkpoints that name Python globals outside molstrata's allowlist, "
                              "or legacy (non-zip) torch files: runs any code in them, so only for files "
                              "you trust.")
+
+
+def device_option() -> Any:
+    """``--device``: where the encoder runs (``None``: CUDA when available)."""
+    return typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available).")
 
 
 def no_cache_option() -> Any:

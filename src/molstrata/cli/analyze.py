@@ -10,6 +10,7 @@ from molstrata.cli import _csvopts as _csv
 from molstrata.cli import _rerun
 from molstrata.cli._options import (
     check_encoders,
+    device_option,
     no_cache_option,
     pooling_help,
     trust_checkpoint_option,
@@ -35,7 +36,7 @@ def analyze_command(
     cka: str = typer.Option("linear", "--cka", help="linear | debiased | minibatch."),
     rule: str = typer.Option("dataset_entropy", "--rule", help="Label-free recommendation rule."),
     probe_results: Path | None = typer.Option(None, "--probe-results", help="probe_results.csv of the same encoder: adds metric-probe correlations and regret."),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
+    device: str | None = device_option(),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),
     trust_checkpoint: bool = trust_checkpoint_option(),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace another run in --out (only molstrata's files of it are removed)."),

@@ -11,10 +11,12 @@ import typer
 from molstrata.cli import _rerun
 from molstrata.cli._options import (
     check_encoders,
+    device_option,
     no_cache_option,
     pooling_help,
     ray_address_option,
     trust_checkpoint_option,
+    trust_remote_code_option,
 )
 
 
@@ -36,8 +38,8 @@ def embed_command(
     seed: int = typer.Option(1, "--seed", min=0, help="Split seed of --task (the molecules are the same for every seed)."),
     random_init: bool = typer.Option(False, "--random-init", help="Same architecture, fresh random weights (seeded by --init-seed)."),
     init_seed: int = typer.Option(0, "--init-seed", min=0, help="Seed of --random-init."),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Let a model folder or hub checkpoint run its own Python code (needed by molformer-xl); only for code you trust."),
+    device: str | None = device_option(),
+    trust_remote_code: bool = trust_remote_code_option(),
     trust_checkpoint: bool = trust_checkpoint_option(),
     no_cache: bool = no_cache_option(),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder for --task (default MOLSTRATA_DATA_DIR)."),

@@ -10,6 +10,7 @@ from molstrata.cli import _csvopts as _csv
 from molstrata.cli import _rerun
 from molstrata.cli._options import (
     check_encoders,
+    device_option,
     no_cache_option,
     pooling_help,
     ray_address_option,
@@ -52,7 +53,7 @@ def finetune_command(
     head_hidden: int = typer.Option(256, "--head-hidden", min=0, help="Hidden width of the head (0: linear head)."),
     head_dropout: float = typer.Option(0.1, "--head-dropout", min=0.0, max=0.99, help="Dropout in the head."),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder (a rerun with the same options resumes it)."),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
+    device: str | None = device_option(),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder (default MOLSTRATA_DATA_DIR)."),
     keep_checkpoints: bool = typer.Option(False, "--keep-checkpoints", help="Keep per-epoch checkpoints after each sweep."),
     trust_checkpoint: bool = trust_checkpoint_option(),

@@ -8,6 +8,7 @@ import typer
 
 from molstrata.cli._options import (
     check_encoders,
+    device_option,
     no_cache_option,
     trust_checkpoint_option,
     trust_remote_code_option,
@@ -24,7 +25,7 @@ def predict_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output CSV: id, smiles, y_pred[, y_proba], reason."),
     encoder: str | None = typer.Option(None, "--encoder", "-e", callback=check_encoders, help="The encoder (default: the one the run probed); refused unless it is the same model."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Molecules per forward pass (default: token budget)."),
-    device: str | None = typer.Option(None, "--device", help="cpu, cuda... (default: CUDA when available)."),
+    device: str | None = device_option(),
     trust_checkpoint: bool = trust_checkpoint_option(),
     no_cache: bool = no_cache_option(),
     trust_remote_code: bool = trust_remote_code_option(),
